@@ -1,0 +1,83 @@
+/**
+ * Tabby's resource model: the kinds and their CLI aliases, Calico's defaults and
+ * validation rules, and manifests (YAML/JSON) to and from the protobuf contract.
+ */
+export {
+  API_VERSION,
+  KINDS,
+  cloneResource,
+  decodeResource,
+  encodeResource,
+  findKind,
+  idOf,
+  kindByExactName,
+  kindOf,
+  metaOf,
+  mustFindKind,
+  objectOf,
+  resourceId,
+  wrap,
+} from './kinds.js';
+export type { KindInfo, KindName, KindObject, ResourceCase } from './kinds.js';
+export {
+  ManifestError,
+  OperationNotSupportedError,
+  ResourceAlreadyExistsError,
+  ResourceNotFoundError,
+  UnknownKindError,
+  UpdateConflictError,
+  ValidationError,
+  formatFieldError,
+  isManifestError,
+  isOperationNotSupportedError,
+  isResourceAlreadyExistsError,
+  isResourceNotFoundError,
+  isUnknownKindError,
+  isUpdateConflictError,
+  isValidationError,
+  validationMessage,
+} from './errors.js';
+export type { FieldError, ManifestLocation } from './errors.js';
+export { parseManifest } from './decode.js';
+export type { ManifestResource, ManifestResult, ParseManifestOptions, TextPosition } from './decode.js';
+export { toJSON, toListObject, toManifestObject, toYAML } from './encode.js';
+export type { ManifestObject, ToManifestOptions } from './encode.js';
+export { prepareResource } from './validate/index.js';
+export type { PrepareContext, Prepared } from './validate/index.js';
+export {
+  ALLOWED_USES,
+  DEFAULT_BLOCK_SIZE_V4,
+  DEFAULT_BLOCK_SIZE_V6,
+  ENCAP_MODES,
+  LABEL_NAMESPACE,
+  LABEL_ORCHESTRATOR,
+  LOG_SEVERITIES,
+  PEER_TYPES,
+  isCommunityValue,
+} from './validate/index.js';
+export { crossResourceProblems } from './cross.js';
+export { MAX_AS_NUMBER, parseASNumber } from './asnumber.js';
+export {
+  isDNSSubdomain,
+  labelValueProblems,
+  nameProblems,
+  parseDuration,
+  qualifiedNameProblems,
+  workloadEndpointName,
+  workloadInterfaceName,
+} from './names.js';
+export type { WorkloadEndpointIdentifiers } from './names.js';
+export {
+  cidrContains,
+  cidrLast,
+  cidrSize,
+  cidrsOverlap,
+  formatIP,
+  parseCIDR,
+  parseIP,
+  parseIPOrCIDR,
+  parsePeerAddress,
+} from './net.js';
+export type { IPFamily, ParsedCIDR, ParsedIP, PeerAddress } from './net.js';
+export { ObjectMetaSchema } from './schema.js';
+export type { FieldSchema, FieldType, MessageSchema } from './schema.js';

@@ -1,0 +1,203 @@
+import { connect, type NatsConnection, type Subscription } from 'nats';
+import type { Logger } from 'pino';
+
+/** A subscription to bus subjects. */
+export interface BusSubscription {
+  unsubscribe(): void;
+}
+
+/**
+ * The event bus: fan-out notifications, never the source of truth. Subjects follow NATS
+ * rules (`.`-separated tokens, `*` one token, `>` the rest).
+ */
+export interface EventBus {
+  /** Queues a message; never throws because the bus is down (consumers resync from the store). */
+  publish(subject: string, payload: Uint8Array): void;
+  subscribe(subject: string, handler: (payload: Uint8Array, subject: string) => void): BusSubscription;
+  /** Resolves once everything published so far has reached the server (or at once when offline). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** True when `subject` matches the NATS `pattern` (`*` = one token, `>` = one or more). */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (p[i] !== '*' && p[i] !== s[i]) return false;
+  }
+  return p.length === s.length;
+}
+
+/** An in-process bus for the all-in-one `npm start` without nats-server, and for unit tests. */
+export class MemoryBus implements EventBus {
+  private readonly subs = new Set<{ pattern: string; handler: (payload: Uint8Array, subject: string) => void }>();
+
+  publish(subject: string, payload: Uint8Array): void {
+    for (const sub of [...this.subs]) {
+      if (subjectMatches(sub.pattern, subject)) queueMicrotask(() => sub.handler(payload, subject));
+    }
+  }
+
+  subscribe(subject: string, handler: (payload: Uint8Array, subject: string) => void): BusSubscription {
+    const sub = { pattern: subject, handler };
+    this.subs.add(sub);
+    return { unsubscribe: () => this.subs.delete(sub) };
+  }
+
+  async flush(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  async close(): Promise<void> {
+    this.subs.clear();
+    await Promise.resolve();
+  }
+}
+
+export interface NatsBusOptions {
+  readonly url: string;
+  readonly name: string;
+  readonly logger: Logger;
+  /** How long {@link NatsBus.connect} waits for the first connection before going on without it. */
+  readonly initialWaitMs?: number;
+}
+
+const MAX_PENDING = 10_000;
+
+/**
+ * A NATS connection that reconnects forever and logs every state change. Until the first
+ * connection succeeds, publishes are held (up to 10,000) and sent on connect.
+ */
+export class NatsBus implements EventBus {
+  private nc: NatsConnection | undefined;
+  private readonly pending: { subject: string; payload: Uint8Array }[] = [];
+  private readonly pendingSubs: { subject: string; handler: (payload: Uint8Array, subject: string) => void; live?: Subscription; cancelled: boolean }[] = [];
+  private closed = false;
+  private dropped = 0;
+  private readonly connecting: Promise<void>;
+
+  private constructor(private readonly opts: NatsBusOptions) {
+    this.connecting = this.connectLoop();
+  }
+
+  /** Starts connecting; resolves when connected or after `initialWaitMs` (default 5 s), whichever is first. */
+  static async connect(opts: NatsBusOptions): Promise<NatsBus> {
+    const bus = new NatsBus(opts);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([bus.connecting, new Promise<void>((resolve) => (timer = setTimeout(resolve, opts.initialWaitMs ?? 5000)))]);
+    clearTimeout(timer);
+    if (!bus.nc) opts.logger.warn({ url: opts.url }, 'NATS not reachable yet; serving without events and retrying in the background');
+    return bus;
+  }
+
+  get connected(): boolean {
+    return this.nc !== undefined && !this.nc.isClosed();
+  }
+
+  private async connectLoop(): Promise<void> {
+    const log = this.opts.logger;
+    let attempt = 0;
+    while (!this.closed) {
+      try {
+        const nc = await connect({
+          servers: this.opts.url,
+          name: this.opts.name,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+          pingInterval: 10_000,
+          timeout: 2000,
+        });
+        if (this.closed) {
+          await nc.close();
+          return;
+        }
+        this.nc = nc;
+        log.info({ url: this.opts.url, server: nc.getServer() }, 'NATS connected');
+        void this.watchStatus(nc);
+        for (const sub of this.pendingSubs) if (!sub.cancelled) sub.live = this.liveSubscribe(nc, sub.subject, sub.handler);
+        for (const m of this.pending.splice(0)) nc.publish(m.subject, m.payload);
+        if (this.dropped > 0) log.warn({ dropped: this.dropped }, 'NATS messages dropped before the first connection');
+        return;
+      } catch (err) {
+        attempt++;
+        if (attempt === 1 || attempt % 20 === 0) log.warn({ url: this.opts.url, attempt, err: (err as Error).message }, 'NATS connect failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 2000)));
+      }
+    }
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      const fields = { type: s.type, data: typeof s.data === 'string' || typeof s.data === 'number' ? s.data : undefined };
+      if (s.type === 'disconnect' || s.type === 'error') this.opts.logger.warn(fields, 'NATS connection state');
+      else if (s.type === 'pingTimer' || s.type === 'staleConnection') this.opts.logger.debug(fields, 'NATS connection state');
+      else this.opts.logger.info(fields, 'NATS connection state');
+    }
+  }
+
+  private liveSubscribe(nc: NatsConnection, subject: string, handler: (payload: Uint8Array, subject: string) => void): Subscription {
+    return nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) {
+          this.opts.logger.warn({ subject, err: err.message }, 'NATS subscription error');
+          return;
+        }
+        try {
+          handler(msg.data, msg.subject);
+        } catch (e) {
+          this.opts.logger.error({ subject: msg.subject, err: e }, 'NATS message handler failed');
+        }
+      },
+    });
+  }
+
+  publish(subject: string, payload: Uint8Array): void {
+    if (this.closed) return;
+    const nc = this.nc;
+    if (!nc) {
+      if (this.pending.length < MAX_PENDING) this.pending.push({ subject, payload });
+      else this.dropped++;
+      return;
+    }
+    try {
+      nc.publish(subject, payload);
+    } catch (err) {
+      // Publishing fails only when the connection is closed or the reconnect buffer is
+      // full; events are notifications and consumers resync from the store.
+      this.opts.logger.warn({ subject, err: (err as Error).message }, 'NATS publish failed');
+    }
+  }
+
+  subscribe(subject: string, handler: (payload: Uint8Array, subject: string) => void): BusSubscription {
+    const entry: (typeof this.pendingSubs)[number] = { subject, handler, cancelled: false };
+    this.pendingSubs.push(entry);
+    if (this.nc) entry.live = this.liveSubscribe(this.nc, subject, handler);
+    return {
+      unsubscribe: () => {
+        entry.cancelled = true;
+        entry.live?.unsubscribe();
+      },
+    };
+  }
+
+  async flush(): Promise<void> {
+    if (this.nc && !this.nc.isClosed()) await this.nc.flush();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const nc = this.nc;
+    this.nc = undefined;
+    if (nc && !nc.isClosed()) {
+      try {
+        await nc.drain();
+      } catch (err) {
+        // Draining fails when the server is already gone; there is nothing left to flush.
+        this.opts.logger.debug({ err: (err as Error).message }, 'NATS drain failed');
+      }
+    }
+  }
+}
