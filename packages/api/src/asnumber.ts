@@ -9,7 +9,7 @@ export const MAX_AS_NUMBER = 4294967295;
 export function parseASNumber(value: unknown): { value: number } | { error: string } {
   if (typeof value === 'number') {
     if (Number.isInteger(value) && value >= 0 && value <= MAX_AS_NUMBER) return { value };
-    return { error: `invalid AS Number format (${String(value)}): must be an integer from 0 to ${MAX_AS_NUMBER}, or X.Y with X and Y from 0 to 65535` };
+    return { error: invalid(String(value)) };
   }
   if (typeof value === 'string') {
     if (/^\d+$/.test(value)) {
@@ -22,7 +22,12 @@ export function parseASNumber(value: unknown): { value: number } | { error: stri
       const lo = Number(dotted[2]);
       if (hi <= 65535 && lo <= 65535) return { value: hi * 65536 + lo };
     }
-    return { error: `invalid AS Number format (${value})` };
+    return { error: invalid(value) };
   }
-  return { error: `invalid AS Number format (${JSON.stringify(value)})` };
+  return { error: invalid(JSON.stringify(value)) };
+}
+
+/** Calico's text (`invalid AS Number format (<s>)`) and what would be valid. */
+function invalid(text: string): string {
+  return `invalid AS Number format (${text}): must be a whole number from 0 to ${MAX_AS_NUMBER}, or X.Y with X and Y from 0 to 65535`;
 }

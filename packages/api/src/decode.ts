@@ -43,6 +43,7 @@ class DocumentDecoder {
     private readonly doc: number,
     private readonly pos: Pos,
     private readonly source: string | undefined,
+    private readonly text: string,
   ) {}
 
   fail(node: { range?: [number, number, number] | null } | null | undefined, path: string | undefined, problem: string, at?: TextPosition): undefined {
@@ -61,6 +62,7 @@ class DocumentDecoder {
   /** Decodes a resource mapping (apiVersion, kind, metadata, spec[, status]). */
   resource(node: YamlNode | null, inherited?: { kind: KindInfo }): ManifestResource | undefined {
     if (!isMap(node)) return this.fail(node, undefined, 'expected a resource: a mapping with apiVersion, kind, metadata and spec');
+    this.positions = new Map();
     const kindNode = node.get('kind', true);
     const versionNode = node.get('apiVersion', true);
     const kindText = isScalar(kindNode) && typeof kindNode.value === 'string' ? kindNode.value : undefined;
@@ -123,14 +125,7 @@ class DocumentDecoder {
 
   private value(node: YamlNode | null, field: FieldSchema, type: FieldType, path: string): unknown {
     if (node === null || (isScalar(node) && node.value === null && !node.tag)) return undefined;
-    if (isScalar(node) && node.tag && !node.tag.startsWith('tag:yaml.org,2002:') && !node.tag.startsWith('!!')) {
-      return this.fail(
-        node,
-        path,
-        `YAML reads the unquoted value ${node.tag}${node.value ? ` ${String(node.value as string)}` : ''} as a tag, because it starts with "!"; quote it: ${field.json}: "${node.tag}${node.value ? ` ${String(node.value as string)}` : ''}"`,
-        this.positions.get(path),
-      );
-    }
+    if (this.unknownTag(node, path, field.json)) return undefined;
     switch (type.t) {
       case 'string':
         return this.scalarString(node, path);
@@ -145,11 +140,12 @@ class DocumentDecoder {
       }
       case 'asNumber': {
         if (!isScalar(node)) return this.fail(node, path, `expected an AS number, got ${describe(node)}`);
-        if (typeof node.value === 'number' && !Number.isInteger(node.value)) {
-          const src = (node as Scalar & { source?: string }).source ?? String(node.value);
-          return this.fail(node, path, `invalid AS Number format (${src}): YAML reads it as a decimal number; write a dotted AS number in quotes, e.g. ${field.json}: "${src}"`);
-        }
-        const r = parseASNumber(node.value);
+        // YAML reads an unquoted 1.10 (or 1.0) as a decimal number, not as the dotted AS
+        // number the user meant; only a plain integer literal is taken as a number.
+        const written = (node as Scalar & { source?: string }).source ?? String(node.value);
+        if (typeof node.value === 'number' && /^\d+\.\d+$/.test(written))
+          return this.fail(node, path, `invalid AS Number format (${written}): YAML reads it as a decimal number; write a dotted AS number in quotes, e.g. ${field.json}: "${written}"`);
+        const r = parseASNumber(typeof node.value === 'number' && !/^\d+$/.test(written) ? written : node.value);
         if ('error' in r) return this.fail(node, path, r.error);
         return r.value;
       }
@@ -186,6 +182,7 @@ class DocumentDecoder {
           }
           const keyPath = `${path}.${String(k)}`;
           this.positions.set(keyPath, this.pos(pair.key));
+          if (this.unknownTag(pair.value, keyPath, String(k))) continue;
           const v = this.scalarString(pair.value, keyPath);
           if (v !== undefined) out[String(k)] = v;
         }
@@ -194,6 +191,32 @@ class DocumentDecoder {
       case 'message':
         return this.message(node, type.schema, path);
     }
+  }
+
+  /**
+   * Reports a scalar with a tag YAML does not know (`!has(x)` written unquoted) and says
+   * how to quote it; true when it did.
+   */
+  private unknownTag(node: YamlNode | null, path: string, key: string): boolean {
+    if (!isScalar(node) || !node.tag || node.tag.startsWith('tag:yaml.org,2002:') || node.tag.startsWith('!!')) return false;
+    const written = this.writtenTagged(node, node.tag);
+    this.fail(
+      node,
+      path,
+      `YAML reads the unquoted value ${written} as a tag, because it starts with "!"; quote it: ${/\[\d+\]$/.test(path) ? '-' : `${key}:`} ${yamlQuote(written)}`,
+      this.positions.get(path),
+    );
+    return true;
+  }
+
+  /** The text of a tagged scalar as the user wrote it: from its `!` to the end of the value. */
+  private writtenTagged(node: Scalar, tag: string): string {
+    const start = node.range?.[0] ?? 0;
+    const end = node.range?.[1] ?? start;
+    const lineStart = this.text.lastIndexOf('\n', start - 1) + 1;
+    const tagAt = this.text.lastIndexOf(tag, start);
+    if (tagAt < lineStart) return `${tag}${node.value ? ` ${String(node.value as string)}` : ''}`;
+    return this.text.slice(tagAt, Math.max(end, tagAt + tag.length)).trim();
   }
 
   private scalarString(node: YamlNode | null, path: string): string | undefined {
@@ -205,6 +228,24 @@ class DocumentDecoder {
     if (isScalar(node) && node.value === null) return this.fail(node, path, 'expected a string, got nothing');
     return this.fail(node, path, `expected a string, got ${describe(node)}`);
   }
+}
+
+/** A YAML scalar in quotes: double quotes unless the text has `"` or `\`, then single quotes. */
+function yamlQuote(text: string): string {
+  if (!/["\\]/.test(text)) return `"${text}"`;
+  if (!text.includes("'")) return `'${text}'`;
+  return JSON.stringify(text);
+}
+
+/**
+ * When a YAML error is on a line whose value starts with `!` (a selector such as
+ * `!has(x) || y == 'z'` written unquoted), says how to quote it: YAML's own message
+ * (`Block scalar header includes extra characters`, ...) does not.
+ */
+function bangValueHint(line: string): string | undefined {
+  const m = /^\s*(?:-\s+)?(?:([^\s#'"{}[\],][^:#]*?):\s+)?(![^#]*?)\s*(?:\s#.*)?$/.exec(line);
+  if (!m) return undefined;
+  return `a value that starts with "!" must be quoted: ${m[1] !== undefined ? `${m[1]}:` : '-'} ${yamlQuote(m[2])}`;
 }
 
 function describe(node: unknown): string {
@@ -241,18 +282,24 @@ export function parseManifest(text: string, opts: ParseManifestOptions = {}): Ma
   const resources: ManifestResource[] = [];
   const errors: ManifestError[] = [];
   const list = Array.isArray(docs) ? docs : [docs];
+  const lines = source.split('\n');
   list.forEach((doc, i) => {
     const number = i + 1;
     if (doc.errors.length > 0) {
+      const hinted = new Set<number>();
       for (const e of doc.errors) {
         const lp = e.linePos?.[0];
-        errors.push(
-          new ManifestError(`YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`, lp ? { document: number, line: lp.line, column: lp.col } : undefined, undefined, opts.source),
-        );
+        let problem = `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`;
+        const hint = lp && !hinted.has(lp.line) ? bangValueHint(lines[lp.line - 1] ?? '') : undefined;
+        if (lp && hint) {
+          hinted.add(lp.line);
+          problem += `; ${hint}`;
+        }
+        errors.push(new ManifestError(problem, lp ? { document: number, line: lp.line, column: lp.col } : undefined, undefined, opts.source));
       }
       return;
     }
-    const dec = new DocumentDecoder(number, pos, opts.source);
+    const dec = new DocumentDecoder(number, pos, opts.source, source);
     const root = doc.contents as YamlNode | null;
     if (root === null || (isScalar(root) && root.value === null)) return;
     if (isSeq(root)) {

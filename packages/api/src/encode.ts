@@ -34,6 +34,9 @@ function encodeValue(v: unknown, type: FieldType): unknown {
     }
     case 'message':
       return encodeMessage(v as Record<string, unknown>, type.schema, false);
+    case 'time':
+      // RFC 3339 as Kubernetes prints it: no fraction when it is zero.
+      return typeof v === 'string' ? v.replace(/\.000Z$/, 'Z') : v;
     default:
       return v;
   }

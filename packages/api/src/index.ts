@@ -79,5 +79,5 @@ export {
   parsePeerAddress,
 } from './net.js';
 export type { IPFamily, ParsedCIDR, ParsedIP, PeerAddress } from './net.js';
-export { ObjectMetaSchema } from './schema.js';
+export { ObjectMetaSchema, allSchemas } from './schema.js';
 export type { FieldSchema, FieldType, MessageSchema } from './schema.js';

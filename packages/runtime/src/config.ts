@@ -97,9 +97,10 @@ export const option = {
     };
   },
   oneOf<T extends string>(description: string, defaultValue: T, choices: readonly T[]): OptionSpec<T> {
+    const list = choices.join('|');
     return {
-      description,
-      placeholder: choices.join('|'),
+      description: list.length > 16 ? `${description} (${choices.join(', ')})` : description,
+      placeholder: list.length > 16 ? 'VALUE' : list,
       kind: 'string',
       defaultValue,
       parse: (raw) =>

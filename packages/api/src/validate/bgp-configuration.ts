@@ -1,6 +1,6 @@
 import type { BGPConfiguration } from '@tabby/proto';
 import { isDNSSubdomain } from '../names.js';
-import { parseCIDR } from '../net.js';
+import { parseIPOrCIDR } from '../net.js';
 import type { Problems } from './problems.js';
 
 export const LOG_SEVERITIES = ['Trace', 'Debug', 'Info', 'Warning', 'Error', 'Fatal'] as const;
@@ -8,11 +8,22 @@ const MAX_COMMUNITIES = 500;
 
 /** True for `aa:nn` (16-bit parts) or `aa:nn:mm` (32-bit parts). */
 export function isCommunityValue(v: string): boolean {
-  const m16 = /^(\d+):(\d+)$/.exec(v);
-  if (m16) return Number(m16[1]) <= 0xffff && Number(m16[2]) <= 0xffff;
-  const m32 = /^(\d+):(\d+):(\d+)$/.exec(v);
-  if (m32) return [m32[1], m32[2], m32[3]].every((x) => Number(x) <= 0xffffffff);
-  return false;
+  return communityForm(v) !== undefined && communityRangeProblem(v) === undefined;
+}
+
+/** Which community form a text has (`aa:nn` standard, `aa:nn:mm` large), if any. */
+function communityForm(v: string): 16 | 32 | undefined {
+  if (/^\d+:\d+$/.test(v)) return 16;
+  if (/^\d+:\d+:\d+$/.test(v)) return 32;
+  return undefined;
+}
+
+/** Calico's range check of a community in either form (validateCommunityValue). */
+function communityRangeProblem(v: string): string | undefined {
+  const bits = communityForm(v);
+  if (bits === undefined) return undefined;
+  const max = bits === 16 ? 0xffff : 0xffffffff;
+  return v.split(':').every((x) => Number(x) <= max) ? undefined : `invalid community value, expected ${bits} bit value`;
 }
 
 /** Calico's BGPConfiguration rules (validateBGPConfigurationSpec, ValidateDefaultOnlyFields). */
@@ -47,26 +58,30 @@ export function validateBGPConfiguration(p: Problems, obj: BGPConfiguration): vo
   s.communities.forEach((c, i) => {
     if (c.name === '') p.add(`BGPConfiguration.Spec.Communities[${i}].Name`, `spec.communities[${i}].name`, undefined, 'must be set');
     else if (!isDNSSubdomain(c.name)) p.add(`BGPConfiguration.Spec.Communities[${i}].Name`, `spec.communities[${i}].name`, c.name, 'must be a lower case DNS name');
-    if (!isCommunityValue(c.value)) p.add(`BGPConfiguration.Spec.Communities[${i}].Value`, `spec.communities[${i}].value`, c.value, 'invalid community value or format used.');
+    const field = `BGPConfiguration.Spec.Communities[${i}].Value`;
+    if (communityForm(c.value) === undefined) p.add(field, `spec.communities[${i}].value`, c.value, 'invalid community value or format used.');
+    else {
+      const range = communityRangeProblem(c.value);
+      if (range) p.add(field, `spec.communities[${i}].value`, c.value, range);
+    }
     defined.add(c.name);
   });
   if (s.prefixAdvertisements.length > MAX_COMMUNITIES)
     p.add('BGPConfiguration.Spec.PrefixAdvertisements', 'spec.prefixAdvertisements', undefined, `at most ${MAX_COMMUNITIES} prefix advertisements`);
-  const used = new Set<string>();
   s.prefixAdvertisements.forEach((a, i) => {
-    if (a.cidr === '' || !parseCIDR(a.cidr)) p.add(`BGPConfiguration.Spec.PrefixAdvertisements[${i}].CIDR`, `spec.prefixAdvertisements[${i}].cidr`, a.cidr, 'invalid CIDR value.');
+    // Calico parses it with ParseCIDROrIP: a single address, or a CIDR with host bits set, is fine.
+    if (!parseIPOrCIDR(a.cidr)) p.add(`BGPConfiguration.Spec.PrefixAdvertisements[${i}].CIDR`, `spec.prefixAdvertisements[${i}].cidr`, a.cidr, 'invalid CIDR value.');
     a.communities.forEach((c, j) => {
-      if (defined.has(c)) used.add(c);
-      else if (!isCommunityValue(c))
-        p.add(
-          `BGPConfiguration.Spec.PrefixAdvertisements[${i}].Communities[${j}]`,
-          `spec.prefixAdvertisements[${i}].communities[${j}]`,
-          c,
-          'community used is invalid or not defined.',
-        );
+      const field = `BGPConfiguration.Spec.PrefixAdvertisements[${i}].Communities[${j}]`;
+      const path = `spec.prefixAdvertisements[${i}].communities[${j}]`;
+      if (communityForm(c) !== undefined) {
+        const range = communityRangeProblem(c);
+        if (range) p.add(field, path, c, range);
+      } else if (!defined.has(c)) p.add(field, path, c, 'community used is invalid or not defined.');
     });
   });
-  if (s.communities.some((c) => !used.has(c.name)))
+  // As Calico: only a list of communities with no prefix advertisement at all is refused.
+  if (s.communities.length > 0 && s.prefixAdvertisements.length === 0)
     p.add('BGPConfiguration.Spec.Communities', 'spec.communities', undefined, 'communities are defined but not used in Spec.PrefixAdvertisement[].');
 
   if (s.listenPort !== undefined && (s.listenPort < 1 || s.listenPort > 65535))

@@ -13,7 +13,7 @@ export function validateBGPPeer(p: Problems, obj: BGPPeer): void {
   if (s.node !== '' && s.nodeSelector !== '') p.add('BGPPeer.Spec.Node', 'spec.node', s.node, 'Node field must be empty when NodeSelector is specified');
 
   const peer = s.peerIP !== '' ? parsePeerAddress(s.peerIP) : undefined;
-  if (s.peerIP !== '' && !peer) p.add('BGPPeer.Spec.PeerIP', 'spec.peerIP', s.peerIP, 'PeerIP must be an IP address, <IPv4>:<port> or [<IPv6>]:<port>');
+  if (s.peerIP !== '' && !peer) p.add('BGPPeer.Spec.PeerIP', 'spec.peerIP', s.peerIP, 'PeerIP must be an IP address, <IPv4>:<port> or [<IPv6>]:<port>, with a port from 1 to 65535');
   if (s.peerSelector !== '') {
     if (s.peerIP !== '') p.add('BGPPeer.Spec.PeerIP', 'spec.peerIP', s.peerIP, 'PeerIP field must be empty when PeerSelector is specified');
     if (s.asNumber !== undefined && s.asNumber !== 0) p.add('BGPPeer.Spec.ASNumber', 'spec.asNumber', s.asNumber, 'ASNumber field must be empty when PeerSelector is specified');

@@ -39,9 +39,14 @@ export function validateIPPool(p: Problems, obj: IPPool, previous: IPPool | unde
 
   const prev = previous?.spec;
   if (prev) {
-    if (c && prev.cidr !== s.cidr)
+    // Compare what the CIDRs mean, not how they are written (FD00::/64 is fd00::/64), and an
+    // unset previous blockSize as its default.
+    const pc = parseCIDR(prev.cidr);
+    if (c && (pc?.canonical ?? prev.cidr) !== c.canonical)
       p.add('IPPool.Spec.CIDR', 'spec.cidr', s.cidr, `IPPool CIDR cannot be modified (it is ${prev.cidr}); follow the IP pool migration procedure: create a new pool, disable this one, recreate its workloads, then delete it`);
-    if (prev.blockSize !== s.blockSize) p.add('IPPool.Spec.BlockSize', 'spec.blockSize', s.blockSize, 'IPPool BlockSize cannot be modified');
+    const prevBlock = prev.blockSize === 0 && pc ? (pc.family === 4 ? DEFAULT_BLOCK_SIZE_V4 : DEFAULT_BLOCK_SIZE_V6) : prev.blockSize;
+    if (prevBlock !== s.blockSize)
+      p.add('IPPool.Spec.BlockSize', 'spec.blockSize', s.blockSize, `IPPool BlockSize cannot be modified (it is ${prevBlock}); to use another block size, create a new pool and migrate to it`);
     if (prev.allowedUses.includes('LoadBalancer') && s.allowedUses.some((u) => u !== 'LoadBalancer'))
       p.add('IPPool.Spec.AllowedUses', 'spec.allowedUses', undefined, 'IPPool allowed use cannot be changed from LoadBalacer to Workload or Tunnel');
   }
@@ -82,7 +87,13 @@ export function validateIPPool(p: Problems, obj: IPPool, previous: IPPool | unde
       p.add('IPPool.Spec.DisableBGPExport', 'spec.disableBGPExport', 'true', 'IP Pool with AllowedUse LoadBalancer must not set disableBGPExport: load-balancer addresses are announced over BGP');
   }
   if (s.allowedUses.includes('Tunnel') && s.namespaceSelector !== '')
-    p.add('IPPool.Spec.NamespaceSelector', 'spec.namespaceSelector', s.namespaceSelector, 'IP Pool with AllowedUse Tunnel cannot have namespaceSelector specified - tunnel IPs are not namespaced resources');
+    p.add(
+      'IPPool.Spec.NamespaceSelector',
+      'spec.namespaceSelector',
+      s.namespaceSelector,
+      // allowedUses defaults to [Workload, Tunnel], so say how to get a namespaceSelector accepted.
+      'IP Pool with AllowedUse Tunnel cannot have namespaceSelector specified - tunnel IPs are not namespaced resources; set allowedUses: [Workload] to use a namespaceSelector',
+    );
 }
 
 /**

@@ -1,0 +1,104 @@
+import { loadDescriptorSet, ResourceStoreService } from '@tabby/proto';
+import {
+  GrpcServer,
+  NatsBus,
+  componentLogger,
+  startMetricsServer,
+  type EventBus,
+  type HostPort,
+  type Logger,
+  type ServerTlsFiles,
+  type ServiceMetrics,
+} from '@tabby/runtime';
+import type { Server as HttpServer } from 'node:http';
+import { openDatabase } from './database.js';
+import { publishEvents } from './publisher.js';
+import { ResourceStore } from './resource-store.js';
+import { resourceStoreService } from './service.js';
+import { createStoreMetrics } from './store-metrics.js';
+
+export interface StoreAppOptions {
+  readonly listen: HostPort;
+  readonly dataDir: string;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  /** NATS URL; or give `bus` directly (the all-in-one uses an in-process bus). */
+  readonly natsUrl?: string;
+  readonly bus?: EventBus;
+  readonly metricsAddress?: HostPort;
+  readonly tls?: ServerTlsFiles;
+  readonly eventRetention?: number;
+  readonly bookmarkIntervalMs?: number;
+  readonly maxQueuedPerWatcher?: number;
+  readonly callLogLevel?: 'info' | 'debug';
+}
+
+/** A running store: its gRPC port and a stop function. */
+export interface StoreApp {
+  readonly port: number;
+  readonly metricsPort: number | undefined;
+  readonly store: ResourceStore;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the store: opens the database, connects the bus, serves gRPC (ResourceStore,
+ * health, reflection) and optionally /metrics. `stop` refuses new calls with UNAVAILABLE,
+ * ends watches, commits what is queued and closes everything.
+ */
+export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
+  const log = opts.logger;
+  const storeMetrics = createStoreMetrics(opts.metrics.registry);
+  const db = openDatabase(opts.dataDir, componentLogger(log, 'database'));
+  const store = new ResourceStore({ db, logger: componentLogger(log, 'store'), metrics: storeMetrics, eventRetention: opts.eventRetention ?? 100_000 });
+  log.info({ dataDir: opts.dataDir, revision: store.revision, compacted: store.compactedRevision }, 'database open');
+
+  let bus = opts.bus;
+  let ownBus = false;
+  if (!bus && opts.natsUrl) {
+    bus = await NatsBus.connect({ url: opts.natsUrl, name: 'tabby-store', logger: componentLogger(log, 'nats') });
+    ownBus = true;
+  }
+  const eventBus = bus;
+  if (eventBus) store.onCommit((events) => publishEvents(eventBus, events));
+
+  const server = new GrpcServer({
+    logger: componentLogger(log, 'grpc'),
+    metrics: opts.metrics,
+    tls: opts.tls,
+    descriptorSets: [loadDescriptorSet()],
+    callLogLevel: opts.callLogLevel,
+  });
+  server.addService('tabby.v1.ResourceStore', ResourceStoreService, resourceStoreService(store, {
+    bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 10_000,
+    maxQueuedPerWatcher: opts.maxQueuedPerWatcher ?? 10_000,
+    metrics: storeMetrics,
+  }));
+  let metricsServer: HttpServer | undefined;
+  let metricsPort: number | undefined;
+  try {
+    const port = await server.listen(opts.listen);
+    if (opts.metricsAddress) {
+      const m = await startMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
+      metricsServer = m.server;
+      metricsPort = m.port;
+    }
+    server.setServing(true);
+    return {
+      port,
+      metricsPort,
+      store,
+      stop: async () => {
+        await server.shutdown();
+        store.close();
+        if (ownBus && eventBus) await eventBus.close();
+        if (metricsServer) await new Promise<void>((resolve) => metricsServer?.close(() => resolve()));
+      },
+    };
+  } catch (err) {
+    await server.shutdown(0);
+    store.close();
+    if (ownBus && eventBus) await eventBus.close();
+    throw err;
+  }
+}

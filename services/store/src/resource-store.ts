@@ -1,0 +1,402 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ResourceAlreadyExistsError,
+  ResourceNotFoundError,
+  UpdateConflictError,
+  ValidationError,
+  cloneResource,
+  crossResourceProblems,
+  decodeResource,
+  encodeResource,
+  idOf,
+  kindByExactName,
+  kindOf,
+  metaOf,
+  prepareResource,
+  type KindInfo,
+} from '@tabby/api';
+import { EventType, type Resource } from '@tabby/proto';
+import { ServiceError, type Logger } from '@tabby/runtime';
+import type { Selector } from '@tabby/selector';
+import type { Db } from './database.js';
+import type { StoreMetrics } from './store-metrics.js';
+
+/** One committed change, as kept in the events table and sent to watchers. */
+export interface StoredEvent {
+  readonly type: EventType.EVENT_TYPE_ADDED | EventType.EVENT_TYPE_MODIFIED | EventType.EVENT_TYPE_DELETED;
+  readonly revision: number;
+  readonly kind: KindInfo;
+  readonly namespace: string;
+  readonly name: string;
+  /** Protobuf bytes of the object after the change (for DELETED: as it was). */
+  readonly data: Uint8Array;
+  /** Protobuf bytes of the object before the change (MODIFIED, DELETED). */
+  readonly previous?: Uint8Array;
+}
+
+/** Called after each commit with its events, in revision order. */
+export type CommitListener = (events: readonly StoredEvent[]) => void;
+
+interface Row {
+  revision: number;
+  data: Uint8Array;
+}
+
+interface EventRow {
+  revision: number;
+  type: number;
+  kind: string;
+  namespace: string;
+  name: string;
+  data: Uint8Array;
+  previous: Uint8Array | null;
+}
+
+/** What a write operation may do inside the batch transaction. */
+interface Tx {
+  read(kind: KindInfo, namespace: string, name: string): { resource: Resource; revision: number; data: Uint8Array } | undefined;
+  all(kind: KindInfo): Resource[];
+  put(kind: KindInfo, resource: Resource, previous: Uint8Array | undefined): Resource;
+  remove(kind: KindInfo, namespace: string, name: string, previous: Uint8Array): void;
+}
+
+interface PendingWrite {
+  readonly run: (tx: Tx) => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+export interface ResourceStoreOptions {
+  readonly db: Db;
+  readonly logger: Logger;
+  readonly metrics?: StoreMetrics;
+  /** Events kept for Watch; older ones are compacted. */
+  readonly eventRetention: number;
+  /** Most writes committed in one transaction. */
+  readonly maxBatch?: number;
+}
+
+function nowSeconds(): string {
+  // Whole seconds, as Kubernetes and Calico keep creationTimestamp.
+  return new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
+}
+
+function sortedMap(m: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+/**
+ * The resource store: SQLite tables of resources and events with one global revision.
+ * Writes are queued and committed in batches (group commit): each batch is one
+ * IMMEDIATE transaction with a savepoint per write, so a failing write does not affect the
+ * others, cross-resource rules see every earlier write of the batch, and one fsync covers
+ * all of them. A write's promise resolves only after its batch committed.
+ */
+export class ResourceStore {
+  private readonly db: Db;
+  private readonly log: Logger;
+  private readonly queue: PendingWrite[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  private readonly listeners = new Set<CommitListener>();
+  private currentRevision: number;
+  private compacted: number;
+  private readonly maxBatch: number;
+  private readonly stmt;
+
+  constructor(private readonly opts: ResourceStoreOptions) {
+    this.db = opts.db;
+    this.log = opts.logger;
+    this.maxBatch = opts.maxBatch ?? 1024;
+    const db = this.db;
+    this.stmt = {
+      getMeta: db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare<[number, string]>('UPDATE meta SET value = ? WHERE key = ?'),
+      get: db.prepare<[string, string, string], Row>('SELECT revision, data FROM resources WHERE kind = ? AND namespace = ? AND name = ?'),
+      listKind: db.prepare<[string], Row>('SELECT revision, data FROM resources WHERE kind = ? ORDER BY namespace, name'),
+      listKindNs: db.prepare<[string, string], Row>('SELECT revision, data FROM resources WHERE kind = ? AND namespace = ? ORDER BY name'),
+      upsert: db.prepare<[string, string, string, number, Uint8Array]>(
+        'INSERT INTO resources (kind, namespace, name, revision, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, namespace, name) DO UPDATE SET revision = excluded.revision, data = excluded.data',
+      ),
+      remove: db.prepare<[string, string, string]>('DELETE FROM resources WHERE kind = ? AND namespace = ? AND name = ?'),
+      addEvent: db.prepare<[number, number, string, string, string, Uint8Array, Uint8Array | null]>(
+        'INSERT INTO events (revision, type, kind, namespace, name, data, previous) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      eventsAfter: db.prepare<[number, number, number], EventRow>('SELECT * FROM events WHERE revision > ? AND revision <= ? ORDER BY revision LIMIT ?'),
+      eventsAfterKind: db.prepare<[string, number, number, number], EventRow>(
+        'SELECT * FROM events WHERE kind = ? AND revision > ? AND revision <= ? ORDER BY revision LIMIT ?',
+      ),
+      compact: db.prepare<[number]>('DELETE FROM events WHERE revision <= ?'),
+      countByKind: db.prepare<[], { kind: string; n: number }>('SELECT kind, count(*) AS n FROM resources GROUP BY kind'),
+    };
+    this.currentRevision = this.stmt.getMeta.get('revision')?.value ?? 0;
+    this.compacted = this.stmt.getMeta.get('compacted')?.value ?? 0;
+    this.opts.metrics?.revision.set(this.currentRevision);
+    for (const { kind, n } of this.stmt.countByKind.all()) this.opts.metrics?.resources.set({ kind }, n);
+  }
+
+  /** Revision of the last committed write. */
+  get revision(): number {
+    return this.currentRevision;
+  }
+
+  /** Highest revision whose events were compacted away (Watch must start after it). */
+  get compactedRevision(): number {
+    return this.compacted;
+  }
+
+  /** Subscribes to committed events; returns the unsubscribe function. */
+  onCommit(listener: CommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- reads (synchronous: they always see a whole number of committed batches) ----
+
+  get(kind: KindInfo, namespace: string, name: string): Resource {
+    const row = this.stmt.get.get(kind.kind, namespace, name);
+    if (!row) throw new ResourceNotFoundError(idOf(kind, namespace, name));
+    return decodeResource(kind, row.data);
+  }
+
+  /** Objects of a kind (all namespaces when `namespace` is undefined), sorted, filtered by label selector. */
+  list(kind: KindInfo, namespace: string | undefined, selector: Selector | undefined): { items: Resource[]; revision: number } {
+    const rows = namespace === undefined ? this.stmt.listKind.all(kind.kind) : this.stmt.listKindNs.all(kind.kind, namespace);
+    const items: Resource[] = [];
+    for (const row of rows) {
+      const r = decodeResource(kind, row.data);
+      if (selector && !selector.matches(metaOf(r).labels)) continue;
+      items.push(r);
+    }
+    return { items, revision: this.currentRevision };
+  }
+
+  /** Committed events with `after < revision <= upTo`, oldest first, at most `limit`. */
+  eventsBetween(after: number, upTo: number, kind: KindInfo | undefined, limit: number): StoredEvent[] {
+    const rows = kind ? this.stmt.eventsAfterKind.all(kind.kind, after, upTo, limit) : this.stmt.eventsAfter.all(after, upTo, limit);
+    return rows.map((r) => ({
+      type: r.type as StoredEvent['type'],
+      revision: r.revision,
+      kind: kindNamed(r.kind),
+      namespace: r.namespace,
+      name: r.name,
+      data: r.data,
+      previous: r.previous ?? undefined,
+    }));
+  }
+
+  // ---- writes ----
+
+  /** Creates a new object; fails with ALREADY_EXISTS, or INVALID_ARGUMENT naming the fields. */
+  create(input: Resource): Promise<Resource> {
+    return this.write((tx) => this.doCreate(tx, input));
+  }
+
+  /** Replaces an existing object's labels, annotations, spec (and status); a set resourceVersion must match. */
+  update(input: Resource): Promise<Resource> {
+    return this.write((tx) => this.doUpdate(tx, input));
+  }
+
+  /** Creates the object, or updates it when it exists. */
+  apply(input: Resource): Promise<{ resource: Resource; created: boolean }> {
+    return this.write((tx) => {
+      const kind = kindOf(input);
+      const m = metaOf(input);
+      if (tx.read(kind, m.namespace, m.name)) return { resource: this.doUpdate(tx, input), created: false };
+      // As calicoctl apply does: the create attempt ignores a resourceVersion.
+      const copy = cloneResource(input);
+      metaOf(copy).resourceVersion = '';
+      return { resource: this.doCreate(tx, copy), created: true };
+    });
+  }
+
+  /** Deletes an object and returns it as it was; a set resourceVersion must match. */
+  delete(kind: KindInfo, namespace: string, name: string, resourceVersion: string): Promise<Resource> {
+    return this.write((tx) => {
+      const cur = tx.read(kind, namespace, name);
+      const id = idOf(kind, namespace, name);
+      if (!cur) throw new ResourceNotFoundError(id);
+      if (resourceVersion !== '' && resourceVersion !== String(cur.revision)) throw new UpdateConflictError(id, resourceVersion, String(cur.revision));
+      tx.remove(kind, namespace, name, cur.data);
+      return cur.resource;
+    });
+  }
+
+  private doCreate(tx: Tx, input: Resource): Resource {
+    const prepared = prepareResource(input, { op: 'create' });
+    if (prepared.errors.length > 0) throw new ValidationError(prepared.errors);
+    const resource = prepared.resource;
+    const kind = kindOf(resource);
+    const m = metaOf(resource);
+    if (tx.read(kind, m.namespace, m.name)) throw new ResourceAlreadyExistsError(idOf(kind, m.namespace, m.name));
+    this.checkCross(tx, kind, resource);
+    m.uid = randomUUID();
+    m.creationTimestamp = nowSeconds();
+    return tx.put(kind, resource, undefined);
+  }
+
+  private doUpdate(tx: Tx, input: Resource): Resource {
+    const kind = kindOf(input);
+    const inMeta = metaOf(input);
+    const id = idOf(kind, inMeta.namespace, inMeta.name);
+    const cur = tx.read(kind, inMeta.namespace, inMeta.name);
+    if (!cur) throw new ResourceNotFoundError(id);
+    if (inMeta.resourceVersion !== '' && inMeta.resourceVersion !== String(cur.revision))
+      throw new UpdateConflictError(id, inMeta.resourceVersion, String(cur.revision));
+    const curMeta = metaOf(cur.resource);
+    if (inMeta.uid !== '' && inMeta.uid !== curMeta.uid)
+      throw new UpdateConflictError(id, `uid ${inMeta.uid}`, `uid ${curMeta.uid}: the object was deleted and created again`);
+    const prepared = prepareResource(input, { op: 'update', previous: cur.resource });
+    if (prepared.errors.length > 0) throw new ValidationError(prepared.errors);
+    const resource = prepared.resource;
+    const m = metaOf(resource);
+    m.uid = curMeta.uid;
+    m.creationTimestamp = curMeta.creationTimestamp;
+    m.resourceVersion = String(cur.revision);
+    m.labels = sortedMap(m.labels);
+    m.annotations = sortedMap(m.annotations);
+    // A write that changes nothing keeps the revision and sends no event.
+    if (sameBytes(encodeResource(resource), cur.data)) return cur.resource;
+    return tx.put(kind, resource, cur.data);
+  }
+
+  private checkCross(tx: Tx, kind: KindInfo, resource: Resource): void {
+    if (kind.kind !== 'IPPool') return;
+    const problems = crossResourceProblems(resource, tx.all(kind));
+    if (problems.length > 0) throw new ValidationError(problems);
+  }
+
+  private write<T>(run: (tx: Tx) => T): Promise<T> {
+    if (this.closed) return Promise.reject(new ServiceError('unavailable', 'the store is shutting down'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits every queued write (in batches); resolves the writers, then tells listeners. */
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.commitBatch(batch);
+    }
+  }
+
+  private commitBatch(batch: PendingWrite[]): void {
+    const started = process.hrtime.bigint();
+    let rev = this.currentRevision;
+    const results: { ok: boolean; value: unknown }[] = [];
+    let events: StoredEvent[] = [];
+    const s = this.stmt;
+    const tx: Tx = {
+      read: (kind, namespace, name) => {
+        const row = s.get.get(kind.kind, namespace, name);
+        return row ? { resource: decodeResource(kind, row.data), revision: row.revision, data: row.data } : undefined;
+      },
+      all: (kind) => s.listKind.all(kind.kind).map((r) => decodeResource(kind, r.data)),
+      put: (kind, resource, previous) => {
+        const m = metaOf(resource);
+        rev += 1;
+        m.resourceVersion = String(rev);
+        m.labels = sortedMap(m.labels);
+        m.annotations = sortedMap(m.annotations);
+        const data = encodeResource(resource);
+        s.upsert.run(kind.kind, m.namespace, m.name, rev, data);
+        const type = previous ? EventType.EVENT_TYPE_MODIFIED : EventType.EVENT_TYPE_ADDED;
+        s.addEvent.run(rev, type, kind.kind, m.namespace, m.name, data, previous ?? null);
+        events.push({ type, revision: rev, kind, namespace: m.namespace, name: m.name, data, previous });
+        return resource;
+      },
+      remove: (kind, namespace, name, previous) => {
+        rev += 1;
+        s.remove.run(kind.kind, namespace, name);
+        s.addEvent.run(rev, EventType.EVENT_TYPE_DELETED, kind.kind, namespace, name, previous, previous);
+        events.push({ type: EventType.EVENT_TYPE_DELETED, revision: rev, kind, namespace, name, data: previous, previous });
+      },
+    };
+    const runOne = this.db.transaction((w: PendingWrite) => w.run(tx));
+    const runAll = this.db.transaction(() => {
+      for (const w of batch) {
+        const revBefore = rev;
+        const eventsBefore = events.length;
+        try {
+          results.push({ ok: true, value: runOne(w) });
+        } catch (err) {
+          // The savepoint of this write was rolled back: forget what it did.
+          rev = revBefore;
+          events = events.slice(0, eventsBefore);
+          results.push({ ok: false, value: err });
+        }
+      }
+      if (rev !== this.currentRevision) s.setMeta.run(rev, 'revision');
+    });
+    try {
+      runAll.immediate();
+    } catch (err) {
+      this.log.error({ err, writes: batch.length }, 'commit failed; no write of the batch was stored');
+      const failure = new ServiceError('unavailable', `the store could not commit: ${(err as Error).message}`, { cause: err });
+      for (const w of batch) w.reject(failure);
+      return;
+    }
+    this.currentRevision = rev;
+    const m = this.opts.metrics;
+    if (m) {
+      m.batchSize.observe(batch.length);
+      m.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      m.revision.set(rev);
+      for (const e of events) {
+        if (e.type === EventType.EVENT_TYPE_ADDED) m.resources.inc({ kind: e.kind.kind });
+        else if (e.type === EventType.EVENT_TYPE_DELETED) m.resources.dec({ kind: e.kind.kind });
+      }
+    }
+    batch.forEach((w, i) => (results[i].ok ? w.resolve(results[i].value) : w.reject(results[i].value)));
+    if (events.length > 0) {
+      for (const l of this.listeners) {
+        try {
+          l(events);
+        } catch (err) {
+          this.log.error({ err }, 'commit listener failed');
+        }
+      }
+    }
+    this.maybeCompact();
+  }
+
+  private maybeCompact(): void {
+    const keep = this.opts.eventRetention;
+    const slack = Math.max(100, Math.floor(keep / 10));
+    if (this.currentRevision - this.compacted <= keep + slack) return;
+    const upTo = this.currentRevision - keep;
+    this.db
+      .transaction(() => {
+        this.stmt.compact.run(upTo);
+        this.stmt.setMeta.run(upTo, 'compacted');
+      })
+      .immediate();
+    this.compacted = upTo;
+    this.log.debug({ compacted: upTo }, 'events compacted');
+  }
+
+  /** Commits what is queued, refuses new writes and closes the database. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    this.listeners.clear();
+    this.db.close();
+  }
+}
+
+function kindNamed(kind: string): KindInfo {
+  const k = kindByExactName(kind);
+  if (!k) throw new ServiceError('internal', `event of unknown kind ${kind} in the database`);
+  return k;
+}

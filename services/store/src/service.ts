@@ -1,0 +1,92 @@
+import { kindOf, metaOf, mustFindKind, type KindInfo } from '@tabby/api';
+import type { Resource, ResourceStoreServer } from '@tabby/proto';
+import { ServiceError, type AsyncServiceImplementation } from '@tabby/runtime';
+import { parseSelector, type Selector } from '@tabby/selector';
+import type { ResourceStore } from './resource-store.js';
+import type { StoreMetrics } from './store-metrics.js';
+import { runWatch } from './watch.js';
+
+function requireResource(resource: Resource | undefined): Resource {
+  if (!resource?.kind) throw new ServiceError('invalid-argument', 'resource is empty: set exactly one kind, e.g. {"resource": {"ipPool": {"metadata": {...}, "spec": {...}}}}');
+  return resource;
+}
+
+function requireName(kind: KindInfo, namespace: string, name: string): void {
+  if (name === '') throw new ServiceError('invalid-argument', 'resource name may not be empty');
+  if (kind.namespaced && namespace === '') throw new ServiceError('invalid-argument', `namespace is not specified on namespaced resource ${kind.kind}`);
+  if (!kind.namespaced && namespace !== '') throw new ServiceError('invalid-argument', `${kind.kind} is not namespaced`);
+}
+
+function scopeOf(kind: KindInfo, namespace: string): string | undefined {
+  if (!kind.namespaced) {
+    if (namespace !== '') throw new ServiceError('invalid-argument', `${kind.kind} is not namespaced`);
+    return '';
+  }
+  return namespace === '' ? undefined : namespace;
+}
+
+function selectorOf(text: string): Selector | undefined {
+  if (text.trim() === '') return undefined;
+  const r = parseSelector(text);
+  if (!r.ok) throw new ServiceError('invalid-argument', `invalid label selector: ${r.error.format()}`);
+  return r.selector;
+}
+
+export interface ServiceOptions {
+  readonly bookmarkIntervalMs: number;
+  readonly maxQueuedPerWatcher: number;
+  readonly metrics?: StoreMetrics;
+}
+
+/** The gRPC ResourceStore service over a {@link ResourceStore}. */
+export function resourceStoreService(store: ResourceStore, opts: ServiceOptions): AsyncServiceImplementation<ResourceStoreServer> {
+  return {
+    create: async (req) => ({ resource: await store.create(requireResource(req.resource)) }),
+    update: async (req) => ({ resource: await store.update(requireResource(req.resource)) }),
+    apply: async (req) => store.apply(requireResource(req.resource)),
+    delete: async (req) => {
+      const kind = mustFindKind(req.kind);
+      requireName(kind, req.namespace, req.name);
+      return { resource: await store.delete(kind, req.namespace, req.name, req.resourceVersion) };
+    },
+    get: (req) => {
+      const kind = mustFindKind(req.kind);
+      requireName(kind, req.namespace, req.name);
+      return Promise.resolve({ resource: store.get(kind, req.namespace, req.name) });
+    },
+    list: (req) => {
+      const kind = mustFindKind(req.kind);
+      const { items, revision } = store.list(kind, scopeOf(kind, req.namespace), selectorOf(req.labelSelector));
+      return Promise.resolve({ items, revision });
+    },
+    watch: async (call, signal) => {
+      const req = call.request;
+      const kind = req.kind === '' ? undefined : mustFindKind(req.kind);
+      const namespace = req.namespace === '' ? undefined : req.namespace;
+      if (req.fromRevision < 0) throw new ServiceError('invalid-argument', 'fromRevision must not be negative');
+      opts.metrics?.watchers.inc();
+      try {
+        await runWatch(
+          store,
+          {
+            kind,
+            namespace,
+            fromRevision: req.fromRevision,
+            bookmarkIntervalMs: req.bookmarkIntervalSeconds > 0 ? req.bookmarkIntervalSeconds * 1000 : opts.bookmarkIntervalMs,
+            maxQueued: opts.maxQueuedPerWatcher,
+          },
+          call,
+          signal,
+        );
+      } finally {
+        opts.metrics?.watchers.dec();
+      }
+    },
+  };
+}
+
+/** The kind and name of a resource, for logs. */
+export function describeResource(r: Resource): string {
+  const m = metaOf(r);
+  return `${kindOf(r).kind}(${m.namespace ? `${m.namespace}/` : ''}${m.name})`;
+}

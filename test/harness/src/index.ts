@@ -1,0 +1,13 @@
+/**
+ * The test harness: starts real processes (nats-server, Tabby services) on loopback
+ * addresses and stops them by PID, even when a test fails.
+ */
+export { ProcessGroup, eventually, sleep, startProcess } from './processes.js';
+export type { TestProcess } from './processes.js';
+export { findTool, requireTool } from './tools.js';
+export { tempDir } from './temp.js';
+export { natsPortsFiles, startNats } from './nats.js';
+export type { NatsServer } from './nats.js';
+export { REPO_ROOT, serviceBin, startService } from './services.js';
+export type { ServiceProcess } from './services.js';
+export { fileContainingSymbol, healthCheck, listServicesByReflection } from './grpc-probe.js';

@@ -1,0 +1,38 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ProcessGroup, TestProcess } from './processes.js';
+
+/** Root of the repository (the harness lives in test/harness/dist). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Path of a service's built entry point, e.g. `services/store/dist/main.js`. */
+export function serviceBin(service: 'store' | 'ipam' | 'topology' | 'agent'): string {
+  return path.join(REPO_ROOT, 'services', service, 'dist', 'main.js');
+}
+
+/** A Tabby service process started for a test. */
+export interface ServiceProcess {
+  readonly process: TestProcess;
+  /** The bound gRPC address, `127.0.0.1:PORT`. */
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * Starts a built Tabby service binary with the given flags (use `--listen 127.0.0.1:0`
+ * for a free port) and waits for its "gRPC listening" log line to learn the address.
+ */
+export async function startService(
+  group: ProcessGroup,
+  service: 'store' | 'ipam' | 'topology' | 'agent',
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; logFile?: string } = {},
+): Promise<ServiceProcess> {
+  const proc = group.start(`tabby-${service}`, process.execPath, [serviceBin(service), ...args], {
+    env: { ...process.env, ...opts.env },
+    logFile: opts.logFile,
+  });
+  const m = await proc.waitForLine(/"msg":"gRPC listening".*"address":"([^"]+)"|"address":"([^"]+)".*"msg":"gRPC listening"/, 20_000);
+  const address = m[1] ?? m[2];
+  return { process: proc, address, port: Number(address.slice(address.lastIndexOf(':') + 1)) };
+}
