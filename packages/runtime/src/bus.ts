@@ -132,8 +132,9 @@ export class NatsBus implements EventBus {
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       const fields = { type: s.type, data: typeof s.data === 'string' || typeof s.data === 'number' ? s.data : undefined };
-      if (s.type === 'disconnect' || s.type === 'error') this.opts.logger.warn(fields, 'NATS connection state');
-      else if (s.type === 'pingTimer' || s.type === 'staleConnection') this.opts.logger.debug(fields, 'NATS connection state');
+      const type: string = s.type;
+      if (type === 'disconnect' || type === 'error') this.opts.logger.warn(fields, 'NATS connection state');
+      else if (type === 'pingTimer' || type === 'staleConnection') this.opts.logger.debug(fields, 'NATS connection state');
       else this.opts.logger.info(fields, 'NATS connection state');
     }
   }

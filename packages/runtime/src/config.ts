@@ -160,7 +160,7 @@ export function loadConfig<S extends ConfigSpec>(
     let raw: string | undefined;
     let source: string;
     if (fromFlag !== undefined) {
-      raw = typeof fromFlag === 'boolean' ? String(fromFlag) : String(fromFlag as string);
+      raw = typeof fromFlag === 'boolean' ? String(fromFlag) : String(fromFlag);
       source = `--${flag}`;
     } else if (fromEnv !== undefined) {
       raw = fromEnv;
@@ -176,11 +176,17 @@ export function loadConfig<S extends ConfigSpec>(
   return { kind: 'values', values: values as ConfigValues<S> };
 }
 
+function defaultTextOf(o: OptionSpec<unknown>): string {
+  if (o.defaultText !== undefined) return o.defaultText;
+  const v = o.defaultValue;
+  return typeof v === 'string' || typeof v === 'number' || v === true ? String(v) : '';
+}
+
 /** The `--help` text: one line per option with its variable and default. */
 export function usage(program: string, spec: ConfigSpec): string {
   const rows = Object.entries(spec).map(([key, o]) => {
     const flag = `--${flagName(key)}${o.placeholder ? ` ${o.placeholder}` : ''}`;
-    const def = o.defaultText ?? (o.defaultValue === undefined || o.defaultValue === false ? '' : String(o.defaultValue as string | number));
+    const def = defaultTextOf(o);
     return { flag, text: `${o.description} [env ${envName(key)}${def ? `; default ${def}` : ''}]` };
   });
   const width = Math.max(...rows.map((r) => r.flag.length), 10);
@@ -200,7 +206,7 @@ export function optionTable(spec: ConfigSpec): { flag: string; env: string; defa
   return Object.entries(spec).map(([key, o]) => ({
     flag: `--${flagName(key)}`,
     env: envName(key),
-    default: o.defaultText ?? (o.defaultValue === undefined ? '' : String(o.defaultValue as string | number | boolean)),
+    default: defaultTextOf(o),
     description: o.description,
   }));
 }

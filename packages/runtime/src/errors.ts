@@ -83,7 +83,7 @@ export function toGrpcStatus(err: unknown): Partial<StatusObject> & { code: stat
 
 /** The reason behind a gRPC status received by a client. */
 export function reasonFromGrpcCode(code: number): ErrorReason {
-  for (const [reason, c] of Object.entries(codeByReason) as [ErrorReason, status][]) {
+  for (const [reason, c] of Object.entries(codeByReason) as [ErrorReason, number][]) {
     if (c === code && reason !== 'failed-precondition') return reason;
   }
   return 'internal';

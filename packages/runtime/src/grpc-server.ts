@@ -12,6 +12,8 @@ import {
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { HostPort } from './config.js';
 import { toGrpcStatus } from './errors.js';
@@ -46,6 +48,9 @@ export interface GrpcServerOptions {
   /** Log level for calls that succeed (failures log at warn, internal errors at error). */
   readonly callLogLevel?: 'info' | 'debug';
 }
+
+const require = createRequire(import.meta.url);
+const reflectionProtoDir = path.join(path.dirname(require.resolve('@grpc/reflection/package.json')), 'build', 'proto');
 
 const codeName: Record<number, string> = Object.fromEntries(Object.entries(status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v, k]));
 
@@ -111,6 +116,10 @@ export class GrpcServer {
     this.health.addToServer(this.server);
     const reflectionDefs: protoLoader.PackageDefinition[] = this.opts.descriptorSets.map((b) => protoLoader.loadFileDescriptorSetFromBuffer(b));
     reflectionDefs.push(protoLoader.loadSync(healthProtoPath));
+    // List the reflection services too, as grpcurl shows them for Go servers.
+    reflectionDefs.push(
+      protoLoader.loadSync(['grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'], { includeDirs: [reflectionProtoDir] }),
+    );
     new ReflectionService(Object.assign({}, ...reflectionDefs) as protoLoader.PackageDefinition).addToServer(this.server);
     const creds = serverCredentials(this.opts.tls ?? {});
     const port = await new Promise<number>((resolve, reject) => {
@@ -141,7 +150,7 @@ export class GrpcServer {
     });
   }
 
-  private record(method: string, code: number, started: bigint, err?: unknown): void {
+  private record(method: string, code: status, started: bigint, err?: unknown): void {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const name = codeName[code] ?? String(code);
     this.opts.metrics.rpcTotal.inc({ method, code: name });

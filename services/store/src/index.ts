@@ -8,3 +8,4 @@ export { ResourceStore } from './resource-store.js';
 export type { CommitListener, ResourceStoreOptions, StoredEvent } from './resource-store.js';
 export { DataDirInUseError, SCHEMA_VERSION, openDatabase } from './database.js';
 export { resourceSubject } from './publisher.js';
+export { storeOptions } from './options.js';

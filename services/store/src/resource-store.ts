@@ -179,7 +179,7 @@ export class ResourceStore {
   eventsBetween(after: number, upTo: number, kind: KindInfo | undefined, limit: number): StoredEvent[] {
     const rows = kind ? this.stmt.eventsAfterKind.all(kind.kind, after, upTo, limit) : this.stmt.eventsAfter.all(after, upTo, limit);
     return rows.map((r) => ({
-      type: r.type as StoredEvent['type'],
+      type: r.type,
       revision: r.revision,
       kind: kindNamed(r.kind),
       namespace: r.namespace,

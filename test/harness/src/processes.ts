@@ -20,6 +20,7 @@ export interface TestProcess {
 }
 
 const live = new Set<TestProcess>();
+const OUTPUT_LIMIT = 1024 * 1024;
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -55,6 +56,8 @@ export function startProcess(name: string, command: string, args: readonly strin
   const onData = (chunk: Buffer): void => {
     const text = chunk.toString('utf8');
     out += text;
+    // Keep the last 1 MiB: enough to show on failure, bounded for chatty processes.
+    if (out.length > 2 * OUTPUT_LIMIT) out = out.slice(-OUTPUT_LIMIT);
     log?.write(text);
     pendingLine += text;
     const lines = pendingLine.split('\n');
@@ -173,7 +176,7 @@ export async function eventually<T>(what: string, check: () => T | undefined | f
     } catch (err) {
       lastErr = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${lastErr instanceof Error ? lastErr.message : JSON.stringify(lastErr)}` : ''}`);
     await sleep(intervalMs);
   }
 }

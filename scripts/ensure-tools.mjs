@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// Makes sure the programs the tests run for real are installed: nats-server, BIRD 2 and
+// GoBGP, from Debian's packages. As root with apt it installs what is missing, with a
+// policy-rc.d that stops Debian from starting the daemons (BIRD's default config would
+// export routes into this machine's kernel table). Otherwise it stops at once and prints
+// the one command that would install them.
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+
+const TOOLS = [
+  { bin: 'nats-server', pkg: 'nats-server' },
+  { bin: 'bird', pkg: 'bird2' },
+  { bin: 'birdc', pkg: 'bird2' },
+  { bin: 'gobgpd', pkg: 'gobgpd' },
+  { bin: 'gobgp', pkg: 'gobgpd' },
+];
+const DIRS = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
+
+function installed(bin) {
+  return DIRS.some((d) => {
+    if (!d) return false;
+    try {
+      accessSync(path.join(d, bin), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const missing = [...new Set(TOOLS.filter((t) => !installed(t.bin)).map((t) => t.pkg))];
+if (missing.length === 0) process.exit(0);
+
+const POLICY = '/usr/sbin/policy-rc.d';
+const POLICY_BODY = '#!/bin/sh\nexit 101\n';
+const command = `printf '#!/bin/sh\\nexit 101\\n' > ${POLICY} && chmod +x ${POLICY} && apt-get update && apt-get install -y ${missing.join(' ')}`;
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+if (!isRoot || !installed('apt-get')) {
+  process.stderr.write(`The tests need ${missing.join(', ')} (Debian packages). Install them as root with:\n  ${command}\n`);
+  process.exit(1);
+}
+
+process.stdout.write(`installing ${missing.join(', ')} with apt-get (daemons kept from starting by ${POLICY})\n`);
+const previous = existsSync(POLICY) ? readFileSync(POLICY) : undefined;
+if (previous) renameSync(POLICY, `${POLICY}.tabby-saved`);
+writeFileSync(POLICY, POLICY_BODY);
+chmodSync(POLICY, 0o755);
+try {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+} catch (err) {
+  process.stderr.write(`apt-get failed (${err.message}); install by hand with:\n  ${command}\n`);
+  process.exit(1);
+} finally {
+  // Keep the 101 policy in place unless the machine had its own: the packages' daemons must
+  // never start on their own here.
+  if (previous) {
+    rmSync(POLICY, { force: true });
+    renameSync(`${POLICY}.tabby-saved`, POLICY);
+  }
+}
+const still = TOOLS.filter((t) => !installed(t.bin)).map((t) => t.bin);
+if (still.length > 0) {
+  process.stderr.write(`still missing after apt-get: ${still.join(', ')}\n`);
+  process.exit(1);
+}
