@@ -81,7 +81,7 @@ class DocumentDecoder {
           (!info && !hint ? `: known kinds are ${KINDS.map((k) => k.kind).join(', ')}` : '');
         return this.fail(info ? (versionNode ?? node) : (kindNode ?? node), info ? 'apiVersion' : 'kind', problem);
       }
-      if (inherited && info !== inherited.kind) return this.fail(kindNode, 'kind', `item of a ${inherited.kind.listKind} must be a ${inherited.kind.kind}, not ${info.kind}`);
+      if (inherited && info !== inherited.kind) return this.fail(kindNode, 'kind', `item of ${article(inherited.kind.listKind)} must be ${article(inherited.kind.kind)}, not ${article(info.kind)}`);
     }
     const before = this.errors.length;
     const obj = this.message(node, info.schema, '', new Set(['apiVersion', 'kind']));
@@ -101,7 +101,7 @@ class DocumentDecoder {
     if (isScalar(node) && node.value === null) return {};
     if (!isMap(node)) return this.fail(node, path || undefined, `expected a mapping (${schema.name}), got ${describe(node)}`);
     const out: Record<string, unknown> = {};
-    for (const pair of (node as YAMLMap<unknown, unknown>).items as Pair<YamlNode | null, YamlNode | null>[]) {
+    for (const pair of node.items as Pair<YamlNode | null, YamlNode | null>[]) {
       const keyNode = pair.key;
       const key = isScalar(keyNode) ? keyNode.value : undefined;
       if (typeof key !== 'string') {
@@ -174,7 +174,7 @@ class DocumentDecoder {
       case 'map': {
         if (!isMap(node)) return this.fail(node, path, `expected a mapping of strings, got ${describe(node)}`);
         const out: Record<string, string> = {};
-        for (const pair of (node as YAMLMap<unknown, unknown>).items as Pair<YamlNode | null, YamlNode | null>[]) {
+        for (const pair of node.items as Pair<YamlNode | null, YamlNode | null>[]) {
           const k = isScalar(pair.key) ? pair.key.value : undefined;
           if (typeof k !== 'string' && typeof k !== 'number') {
             this.fail(pair.key, path, 'keys must be strings');
@@ -201,22 +201,21 @@ class DocumentDecoder {
     if (!isScalar(node) || !node.tag || node.tag.startsWith('tag:yaml.org,2002:') || node.tag.startsWith('!!')) return false;
     const written = this.writtenTagged(node, node.tag);
     this.fail(
-      node,
+      { range: [written.offset, written.offset, written.offset] },
       path,
-      `YAML reads the unquoted value ${written} as a tag, because it starts with "!"; quote it: ${/\[\d+\]$/.test(path) ? '-' : `${key}:`} ${yamlQuote(written)}`,
-      this.positions.get(path),
+      `YAML reads the unquoted value ${written.text} as a tag, because it starts with "!"; quote it: ${/\[\d+\]$/.test(path) ? '-' : `${key}:`} ${yamlQuote(written.text)}`,
     );
     return true;
   }
 
-  /** The text of a tagged scalar as the user wrote it: from its `!` to the end of the value. */
-  private writtenTagged(node: Scalar, tag: string): string {
+  /** The text of a tagged scalar as the user wrote it, from its `!` to the end of the value, and where it starts. */
+  private writtenTagged(node: Scalar, tag: string): { text: string; offset: number } {
     const start = node.range?.[0] ?? 0;
     const end = node.range?.[1] ?? start;
     const lineStart = this.text.lastIndexOf('\n', start - 1) + 1;
     const tagAt = this.text.lastIndexOf(tag, start);
-    if (tagAt < lineStart) return `${tag}${node.value ? ` ${String(node.value as string)}` : ''}`;
-    return this.text.slice(tagAt, Math.max(end, tagAt + tag.length)).trim();
+    if (tagAt < lineStart) return { text: `${tag}${node.value ? ` ${scalarText(node.value)}` : ''}`, offset: start };
+    return { text: this.text.slice(tagAt, Math.max(end, tagAt + tag.length)).trim(), offset: tagAt };
   }
 
   private scalarString(node: YamlNode | null, path: string): string | undefined {
@@ -228,6 +227,11 @@ class DocumentDecoder {
     if (isScalar(node) && node.value === null) return this.fail(node, path, 'expected a string, got nothing');
     return this.fail(node, path, `expected a string, got ${describe(node)}`);
   }
+}
+
+/** `an IPPool`, `a Node`: the kind with its indefinite article. */
+function article(kind: string): string {
+  return `${/^[AEIOU]/.test(kind) ? 'an' : 'a'} ${kind}`;
 }
 
 /** A YAML scalar in quotes: double quotes unless the text has `"` or `\`, then single quotes. */
@@ -248,6 +252,11 @@ function bangValueHint(line: string): string | undefined {
   return `a value that starts with "!" must be quoted: ${m[1] !== undefined ? `${m[1]}:` : '-'} ${yamlQuote(m[2])}`;
 }
 
+/** A YAML scalar's value as text (strings as they are, other values as JSON writes them). */
+function scalarText(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'bigint' ? v.toString() : (JSON.stringify(v) ?? 'undefined');
+}
+
 function describe(node: unknown): string {
   if (node === null || node === undefined) return 'nothing';
   if (isMap(node)) return 'a mapping';
@@ -256,7 +265,7 @@ function describe(node: unknown): string {
     const v = node.value;
     if (v === null) return 'null';
     if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
-    return `${typeof v} ${String(v as number)}`;
+    return `${typeof v} ${scalarText(v)}`;
   }
   return 'an unsupported YAML value';
 }
@@ -290,6 +299,8 @@ export function parseManifest(text: string, opts: ParseManifestOptions = {}): Ma
       for (const e of doc.errors) {
         const lp = e.linePos?.[0];
         let problem = `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`;
+        const duplicate = e.code === 'DUPLICATE_KEY' && lp ? /^\s*(?:-\s+)?["']?([^"':#]+?)["']?\s*:/.exec((lines[lp.line - 1] ?? '').slice(lp.col - 1)) : null;
+        if (duplicate) problem += `: "${duplicate[1]}" is given more than once`;
         const hint = lp && !hinted.has(lp.line) ? bangValueHint(lines[lp.line - 1] ?? '') : undefined;
         if (lp && hint) {
           hinted.add(lp.line);
@@ -314,9 +325,9 @@ export function parseManifest(text: string, opts: ParseManifestOptions = {}): Ma
       const version = isScalar(versionNode) ? versionNode.value : undefined;
       const itemKind = kindText === 'List' ? undefined : kindByExactName(kindText.slice(0, -'List'.length));
       if (version !== undefined && version !== API_VERSION && !(kindText === 'List' && version === 'v1')) {
-        dec.fail(versionNode, 'apiVersion', `unknown resource type (${kindText}) and/or version (${String(version as string)}): use apiVersion: ${API_VERSION}`);
+        dec.fail(versionNode, 'apiVersion', `unknown resource type (${kindText}) and/or version (${scalarText(version)}): use apiVersion: ${API_VERSION}`);
       } else {
-        for (const pair of (root as YAMLMap<unknown, unknown>).items as Pair<YamlNode | null, YamlNode | null>[]) {
+        for (const pair of root.items as Pair<YamlNode | null, YamlNode | null>[]) {
           const k = isScalar(pair.key) ? pair.key.value : undefined;
           if (k !== 'kind' && k !== 'apiVersion' && k !== 'items' && k !== 'metadata') dec.fail(pair.key, String(k), `unknown field "${String(k)}" in ${kindText}`);
         }

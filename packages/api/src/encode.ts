@@ -61,7 +61,11 @@ export function toManifestObject(resource: Resource, opts: ToManifestOptions = {
   const out: ManifestObject = { apiVersion: API_VERSION, kind: kind.kind };
   for (const field of kind.schema.fields) {
     if (field.type.t !== 'message') continue;
-    out[field.json] = encodeMessage(obj[field.json] as Record<string, unknown> | undefined, field.type.schema, opts.export === true && field.json === 'metadata');
+    const value = encodeMessage(obj[field.json] as Record<string, unknown> | undefined, field.type.schema, opts.export === true && field.json === 'metadata');
+    // metadata and spec are always printed, as calicoctl does; an empty status is a zero
+    // value like any other (and printing it would make a read-back differ from the original).
+    if (field.json === 'status' && Object.keys(value).length === 0) continue;
+    out[field.json] = value;
   }
   return out;
 }
@@ -78,7 +82,7 @@ export function toListObject(kind: string, resources: readonly Resource[], revis
 
 /** YAML text with keys sorted alphabetically at every level, as calicoctl prints. */
 export function toYAML(value: unknown): string {
-  return stringify(value, { sortMapEntries: true, lineWidth: 0, indent: 2, indentSeq: true });
+  return stringify(value, { sortMapEntries: true, lineWidth: 0, indent: 2, indentSeq: false });
 }
 
 /** JSON text with 2-space indentation and a final newline. */

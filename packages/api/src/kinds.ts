@@ -66,8 +66,8 @@ function info(
     namespaced,
     aliases,
     schema,
-    fromPartial: fns.fromPartial as unknown as (p: object) => KindObject,
-    codec: fns as unknown as Codec<KindObject>,
+    fromPartial: (partial) => fns.fromPartial(partial as never),
+    codec: fns,
   };
 }
 

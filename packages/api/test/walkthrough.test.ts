@@ -20,7 +20,6 @@ const expected: Readonly<Record<string, readonly object[]>> = {
       kind: 'Node',
       metadata: { name: 'node1', labels: { 'i-am-a-route-reflector': 'true' } },
       spec: { bgp: { ipv4Address: '172.17.8.101/24', routeReflectorClusterID: '224.0.0.1' } },
-      status: {},
     },
   ],
   '5. peer-to-rrs': [
@@ -158,9 +157,9 @@ describe('the RR peer with its selector unquoted, as the notes write it', () => 
     expect(result.resources).toEqual([]);
     expect(result.errors.map((e) => [e.location, e.path, e.message])).toEqual([
       [
-        { document: 1, line: 6, column: 3 },
+        { document: 1, line: 6, column: 17 },
         'spec.nodeSelector',
-        'rr.yaml: document 1, line 6, column 3: spec.nodeSelector: YAML reads the unquoted value !has(i-am-a-route-reflector) as a tag, because it starts with "!"; quote it: nodeSelector: "!has(i-am-a-route-reflector)"',
+        'rr.yaml: document 1, line 6, column 17: spec.nodeSelector: YAML reads the unquoted value !has(i-am-a-route-reflector) as a tag, because it starts with "!"; quote it: nodeSelector: "!has(i-am-a-route-reflector)"',
       ],
     ]);
   });

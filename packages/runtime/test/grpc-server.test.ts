@@ -15,7 +15,6 @@ import {
   channelCredentials,
   createLogger,
   createMetrics,
-  parseHostPort,
   type AsyncServiceImplementation,
   type ServerTlsFiles,
 } from '../src/index.js';

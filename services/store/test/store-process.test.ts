@@ -82,8 +82,8 @@ metadata:
   name: new-pool
 spec:
   allowedUses:
-    - Workload
-    - Tunnel
+  - Workload
+  - Tunnel
   assignmentMode: Automatic
   blockSize: 26
   cidr: 10.0.0.0/16

@@ -7,8 +7,8 @@ import { parseCIDR, parseIP, parseIPOrCIDR, type IPFamily } from '../net.js';
 export class Problems {
   readonly list: FieldError[] = [];
 
-  add(field: string, path: string, value: unknown, reason: string): void {
-    this.list.push({ field, path, value: value === undefined ? undefined : String(value as string), reason });
+  add(field: string, path: string, value: string | number | boolean | undefined, reason: string): void {
+    this.list.push({ field, path, value: value === undefined ? undefined : String(value), reason });
   }
 
   get empty(): boolean {
