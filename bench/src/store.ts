@@ -5,6 +5,7 @@
  */
 import { credentials } from '@grpc/grpc-js';
 import { ResourceStoreClient, type Resource } from '@tabby/proto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ProcessGroup, findTool, startNats, startService, tempDir } from '@tabby/harness';
 import { mustFindKind } from '@tabby/api';
@@ -99,6 +100,16 @@ function progress(label: string, done: () => number, total: number): () => void 
   };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function perCall(cpu: number, calls: number): string {
+  return `${((cpu / calls) * 1e6).toFixed(0)} µs server CPU per call`;
+}
+
 async function getRate(address: string, seconds: number, names: (i: number) => string): Promise<{ rate: number; lat: number[] }> {
   const clients = Array.from({ length: CHANNELS }, () => new ResourceStoreClient(address, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
   let gets = 0;
@@ -135,6 +146,7 @@ async function main(): Promise<void> {
     console.log(`tabby-store benchmark: ${CONCURRENCY} calls in flight over ${CHANNELS} channels, store logs every call at info, NATS events ${natsArgs.length ? 'on' : 'off'}`);
     let created = 0;
     const stopCreate = progress('creates', () => created, CREATES);
+    let cpu0 = cpuSeconds(store.process.pid);
     const t0 = process.hrtime.bigint();
     const createLat = await pool(CREATES, CONCURRENCY, async (i) => {
       const cl = c(i);
@@ -144,15 +156,21 @@ async function main(): Promise<void> {
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
     stopCreate();
     createLat.sort((a, b) => a - b);
-    console.log(`durable Create: ${(CREATES / secs).toFixed(0)}/s  (${CREATES} in ${secs.toFixed(2)} s; latency p50 ${pct(createLat, 50)} ms, p99 ${pct(createLat, 99)} ms; WAL, synchronous=FULL, group commit)`);
+    console.log(
+      `durable Create: ${(CREATES / secs).toFixed(0)}/s  (${CREATES} in ${secs.toFixed(2)} s; latency p50 ${pct(createLat, 50)} ms, p99 ${pct(createLat, 99)} ms; ${perCall(cpuSeconds(store.process.pid) - cpu0, CREATES)}; WAL, synchronous=FULL, group commit)`,
+    );
+    cpu0 = cpuSeconds(store.process.pid);
 
     const get = await getRate(store.address, GET_SECONDS, (i) => `peer-${i % CREATES}`);
+    const getCpu = perCall(cpuSeconds(store.process.pid) - cpu0, get.lat.length);
     const echo = group.start('grpc-echo', process.execPath, [fileURLToPath(new URL('./echo-server.js', import.meta.url))]);
     const echoAddress = (await echo.waitForLine(/"address":"([^"]+)"/))[1];
+    const echoCpu0 = cpuSeconds(echo.pid);
     const base = await getRate(echoAddress, GET_SECONDS, () => 'x');
+    const echoCpu = perCall(cpuSeconds(echo.pid) - echoCpu0, base.lat.length);
     await echo.stop();
     console.log(
-      `Get: ${get.rate.toFixed(0)}/s (latency p50 ${pct(get.lat, 50)} ms, p99 ${pct(get.lat, 99)} ms)  |  bare grpc-js server, same client: ${base.rate.toFixed(0)}/s (p50 ${pct(base.lat, 50)} ms)`,
+      `Get: ${get.rate.toFixed(0)}/s (latency p50 ${pct(get.lat, 50)} ms, p99 ${pct(get.lat, 99)} ms; ${getCpu})  |  bare grpc-js server, same client: ${base.rate.toFixed(0)}/s (p50 ${pct(base.lat, 50)} ms; ${echoCpu})`,
     );
 
     await pool(LIST_OBJECTS, CONCURRENCY, async (i) => {
