@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cloneResource, decodeResource, encodeResource, kindOf, parseManifest, prepareResource, toJSON, toListObject, toManifestObject, toYAML } from '../src/index.js';
 import { parseAll, parseOne } from './helpers.js';
-import { WALKTHROUGH } from './walkthrough-manifests.js';
+import { WALKTHROUGH } from '@tabby/harness';
 
 const v3 = 'projectcalico.org/v3';
 

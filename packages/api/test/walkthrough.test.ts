@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseManifest, prepareResource, toManifestObject, validationMessage } from '../src/index.js';
 import { parseAll, parseOne } from './helpers.js';
-import { UNQUOTED_RR_PEER, WALKTHROUGH } from './walkthrough-manifests.js';
+import { UNQUOTED_RR_PEER, WALKTHROUGH } from '@tabby/harness';
 
 const v3 = 'projectcalico.org/v3';
 

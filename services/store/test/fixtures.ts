@@ -1,5 +1,6 @@
 import { parseManifest } from '@tabby/api';
 import type { Resource } from '@tabby/proto';
+import { walkthroughManifest } from '@tabby/harness';
 
 /** Parses a manifest that must be valid and returns its resources. */
 export function manifest(text: string): Resource[] {
@@ -14,103 +15,20 @@ export function one(text: string): Resource {
   return r;
 }
 
-/** The manifests of the operator walkthrough, exactly as written there. */
+/** The walkthrough manifests the store tests create, exactly as the walkthrough writes them. */
 export const WALKTHROUGH = {
-  bgpConfigDefault: `apiVersion: projectcalico.org/v3
-kind: BGPConfiguration
-metadata:
-  name: default
-spec:
-  logSeverityScreen: Info
-  nodeToNodeMeshEnabled: false
-  asNumber: 63400
-`,
-  globalPeer: `apiVersion: projectcalico.org/v3
-kind: BGPPeer
-metadata:
-  name: bgppeer-global-3040
-spec:
-  peerIP: 192.20.30.40
-  asNumber: 64567
-`,
-  nodePeer: `apiVersion: projectcalico.org/v3
-kind: BGPPeer
-metadata:
-  name: bgppeer-node-aabbff
-spec:
-  peerIP: aa:bb::ff
-  node: node1
-  asNumber: 64514
-`,
-  peerToRRs: `kind: BGPPeer
-apiVersion: projectcalico.org/v3
-metadata:
-  name: peer-to-rrs
-spec:
-  nodeSelector: "!has(i-am-a-route-reflector)"
-  peerSelector: has(i-am-a-route-reflector)
-`,
-  rrMesh: `kind: BGPPeer
-apiVersion: projectcalico.org/v3
-metadata:
-  name: rr-mesh
-spec:
-  nodeSelector: has(i-am-a-route-reflector)
-  peerSelector: has(i-am-a-route-reflector)
-`,
-  defaultPool: `apiVersion: projectcalico.org/v3
-kind: IPPool
-metadata:
-  name: default-ipv4-ippool
-spec:
-  cidr: 192.168.0.0/16
-  ipipMode: Always
-  natOutgoing: true
-`,
-  newPool: `apiVersion: projectcalico.org/v3
-kind: IPPool
-metadata:
-  name: new-pool
-spec:
-  cidr: 10.0.0.0/16
-  ipipMode: Always
-  natOutgoing: true
-`,
-  rrNode: `apiVersion: projectcalico.org/v3
-kind: Node
-metadata:
-  name: node1
-  labels:
-    i-am-a-route-reflector: "true"
-spec:
-  bgp:
-    ipv4Address: 127.0.0.11/32
-    routeReflectorClusterID: 224.0.0.1
-`,
+  bgpConfigDefault: walkthroughManifest('1. global AS'),
+  globalPeer: walkthroughManifest('2. global BGP peer'),
+  nodePeer: walkthroughManifest('3. node-specific BGP peer'),
+  rrNode: walkthroughManifest('5. route reflector node'),
+  peerToRRs: walkthroughManifest('5. peer-to-rrs'),
+  rrMesh: walkthroughManifest('5. rr-mesh'),
+  defaultPool: walkthroughManifest('6. the default pool'),
+  newPool: walkthroughManifest('6. new-pool'),
 } as const;
 
 /** pool.yaml of the walkthrough: the List of both pools, the old one disabled. */
-export const POOL_LIST_DISABLING_OLD = `apiVersion: projectcalico.org/v3
-kind: IPPoolList
-items:
-- apiVersion: projectcalico.org/v3
-  kind: IPPool
-  metadata:
-    name: default-ipv4-ippool
-  spec:
-    cidr: 192.168.0.0/16
-    ipipMode: Always
-    natOutgoing: true
-    disabled: true
-- apiVersion: projectcalico.org/v3
-  kind: IPPool
-  metadata:
-    name: new-pool
-  spec:
-    cidr: 10.0.0.0/16
-    ipipMode: Always
-    natOutgoing: true
-`;
+export const POOL_LIST_DISABLING_OLD = walkthroughManifest('6. pool.yaml');
 
 export function pool(name: string, cidr: string, extra = ''): Resource {
   return one(`apiVersion: projectcalico.org/v3

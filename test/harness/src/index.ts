@@ -11,3 +11,5 @@ export type { NatsServer } from './nats.js';
 export { REPO_ROOT, serviceBin, startService } from './services.js';
 export type { ServiceProcess } from './services.js';
 export { fileContainingSymbol, healthCheck, listServicesByReflection } from './grpc-probe.js';
+export { UNQUOTED_RR_PEER, WALKTHROUGH, walkthroughManifest } from './walkthrough.js';
+export type { WalkthroughManifest } from './walkthrough.js';

@@ -1,5 +1,5 @@
 /**
- * The manifests of the operator walkthrough (/work/shared/reference/walkthrough.md), exactly
+ * The manifests of the operator walkthrough (reference/walkthrough.md of the project notes), exactly
  * as the notes write them (key order, quoting, `kind` before `apiVersion`), plus the files
  * the flows make with `tabbyctl get ... -o yaml`, as calicoctl prints them.
  */
@@ -147,3 +147,10 @@ spec:
   nodeSelector: !has(i-am-a-route-reflector)
   peerSelector: has(i-am-a-route-reflector)
 `;
+
+/** The walkthrough manifest of a flow, by the start of its `flow` label (e.g. `2. global BGP peer`). */
+export function walkthroughManifest(flow: string): string {
+  const m = WALKTHROUGH.find((w) => w.flow.startsWith(flow));
+  if (!m) throw new Error(`no walkthrough manifest for flow "${flow}"`);
+  return m.text;
+}
