@@ -152,6 +152,42 @@ describe('errors', () => {
   });
 });
 
+describe('invalid input', () => {
+  const cases: [string, Resource, string][] = [
+    ['bad CIDR', pool('bad-cidr', '10.0.0.300/16'), "error with field IPPool.Spec.CIDR = '10.0.0.300/16' (IPPool CIDR must be a valid subnet)"],
+    ['host bits set', pool('host-bits', '10.20.0.1/16'), 'IPPool CIDR is not strictly masked'],
+    ['overlapping pool', pool('overlap-2', '10.0.0.0/8'), 'IPPool(overlap-2) CIDR overlaps with IPPool(new-pool) CIDR 10.0.0.0/16'],
+    ['ipip and vxlan', pool('both-encaps', '10.30.0.0/16', '  ipipMode: Always\n  vxlanMode: Always\n'), 'Cannot enable both VXLAN and IPIP on the same IPPool'],
+    ['blockSize out of range', pool('small-blocks', '10.31.0.0/16', '  blockSize: 19\n'), 'IPv4 block size must be between 20 and 32'],
+    [
+      'peerIP and peerSelector',
+      one(`apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata:\n  name: both\nspec:\n  peerIP: 10.0.0.1\n  peerSelector: has(rr)\n`),
+      'PeerIP field must be empty when PeerSelector is specified',
+    ],
+    [
+      'bad selector',
+      one(`apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata:\n  name: bad-sel\nspec:\n  nodeSelector: "rack == "\n  peerIP: 10.0.0.1\n`),
+      `error with field BGPPeer.Spec.NodeSelector = 'rack == ' (invalid selector: expected string at column 9 of selector "rack == ")`,
+    ],
+    [
+      'bad routeReflectorClusterID',
+      one(`apiVersion: projectcalico.org/v3\nkind: Node\nmetadata:\n  name: rr9\nspec:\n  bgp:\n    routeReflectorClusterID: 224.0.0\n`),
+      "Node.Spec.BGP.RouteReflectorClusterID = '224.0.0'",
+    ],
+    ['bad name', peer('Bad_Name', '10.0.0.1', 1), "error with field Metadata.Name = 'Bad_Name' (name must consist of lower case alphanumeric characters"],
+  ];
+
+  it('refuses each with INVALID_ARGUMENT naming the field, and stores nothing', async () => {
+    const before = (await client.list('bgppeer')).revision;
+    for (const [what, resource, message] of cases) {
+      const f = await failure(client.create(resource));
+      expect(f.code, what).toBe(status.INVALID_ARGUMENT);
+      expect(f.details, what).toContain(message);
+    }
+    expect((await client.list('ippool')).revision).toBe(before);
+  });
+});
+
 function withVersion(r: Resource, v: string): Resource {
   metaOf(r).resourceVersion = v;
   return r;
