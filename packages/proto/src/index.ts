@@ -44,6 +44,8 @@ export {
   DeleteResponse,
   GetRequest,
   GetResponse,
+  InfoRequest,
+  InfoResponse,
   ListRequest,
   ListResponse,
   ResourceStoreClient,

@@ -39,6 +39,16 @@ const MIGRATIONS: readonly { name: string; sql: string }[] = [
       CREATE INDEX events_by_kind ON events (kind, revision);
     `,
   },
+  {
+    name: 'cluster identity',
+    sql: `
+      CREATE TABLE info (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO info (key, value) VALUES ('cluster_guid', lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))));
+    `,
+  },
 ];
 
 /** Thrown when the data directory is held by another store process. */

@@ -131,6 +131,7 @@ export class ResourceStore {
         'SELECT * FROM events WHERE kind = ? AND revision > ? AND revision <= ? ORDER BY revision LIMIT ?',
       ),
       compact: db.prepare<[number]>('DELETE FROM events WHERE revision <= ?'),
+      info: db.prepare<[string], { value: string }>('SELECT value FROM info WHERE key = ?'),
       countByKind: db.prepare<[], { kind: string; n: number }>('SELECT kind, count(*) AS n FROM resources GROUP BY kind'),
     };
     this.currentRevision = this.stmt.getMeta.get('revision')?.value ?? 0;
@@ -142,6 +143,11 @@ export class ResourceStore {
   /** Revision of the last committed write. */
   get revision(): number {
     return this.currentRevision;
+  }
+
+  /** Random identifier made when the database was created. */
+  get clusterGuid(): string {
+    return this.stmt.info.get('cluster_guid')?.value ?? '';
   }
 
   /** Highest revision whose events were compacted away (Watch must start after it). */

@@ -4,6 +4,7 @@ import { ServiceError, type AsyncServiceImplementation } from '@tabby/runtime';
 import { parseSelector, type Selector } from '@tabby/selector';
 import type { ResourceStore } from './resource-store.js';
 import type { StoreMetrics } from './store-metrics.js';
+import { STORE_VERSION } from './version.js';
 import { runWatch } from './watch.js';
 
 function requireResource(resource: Resource | undefined): Resource {
@@ -59,6 +60,7 @@ export function resourceStoreService(store: ResourceStore, opts: ServiceOptions)
       const { items, revision } = store.list(kind, scopeOf(kind, req.namespace), selectorOf(req.labelSelector));
       return Promise.resolve({ items, revision });
     },
+    info: () => Promise.resolve({ version: STORE_VERSION, clusterType: 'tabby,sqlite', clusterGuid: store.clusterGuid, revision: store.revision }),
     watch: async (call, signal) => {
       const req = call.request;
       const kind = req.kind === '' ? undefined : mustFindKind(req.kind);

@@ -34,6 +34,7 @@ export function storeClient(address: string, creds: ChannelCredentials = credent
         cancel: () => stream.cancel(),
       };
     },
+    info: () => callUnary(c.info.bind(c), {}, { timeoutMs: 10_000 }),
     close: () => c.close(),
   };
 }

@@ -354,6 +354,19 @@ describe('service plumbing', () => {
     expect(await healthCheck(store.address, 'tabby.v1.ResourceStore')).toBe('SERVING');
   });
 
+  it('says what it is: version, cluster type, a stable cluster id and the revision', async () => {
+    const info = await client.info();
+    expect(info.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(info.clusterType).toBe('tabby,sqlite');
+    expect(info.clusterGuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(info.revision).toBe((await client.list('ippool')).revision);
+    const other = await startStore(`${dir.path}/other`);
+    const c2 = storeClient(other.address);
+    expect((await c2.info()).clusterGuid).not.toBe(info.clusterGuid);
+    c2.close();
+    await other.process.stop();
+  });
+
   it('refuses a second store on the same data directory with one clear line', async () => {
     const second = group.start('tabby-store-2', process.execPath, [
       `${process.cwd()}/dist/main.js`,
