@@ -1,0 +1,28 @@
+import { resolveConfig, type ClientConfig, type ConfigFlags } from './config.js';
+import type { CliIO } from './io.js';
+import { StoreClient } from './store-client.js';
+
+/** What every command gets: its IO, the global flags, and a store client made on first use. */
+export class CommandContext {
+  private client: StoreClient | undefined;
+  private resolved: ClientConfig | undefined;
+
+  constructor(
+    readonly io: CliIO,
+    private readonly flags: () => ConfigFlags,
+  ) {}
+
+  get config(): ClientConfig {
+    this.resolved ??= resolveConfig(this.flags(), this.io.env);
+    return this.resolved;
+  }
+
+  store(): StoreClient {
+    this.client ??= new StoreClient(this.config);
+    return this.client;
+  }
+
+  close(): void {
+    this.client?.close();
+  }
+}

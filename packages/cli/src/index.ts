@@ -1,0 +1,17 @@
+/**
+ * tabbyctl as a library: `run(argv, io)` runs one command against injected streams and
+ * resolves with its exit code (tests use it); the pieces below are what it is made of.
+ */
+export { run, CLI_VERSION } from './program.js';
+export { processIO } from './io.js';
+export type { CliIO } from './io.js';
+export { CliError, isCliError } from './errors.js';
+export { DEFAULT_STORE, defaultConfigPaths, resolveConfig } from './config.js';
+export type { ClientConfig, ConfigFlags } from './config.js';
+export { COLUMNS, NAMESPACE_COLUMN } from './columns.js';
+export type { CellContext, Column, KindColumns } from './columns.js';
+export { OUTPUT_FORMATS, parseOutputFormat, render } from './printers.js';
+export type { OutputFormat, PrintRequest } from './printers.js';
+export { tabwrite, sanitizeCell } from './tabwriter.js';
+export { completions, kindWords, VERBS } from './commands/completion.js';
+export { mergePatch } from './commands/patch.js';

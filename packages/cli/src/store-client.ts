@@ -1,0 +1,77 @@
+import { status, type ChannelCredentials } from '@grpc/grpc-js';
+import { ResourceStoreClient, type Resource } from '@tabby/proto';
+import { CLIENT_CHANNEL_OPTIONS, callUnary, channelCredentials, isConfigError, isGrpcError } from '@tabby/runtime';
+import type { ClientConfig } from './config.js';
+import { CliError } from './errors.js';
+
+const TIMEOUT_MS = 15_000;
+
+/** A failed store call: the store's message (Calico's text) and its gRPC code. */
+export class StoreCallError extends Error {
+  override readonly name = 'StoreCallError';
+  constructor(
+    message: string,
+    readonly code: status,
+  ) {
+    super(message);
+  }
+}
+
+export function isStoreCallError(err: unknown): err is StoreCallError {
+  return err instanceof StoreCallError;
+}
+
+/** The ResourceStore as tabbyctl uses it: promises, Calico messages, one line when unreachable. */
+export class StoreClient {
+  private readonly client: ResourceStoreClient;
+
+  constructor(private readonly config: ClientConfig) {
+    let creds: ChannelCredentials;
+    try {
+      creds = channelCredentials(config.tls);
+    } catch (err) {
+      if (isConfigError(err)) throw new CliError(err.message);
+      throw err;
+    }
+    this.client = new ResourceStoreClient(config.store, creds, { ...CLIENT_CHANNEL_OPTIONS, 'grpc.max_reconnect_backoff_ms': 1000 });
+  }
+
+  private async call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req): Promise<Res> {
+    try {
+      return await callUnary(method, req, { timeoutMs: TIMEOUT_MS });
+    } catch (err) {
+      if (!isGrpcError(err)) throw err;
+      if (err.code === status.UNAVAILABLE && /No connection established|ECONNREFUSED|connect|getaddrinfo|Connection dropped/i.test(err.details)) {
+        const why = /ECONNREFUSED/.test(err.details) ? 'connection refused' : err.details.replace(/^No connection established\. Last error: /, '');
+        throw new CliError(`cannot reach the Tabby store at ${this.config.store} (${why}); is tabby-store running? Set the address with --store or TABBY_STORE_ADDR`);
+      }
+      if (err.code === status.DEADLINE_EXCEEDED) throw new CliError(`the Tabby store at ${this.config.store} did not answer within ${TIMEOUT_MS / 1000} s`);
+      throw new StoreCallError(err.details, err.code);
+    }
+  }
+
+  create(resource: Resource): Promise<Resource> {
+    return this.call(this.client.create.bind(this.client), { resource }).then((r) => r.resource as Resource);
+  }
+  update(resource: Resource): Promise<Resource> {
+    return this.call(this.client.update.bind(this.client), { resource }).then((r) => r.resource as Resource);
+  }
+  apply(resource: Resource): Promise<{ resource: Resource; created: boolean }> {
+    return this.call(this.client.apply.bind(this.client), { resource }).then((r) => ({ resource: r.resource as Resource, created: r.created }));
+  }
+  delete(kind: string, namespace: string, name: string, resourceVersion = ''): Promise<Resource> {
+    return this.call(this.client.delete.bind(this.client), { kind, namespace, name, resourceVersion }).then((r) => r.resource as Resource);
+  }
+  get(kind: string, namespace: string, name: string): Promise<Resource> {
+    return this.call(this.client.get.bind(this.client), { kind, namespace, name }).then((r) => r.resource as Resource);
+  }
+  list(kind: string, namespace: string, labelSelector: string): Promise<{ items: Resource[]; revision: number }> {
+    return this.call(this.client.list.bind(this.client), { kind, namespace, labelSelector });
+  }
+  info(): Promise<{ version: string; clusterType: string; clusterGuid: string; revision: number }> {
+    return this.call(this.client.info.bind(this.client), {});
+  }
+  close(): void {
+    this.client.close();
+  }
+}

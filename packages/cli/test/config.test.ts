@@ -1,0 +1,44 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../src/index.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'tabbyctl-config-'));
+const file = path.join(dir, 'tabbyctl.yaml');
+writeFileSync(file, 'store: 10.9.9.9:50051\ntls:\n  ca: ca.pem\n');
+
+describe('resolveConfig', () => {
+  it('defaults to 127.0.0.1:50051', () => {
+    expect(resolveConfig({}, { HOME: '/nonexistent' })).toMatchObject({ store: '127.0.0.1:50051', source: 'the default' });
+  });
+
+  it('reads the config file, then TABBY_* variables, then flags', () => {
+    expect(resolveConfig({ config: file }, {})).toMatchObject({ store: '10.9.9.9:50051', tls: { ca: path.join(dir, 'ca.pem') } });
+    expect(resolveConfig({}, { TABBY_CONFIG: file, TABBY_STORE_ADDR: '127.0.0.2:1' })).toMatchObject({ store: '127.0.0.2:1', source: 'TABBY_STORE_ADDR' });
+    expect(resolveConfig({ store: '127.0.0.3:2' }, { TABBY_CONFIG: file, TABBY_STORE_ADDR: '127.0.0.2:1' })).toMatchObject({ store: '127.0.0.3:2', source: '--store' });
+  });
+
+  it('finds ~/.tabby/tabbyctl.yaml', () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'tabbyctl-home-'));
+    const cfgDir = path.join(home, '.tabby');
+    mkdirSync(cfgDir, { recursive: true });
+    writeFileSync(path.join(cfgDir, 'tabbyctl.yaml'), 'store: 127.0.0.9:50051\n');
+    expect(resolveConfig({}, { HOME: home }).store).toBe('127.0.0.9:50051');
+  });
+
+  it.each([
+    ['stor: x\n', 'unknown key "stor" (known: store, tls)'],
+    ['store: 5\n', 'store must be HOST:PORT'],
+    ['tls:\n  cacert: x\n', 'unknown key "tls.cacert" (known: ca, cert, key)'],
+  ])('refuses %j naming the file and key', (text, message) => {
+    const bad = path.join(dir, `bad-${Math.random()}.yaml`);
+    writeFileSync(bad, text);
+    expect(() => resolveConfig({ config: bad }, {})).toThrow(`config file ${bad}: ${message}`);
+  });
+
+  it('says when an explicit config file is missing', () => {
+    expect(() => resolveConfig({ config: '/nonexistent.yaml' }, {})).toThrow('config file /nonexistent.yaml does not exist');
+  });
+});
+
