@@ -46,6 +46,7 @@ const impl: AsyncServiceImplementation<ResourceStoreServer> = {
   delete: () => Promise.resolve({ resource: undefined }),
   get: (req) => (req.name === 'x' ? Promise.resolve({ resource: undefined }) : Promise.reject(new ServiceError('not-found', `no ${req.name}`))),
   list: () => Promise.resolve({ items: [], revision: 42 }),
+  info: () => Promise.resolve({ version: 'test', clusterType: 'test', clusterGuid: '', revision: 0 }),
   watch: (_call, signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())),
 };
 
