@@ -21,6 +21,19 @@ export function isStoreCallError(err: unknown): err is StoreCallError {
   return err instanceof StoreCallError;
 }
 
+/** Why a connection failed, in words an operator can act on (one line). */
+export function unreachableReason(details: string): string {
+  const d = details.replace(/^No connection established\. Last error: /, '');
+  if (/certificate required/i.test(d)) return 'the store requires a client certificate: set --tls-cert and --tls-key';
+  if (/unknown ca|self.signed|unable to (get|verify)|certificate verify failed/i.test(d)) return "the store's certificate is not signed by the CA of --tls-ca";
+  if (/wrong version number|packet length too long|http\/1/i.test(d)) return 'TLS mismatch: the store does not serve TLS, drop --tls-ca';
+  if (/Hostname\/IP does not match|altnames/i.test(d)) return "the store's certificate does not name this address";
+  if (/ECONNREFUSED/.test(d)) return 'connection refused; is tabby-store running? Set the address with --store or TABBY_STORE_ADDR';
+  if (/Connection dropped|ECONNRESET|^Failed to connect/i.test(d)) return 'the store closed the connection during setup; if it serves TLS, set --tls-ca, and for mTLS a --tls-cert/--tls-key its client CA signed';
+  if (/getaddrinfo|ENOTFOUND/.test(d)) return 'the host name does not resolve; check --store or TABBY_STORE_ADDR';
+  return d.split('\n')[0].trim();
+}
+
 /** The ResourceStore as tabbyctl uses it: promises, Calico messages, one line when unreachable. */
 export class StoreClient {
   private readonly client: ResourceStoreClient;
@@ -41,9 +54,8 @@ export class StoreClient {
       return await callUnary(method, req, { timeoutMs: TIMEOUT_MS });
     } catch (err) {
       if (!isGrpcError(err)) throw err;
-      if (err.code === status.UNAVAILABLE && /No connection established|ECONNREFUSED|connect|getaddrinfo|Connection dropped/i.test(err.details)) {
-        const why = /ECONNREFUSED/.test(err.details) ? 'connection refused' : err.details.replace(/^No connection established\. Last error: /, '');
-        throw new CliError(`cannot reach the Tabby store at ${this.config.store} (${why}); is tabby-store running? Set the address with --store or TABBY_STORE_ADDR`);
+      if (err.code === status.UNAVAILABLE && /No connection established|ECONNREFUSED|connect|getaddrinfo|Connection dropped|SSL|certificate/i.test(err.details)) {
+        throw new CliError(`cannot reach the Tabby store at ${this.config.store} (${unreachableReason(err.details)})`);
       }
       if (err.code === status.DEADLINE_EXCEEDED) throw new CliError(`the Tabby store at ${this.config.store} did not answer within ${TIMEOUT_MS / 1000} s`);
       throw new StoreCallError(err.details, err.code);

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { credentials, status, type ChannelCredentials } from '@grpc/grpc-js';
 import { ResourceStoreClient, ResourceStoreService, loadDescriptorSet, type ResourceStoreServer } from '@tabby/proto';
-import { healthCheck, listServicesByReflection, tempDir } from '@tabby/harness';
+import { healthCheck, listServicesByReflection, makeCerts, tempDir } from '@tabby/harness';
 import {
   GrpcServer,
   ServiceError,
@@ -18,7 +18,7 @@ import {
   type AsyncServiceImplementation,
   type ServerTlsFiles,
 } from '../src/index.js';
-import { makeCerts } from './certs.js';
+
 
 function logSink(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];

@@ -109,6 +109,13 @@ ${walkthroughManifest('3. node-specific BGP peer')}`;
   expect((await t.run(['label', 'pool', 'nope', 'a=b'])).code).toBe(1);
   expect((await t.run(['label', 'pool', 'new-pool', 'a b'])).code).toBe(1);
 
+  // JSON and YAML output go back through apply
+  expect((await t.run(['get', 'ippool', 'new-pool', '-o', 'json'], undefined, { redirect: 'pool.json', note: 'output round-trips through apply' })).code).toBe(0);
+  expect((await t.run(['apply', '-f', 'pool.json'])).code).toBe(0);
+  expect((await t.run(['get', 'ippools', '-o', 'yaml'], undefined, { redirect: 'pools.yaml' })).code).toBe(0);
+  expect((await t.run(['apply', '-f', 'pools.yaml'])).code).toBe(0);
+  expect((await t.run(['get', 'ippool', 'new-pool', '--export', '-o', 'json'])).code).toBe(0);
+
   // A store that is down
   const down = new Transcript(dir.path, { TABBY_STORE_ADDR: '127.0.0.1:1' });
   expect((await down.run(['get', 'ippool'], undefined, { note: 'the store is down' })).code).toBe(1);

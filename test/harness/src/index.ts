@@ -13,3 +13,5 @@ export type { ServiceProcess } from './services.js';
 export { fileContainingSymbol, healthCheck, listServicesByReflection } from './grpc-probe.js';
 export { UNQUOTED_RR_PEER, WALKTHROUGH, walkthroughManifest } from './walkthrough.js';
 export type { WalkthroughManifest } from './walkthrough.js';
+export { makeCerts } from './certs.js';
+export type { TestCerts } from './certs.js';

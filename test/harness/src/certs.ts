@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { requireTool } from '@tabby/harness';
+import { requireTool } from './tools.js';
 
 /** PEM files made with openssl for a test: a CA, a server cert for 127.0.0.1, a client cert, and a client cert from another CA. */
 export interface TestCerts {
