@@ -1,0 +1,100 @@
+import type { Family, PathAttributes, Prefix } from '../types.js';
+import type { ExportPolicy } from './export-policy.js';
+import type { BestChange, LocRib } from './loc-rib.js';
+
+/** One family's share of a batch: prefixes to announce grouped by attributes, and withdrawals. */
+export interface OutBatch {
+  readonly family: Family;
+  readonly announce: Map<PathAttributes, Prefix[]>;
+  readonly withdraw: Prefix[];
+}
+
+/**
+ * What one peer has been sent (Adj-RIB-Out) and what it still must be sent. Best-path
+ * changes only mark prefixes; {@link takeBatch} compares the wanted state with what was
+ * sent, so a prefix that flaps several times between two sends costs one announcement, and
+ * prefixes with equal attributes are grouped to pack into few UPDATEs.
+ */
+export class AdjRibOut {
+  private readonly sent: Record<Family, Map<Prefix, PathAttributes>> = { 'ipv4-unicast': new Map(), 'ipv6-unicast': new Map() };
+  private readonly dirty: Record<Family, Set<Prefix>> = { 'ipv4-unicast': new Set(), 'ipv6-unicast': new Set() };
+
+  constructor(
+    private readonly rib: LocRib,
+    readonly policy: ExportPolicy,
+    readonly families: ReadonlySet<Family>,
+  ) {}
+
+  /** Marks the prefixes of best-path changes (of negotiated families) for sending. */
+  mark(changes: readonly BestChange[]): void {
+    for (const c of changes) if (this.families.has(c.family)) this.dirty[c.family].add(c.prefix);
+  }
+
+  /** Marks every prefix of the Loc-RIB: the initial table after the session comes up. */
+  markAll(): void {
+    for (const family of this.families) for (const [prefix] of this.rib.bestPaths(family)) this.dirty[family].add(prefix);
+  }
+
+  /** Forgets what was sent in a family and queues it all again (the peer asked for a ROUTE-REFRESH). */
+  resend(family: Family): void {
+    if (!this.families.has(family)) return;
+    this.sent[family].clear();
+    for (const [prefix] of this.rib.bestPaths(family)) this.dirty[family].add(prefix);
+  }
+
+  /** Prefixes waiting to be sent. */
+  get pending(): number {
+    return this.dirty['ipv4-unicast'].size + this.dirty['ipv6-unicast'].size;
+  }
+
+  /** Takes up to `max` pending prefixes and returns what to send for them; records them as sent. */
+  takeBatch(max: number): OutBatch[] {
+    const out: OutBatch[] = [];
+    let budget = max;
+    for (const family of this.families) {
+      const dirty = this.dirty[family];
+      if (dirty.size === 0 || budget <= 0) continue;
+      const sent = this.sent[family];
+      const batch: OutBatch = { family, announce: new Map(), withdraw: [] };
+      for (const prefix of dirty) {
+        if (budget-- <= 0) break;
+        dirty.delete(prefix);
+        const d = this.rib.best(family, prefix);
+        const want = d ? this.policy.exportAttributes(d.best, family) : null;
+        const had = sent.get(prefix);
+        if (want === null) {
+          if (had !== undefined) {
+            sent.delete(prefix);
+            batch.withdraw.push(prefix);
+          }
+          continue;
+        }
+        if (had === want) continue;
+        sent.set(prefix, want);
+        let group = batch.announce.get(want);
+        if (!group) {
+          group = [];
+          batch.announce.set(want, group);
+        }
+        group.push(prefix);
+      }
+      if (batch.announce.size > 0 || batch.withdraw.length > 0) out.push(batch);
+    }
+    return out;
+  }
+
+  /** What was announced for a prefix. */
+  advertised(family: Family, prefix: Prefix): PathAttributes | undefined {
+    return this.sent[family].get(prefix);
+  }
+
+  /** Number of prefixes currently announced in a family. */
+  count(family: Family): number {
+    return this.sent[family].size;
+  }
+
+  /** Announced prefixes of a family. */
+  entries(family: Family): IterableIterator<[Prefix, PathAttributes]> {
+    return this.sent[family].entries();
+  }
+}

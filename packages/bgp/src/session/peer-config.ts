@@ -1,0 +1,46 @@
+import type { Family } from '../types.js';
+
+/** One configured BGP neighbour. */
+export interface PeerConfig {
+  /** The neighbour's address (IPv4 or IPv6 text). With `port`, it identifies the peer. */
+  readonly address: string;
+  /** The neighbour's BGP port. Default 179. */
+  readonly port?: number;
+  /** The neighbour's AS. */
+  readonly remoteAs: number;
+  /** The AS we present to this neighbour (BGPPeer localASNumber); default the speaker's AS. */
+  readonly localAs?: number;
+  /** Source address of our connection; default the speaker's first listen address of the family. */
+  readonly localAddress?: string;
+  /** Wait for the neighbour to connect; never connect ourselves. */
+  readonly passive?: boolean;
+  /** The neighbour is our route-reflector client (RFC 4456); needs the speaker's clusterId. */
+  readonly rrClient?: boolean;
+  /** Families to negotiate; default both. */
+  readonly families?: readonly Family[];
+  /** Hold time we propose (0, or 3..65535 s); default 90. */
+  readonly holdTimeS?: number;
+  /** Keepalive interval; default a third of the negotiated hold time. */
+  readonly keepaliveTimeS?: number;
+  /** ConnectRetryTime in ms; default 5 000 (BIRD's connect retry is 120 s; agents reconnect faster). */
+  readonly connectRetryTimeMs?: number;
+  /** Backoff before restarting after a failure; default 1 s doubling to 60 s. */
+  readonly idleHold?: { readonly initialMs?: number; readonly maxMs?: number; readonly resetAfterMs?: number };
+  /** Next hop towards this neighbour: auto (self for eBGP and own routes), self, keep. */
+  readonly nextHopMode?: 'auto' | 'self' | 'keep';
+  /** Next-hop address we announce, per family; default the session's local address (IPv4) or none (IPv6). */
+  readonly nextHopIPv4?: string;
+  readonly nextHopIPv6?: string;
+  /** Graceful restart time we advertise (RFC 4724), seconds; 0 disables the capability. Default 120. */
+  readonly gracefulRestartTimeS?: number;
+  /** How many times our own AS may appear in a received AS_PATH (BGPPeer numAllowedLocalASNumbers). */
+  readonly allowOwnAs?: number;
+  /** Free-form label carried into status (e.g. "node-to-node mesh"). */
+  readonly description?: string;
+}
+
+/** A peer's key: `address` for port 179, `[address]:port` / `address:port` otherwise. */
+export function peerKey(address: string, port = 179): string {
+  if (port === 179) return address;
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}

@@ -1,0 +1,833 @@
+import { connect as tcpConnect, type Socket } from 'node:net';
+import {
+  MessageReader,
+  checkPeerAs,
+  decodeMessage,
+  describeNotification,
+  encodeEndOfRib,
+  encodeMessage,
+  encodeUpdates,
+  isEndOfRib,
+  peerAsOf,
+  type CodecOptions,
+} from '../codec/index.js';
+import { BgpError, isBgpError, type NotificationSpec } from '../errors.js';
+import {
+  createSnapshot,
+  formatTransition,
+  resolveCollision,
+  startCollisionCandidate,
+  step,
+  timerExpiredEvent,
+  type FsmAction,
+  type FsmEvent,
+  type FsmSnapshot,
+  type TimerName,
+} from '../fsm/index.js';
+import type { BgpLogger, Clock, TimerHandle } from '../platform.js';
+import { AdjRibOut } from '../rib/adj-rib-out.js';
+import { ExportPolicy } from '../rib/export-policy.js';
+import type { LocRib } from '../rib/loc-rib.js';
+import type { PathSource } from '../rib/source.js';
+import {
+  AFI_IPV4,
+  AFI_IPV6,
+  CAP_FOUR_OCTET_AS,
+  CAP_GRACEFUL_RESTART,
+  CAP_MULTIPROTOCOL,
+  CAP_ROUTE_REFRESH,
+  SAFI_UNICAST,
+  type Afi,
+  type Capability,
+  type Family,
+  type OpenMessage,
+  type PathAttributes,
+  type Prefix,
+  type UpdateMessage,
+} from '../types.js';
+import { OUTPUT_HIGH_WATER, closeConnection, writeBytes, type Connection } from './connection.js';
+import { peerKey, type PeerConfig } from './peer-config.js';
+import type { FamilyCounters, PeerStatus } from './peer-status.js';
+
+/** What a session needs from its speaker. */
+export interface SessionHost {
+  readonly asn: number;
+  readonly routerId: string;
+  readonly clusterId?: string;
+  readonly rib: LocRib;
+  readonly clock: Clock;
+  readonly logger: BgpLogger;
+  readonly attributeCache: Map<string, PathAttributes>;
+  /** The speaker's own address of a family, used as the default source and next hop. */
+  defaultLocalAddress(v6: boolean): string | undefined;
+  /** The RIB changed: the speaker hands the changes to every session. */
+  ribChanged(): void;
+  statusChanged(key: string): void;
+}
+
+interface Instance {
+  fsm: FsmSnapshot;
+  conn?: Connection;
+  reader: MessageReader;
+  readonly timers: Map<TimerName, TimerHandle>;
+  peerOpen?: OpenMessage;
+  pumping: boolean;
+  alive: boolean;
+}
+
+const FAMILIES: readonly Family[] = ['ipv4-unicast', 'ipv6-unicast'];
+const AFI_OF: Record<Family, Afi> = { 'ipv4-unicast': AFI_IPV4, 'ipv6-unicast': AFI_IPV6 };
+const PUMP_BUDGET_MS = 10;
+const OUT_BATCH = 4000;
+
+function familyOf(afi: number): Family | undefined {
+  return afi === AFI_IPV4 ? 'ipv4-unicast' : afi === AFI_IPV6 ? 'ipv6-unicast' : undefined;
+}
+
+function zeroCounters(): Record<Family, FamilyCounters> {
+  return { 'ipv4-unicast': { received: 0, rejected: 0, advertised: 0 }, 'ipv6-unicast': { received: 0, rejected: 0, advertised: 0 } };
+}
+
+/**
+ * One configured neighbour: drives the FSM from `../fsm` with real sockets and the injected
+ * clock, validates OPENs, resolves connection collisions (RFC 4271 §6.8), feeds UPDATEs to the
+ * RIB with the RFC 7606 outcome, and sends this peer its share of the Loc-RIB through an
+ * Adj-RIB-Out, in bounded chunks so keepalives and reads keep flowing during a full table.
+ */
+export class PeerSession {
+  readonly key: string;
+  private primary: Instance;
+  private candidate: Instance | undefined;
+  private connecting: Socket | undefined;
+  private source: PathSource | undefined;
+  private out: AdjRibOut | undefined;
+  private families: Family[] = [];
+  private eorSent = new Set<Family>();
+  private flushScheduled = false;
+  private readonly log: BgpLogger;
+  private stopped = false;
+
+  // status
+  private since: number;
+  private upSince = 0;
+  private lastError = '';
+  private remoteRouterId = '';
+  private readonly counters = zeroCounters();
+  private messagesIn = 0;
+  private messagesOut = 0;
+  private updatesIn = 0;
+  private updatesOut = 0;
+  private flaps = 0;
+  private negotiated = { holdTimeS: 0, keepaliveTimeS: 0 };
+
+  // graceful restart helper (RFC 4724)
+  private restartTimer: TimerHandle | undefined;
+  private stale: Record<Family, Set<Prefix>> | undefined;
+
+  constructor(
+    readonly config: PeerConfig,
+    private readonly host: SessionHost,
+  ) {
+    this.key = peerKey(config.address, config.port ?? 179);
+    this.log = host.logger.child({ component: 'bgp-session', peer: this.key });
+    this.primary = this.newInstance(
+      createSnapshot({
+        passive: config.passive ?? false,
+        connectRetryTimeMs: config.connectRetryTimeMs ?? 5000,
+        holdTimeS: config.holdTimeS ?? 90,
+        keepaliveTimeS: config.keepaliveTimeS,
+        idleHold: { initialMs: config.idleHold?.initialMs ?? 1000, maxMs: config.idleHold?.maxMs ?? 60_000, resetAfterMs: config.idleHold?.resetAfterMs ?? 120_000 },
+      }),
+    );
+    this.since = host.clock.now();
+  }
+
+  private newInstance(fsm: FsmSnapshot, conn?: Connection): Instance {
+    return { fsm, conn, reader: new MessageReader(), timers: new Map(), pumping: false, alive: true };
+  }
+
+  private get localAs(): number {
+    return this.config.localAs ?? this.host.asn;
+  }
+
+  private get configuredFamilies(): Family[] {
+    return [...(this.config.families ?? FAMILIES)];
+  }
+
+  /** Starts the peer (ManualStart). */
+  start(): void {
+    this.stopped = false;
+    this.feed(this.primary, { type: 'ManualStart' });
+  }
+
+  /** Stops the peer: sends CEASE (Administrative Shutdown by default) when a session is up. */
+  stop(notification?: NotificationSpec): void {
+    this.stopped = true;
+    if (this.candidate) this.discard(this.candidate, notification);
+    this.feed(this.primary, { type: 'ManualStop', notification });
+    this.cancelTimers(this.primary);
+    this.restartTimer?.cancel();
+    this.abortConnecting();
+    if (this.stale && this.source) this.host.rib.dropSource(this.source);
+    this.stale = undefined;
+    this.host.ribChanged();
+  }
+
+  /** Resets the session (CEASE Administrative Reset) and starts again at once. */
+  reset(): void {
+    this.feed(this.primary, { type: 'ManualStop', notification: { code: 6, subcode: 4, data: new Uint8Array() } });
+    this.feed(this.primary, { type: 'ManualStart' });
+  }
+
+  /** Asks the peer to send its routes again (RFC 2918), for each negotiated family. */
+  requestRefresh(): boolean {
+    const conn = this.primary.conn;
+    if (this.primary.fsm.state !== 'Established' || !conn || !this.peerSupports(CAP_ROUTE_REFRESH)) return false;
+    for (const f of this.families) this.send(this.primary, { type: 'route-refresh', afi: AFI_OF[f], safi: SAFI_UNICAST });
+    return true;
+  }
+
+  private peerSupports(code: number): boolean {
+    return this.primary.peerOpen?.capabilities.some((c) => c.code === code) ?? false;
+  }
+
+  /** An inbound TCP connection from this peer's address. */
+  acceptInbound(socket: Socket): void {
+    const state = this.primary.fsm.state;
+    const conn: Connection = { socket, direction: 'inbound', fourOctetAs: false, closed: false };
+    if (this.stopped || state === 'Idle' || state === 'Established' || (this.candidate && (state === 'OpenSent' || state === 'OpenConfirm'))) {
+      this.log.debug({ state }, 'inbound connection refused');
+      socket.destroy();
+      return;
+    }
+    if (state === 'Connect' || state === 'Active') {
+      this.abortConnecting();
+      if (this.primary.conn) closeConnection(this.primary.conn);
+      this.primary.conn = conn;
+      this.primary.reader = new MessageReader();
+      this.attach(this.primary, conn);
+      this.feed(this.primary, { type: 'TcpConnectionConfirmed' });
+      return;
+    }
+    // OpenSent / OpenConfirm on the outbound connection: a collision candidate (RFC 4271 §6.8).
+    const r = startCollisionCandidate(this.primary.fsm);
+    const inst = this.newInstance(r.state, conn);
+    this.candidate = inst;
+    this.attach(inst, conn);
+    this.log.debug({}, 'inbound connection while opening: collision candidate');
+    this.execute(inst, r.actions);
+  }
+
+  // ---- FSM plumbing ----
+
+  private feed(inst: Instance, event: FsmEvent): void {
+    if (!inst.alive) return;
+    const r = step(inst.fsm, event);
+    inst.fsm = r.state;
+    if (r.transition) {
+      if (inst === this.primary) {
+        this.since = this.host.clock.now();
+        this.log.info({ from: r.transition.from, to: r.transition.to, reason: r.transition.reason }, formatTransition(r.transition));
+      } else {
+        this.log.debug({ candidate: true }, formatTransition(r.transition));
+      }
+    }
+    this.execute(inst, r.actions);
+    if (inst === this.primary && r.transition) this.host.statusChanged(this.key);
+  }
+
+  private execute(inst: Instance, actions: readonly FsmAction[]): void {
+    for (const a of actions) {
+      switch (a.type) {
+        case 'connect':
+          this.connectOut(inst);
+          break;
+        case 'drop':
+          if (inst === this.primary) this.abortConnecting();
+          if (inst.conn) closeConnection(inst.conn);
+          inst.conn = undefined;
+          inst.peerOpen = inst === this.primary ? inst.peerOpen : undefined;
+          break;
+        case 'sendOpen':
+          this.send(inst, this.openMessage(a.holdTimeS));
+          break;
+        case 'sendKeepalive':
+          this.send(inst, { type: 'keepalive' });
+          break;
+        case 'sendNotification':
+          this.send(inst, { type: 'notification', code: a.notification.code, subcode: a.notification.subcode, data: a.notification.data });
+          if (inst === this.primary) this.lastError = `BGP Error: ${describeNotification(a.notification.code, a.notification.subcode)}`;
+          break;
+        case 'startTimer': {
+          inst.timers.get(a.timer)?.cancel();
+          const name = a.timer;
+          inst.timers.set(
+            name,
+            this.host.clock.setTimeout(() => {
+              inst.timers.delete(name);
+              this.feed(inst, timerExpiredEvent(name));
+            }, a.ms),
+          );
+          break;
+        }
+        case 'stopTimer':
+          inst.timers.get(a.timer)?.cancel();
+          inst.timers.delete(a.timer);
+          break;
+        case 'sessionUp':
+          this.negotiated = { holdTimeS: a.holdTimeS, keepaliveTimeS: a.keepaliveTimeS };
+          this.established(inst);
+          break;
+        case 'sessionDown':
+          this.down(a.reason);
+          break;
+      }
+    }
+  }
+
+  private cancelTimers(inst: Instance): void {
+    for (const t of inst.timers.values()) t.cancel();
+    inst.timers.clear();
+  }
+
+  /** Ends a collision loser (or a candidate when stopping). */
+  private discard(inst: Instance, notification?: NotificationSpec): void {
+    if (notification && inst.conn) this.send(inst, { type: 'notification', ...notification });
+    if (inst.conn) closeConnection(inst.conn);
+    this.cancelTimers(inst);
+    inst.alive = false;
+    inst.conn = undefined;
+    if (this.candidate === inst) this.candidate = undefined;
+  }
+
+  private connectOut(inst: Instance): void {
+    if (inst !== this.primary || this.connecting) return;
+    const port = this.config.port ?? 179;
+    const v6 = this.config.address.includes(':');
+    const localAddress = this.config.localAddress ?? this.host.defaultLocalAddress(v6);
+    const socket = tcpConnect({ host: this.config.address, port, localAddress, noDelay: true });
+    this.connecting = socket;
+    const onError = (err: NodeJS.ErrnoException): void => {
+      if (this.connecting !== socket) return;
+      this.connecting = undefined;
+      this.lastError = `Socket: ${socketErrorText(err)}`;
+      socket.destroy();
+      this.feed(this.primary, { type: 'TcpConnectionFails' });
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      if (this.connecting !== socket) {
+        socket.destroy();
+        return;
+      }
+      this.connecting = undefined;
+      socket.removeListener('error', onError);
+      const conn: Connection = { socket, direction: 'outbound', fourOctetAs: false, closed: false };
+      this.primary.conn = conn;
+      this.primary.reader = new MessageReader();
+      this.attach(this.primary, conn);
+      this.feed(this.primary, { type: 'TcpCrAcked' });
+    });
+  }
+
+  private abortConnecting(): void {
+    const s = this.connecting;
+    this.connecting = undefined;
+    s?.destroy();
+  }
+
+  private attach(inst: Instance, conn: Connection): void {
+    const socket = conn.socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      if (inst.conn !== conn) return;
+      try {
+        inst.reader.push(chunk);
+      } catch (err) {
+        this.protocolError(inst, err);
+        return;
+      }
+      this.pump(inst, conn);
+    });
+    const gone = (err?: NodeJS.ErrnoException): void => {
+      if (conn.closed && inst.conn !== conn) return;
+      conn.closed = true;
+      if (inst.conn !== conn) return;
+      if (err) this.lastError = `Socket: ${socketErrorText(err)}`;
+      else if (!this.lastError.startsWith('Received')) this.lastError = 'Socket: Connection closed';
+      inst.conn = undefined;
+      if (inst === this.primary) this.feed(inst, { type: 'TcpConnectionFails' });
+      else this.discard(inst);
+    };
+    socket.on('error', (err: NodeJS.ErrnoException) => gone(err));
+    socket.on('close', () => gone());
+    socket.on('drain', () => {
+      if (inst === this.primary) this.scheduleFlush();
+    });
+  }
+
+  // ---- input ----
+
+  private pump(inst: Instance, conn: Connection): void {
+    if (inst.pumping) return;
+    inst.pumping = true;
+    const deadline = performance.now() + PUMP_BUDGET_MS;
+    let ribTouched = false;
+    let yielded = false;
+    while (inst.conn === conn) {
+      let frame: Uint8Array | undefined;
+      try {
+        frame = inst.reader.next();
+      } catch (err) {
+        this.protocolError(inst, err);
+        break;
+      }
+      if (!frame) break;
+      this.messagesIn++;
+      if (this.handleFrame(inst, conn, frame)) ribTouched = true;
+      if (performance.now() > deadline) {
+        // Give timers and other peers a turn; stop reading until we catch up.
+        yielded = true;
+        conn.socket.pause();
+        setImmediate(() => {
+          inst.pumping = false;
+          if (inst.conn === conn) {
+            conn.socket.resume();
+            this.pump(inst, conn);
+          }
+        });
+        break;
+      }
+    }
+    if (!yielded) inst.pumping = false;
+    if (ribTouched) this.host.ribChanged();
+  }
+
+  private protocolError(inst: Instance, err: unknown): void {
+    if (!isBgpError(err)) throw err;
+    this.log.warn({ err: err.message, code: err.notification.code, subcode: err.notification.subcode }, 'malformed message');
+    this.feed(inst, { type: 'BGPHeaderErr', notification: err.notification });
+  }
+
+  /** Handles one whole message; returns true when the RIB changed. */
+  private handleFrame(inst: Instance, conn: Connection, frame: Uint8Array): boolean {
+    const type = frame[18];
+    let decoded;
+    try {
+      decoded = decodeMessage(frame, this.codecOptions(conn));
+    } catch (err) {
+      if (!isBgpError(err)) throw err;
+      this.log.warn({ err: err.message, code: err.notification.code, subcode: err.notification.subcode, action: err.action }, 'malformed message');
+      const n = err.notification;
+      if (type === 1) this.feed(inst, { type: 'BGPOpenMsgErr', notification: n });
+      else if (type === 2) this.feed(inst, { type: 'UpdateMsgErr', notification: n });
+      else this.feed(inst, { type: 'BGPHeaderErr', notification: n });
+      return false;
+    }
+    const msg = decoded.message;
+    switch (msg.type) {
+      case 'open':
+        this.onOpen(inst, msg);
+        return false;
+      case 'keepalive':
+        this.feed(inst, { type: 'KeepAliveMsg' });
+        return false;
+      case 'notification': {
+        const text = describeNotification(msg.code, msg.subcode);
+        if (inst === this.primary) this.lastError = `Received: ${text}`;
+        this.log.warn({ code: msg.code, subcode: msg.subcode }, `NOTIFICATION received: ${text}`);
+        this.feed(inst, msg.code === 2 && msg.subcode === 1 ? { type: 'NotifMsgVerErr' } : { type: 'NotifMsg' });
+        return false;
+      }
+      case 'route-refresh': {
+        if (inst.fsm.state !== 'Established') {
+          this.feed(inst, { type: 'UpdateMsg' });
+          return false;
+        }
+        const f = familyOf(msg.afi);
+        if (f && this.out && this.families.includes(f)) {
+          this.out.resend(f);
+          this.scheduleFlush();
+        }
+        return false;
+      }
+      case 'update': {
+        this.feed(inst, { type: 'UpdateMsg' });
+        if (inst.fsm.state !== 'Established' || inst !== this.primary) return false;
+        this.updatesIn++;
+        return this.applyUpdate(msg, decoded.action === 'treat-as-withdraw', decoded.action === 'afisafi-disable');
+      }
+    }
+  }
+
+  private codecOptions(conn: Connection): CodecOptions {
+    return { fourOctetAs: conn.fourOctetAs, attributeCache: this.host.attributeCache };
+  }
+
+  private onOpen(inst: Instance, open: OpenMessage): void {
+    const err = this.validateOpen(open);
+    if (err) {
+      this.lastError = `BGP Error: ${describeNotification(err.notification.code, err.notification.subcode)}`;
+      this.feed(inst, { type: 'BGPOpenMsgErr', notification: err.notification });
+      return;
+    }
+    inst.peerOpen = open;
+    const other = inst === this.primary ? this.candidate : this.primary;
+    if (other && other.alive && other.fsm.state === 'Established') {
+      this.feed(inst, { type: 'OpenCollisionDump' });
+      if (inst === this.candidate) this.discard(inst);
+      return;
+    }
+    if (other && other.alive && other.fsm.state === 'OpenConfirm' && other.conn && inst.conn) {
+      const close = resolveCollision(this.host.routerId, open.bgpId);
+      const loser = (close === 'close-outbound' ? 'outbound' : 'inbound') === inst.conn.direction ? inst : other;
+      this.log.info({ keep: loser === inst ? other.conn.direction : inst.conn.direction }, 'connection collision resolved');
+      this.feed(loser, { type: 'OpenCollisionDump' });
+      this.retire(loser);
+      if (loser !== inst) this.feed(inst, { type: 'BGPOpen', holdTimeS: open.holdTime });
+      return;
+    }
+    this.feed(inst, { type: 'BGPOpen', holdTimeS: open.holdTime });
+  }
+
+  /** Removes a collision loser; the other instance becomes the primary. */
+  private retire(loser: Instance): void {
+    this.cancelTimers(loser);
+    loser.alive = false;
+    if (loser === this.primary && this.candidate) {
+      this.primary = this.candidate;
+      this.candidate = undefined;
+    } else if (loser === this.candidate) {
+      this.candidate = undefined;
+    }
+  }
+
+  private validateOpen(open: OpenMessage): BgpError | undefined {
+    if (open.version !== 4) return new BgpError(`unsupported BGP version ${open.version}`, { code: 2, subcode: 1, data: Uint8Array.of(0, 4) });
+    const asErr = checkPeerAs(open, this.config.remoteAs);
+    if (asErr) return asErr;
+    const peerAs = peerAsOf(open);
+    if (peerAs === this.localAs && open.bgpId === this.host.routerId)
+      return new BgpError(`iBGP peer has our BGP identifier ${open.bgpId}`, { code: 2, subcode: 3, data: new Uint8Array() });
+    return undefined;
+  }
+
+  private openMessage(holdTimeS: number): OpenMessage {
+    const caps: Capability[] = [];
+    for (const f of this.configuredFamilies) caps.push({ code: CAP_MULTIPROTOCOL, afi: AFI_OF[f], safi: SAFI_UNICAST });
+    caps.push({ code: CAP_ROUTE_REFRESH });
+    const gr = this.config.gracefulRestartTimeS ?? 120;
+    if (gr > 0)
+      caps.push({
+        code: CAP_GRACEFUL_RESTART,
+        restarting: false,
+        restartTime: Math.min(gr, 4095),
+        families: this.configuredFamilies.map((f) => ({ afi: AFI_OF[f], safi: SAFI_UNICAST, forwardingPreserved: false })),
+      });
+    caps.push({ code: CAP_FOUR_OCTET_AS, asn: this.localAs });
+    return { type: 'open', version: 4, myAs: this.localAs > 0xffff ? 23456 : this.localAs, holdTime: holdTimeS, bgpId: this.host.routerId, capabilities: caps };
+  }
+
+  private send(inst: Instance, msg: Parameters<typeof encodeMessage>[0]): boolean {
+    const conn = inst.conn;
+    if (!conn) return false;
+    this.messagesOut++;
+    return writeBytes(conn, encodeMessage(msg, this.codecOptions(conn)));
+  }
+
+  // ---- Established ----
+
+  private established(inst: Instance): void {
+    if (inst !== this.primary) {
+      // The candidate won: make it the primary, end the other.
+      const old = this.primary;
+      this.primary = inst;
+      this.candidate = undefined;
+      this.feed(old, { type: 'OpenCollisionDump' });
+      old.alive = false;
+      this.cancelTimers(old);
+    } else if (this.candidate) {
+      const c = this.candidate;
+      this.feed(c, { type: 'OpenCollisionDump' });
+      this.discard(c);
+    }
+    const open = inst.peerOpen as OpenMessage;
+    const conn = inst.conn as Connection;
+    conn.fourOctetAs = open.capabilities.some((c) => c.code === CAP_FOUR_OCTET_AS);
+    const peerMp = open.capabilities.filter((c): c is Extract<Capability, { code: 1 }> => c.code === CAP_MULTIPROTOCOL);
+    const offered = peerMp.length === 0 ? ['ipv4-unicast'] : peerMp.map((c) => (c.safi === SAFI_UNICAST ? familyOf(c.afi) : undefined));
+    this.families = this.configuredFamilies.filter((f) => offered.includes(f));
+    const peerAs = peerAsOf(open);
+    const ibgp = peerAs === this.localAs;
+    this.remoteRouterId = open.bgpId;
+    this.source = {
+      id: this.key,
+      kind: 'peer',
+      address: this.config.address,
+      asn: peerAs,
+      routerId: open.bgpId,
+      ibgp,
+      rrClient: (this.config.rrClient ?? false) && ibgp,
+    };
+    const localAddr = conn.socket.localAddress ?? '';
+    const localIsV6 = localAddr.includes(':');
+    const policy = new ExportPolicy({
+      id: this.key,
+      ibgp,
+      rrClient: (this.config.rrClient ?? false) && ibgp,
+      localAs: this.localAs,
+      routerId: this.host.routerId,
+      clusterId: this.host.clusterId,
+      nextHopMode: this.config.nextHopMode ?? 'auto',
+      nextHopIPv4: this.config.nextHopIPv4 ?? (localIsV6 ? undefined : localAddr.replace(/^::ffff:/, '')),
+      nextHopIPv6: this.config.nextHopIPv6 ?? (localIsV6 ? localAddr : undefined),
+    });
+    this.out = new AdjRibOut(this.host.rib, policy, new Set(this.families));
+    this.eorSent.clear();
+    this.restartTimer?.cancel();
+    this.restartTimer = undefined;
+    if (this.stale) this.log.info({ stale: this.staleCount() }, 'peer restarted: refreshing its stale routes');
+    this.upSince = this.host.clock.now();
+    this.lastError = '';
+    this.out.markAll();
+    this.scheduleFlush();
+  }
+
+  private down(reason: string): void {
+    this.flaps++;
+    this.upSince = 0;
+    this.out = undefined;
+    const source = this.source;
+    const gr = this.primary.peerOpen?.capabilities.find((c): c is Extract<Capability, { code: 64 }> => c.code === CAP_GRACEFUL_RESTART);
+    if (source && gr && gr.restartTime > 0 && reason === 'tcp-failed' && !this.stopped) {
+      // RFC 4724 helper: keep the routes, stale, until the peer is back or its restart time ends.
+      this.stale = { 'ipv4-unicast': new Set(this.host.rib.adjRibIn(source.id, 'ipv4-unicast').keys()), 'ipv6-unicast': new Set(this.host.rib.adjRibIn(source.id, 'ipv6-unicast').keys()) };
+      this.log.info({ restartTimeS: gr.restartTime, stale: this.staleCount() }, 'peer may be restarting: keeping its routes');
+      this.restartTimer = this.host.clock.setTimeout(() => {
+        this.restartTimer = undefined;
+        if (this.primary.fsm.state !== 'Established') this.dropStale('restart time expired');
+      }, gr.restartTime * 1000);
+    } else if (source) {
+      this.stale = undefined;
+      this.host.rib.dropSource(source);
+      this.counters['ipv4-unicast'] = { received: 0, rejected: 0, advertised: 0 };
+      this.counters['ipv6-unicast'] = { received: 0, rejected: 0, advertised: 0 };
+      this.host.ribChanged();
+    }
+  }
+
+  private staleCount(): number {
+    return (this.stale?.['ipv4-unicast'].size ?? 0) + (this.stale?.['ipv6-unicast'].size ?? 0);
+  }
+
+  private dropStale(why: string, family?: Family): void {
+    if (!this.stale || !this.source) return;
+    let n = 0;
+    for (const f of family ? [family] : FAMILIES) {
+      for (const prefix of this.stale[f]) {
+        this.host.rib.withdraw(this.source, f, prefix);
+        n++;
+      }
+      this.stale[f].clear();
+    }
+    if (this.staleCount() === 0) this.stale = undefined;
+    this.log.info({ withdrawn: n, why }, 'stale routes removed');
+    this.host.ribChanged();
+  }
+
+  private applyUpdate(msg: UpdateMessage, treatAsWithdraw: boolean, disableFamily: boolean): boolean {
+    const source = this.source;
+    if (!source) return false;
+    const rib = this.host.rib;
+    let touched = false;
+    const withdraw = (f: Family, prefixes: readonly Prefix[]): void => {
+      for (const p of prefixes) {
+        rib.withdraw(source, f, p);
+        this.stale?.[f].delete(p);
+        touched = true;
+      }
+    };
+    if (isEndOfRib(msg)) {
+      const f = msg.mpUnreach ? familyOf(msg.mpUnreach.afi) : 'ipv4-unicast';
+      if (f && this.stale) this.dropStale('End-of-RIB', f);
+      return true;
+    }
+    withdraw('ipv4-unicast', msg.withdrawn);
+    if (msg.mpUnreach) {
+      const f = familyOf(msg.mpUnreach.afi);
+      if (f) withdraw(f, msg.mpUnreach.withdrawn);
+    }
+    const v4 = msg.nlri;
+    const mp = msg.mpReach;
+    const mpFamily = mp ? familyOf(mp.afi) : undefined;
+    if (treatAsWithdraw || disableFamily || !msg.attributes) {
+      withdraw('ipv4-unicast', v4);
+      if (mp && mpFamily) withdraw(mpFamily, mp.nlri);
+      if (treatAsWithdraw || disableFamily) {
+        this.counters['ipv4-unicast'].rejected += v4.length;
+        if (mpFamily) this.counters[mpFamily].rejected += mp?.nlri.length ?? 0;
+      }
+      this.refreshCounters();
+      return touched;
+    }
+    const attrs = msg.attributes;
+    if (v4.length > 0 && this.families.includes('ipv4-unicast')) touched = this.accept(source, 'ipv4-unicast', v4, attrs) || touched;
+    if (mp && mpFamily && mp.nlri.length > 0 && this.families.includes(mpFamily)) {
+      touched = this.accept(source, mpFamily, mp.nlri, withNextHop(attrs, mp.nextHops[0])) || touched;
+    }
+    this.refreshCounters();
+    return touched;
+  }
+
+  private accept(source: PathSource, family: Family, prefixes: readonly Prefix[], attrs: PathAttributes): boolean {
+    const rib = this.host.rib;
+    const stale = this.stale?.[family];
+    let rejected = 0;
+    for (const p of prefixes) {
+      if (rib.update(source, family, p, attrs) !== undefined) rejected++;
+      stale?.delete(p);
+    }
+    this.counters[family].rejected += rejected;
+    return true;
+  }
+
+  private refreshCounters(): void {
+    if (!this.source) return;
+    for (const f of FAMILIES) this.counters[f].received = this.host.rib.adjRibIn(this.source.id, f).size;
+  }
+
+  // ---- output ----
+
+  /** The RIB changed: queue what this peer must hear. */
+  ribChanged(changes: Parameters<AdjRibOut['mark']>[0]): void {
+    if (!this.out) return;
+    this.out.mark(changes);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    const out = this.out;
+    const conn = this.primary.conn;
+    if (!out || !conn || this.primary.fsm.state !== 'Established') return;
+    if (conn.socket.writableLength >= OUTPUT_HIGH_WATER) return; // 'drain' schedules the next flush
+    const opts = this.codecOptions(conn);
+    let wrote = false;
+    const write = (batch: Parameters<typeof encodeUpdates>[0], count: number): void => {
+      let frames: Uint8Array[];
+      try {
+        frames = encodeUpdates(batch, opts);
+      } catch (err) {
+        // Attributes that cannot be encoded (a bug upstream): skip them, keep the session.
+        this.log.error({ err: (err as Error).message, prefixes: count }, 'cannot encode UPDATE; routes not sent');
+        return;
+      }
+      for (const bytes of frames) {
+        writeBytes(conn, bytes);
+        this.updatesOut++;
+        this.messagesOut++;
+      }
+      wrote = true;
+    };
+    for (const batch of out.takeBatch(OUT_BATCH)) {
+      const afi = AFI_OF[batch.family];
+      for (const [attributes, nlri] of batch.announce) {
+        const nextHops = batch.family === 'ipv6-unicast' ? [attributes.nextHop as string] : undefined;
+        write({ attributes, afi, nlri, nextHops }, nlri.length);
+      }
+      if (batch.withdraw.length > 0) write({ afi, withdrawn: batch.withdraw }, batch.withdraw.length);
+    }
+    if (wrote) this.feed(this.primary, { type: 'UpdateMsgSent' });
+    for (const f of this.families) this.counters[f].advertised = out.count(f);
+    if (out.pending > 0) {
+      if (conn.socket.writableLength < OUTPUT_HIGH_WATER) this.scheduleFlush();
+      return;
+    }
+    for (const f of this.families) {
+      if (this.eorSent.has(f)) continue;
+      this.eorSent.add(f);
+      writeBytes(conn, encodeEndOfRib(AFI_OF[f]));
+      this.messagesOut++;
+    }
+  }
+
+  // ---- status ----
+
+  status(): PeerStatus {
+    const now = this.host.clock.now();
+    const established = this.primary.fsm.state === 'Established';
+    return {
+      key: this.key,
+      address: this.config.address,
+      port: this.config.port ?? 179,
+      remoteAs: this.config.remoteAs,
+      localAs: this.localAs,
+      description: this.config.description ?? '',
+      state: this.primary.fsm.state,
+      since: this.since,
+      uptimeMs: established ? now - this.upSince : 0,
+      lastError: this.lastError,
+      remoteRouterId: this.remoteRouterId,
+      families: established ? [...this.families] : this.configuredFamilies,
+      holdTimeS: established ? this.negotiated.holdTimeS : 0,
+      keepaliveTimeS: established ? this.negotiated.keepaliveTimeS : 0,
+      counters: { 'ipv4-unicast': { ...this.counters['ipv4-unicast'] }, 'ipv6-unicast': { ...this.counters['ipv6-unicast'] } },
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+      updatesIn: this.updatesIn,
+      updatesOut: this.updatesOut,
+      flaps: this.flaps,
+      staleRoutes: this.staleCount(),
+    };
+  }
+
+  /** What we announce to this peer. */
+  advertised(family: Family): [Prefix, PathAttributes][] {
+    return this.out ? [...this.out.entries(family)] : [];
+  }
+}
+
+const attrsWithNh = new WeakMap<PathAttributes, Map<string, PathAttributes>>();
+
+/** The attributes with the MP_REACH next hop filled in, shared between equal inputs. */
+function withNextHop(attrs: PathAttributes, nextHop: string | undefined): PathAttributes {
+  if (nextHop === undefined || attrs.nextHop === nextHop) return attrs;
+  let m = attrsWithNh.get(attrs);
+  if (!m) {
+    m = new Map();
+    attrsWithNh.set(attrs, m);
+  }
+  let r = m.get(nextHop);
+  if (!r) {
+    r = { ...attrs, nextHop };
+    m.set(nextHop, r);
+  }
+  return r;
+}
+
+function socketErrorText(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'Connection refused';
+    case 'ECONNRESET':
+      return 'Connection reset by peer';
+    case 'ETIMEDOUT':
+      return 'Connection timed out';
+    case 'EHOSTUNREACH':
+      return 'No route to host';
+    case 'ENETUNREACH':
+      return 'Network is unreachable';
+    case 'EADDRNOTAVAIL':
+      return 'Cannot assign requested address';
+    default:
+      return err.message;
+  }
+}

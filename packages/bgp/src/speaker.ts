@@ -1,0 +1,315 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { canonicalPrefix } from './codec/index.js';
+import { silentLogger, systemClock, type BgpLogger, type Clock } from './platform.js';
+import type { Decision, DecisionReason, Path } from './rib/best-path.js';
+import { LocRib, type BestChange } from './rib/loc-rib.js';
+import { localSource, type PathSource } from './rib/source.js';
+import { peerKey, type PeerConfig } from './session/peer-config.js';
+import { PeerSession, type SessionHost } from './session/peer-session.js';
+import type { PeerStatus } from './session/peer-status.js';
+import type { AsPathSegment, Family, Origin, PathAttributes, Prefix } from './types.js';
+
+/** A speaker: one router identity, its listen addresses and its peers. */
+export interface SpeakerConfig {
+  /** Our AS (4-octet values are fine). */
+  readonly asn: number;
+  /** BGP Identifier, a dotted quad. */
+  readonly routerId: string;
+  /** Addresses and ports to accept connections on; never a wildcard unless you list one. */
+  readonly listen: readonly { readonly address: string; readonly port: number }[];
+  /** Set to make this speaker a route reflector with this cluster id (RFC 4456). */
+  readonly clusterId?: string;
+  readonly logger?: BgpLogger;
+  readonly clock?: Clock;
+}
+
+/** Attributes of a route this speaker originates. */
+export interface LocalRouteAttributes {
+  readonly origin?: Origin;
+  readonly med?: number;
+  readonly localPref?: number;
+  readonly communities?: readonly number[];
+  readonly asPath?: readonly AsPathSegment[];
+}
+
+/** A prefix of the Loc-RIB with its best path and every other candidate. */
+export interface RouteEntry {
+  readonly family: Family;
+  readonly prefix: Prefix;
+  readonly best: Path;
+  readonly reason: DecisionReason;
+  readonly paths: readonly Path[];
+}
+
+/** Thrown for bad speaker or peer configuration (the message says which field). */
+export class SpeakerConfigError extends Error {
+  override readonly name = 'SpeakerConfigError';
+}
+
+export function isSpeakerConfigError(err: unknown): err is SpeakerConfigError {
+  return err instanceof SpeakerConfigError;
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+function sameConfig(a: PeerConfig, b: PeerConfig): boolean {
+  return JSON.stringify(a, Object.keys(a).sort()) === JSON.stringify(b, Object.keys(b).sort());
+}
+
+/**
+ * A BGP speaker: listens on its addresses, runs a session per configured peer, keeps the
+ * RIB, originates local prefixes and reports best-path changes. The control plane talks to
+ * it only through this class: add/update/remove peers, announce/withdraw, status, routes.
+ */
+export class Speaker {
+  private readonly sessions = new Map<string, PeerSession>();
+  private readonly servers: Server[] = [];
+  private readonly rib: LocRib;
+  private readonly clock: Clock;
+  private readonly log: BgpLogger;
+  private readonly local: PathSource;
+  private readonly attributeCache = new Map<string, PathAttributes>();
+  private readonly localAttrs = new Map<string, PathAttributes>();
+  private readonly bestListeners = new Set<(changes: readonly BestChange[]) => void>();
+  private readonly statusListeners = new Set<(status: PeerStatus) => void>();
+  private changeScheduled = false;
+  private readonly host: SessionHost;
+  private running = false;
+
+  constructor(readonly config: SpeakerConfig) {
+    if (!IPV4.test(config.routerId) || config.routerId === '0.0.0.0') throw new SpeakerConfigError(`routerId must be a non-zero dotted quad, got "${config.routerId}"`);
+    if (!Number.isInteger(config.asn) || config.asn < 1 || config.asn > 4294967295) throw new SpeakerConfigError(`asn must be 1..4294967295, got ${config.asn}`);
+    if (config.clusterId !== undefined && !IPV4.test(config.clusterId)) throw new SpeakerConfigError(`clusterId must be a dotted quad, got "${config.clusterId}"`);
+    this.clock = config.clock ?? systemClock;
+    this.log = (config.logger ?? silentLogger).child({ component: 'bgp' });
+    this.rib = new LocRib({ localAs: config.asn, routerId: config.routerId, clusterId: config.clusterId });
+    this.local = localSource(config.asn, config.routerId);
+    const self = this;
+    this.host = {
+      asn: config.asn,
+      routerId: config.routerId,
+      clusterId: config.clusterId,
+      rib: this.rib,
+      clock: this.clock,
+      logger: this.log,
+      attributeCache: this.attributeCache,
+      defaultLocalAddress: (v6) => config.listen.find((l) => l.address.includes(':') === v6)?.address,
+      ribChanged: () => self.scheduleChanges(),
+      statusChanged: (key) => self.emitStatus(key),
+    };
+  }
+
+  /** Opens the listen sockets; peers added before or after start run once started. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    for (const l of this.config.listen) {
+      const server = createServer({ noDelay: true }, (socket) => this.onInbound(socket));
+      server.listen(l.port, l.address);
+      try {
+        await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e as Error))]);
+      } catch (err) {
+        await this.closeServers();
+        throw new SpeakerConfigError(`cannot listen on ${l.address}:${l.port}: ${(err as Error).message}`, { cause: err });
+      }
+      this.servers.push(server);
+      this.log.info({ address: l.address, port: (server.address() as { port: number }).port }, 'BGP listening');
+    }
+    this.running = true;
+    for (const s of this.sessions.values()) s.start();
+  }
+
+  /** The port actually bound for a listen address (useful with port 0). */
+  listenPort(index = 0): number {
+    const a = this.servers[index]?.address();
+    return typeof a === 'object' && a ? a.port : 0;
+  }
+
+  /** Sends CEASE to every peer, closes the sessions and the listen sockets. */
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const s of this.sessions.values()) s.stop();
+    await this.closeServers();
+    // Let the NOTIFICATIONs leave before the caller exits.
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  private async closeServers(): Promise<void> {
+    const servers = this.servers.splice(0);
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  private onInbound(socket: Socket): void {
+    const remote = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const candidates = [...this.sessions.values()].filter((s) => s.config.address === remote);
+    const session = candidates.find((s) => s.status().state !== 'Established') ?? candidates[0];
+    if (!session) {
+      this.log.warn({ remote, port: socket.remotePort }, 'connection from an address that is not a configured peer refused');
+      socket.destroy();
+      return;
+    }
+    session.acceptInbound(socket);
+  }
+
+  private validatePeer(cfg: PeerConfig): void {
+    if (!IPV4.test(cfg.address) && !cfg.address.includes(':')) throw new SpeakerConfigError(`peer address must be an IP address, got "${cfg.address}"`);
+    if (!Number.isInteger(cfg.remoteAs) || cfg.remoteAs < 1 || cfg.remoteAs > 4294967295) throw new SpeakerConfigError(`peer ${cfg.address}: remoteAs must be 1..4294967295`);
+    if (cfg.port !== undefined && (!Number.isInteger(cfg.port) || cfg.port < 1 || cfg.port > 65535)) throw new SpeakerConfigError(`peer ${cfg.address}: port must be 1..65535`);
+    if (cfg.holdTimeS !== undefined && cfg.holdTimeS !== 0 && (cfg.holdTimeS < 3 || cfg.holdTimeS > 65535)) throw new SpeakerConfigError(`peer ${cfg.address}: holdTimeS must be 0 or 3..65535`);
+    if (cfg.rrClient && this.config.clusterId === undefined) throw new SpeakerConfigError(`peer ${cfg.address}: rrClient needs the speaker's clusterId`);
+  }
+
+  /** Adds a peer (started at once when the speaker runs). Returns its key. */
+  addPeer(cfg: PeerConfig): string {
+    this.validatePeer(cfg);
+    const key = peerKey(cfg.address, cfg.port ?? 179);
+    if (this.sessions.has(key)) throw new SpeakerConfigError(`peer ${key} already exists`);
+    const s = new PeerSession(cfg, this.host);
+    this.sessions.set(key, s);
+    if (this.running) s.start();
+    return key;
+  }
+
+  /** Replaces a peer's configuration; an unchanged one is left alone, a changed one is reset. */
+  updatePeer(cfg: PeerConfig): 'unchanged' | 'reset' | 'added' {
+    const key = peerKey(cfg.address, cfg.port ?? 179);
+    const cur = this.sessions.get(key);
+    if (!cur) {
+      this.addPeer(cfg);
+      return 'added';
+    }
+    if (sameConfig(cur.config, cfg)) return 'unchanged';
+    this.validatePeer(cfg);
+    cur.stop({ code: 6, subcode: 6, data: new Uint8Array() }); // Cease: Other Configuration Change
+    this.sessions.delete(key);
+    this.addPeer(cfg);
+    return 'reset';
+  }
+
+  /** Removes a peer, sending CEASE Peer De-configured (RFC 4486). */
+  removePeer(key: string): boolean {
+    const s = this.sessions.get(key);
+    if (!s) return false;
+    s.stop({ code: 6, subcode: 3, data: new Uint8Array() });
+    this.sessions.delete(key);
+    return true;
+  }
+
+  /** Hard-resets one peer's session (Cease Administrative Reset). */
+  resetPeer(key: string): boolean {
+    const s = this.sessions.get(key);
+    s?.reset();
+    return s !== undefined;
+  }
+
+  /** Asks a peer to resend its routes (ROUTE-REFRESH); false when it cannot. */
+  refreshPeer(key: string): boolean {
+    return this.sessions.get(key)?.requestRefresh() ?? false;
+  }
+
+  peers(): PeerStatus[] {
+    return [...this.sessions.values()].map((s) => s.status());
+  }
+
+  peer(key: string): PeerStatus | undefined {
+    return this.sessions.get(key)?.status();
+  }
+
+  /** What we announce to a peer in a family. */
+  advertised(key: string, family: Family): [Prefix, PathAttributes][] {
+    return this.sessions.get(key)?.advertised(family) ?? [];
+  }
+
+  /** Originates a prefix (or changes its attributes). */
+  announce(family: Family, prefix: Prefix, attrs: LocalRouteAttributes = {}): void {
+    const p = canonicalPrefix(prefix);
+    if (!p || p !== prefix || p.includes(':') !== (family === 'ipv6-unicast')) throw new SpeakerConfigError(`"${prefix}" is not a canonical ${family} prefix`);
+    const u32 = (v: number | undefined, what: string): void => {
+      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) throw new SpeakerConfigError(`${prefix}: ${what} must be an integer 0..4294967295, got ${v}`);
+    };
+    u32(attrs.med, 'med');
+    u32(attrs.localPref, 'localPref');
+    for (const c of attrs.communities ?? []) u32(c, 'community');
+    for (const seg of attrs.asPath ?? []) for (const a of seg.asns) u32(a, 'AS number');
+    const full: PathAttributes = { origin: attrs.origin ?? 0, asPath: attrs.asPath ?? [], med: attrs.med, localPref: attrs.localPref, communities: attrs.communities };
+    const key = JSON.stringify(full);
+    let shared = this.localAttrs.get(key);
+    if (!shared) {
+      shared = Object.fromEntries(Object.entries(full).filter(([, v]) => v !== undefined)) as PathAttributes;
+      this.localAttrs.set(key, shared);
+    }
+    this.rib.update(this.local, family, p, shared);
+    this.scheduleChanges();
+  }
+
+  /** Stops originating a prefix. */
+  withdraw(family: Family, prefix: Prefix): void {
+    this.rib.withdraw(this.local, family, prefix);
+    this.scheduleChanges();
+  }
+
+  /** Prefixes this speaker originates. */
+  originated(family: Family): Prefix[] {
+    return [...this.rib.adjRibIn('local', family).keys()];
+  }
+
+  /** The best path of a prefix and why it won. */
+  bestPath(family: Family, prefix: Prefix): Decision | undefined {
+    return this.rib.best(family, prefix);
+  }
+
+  /** The Loc-RIB of a family. */
+  routes(family: Family): RouteEntry[] {
+    const out: RouteEntry[] = [];
+    for (const [prefix, d] of this.rib.bestPaths(family)) out.push({ family, prefix, best: d.best, reason: d.reason, paths: this.rib.candidates(family, prefix) });
+    return out;
+  }
+
+  /** Number of prefixes in the Loc-RIB. */
+  routeCount(family: Family): number {
+    return this.rib.size(family);
+  }
+
+  /** Subscribes to best-path changes (batched); returns the unsubscribe function. */
+  onBestChange(listener: (changes: readonly BestChange[]) => void): () => void {
+    this.bestListeners.add(listener);
+    return () => this.bestListeners.delete(listener);
+  }
+
+  /** Subscribes to peer state changes; returns the unsubscribe function. */
+  onPeerStatus(listener: (status: PeerStatus) => void): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
+  private scheduleChanges(): void {
+    if (this.changeScheduled) return;
+    this.changeScheduled = true;
+    setImmediate(() => {
+      this.changeScheduled = false;
+      const changes = this.rib.takeChanges();
+      if (changes.length === 0) return;
+      for (const s of this.sessions.values()) s.ribChanged(changes);
+      for (const l of this.bestListeners) {
+        try {
+          l(changes);
+        } catch (err) {
+          this.log.error({ err }, 'best-change listener failed');
+        }
+      }
+    });
+  }
+
+  private emitStatus(key: string): void {
+    const s = this.sessions.get(key);
+    if (!s) return;
+    const st = s.status();
+    for (const l of this.statusListeners) {
+      try {
+        l(st);
+      } catch (err) {
+        this.log.error({ err }, 'peer status listener failed');
+      }
+    }
+  }
+}
