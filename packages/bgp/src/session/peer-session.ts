@@ -201,7 +201,8 @@ export class PeerSession {
       return;
     }
     if (state === 'Connect' || state === 'Active') {
-      this.abortConnecting();
+      // Our own connect may be on its way too (both sides dialing at once): let it finish;
+      // if it connects, the two connections are resolved as a collision (RFC 4271 §6.8).
       if (this.primary.conn) closeConnection(this.primary.conn);
       this.primary.conn = conn;
       this.primary.reader = new MessageReader();
@@ -246,7 +247,6 @@ export class PeerSession {
           if (inst === this.primary) this.abortConnecting();
           if (inst.conn) closeConnection(inst.conn);
           inst.conn = undefined;
-          inst.peerOpen = inst === this.primary ? inst.peerOpen : undefined;
           break;
         case 'sendOpen':
           this.send(inst, this.openMessage(a.holdTimeS));
@@ -323,6 +323,21 @@ export class PeerSession {
       this.connecting = undefined;
       socket.removeListener('error', onError);
       const conn: Connection = { socket, direction: 'outbound', fourOctetAs: false, closed: false };
+      const state = this.primary.fsm.state;
+      if (this.primary.conn) {
+        // An inbound connection got there first. Opening: keep both and let the OPENs decide.
+        if ((state === 'OpenSent' || state === 'OpenConfirm') && !this.candidate) {
+          const r = startCollisionCandidate(this.primary.fsm);
+          const inst = this.newInstance(r.state, conn);
+          this.candidate = inst;
+          this.attach(inst, conn);
+          this.log.debug({}, 'outbound connection while opening: collision candidate');
+          this.execute(inst, r.actions);
+        } else {
+          socket.destroy();
+        }
+        return;
+      }
       this.primary.conn = conn;
       this.primary.reader = new MessageReader();
       this.attach(this.primary, conn);

@@ -228,7 +228,7 @@ async function gobgp() {
     cli('global', 'rib', 'add', '-a', 'ipv6', 'fd00:3::/48', 'nexthop', '2001:db8::13', 'local-pref', '150');
     const until = {
       state: 'collecting',
-      enough: (fs) => ['update-ipv4', 'update-ipv6'].every((k) => fs.some((f) => classify(f) === k)) && fs.filter((f) => f[18] === 2).length >= 4,
+      enough: (fs) => ['update-ipv4', 'update-ipv6'].every((k) => fs.some((f) => classify(f) === k)),
       onEnough: () => setTimeout(() => cli('neighbor', '127.0.0.11', 'disable'), 500),
     };
     const frames = await peer({ host: '127.0.0.11', port: 17911, open: openMsg({ as: 65001, id: [10, 0, 0, 11], fourOctet: true }), until, timeoutMs: 25000 });
