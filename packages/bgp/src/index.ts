@@ -45,7 +45,7 @@ export type { BgpLogger, Clock, TimerHandle } from './platform.js';
 export { DECISION_STEPS, DEFAULT_LOCAL_PREF, asPathLength, neighborAs, selectBest } from './rib/best-path.js';
 export type { Decision, DecisionReason, Path } from './rib/best-path.js';
 export { LocRib } from './rib/loc-rib.js';
-export type { BestChange, LocRibOptions, RejectReason } from './rib/loc-rib.js';
+export type { BestChange, LocRibOptions, RejectReason, RibChanges } from './rib/loc-rib.js';
 export { AdjRibOut } from './rib/adj-rib-out.js';
 export type { OutBatch } from './rib/adj-rib-out.js';
 export { COMMUNITY_NO_ADVERTISE, COMMUNITY_NO_EXPORT, COMMUNITY_NO_EXPORT_SUBCONFED, ExportPolicy } from './rib/export-policy.js';
@@ -67,3 +67,15 @@ export {
   step,
 } from './fsm/index.js';
 export type { FsmAction, FsmConfig, FsmEvent, FsmReason, FsmSnapshot, FsmState, FsmStep } from './fsm/index.js';
+export {
+  MessageReader,
+  canonicalPrefix,
+  decodeMessage,
+  describeNotification,
+  encodeEndOfRib,
+  encodeMessage,
+  encodeUpdates,
+  isEndOfRib,
+  formatAttributes,
+} from './codec/index.js';
+export type { CodecOptions, MessageDecodeResult, RouteBatch } from './codec/index.js';

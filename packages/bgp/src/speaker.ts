@@ -85,7 +85,6 @@ export class Speaker {
     this.log = (config.logger ?? silentLogger).child({ component: 'bgp' });
     this.rib = new LocRib({ localAs: config.asn, routerId: config.routerId, clusterId: config.clusterId });
     this.local = localSource(config.asn, config.routerId);
-    const self = this;
     this.host = {
       asn: config.asn,
       routerId: config.routerId,
@@ -95,8 +94,8 @@ export class Speaker {
       logger: this.log,
       attributeCache: this.attributeCache,
       defaultLocalAddress: (v6) => config.listen.find((l) => l.address.includes(':') === v6)?.address,
-      ribChanged: () => self.scheduleChanges(),
-      statusChanged: (key) => self.emitStatus(key),
+      ribChanged: () => this.scheduleChanges(),
+      statusChanged: (key) => this.emitStatus(key),
     };
   }
 
@@ -235,7 +234,7 @@ export class Speaker {
     const key = JSON.stringify(full);
     let shared = this.localAttrs.get(key);
     if (!shared) {
-      shared = Object.fromEntries(Object.entries(full).filter(([, v]) => v !== undefined)) as PathAttributes;
+      shared = Object.fromEntries(Object.entries(full).filter(([, v]) => v !== undefined));
       this.localAttrs.set(key, shared);
     }
     this.rib.update(this.local, family, p, shared);
@@ -250,7 +249,7 @@ export class Speaker {
 
   /** Prefixes this speaker originates. */
   originated(family: Family): Prefix[] {
-    return [...this.rib.adjRibIn('local', family).keys()];
+    return this.rib.prefixesOf('local', family);
   }
 
   /** The best path of a prefix and why it won. */
@@ -270,7 +269,10 @@ export class Speaker {
     return this.rib.size(family);
   }
 
-  /** Subscribes to best-path changes (batched); returns the unsubscribe function. */
+  /**
+   * Subscribes to best-path changes: batches of the prefixes whose best path changed, each
+   * with its best path now (none when the prefix is gone). Returns the unsubscribe function.
+   */
   onBestChange(listener: (changes: readonly BestChange[]) => void): () => void {
     this.bestListeners.add(listener);
     return () => this.bestListeners.delete(listener);
@@ -287,12 +289,20 @@ export class Speaker {
     this.changeScheduled = true;
     setImmediate(() => {
       this.changeScheduled = false;
+      if (!this.rib.hasChanges) return;
       const changes = this.rib.takeChanges();
-      if (changes.length === 0) return;
       for (const s of this.sessions.values()) s.ribChanged(changes);
+      if (this.bestListeners.size === 0) return;
+      const events: BestChange[] = [];
+      for (const family of ['ipv4-unicast', 'ipv6-unicast'] as const) {
+        for (const prefix of new Set(changes[family])) {
+          const d = this.rib.best(family, prefix);
+          events.push(d ? { family, prefix, best: d.best, reason: d.reason } : { family, prefix });
+        }
+      }
       for (const l of this.bestListeners) {
         try {
-          l(changes);
+          l(events);
         } catch (err) {
           this.log.error({ err }, 'best-change listener failed');
         }

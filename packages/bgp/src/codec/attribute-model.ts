@@ -61,7 +61,10 @@ export interface AttributeDescriptor {
   /** The RFC's name, e.g. `AS_PATH`. */
   readonly name: string;
   readonly category: AttributeCategory;
-  /** The RFC 7606 approach when this attribute is malformed (flags, length or value). */
+  /**
+   * The RFC 7606 approach when this attribute's length or value is malformed. (Flag errors are
+   * "treat-as-withdraw" for all but the MP attributes, RFC 7606 §3.c.)
+   */
   readonly onMalformed: ErrorAction;
   /** Where the encoding and the error handling are specified. */
   readonly reference: string;

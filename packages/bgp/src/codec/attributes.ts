@@ -1,8 +1,8 @@
 /**
  * The Path Attributes field of an UPDATE (RFC 4271 §4.3), driven by {@link ATTRIBUTE_TABLE}.
  *
- * Decoding walks the attributes and applies RFC 7606: flag errors (§3.c) and malformed values
- * take the descriptor's approach; a repeated attribute is discarded after its first
+ * Decoding walks the attributes and applies RFC 7606: flag errors are "treat-as-withdraw"
+ * (§3.c; MP attributes: AFI/SAFI disable), malformed values take the descriptor's approach; a repeated attribute is discarded after its first
  * occurrence, except MP_REACH_NLRI / MP_UNREACH_NLRI, whose repetition resets the session
  * (§3.g); an attribute overrunning the field ends the walk with "treat-as-withdraw" (§4); an
  * unrecognized well-known attribute resets the session (RFC 4271 §6.3); unrecognized optional
@@ -49,6 +49,8 @@ export interface AttributeDecode {
   treatAsWithdraw: boolean;
   /** The first NEXT_HOP attribute as received (flags, type, length, value). */
   nextHopRaw: Uint8Array | undefined;
+  /** The walk stopped at an attribute overrunning the field (RFC 7606 §4); later attributes are unknown. */
+  truncated: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -83,6 +85,7 @@ export function walkAttributes(buf: Uint8Array, start: number, end: number, ctx:
     families: [],
     treatAsWithdraw: false,
     nextHopRaw: undefined,
+    truncated: false,
     draft,
   };
   let pos = start;
@@ -98,6 +101,7 @@ export function walkAttributes(buf: Uint8Array, start: number, end: number, ctx:
       // "treat-as-withdraw"; Total Attribute Length still locates the NLRI.
       const why = len < 0 ? `${left} octet(s) left, too few for an attribute header` : `${attributeName(type)} length ${len} overruns the path attributes`;
       record(out, type, 'path attributes', 'treat-as-withdraw', { subcode: UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, reason: why, data: 'none' }, EMPTY);
+      out.truncated = true;
       break;
     }
     const vstart = pos + hdr;
@@ -128,13 +132,15 @@ export function walkAttributes(buf: Uint8Array, start: number, end: number, ctx:
     }
     const want = categoryFlags(d.category);
     if ((flags & (AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE)) !== want) {
-      // RFC 7606 §3.c: Optional/Transitive bits in conflict make the attribute malformed.
+      // RFC 7606 §3.c: Optional/Transitive bits in conflict make the attribute malformed and
+      // call for "treat-as-withdraw", unless the attribute's own specification says otherwise
+      // (MP_REACH_NLRI / MP_UNREACH_NLRI: RFC 7606 §5.3, AFI/SAFI disable or session reset).
       const p: AttributeProblem = {
         subcode: UpdateSubcode.ATTRIBUTE_FLAGS_ERROR,
         reason: `flags 0x${flags.toString(16)}, Optional/Transitive must be 0x${want.toString(16)}`,
         ...(isMp(type) ? mpFlagProblemAction(buf, vstart, vend) : {}),
       };
-      record(out, type, d.name, p.action ?? d.onMalformed, p, raw);
+      record(out, type, d.name, p.action ?? 'treat-as-withdraw', p, raw);
       continue;
     }
     const p = d.decode(buf, vstart, vend, draft, ctx);
@@ -173,7 +179,9 @@ export function finishAttributes(draft: AttributeDraft, ctx: AttributeContext): 
   if (draft.communities !== undefined) a.communities = draft.communities;
   if (draft.originatorId !== undefined) a.originatorId = draft.originatorId;
   if (draft.clusterList !== undefined) a.clusterList = draft.clusterList;
-  if (draft.unknown !== undefined) a.unknown = draft.unknown;
+  // Sorted by type code, the order they are sent in (RFC 4271 §5), so a decoded model is the
+  // same whatever order the peer used.
+  if (draft.unknown !== undefined) a.unknown = draft.unknown.length > 1 ? draft.unknown.sort((x, y) => x.type - y.type) : draft.unknown;
   return Object.keys(a).length > 0 ? a : undefined;
 }
 

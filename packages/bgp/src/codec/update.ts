@@ -6,6 +6,7 @@
 import type { BgpError } from '../errors.js';
 import type { Afi, PathAttributes, Prefix, Safi, UpdateMessage } from '../types.js';
 import { attributeCacheKey, encodeAttributes, finishAttributes, walkAttributes, type AttributeDecode, type Family } from './attributes.js';
+import { parseIpv4 } from './address.js';
 import { ByteWriter } from './byte-writer.js';
 import { AFI_IPV4, AttrFlag, AttrType, BGP_MARKER, ErrorCode, HEADER_LENGTH, HeaderSubcode, MAX_MESSAGE_LENGTH, MessageType, SAFI_UNICAST, UpdateSubcode } from './constants.js';
 import { decodeError, u16Bytes } from './decode-error.js';
@@ -122,10 +123,10 @@ export function decodeUpdate(frame: Uint8Array, opts: CodecOptions): UpdateDecod
   let treatAsWithdraw = walk.treatAsWithdraw;
   const announces = nlri.length > 0 || seen[AttrType.MP_REACH_NLRI] !== 0;
 
-  if (announces) {
+  if (announces && !walk.truncated) {
     // RFC 7606 §3.d: a missing well-known mandatory attribute is "treat-as-withdraw"; NEXT_HOP
     // is mandatory only with NLRI in the NLRI field (RFC 4760 §3). RFC 4271 §6.3: data is
-    // the missing type code.
+    // the missing type code. (After an overrun the rest is unknown, not missing.)
     const mandatory = nlri.length > 0 ? [AttrType.ORIGIN, AttrType.AS_PATH, AttrType.NEXT_HOP] : [AttrType.ORIGIN, AttrType.AS_PATH];
     for (const type of mandatory) {
       if (seen[type] !== 0) continue;
@@ -225,7 +226,8 @@ function requireAttributes(a: PathAttributes | undefined, ipv4Nlri: boolean): vo
 }
 
 /**
- * Encodes an UPDATE frame as given (withdrawn, attributes, MP attributes, NLRI). Throws
+ * Encodes an UPDATE frame as given (withdrawn, attributes, MP attributes, NLRI); an IPv6
+ * `attributes.nextHop` is left out when there are no IPv4 NLRI (it belongs in MP_REACH). Throws
  * {@link EncodeError} when the message announces routes without ORIGIN/AS_PATH (or IPv4 NLRI
  * without NEXT_HOP), holds an invalid value, or exceeds 4096 octets.
  */
@@ -239,7 +241,14 @@ export function encodeUpdate(msg: UpdateMessage, opts: CodecOptions): Uint8Array
   w.patchU16(wAt, w.length - wAt - 2);
   const aAt = w.length;
   w.u16(0);
-  encodeAttributes({ attributes: msg.attributes ?? {}, mpReach: msg.mpReach, mpUnreach: msg.mpUnreach }, { fourOctetAs: opts.fourOctetAs }, w);
+  let attributes = msg.attributes ?? {};
+  if (msg.nlri.length === 0 && attributes.nextHop !== undefined && !parseIpv4(attributes.nextHop)) {
+    // NEXT_HOP only serves NLRI in the NLRI field (RFC 4760 §3); a model that keeps an IPv6
+    // next hop there for MP routes does not get it written as one.
+    const { nextHop: _dropped, ...rest } = attributes;
+    attributes = rest;
+  }
+  encodeAttributes({ attributes, mpReach: msg.mpReach, mpUnreach: msg.mpUnreach }, { fourOctetAs: opts.fourOctetAs }, w);
   const tal = w.length - aAt - 2;
   if (tal > 0xffff) throw new EncodeError('path attributes exceed 65535 octets');
   w.patchU16(aAt, tal);

@@ -1,6 +1,6 @@
 import type { Family, PathAttributes, Prefix } from '../types.js';
 import type { ExportPolicy } from './export-policy.js';
-import type { BestChange, LocRib } from './loc-rib.js';
+import type { LocRib, RibChanges } from './loc-rib.js';
 
 /** One family's share of a batch: prefixes to announce grouped by attributes, and withdrawals. */
 export interface OutBatch {
@@ -26,8 +26,17 @@ export class AdjRibOut {
   ) {}
 
   /** Marks the prefixes of best-path changes (of negotiated families) for sending. */
-  mark(changes: readonly BestChange[]): void {
-    for (const c of changes) if (this.families.has(c.family)) this.dirty[c.family].add(c.prefix);
+  mark(changes: RibChanges): void {
+    const self = this.policy.peer.id;
+    for (const family of this.families) {
+      const sent = this.sent[family];
+      const dirty = this.dirty[family];
+      for (const prefix of changes[family]) {
+        // A best path learned from this very peer that it was never sent: nothing to say to it.
+        if (!sent.has(prefix) && this.rib.best(family, prefix)?.best.source.id === self) continue;
+        dirty.add(prefix);
+      }
+    }
   }
 
   /** Marks every prefix of the Loc-RIB: the initial table after the session comes up. */

@@ -2,15 +2,21 @@ import type { Family, PathAttributes, Prefix } from '../types.js';
 import { selectBest, type Decision, type DecisionReason, type Path } from './best-path.js';
 import type { PathSource } from './source.js';
 
-/** A change of the best path of one prefix. */
+/** A change of the best path of one prefix, as the speaker reports it. */
 export interface BestChange {
   readonly family: Family;
   readonly prefix: Prefix;
-  /** The new best path; undefined when the prefix is gone. */
+  /** The best path now; undefined when the prefix is gone. */
   readonly best?: Path;
   readonly reason?: DecisionReason;
-  readonly previous?: Path;
 }
+
+/**
+ * Prefixes whose best path changed, per family, oldest first (a prefix may repeat). Kept as
+ * bare prefix lists so a full table costs no object per change; read the current best path
+ * with {@link LocRib.best}.
+ */
+export type RibChanges = Readonly<Record<Family, readonly Prefix[]>>;
 
 /** Several paths for one prefix, with the winner. (One path is stored as the Path itself.) */
 interface MultiEntry {
@@ -38,15 +44,15 @@ export interface LocRibOptions {
 }
 
 /**
- * Adj-RIB-In of every peer and the Loc-RIB, per family. Sources are identified by their
- * `id`: a peer that reconnects (a new PathSource object) replaces its own paths. A path is a shared attribute object
- * plus its source; one Path object serves both tables. Best paths are recomputed for the
- * prefixes a change touches and reported as {@link BestChange}s, in order, by {@link takeChanges}.
+ * The Loc-RIB with every peer's paths (the Adj-RIBs-In live inside it: each prefix keeps one
+ * path per source), per family. A path is a shared attribute object plus its source. Best
+ * paths are recomputed for the prefixes a change touches, which {@link takeChanges} lists. Sources are identified by their `id`: a peer that
+ * reconnects (a new PathSource object) replaces its own paths.
  */
 export class LocRib {
   private readonly loc: Record<Family, Map<Prefix, Entry>> = { 'ipv4-unicast': new Map(), 'ipv6-unicast': new Map() };
-  private readonly adjIn = new Map<string, Record<Family, Map<Prefix, Path>>>();
-  private changes: BestChange[] = [];
+  private readonly counts = new Map<string, Record<Family, number>>();
+  private changed: Record<Family, Prefix[]> = { 'ipv4-unicast': [], 'ipv6-unicast': [] };
   private readonly paths = new WeakMap<PathSource, WeakMap<PathAttributes, Path>>();
 
   constructor(private readonly opts: LocRibOptions) {}
@@ -76,13 +82,13 @@ export class LocRib {
     return p;
   }
 
-  private inTable(source: PathSource): Record<Family, Map<Prefix, Path>> {
-    let t = this.adjIn.get(source.id);
-    if (!t) {
-      t = { 'ipv4-unicast': new Map(), 'ipv6-unicast': new Map() };
-      this.adjIn.set(source.id, t);
+  private countOf(sourceId: string): Record<Family, number> {
+    let c = this.counts.get(sourceId);
+    if (!c) {
+      c = { 'ipv4-unicast': 0, 'ipv6-unicast': 0 };
+      this.counts.set(sourceId, c);
     }
-    return t;
+    return c;
   }
 
   /**
@@ -90,68 +96,79 @@ export class LocRib {
    * checks are treated as a withdraw and the reason returned.
    */
   update(source: PathSource, family: Family, prefix: Prefix, attrs: PathAttributes): RejectReason | undefined {
+    return this.updateMany(source, family, [prefix], attrs);
+  }
+
+  /**
+   * The same path for many prefixes (one UPDATE): the loop checks run once for the
+   * attributes and the Path object is looked up once. Returns the reject reason when the
+   * attributes fail the loop checks (every prefix is then withdrawn).
+   */
+  updateMany(source: PathSource, family: Family, prefixes: readonly Prefix[], attrs: PathAttributes): RejectReason | undefined {
     const reject = this.rejectReason(source, attrs);
     if (reject) {
-      this.withdraw(source, family, prefix);
+      for (const p of prefixes) this.withdraw(source, family, p);
       return reject;
     }
     const path = this.pathOf(source, attrs);
-    const table = this.inTable(source)[family];
-    const old = table.get(prefix);
-    if (old === path) return undefined;
-    table.set(prefix, path);
     const loc = this.loc[family];
-    const entry = loc.get(prefix);
-    if (entry === undefined) {
-      loc.set(prefix, path);
-      this.changes.push({ family, prefix, best: path, reason: 'only-path' });
-      return undefined;
-    }
-    if (!isMulti(entry)) {
-      if (entry === old || entry.source.id === source.id) {
+    const count = this.countOf(source.id);
+    const id = source.id;
+    for (const prefix of prefixes) {
+      const entry = loc.get(prefix);
+      if (entry === undefined) {
         loc.set(prefix, path);
-        this.changes.push({ family, prefix, best: path, reason: 'only-path', previous: entry });
-        return undefined;
+        count[family]++;
+        this.changed[family].push(prefix);
+        continue;
       }
-      const m: MultiEntry = { cands: [entry, path], best: entry, reason: 'only-path' };
-      loc.set(prefix, m);
-      this.decide(family, prefix, m, entry);
-      return undefined;
+      if (!isMulti(entry)) {
+        if (entry.source.id === id) {
+          if (entry === path) continue;
+          loc.set(prefix, path);
+          this.changed[family].push(prefix);
+          continue;
+        }
+        const m: MultiEntry = { cands: [entry, path], best: entry, reason: 'only-path' };
+        loc.set(prefix, m);
+        count[family]++;
+        this.decide(family, prefix, m, entry);
+        continue;
+      }
+      const i = indexOfSource(entry.cands, source);
+      if (i >= 0) {
+        if (entry.cands[i] === path) continue;
+        entry.cands[i] = path;
+      } else {
+        entry.cands.push(path);
+        count[family]++;
+      }
+      this.decide(family, prefix, entry, entry.best);
     }
-    const i = indexOfSource(entry.cands, source);
-    if (i >= 0) entry.cands[i] = path;
-    else entry.cands.push(path);
-    this.decide(family, prefix, entry, entry.best);
     return undefined;
   }
 
   /** Removes the path of a source for a prefix (no-op when it had none). */
   withdraw(source: PathSource, family: Family, prefix: Prefix): void {
-    const table = this.adjIn.get(source.id)?.[family];
-    const old = table?.get(prefix);
-    if (!table || !old) return;
-    table.delete(prefix);
-    this.removeFromLoc(family, prefix, source);
-  }
-
-  private removeFromLoc(family: Family, prefix: Prefix, source: PathSource): void {
     const loc = this.loc[family];
     const entry = loc.get(prefix);
     if (entry === undefined) return;
     if (!isMulti(entry)) {
       if (entry.source.id !== source.id) return;
       loc.delete(prefix);
-      this.changes.push({ family, prefix, previous: entry });
+      this.countOf(source.id)[family]--;
+      this.changed[family].push(prefix);
       return;
     }
     const i = indexOfSource(entry.cands, source);
     if (i < 0) return;
     entry.cands.splice(i, 1);
+    this.countOf(source.id)[family]--;
     const previous = entry.best;
     if (entry.cands.length === 1) {
       const only = entry.cands[0];
       loc.set(prefix, only);
-      if (only !== previous) this.changes.push({ family, prefix, best: only, reason: 'only-path', previous });
+      if (only !== previous) this.changed[family].push(prefix);
       return;
     }
     this.decide(family, prefix, entry, previous);
@@ -162,25 +179,30 @@ export class LocRib {
     entry.best = d.best;
     entry.reason = d.reason;
     // A new winner, or the same source's new path object, is a change for whoever exports it.
-    if (d.best !== previous) this.changes.push({ family, prefix, best: d.best, reason: d.reason, previous });
+    if (d.best !== previous) this.changed[family].push(prefix);
   }
 
   /** Drops every path of a source (its session went down) in every family. */
   dropSource(source: PathSource): void {
-    const t = this.adjIn.get(source.id);
-    if (!t) return;
+    const c = this.counts.get(source.id);
+    if (!c) return;
     for (const family of ['ipv4-unicast', 'ipv6-unicast'] as const) {
-      for (const prefix of t[family].keys()) this.removeFromLoc(family, prefix, source);
-      t[family].clear();
+      if (c[family] === 0) continue;
+      for (const prefix of this.prefixesOf(source.id, family)) this.withdraw(source, family, prefix);
     }
-    this.adjIn.delete(source.id);
+    this.counts.delete(source.id);
   }
 
-  /** The changes since the last call, oldest first (a prefix may appear several times). */
-  takeChanges(): BestChange[] {
-    const c = this.changes;
-    this.changes = [];
+  /** The prefixes whose best path changed since the last call. */
+  takeChanges(): RibChanges {
+    const c = this.changed;
+    this.changed = { 'ipv4-unicast': [], 'ipv6-unicast': [] };
     return c;
+  }
+
+  /** True when changes wait to be taken. */
+  get hasChanges(): boolean {
+    return this.changed['ipv4-unicast'].length > 0 || this.changed['ipv6-unicast'].length > 0;
   }
 
   /** The best path of a prefix and why it won. */
@@ -207,9 +229,30 @@ export class LocRib {
     return this.loc[family].size;
   }
 
-  /** What a source sent us (its Adj-RIB-In) for a family. */
+  /** Number of prefixes a source has a path for (the size of its Adj-RIB-In). */
+  countFrom(sourceId: string, family: Family): number {
+    return this.counts.get(sourceId)?.[family] ?? 0;
+  }
+
+  /** The prefixes a source has a path for. Walks the family's table: for status and resync, not per UPDATE. */
+  prefixesOf(sourceId: string, family: Family): Prefix[] {
+    const out: Prefix[] = [];
+    if ((this.counts.get(sourceId)?.[family] ?? 0) === 0) return out;
+    for (const [prefix, e] of this.loc[family]) {
+      if (isMulti(e) ? e.cands.some((c) => c.source.id === sourceId) : e.source.id === sourceId) out.push(prefix);
+    }
+    return out;
+  }
+
+  /** What a source sent us (its Adj-RIB-In) for a family. Walks the table: not for hot paths. */
   adjRibIn(sourceId: string, family: Family): ReadonlyMap<Prefix, Path> {
-    return this.adjIn.get(sourceId)?.[family] ?? new Map();
+    const out = new Map<Prefix, Path>();
+    if ((this.counts.get(sourceId)?.[family] ?? 0) === 0) return out;
+    for (const [prefix, e] of this.loc[family]) {
+      const p = isMulti(e) ? e.cands.find((c) => c.source.id === sourceId) : e.source.id === sourceId ? e : undefined;
+      if (p) out.set(prefix, p);
+    }
+    return out;
   }
 }
 

@@ -65,11 +65,24 @@ export interface SessionHost {
   statusChanged(key: string): void;
 }
 
+/**
+ * A timer of the FSM, armed lazily: restarting it (stop + start, as the FSM does for the hold
+ * and keepalive timers on every message) only moves its deadline; the clock timer underneath
+ * is re-armed when it fires early. A full table of UPDATEs then costs no timer churn.
+ */
+interface LazyTimer {
+  handle: TimerHandle | undefined;
+  /** When the clock timer underneath fires. */
+  firesAt: number;
+  deadline: number;
+  running: boolean;
+}
+
 interface Instance {
   fsm: FsmSnapshot;
   conn?: Connection;
   reader: MessageReader;
-  readonly timers: Map<TimerName, TimerHandle>;
+  readonly timers: Map<TimerName, LazyTimer>;
   peerOpen?: OpenMessage;
   pumping: boolean;
   alive: boolean;
@@ -258,22 +271,14 @@ export class PeerSession {
           this.send(inst, { type: 'notification', code: a.notification.code, subcode: a.notification.subcode, data: a.notification.data });
           if (inst === this.primary) this.lastError = `BGP Error: ${describeNotification(a.notification.code, a.notification.subcode)}`;
           break;
-        case 'startTimer': {
-          inst.timers.get(a.timer)?.cancel();
-          const name = a.timer;
-          inst.timers.set(
-            name,
-            this.host.clock.setTimeout(() => {
-              inst.timers.delete(name);
-              this.feed(inst, timerExpiredEvent(name));
-            }, a.ms),
-          );
+        case 'startTimer':
+          this.startTimer(inst, a.timer, a.ms);
+          break;
+        case 'stopTimer': {
+          const t = inst.timers.get(a.timer);
+          if (t) t.running = false;
           break;
         }
-        case 'stopTimer':
-          inst.timers.get(a.timer)?.cancel();
-          inst.timers.delete(a.timer);
-          break;
         case 'sessionUp':
           this.negotiated = { holdTimeS: a.holdTimeS, keepaliveTimeS: a.keepaliveTimeS };
           this.established(inst);
@@ -285,8 +290,43 @@ export class PeerSession {
     }
   }
 
+  private startTimer(inst: Instance, name: TimerName, ms: number): void {
+    const clock = this.host.clock;
+    const deadline = clock.now() + ms;
+    let t = inst.timers.get(name);
+    if (!t) {
+      t = { handle: undefined, firesAt: 0, deadline, running: true };
+      inst.timers.set(name, t);
+    }
+    t.deadline = deadline;
+    t.running = true;
+    // An armed clock timer that fires no later than the new deadline is re-armed when it fires.
+    if (t.handle && t.firesAt <= deadline) return;
+    t.handle?.cancel();
+    const timer = t;
+    const arm = (delay: number): void => {
+      timer.firesAt = clock.now() + delay;
+      timer.handle = clock.setTimeout(() => {
+        timer.handle = undefined;
+        if (!timer.running) return;
+        const left = timer.deadline - clock.now();
+        if (left > 0) {
+          arm(left);
+          return;
+        }
+        timer.running = false;
+        this.feed(inst, timerExpiredEvent(name));
+      }, delay);
+    };
+    arm(ms);
+  }
+
   private cancelTimers(inst: Instance): void {
-    for (const t of inst.timers.values()) t.cancel();
+    for (const t of inst.timers.values()) {
+      t.running = false;
+      t.handle?.cancel();
+      t.handle = undefined;
+    }
     inst.timers.clear();
   }
 
@@ -616,7 +656,7 @@ export class PeerSession {
     const gr = this.primary.peerOpen?.capabilities.find((c): c is Extract<Capability, { code: 64 }> => c.code === CAP_GRACEFUL_RESTART);
     if (source && gr && gr.restartTime > 0 && reason === 'tcp-failed' && !this.stopped) {
       // RFC 4724 helper: keep the routes, stale, until the peer is back or its restart time ends.
-      this.stale = { 'ipv4-unicast': new Set(this.host.rib.adjRibIn(source.id, 'ipv4-unicast').keys()), 'ipv6-unicast': new Set(this.host.rib.adjRibIn(source.id, 'ipv6-unicast').keys()) };
+      this.stale = { 'ipv4-unicast': new Set(this.host.rib.prefixesOf(source.id, 'ipv4-unicast')), 'ipv6-unicast': new Set(this.host.rib.prefixesOf(source.id, 'ipv6-unicast')) };
       this.log.info({ restartTimeS: gr.restartTime, stale: this.staleCount() }, 'peer may be restarting: keeping its routes');
       this.restartTimer = this.host.clock.setTimeout(() => {
         this.restartTimer = undefined;
@@ -695,20 +735,15 @@ export class PeerSession {
   }
 
   private accept(source: PathSource, family: Family, prefixes: readonly Prefix[], attrs: PathAttributes): boolean {
-    const rib = this.host.rib;
+    if (this.host.rib.updateMany(source, family, prefixes, attrs) !== undefined) this.counters[family].rejected += prefixes.length;
     const stale = this.stale?.[family];
-    let rejected = 0;
-    for (const p of prefixes) {
-      if (rib.update(source, family, p, attrs) !== undefined) rejected++;
-      stale?.delete(p);
-    }
-    this.counters[family].rejected += rejected;
+    if (stale) for (const p of prefixes) stale.delete(p);
     return true;
   }
 
   private refreshCounters(): void {
     if (!this.source) return;
-    for (const f of FAMILIES) this.counters[f].received = this.host.rib.adjRibIn(this.source.id, f).size;
+    for (const f of FAMILIES) this.counters[f].received = this.host.rib.countFrom(this.source.id, f);
   }
 
   // ---- output ----

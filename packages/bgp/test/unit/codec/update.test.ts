@@ -41,6 +41,12 @@ describe('UPDATE round trips', () => {
     expect(hex(bytes.subarray(30, 62))).toBe(hex([...V6_NH, ...V6_LL]));
   });
 
+  it('leaves an IPv6 NEXT_HOP out of an UPDATE without IPv4 NLRI', () => {
+    const msg: UpdateMessage = { type: 'update', withdrawn: [], nlri: [], attributes: { ...attrs6, nextHop: '2001:db8::1' }, mpReach: { afi: 2, safi: 1, nextHops: ['2001:db8::1'], nlri: ['fd00:1::/48'] } };
+    expect(decodeUpdate(encodeUpdate(msg, opts), opts).message.attributes).toEqual(attrs6);
+    expect(() => encodeUpdate({ ...msg, nlri: ['10.0.0.0/8'] }, opts)).toThrow(/NEXT_HOP/);
+  });
+
   it('refuses to encode what cannot be sent', () => {
     expect(() => encodeUpdate({ type: 'update', withdrawn: [], nlri: ['10.0.0.0/8'], attributes: { origin: 0, asPath: [] } }, opts)).toThrow(/NEXT_HOP/);
     expect(() => encodeUpdate({ type: 'update', withdrawn: [], nlri: ['10.0.0.0/8'], attributes: { nextHop: '10.0.0.1' } }, opts)).toThrow(EncodeError);
@@ -174,10 +180,12 @@ describe('attribute interning', () => {
     const cache = new Map<string, PathAttributes>();
     decodeUpdate(update({ attrs: [...BASIC, ...attr(0x40, 6, [1])], nlri: NLRI }), { fourOctetAs: true, attributeCache: cache });
     expect(cache.size).toBe(0);
-    const attrs2 = [...A.originIgp, ...A.asPath2(65001, 65002), ...A.nextHop(10, 0, 0, 1)];
-    decodeUpdate(update({ attrs: attrs2, nlri: NLRI }), { fourOctetAs: false, attributeCache: cache });
-    const r = decodeUpdate(update({ attrs: attrs2, nlri: NLRI }), { fourOctetAs: true, attributeCache: cache });
-    expect(r.message.attributes?.asPath).toEqual([{ type: 2, asns: [0xfde9fdea] }]);
+    // An AS_PATH that is valid read with 2-octet and with 4-octet AS numbers, meaning different paths.
+    const both = [...A.originIgp, ...attr(0x40, 2, [2, 1, 0xfd, 0xe9, 2, 3, 2, 1, 0, 0, 0xfd, 0xea]), ...A.nextHop(10, 0, 0, 1)];
+    const r2 = decodeUpdate(update({ attrs: both, nlri: NLRI }), { fourOctetAs: false, attributeCache: cache });
+    const r4 = decodeUpdate(update({ attrs: both, nlri: NLRI }), { fourOctetAs: true, attributeCache: cache });
+    expect(r2.message.attributes?.asPath).toEqual([{ type: 2, asns: [65001] }, { type: 2, asns: [513, 0, 65002] }]);
+    expect(r4.message.attributes?.asPath).toEqual([{ type: 2, asns: [0xfde90203] }, { type: 2, asns: [65002] }]);
     expect(cache.size).toBe(2);
   });
 });

@@ -233,7 +233,7 @@ async function gobgp() {
     };
     const frames = await peer({ host: '127.0.0.11', port: 17911, open: openMsg({ as: 65001, id: [10, 0, 0, 11], fourOctet: true }), until, timeoutMs: 25000 });
     return save('gobgp', frames, [
-      `captured from gobgpd ${version} (Debian gobgpd) by vectors/capture.mjs on ${new Date().toISOString().slice(0, 10)}`,
+      `captured from ${version} (Debian gobgpd) by vectors/capture.mjs on ${new Date().toISOString().slice(0, 10)}`,
       'GoBGP: iBGP, AS 65001, router id 10.0.0.13, local-address-list 127.0.0.13, hold 9, graceful restart (120 s, ipv4+ipv6)',
       'GoBGP routes: 10.3.0.0/24 and 10.3.1.0/24 (nexthop 10.0.0.13, community 65001:300, med 10, local-pref 200, aspath 65010,65011); fd00:3::/48 (nexthop 2001:db8::13, local-pref 150)',
       'peer (capture script): AS 65001, id 10.0.0.11, caps MP ipv4+ipv6, route refresh, 4-octet AS',

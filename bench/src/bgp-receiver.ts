@@ -1,0 +1,38 @@
+/**
+ * The Tabby side of bench/bgp, run as its own process (so its memory is measured alone): a
+ * Speaker with one passive peer. Prints JSON lines: `ready` (with its port and baseline
+ * memory), then `loaded` when the Loc-RIB holds the expected number of prefixes.
+ */
+import { Speaker } from '@tabby/bgp';
+
+const [address, peerAddress, expectedText] = process.argv.slice(2);
+const expected = Number(expectedText);
+const gc = (globalThis as { gc?: () => void }).gc;
+
+gc?.();
+const baseline = process.memoryUsage();
+const speaker = new Speaker({ asn: 65200, routerId: '10.0.0.201', listen: [{ address, port: 0 }] });
+await speaker.start();
+speaker.addPeer({ address: peerAddress, remoteAs: 65100, passive: true, holdTimeS: 9, families: ['ipv4-unicast'] });
+// A second peer that receives the whole table from us (send side of the keepalive check).
+speaker.addPeer({ address: '127.0.0.203', remoteAs: 65300, passive: true, holdTimeS: 9, families: ['ipv4-unicast'], nextHopIPv4: '10.0.0.201' });
+process.stdout.write(`${JSON.stringify({ msg: 'ready', port: speaker.listenPort(), rss: baseline.rss, heap: baseline.heapUsed })}\n`);
+
+let firstAt = 0;
+const timer = setInterval(() => {
+  const n = speaker.routeCount('ipv4-unicast');
+  if (n > 0 && firstAt === 0) firstAt = performance.now();
+  if (n < expected) return;
+  clearInterval(timer);
+  const loadedAt = performance.now();
+  gc?.();
+  const m = process.memoryUsage();
+  const peer = speaker.peers()[0];
+  process.stdout.write(
+    `${JSON.stringify({ msg: 'loaded', routes: n, firstToLastMs: loadedAt - firstAt, rss: m.rss, heap: m.heapUsed, state: peer?.state, lastError: peer?.lastError })}\n`,
+  );
+}, 20);
+
+process.on('SIGTERM', () => {
+  void speaker.stop().then(() => process.exit(0));
+});
