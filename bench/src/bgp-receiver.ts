@@ -5,7 +5,8 @@
  */
 import { Speaker } from '@tabby/bgp';
 
-const [address, peerAddress, expectedText] = process.argv.slice(2);
+const [address, peerAddress, expectedText, holdText] = process.argv.slice(2);
+const holdTimeS = Number(holdText ?? 9);
 const expected = Number(expectedText);
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -13,9 +14,9 @@ gc?.();
 const baseline = process.memoryUsage();
 const speaker = new Speaker({ asn: 65200, routerId: '10.0.0.201', listen: [{ address, port: 0 }] });
 await speaker.start();
-speaker.addPeer({ address: peerAddress, remoteAs: 65100, passive: true, holdTimeS: 9, families: ['ipv4-unicast'] });
+speaker.addPeer({ address: peerAddress, remoteAs: 65100, passive: true, holdTimeS, families: ['ipv4-unicast'] });
 // A second peer that receives the whole table from us (send side of the keepalive check).
-speaker.addPeer({ address: '127.0.0.203', remoteAs: 65300, passive: true, holdTimeS: 9, families: ['ipv4-unicast'], nextHopIPv4: '10.0.0.201' });
+speaker.addPeer({ address: '127.0.0.203', remoteAs: 65300, passive: true, holdTimeS, families: ['ipv4-unicast'], nextHopIPv4: '10.0.0.201' });
 process.stdout.write(`${JSON.stringify({ msg: 'ready', port: speaker.listenPort(), rss: baseline.rss, heap: baseline.heapUsed })}\n`);
 
 let firstAt = 0;

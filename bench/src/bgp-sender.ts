@@ -1,7 +1,8 @@
 /**
  * The bench/bgp sender, built on @tabby/bgp's codec: opens a session to a receiver, sends
  * the feed as fast as the receiver reads it (TCP backpressure), keeps sending KEEPALIVEs
- * every 3 s throughout, and records the largest gap between the receiver's KEEPALIVEs.
+ * every hold/3 s throughout, and records the largest gap between the receiver's KEEPALIVE or
+ * UPDATE messages (either restarts the hold timer).
  */
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -22,7 +23,7 @@ export class FeedSender {
   private socket: Socket | undefined;
   private readonly reader = new MessageReader();
   private lastKeepaliveAt = 0;
-  /** Largest gap between two KEEPALIVEs from the receiver while the session was up, ms. */
+  /** Largest gap between two KEEPALIVE or UPDATE messages from the receiver while the session was up, ms. */
   maxKeepaliveGapMs = 0;
   keepalivesReceived = 0;
   notification: string | undefined;
@@ -42,10 +43,11 @@ export class FeedSender {
       for (let f = this.reader.next(); f; f = this.reader.next()) {
         const m = decodeMessage(f, { fourOctetAs: true }).message;
         if (m.type === 'open') this.send(encodeMessage({ type: 'keepalive' }, { fourOctetAs: true }));
-        if (m.type === 'keepalive') {
+        if (m.type === 'keepalive' || m.type === 'update') {
+          // Either restarts our hold timer (RFC 4271 §4.4), so the gap between them is what matters.
           const now = performance.now();
           if (this.lastKeepaliveAt > 0) this.maxKeepaliveGapMs = Math.max(this.maxKeepaliveGapMs, now - this.lastKeepaliveAt);
-          else resolveUp();
+          else if (m.type === 'keepalive') resolveUp();
           this.lastKeepaliveAt = now;
           this.keepalivesReceived++;
         }
@@ -74,7 +76,7 @@ export class FeedSender {
       ),
     );
     await this.established;
-    this.keepaliveTimer = setInterval(() => this.send(encodeMessage({ type: 'keepalive' }, { fourOctetAs: true })), 3000);
+    this.keepaliveTimer = setInterval(() => this.send(encodeMessage({ type: 'keepalive' }, { fourOctetAs: true })), (holdTime * 1000) / 3);
   }
 
   private send(bytes: Uint8Array): boolean {

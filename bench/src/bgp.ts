@@ -3,8 +3,9 @@
  * paths of 2-8 hops) sent over a real TCP session by a sender built on @tabby/bgp, first
  * into a Tabby speaker (its own process) and then into BIRD on the same machine. Prints the
  * time until every prefix is in the Loc-RIB, prefixes/s, memory per route, the Tabby/BIRD
- * ratios, and the largest gap between the receiver's KEEPALIVEs during the load.
- * Run: npm run bench:bgp -w @tabby/bench (BENCH_BGP_PREFIXES to change the size).
+ * ratios, and the largest gap between the receiver's KEEPALIVE/UPDATE messages during the load.
+ * Run: npm run bench:bgp -w @tabby/bench (BENCH_BGP_PREFIXES to change the size,
+ * BENCH_BGP_PROFILE=DIR for a CPU profile of the Tabby receiver).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,8 @@ import { FeedSender } from './bgp-sender.js';
 
 const COUNT = Number(process.env.BENCH_BGP_PREFIXES ?? 1_000_000);
 const SENDER = '127.0.0.200';
+/** Hold time for every session: short, so a stalled event loop would show as a KEEPALIVE gap. */
+const HOLD_S = 3;
 
 function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -29,7 +32,13 @@ interface Result {
 }
 
 function gapText(r: Result): string {
-  return r.keepalives < 2 ? `n/a (${r.keepalives} KEEPALIVE)` : `${(r.keepaliveGapMs / 1000).toFixed(1)} s`;
+  return r.keepalives < 2 ? `n/a (${r.keepalives} message)` : `${(r.keepaliveGapMs / 1000).toFixed(1)} s`;
+}
+
+/** BENCH_BGP_PROFILE=DIR writes a V8 CPU profile of the Tabby receiver into DIR. */
+function profileFlags(): string[] {
+  const dir = process.env.BENCH_BGP_PROFILE;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
 }
 
 const mb = (n: number): string => `${(n / 1048576).toFixed(0)} MB`;
@@ -45,10 +54,10 @@ async function main(): Promise<void> {
   const results: Record<string, Result> = {};
   try {
     // Tabby
-    const receiver = group.start('tabby-receiver', process.execPath, ['--expose-gc', fileURLToPath(new URL('./bgp-receiver.js', import.meta.url)), '127.0.0.201', SENDER, String(feed.prefixes)]);
+    const receiver = group.start('tabby-receiver', process.execPath, ['--expose-gc', ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), ...profileFlags(), fileURLToPath(new URL('./bgp-receiver.js', import.meta.url)), '127.0.0.201', SENDER, String(feed.prefixes), String(HOLD_S)]);
     const ready = JSON.parse((await receiver.waitForLine(/^{.*"msg":"ready".*}$/))[0]) as { port: number; rss: number };
     const sender = new FeedSender();
-    await sender.connect('127.0.0.201', ready.port, SENDER, '10.0.0.200');
+    await sender.connect('127.0.0.201', ready.port, SENDER, '10.0.0.200', HOLD_S);
     const progress = setInterval(() => process.stderr.write('  tabby: loading...\r'), 2000);
     const sent = await sender.sendFeed(feed.messages);
     const loaded = JSON.parse((await receiver.waitForLine(/^{.*"msg":"loaded".*}$/, 900_000))[0]) as { rss: number; state: string; lastError: string };
@@ -64,7 +73,7 @@ async function main(): Promise<void> {
     // Send side: a peer that connects now gets the whole table from Tabby.
     const sink = new FeedSender(65300);
     const sinkStart = performance.now();
-    await sink.connect('127.0.0.201', ready.port, '127.0.0.203', '10.0.0.203');
+    await sink.connect('127.0.0.201', ready.port, '127.0.0.203', '10.0.0.203', HOLD_S);
     await eventually('the full table at the sink', () => sink.endOfRibAt > 0, 900_000, 50);
     results.tabbySend = {
       seconds: (sink.endOfRibAt - sinkStart) / 1000,
@@ -90,7 +99,7 @@ async function main(): Promise<void> {
       });
       const base = rssOf(bird.process.pid);
       const s2 = new FeedSender();
-      await s2.connect('127.0.0.202', port, SENDER, '10.0.0.200');
+      await s2.connect('127.0.0.202', port, SENDER, '10.0.0.200', HOLD_S);
       const sent2 = await s2.sendFeed(feed.messages);
       await eventually('BIRD to hold every prefix', async () => (await bird.routeCount('ipv4')) >= feed.prefixes, 900_000, 100);
       const birdSeconds = (performance.now() - sent2.startedAt) / 1000;
@@ -106,18 +115,18 @@ async function main(): Promise<void> {
   const n = feed.prefixes;
   const tb = results.tabby;
   const bd = results.bird;
-  const row = (label: string, a: string, b: string, ratio: string): string => `${label.padEnd(22)}${a.padEnd(16)}${b.padEnd(16)}${ratio}`;
+  const row = (label: string, a: string, b: string, ratio: string): string => `${label.padEnd(22)}${a.padEnd(24)}${b.padEnd(24)}${ratio}`;
   console.log(row('', 'Tabby', bd ? 'BIRD' : '(no bird)', bd ? 'Tabby/BIRD' : ''));
   console.log(row('time to Loc-RIB', `${tb.seconds.toFixed(2)} s`, bd ? `${bd.seconds.toFixed(2)} s` : '-', bd ? `${(tb.seconds / bd.seconds).toFixed(2)}x` : ''));
   console.log(row('prefixes/s', Math.round(n / tb.seconds).toLocaleString('en'), bd ? Math.round(n / bd.seconds).toLocaleString('en') : '-', ''));
   console.log(row('memory (RSS growth)', mb(tb.memory), bd ? mb(bd.memory) : '-', bd ? `${(tb.memory / bd.memory).toFixed(2)}x` : ''));
   console.log(row('bytes per route', String(Math.round(tb.memory / n)), bd ? String(Math.round(bd.memory / n)) : '-', bd ? `${(tb.memory / bd.memory).toFixed(2)}x` : ''));
-  console.log(row('max KEEPALIVE gap', gapText(tb), bd ? gapText(bd) : '-', '(hold time 9 s, keepalive 3 s)'));
+  console.log(row('max silence of peer', gapText(tb), bd ? gapText(bd) : '-', `(largest gap between KEEPALIVE/UPDATE; hold ${HOLD_S} s, keepalive ${HOLD_S / 3} s)`));
   console.log(row('session after load', tb.notes, bd?.notes ?? '-', ''));
   const ts = results.tabbySend;
   if (ts)
     console.log(
-      `Tabby sending the table to a new peer: ${ts.seconds.toFixed(2)} s (${Math.round(n / ts.seconds).toLocaleString('en')} prefixes/s), ${ts.notes}, max KEEPALIVE gap ${gapText(ts)}`,
+      `Tabby sending the table to a new peer: ${ts.seconds.toFixed(2)} s (${Math.round(n / ts.seconds).toLocaleString('en')} prefixes/s), ${ts.notes}, max silence ${gapText(ts)}`,
     );
 }
 

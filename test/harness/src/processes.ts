@@ -58,7 +58,8 @@ export function startProcess(name: string, command: string, args: readonly strin
     out += text;
     // Keep the last 1 MiB: enough to show on failure, bounded for chatty processes.
     if (out.length > 2 * OUTPUT_LIMIT) out = out.slice(-OUTPUT_LIMIT);
-    log?.write(text);
+    // Output can still arrive between 'exit' and 'close' (pipes drain after the process ends).
+    if (log && !log.writableEnded) log.write(text);
     pendingLine += text;
     const lines = pendingLine.split('\n');
     pendingLine = lines.pop() ?? '';
@@ -77,9 +78,10 @@ export function startProcess(name: string, command: string, args: readonly strin
   const exitPromise = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       live.delete(proc);
-      log?.end();
       resolve({ code, signal });
     });
+    // End the log once stdout/stderr are drained, not at 'exit' (data may still be in flight).
+    child.once('close', () => log?.end());
   });
   let exitedFlag = false;
   void exitPromise.then(() => (exitedFlag = true));

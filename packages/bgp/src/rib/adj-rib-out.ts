@@ -10,6 +10,42 @@ export interface OutBatch {
 }
 
 /**
+ * Prefixes waiting to be sent, in marking order, each once. A Set alone would do, but taking
+ * from the front of a large Set while deleting leaves holes that every later iteration must
+ * skip; a queue with a membership set keeps taking O(1) per prefix.
+ */
+class PendingQueue {
+  private readonly members = new Set<Prefix>();
+  private queue: Prefix[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  add(prefix: Prefix): void {
+    if (this.members.has(prefix)) return;
+    this.members.add(prefix);
+    this.queue.push(prefix);
+  }
+
+  /** The next pending prefix, removed from the queue; undefined when empty. */
+  shift(): Prefix | undefined {
+    while (this.head < this.queue.length) {
+      const prefix = this.queue[this.head++];
+      if (this.head > 4096 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      if (this.members.delete(prefix)) return prefix;
+    }
+    this.queue = [];
+    this.head = 0;
+    return undefined;
+  }
+}
+
+/**
  * What one peer has been sent (Adj-RIB-Out) and what it still must be sent. Best-path
  * changes only mark prefixes; {@link takeBatch} compares the wanted state with what was
  * sent, so a prefix that flaps several times between two sends costs one announcement, and
@@ -17,7 +53,7 @@ export interface OutBatch {
  */
 export class AdjRibOut {
   private readonly sent: Record<Family, Map<Prefix, PathAttributes>> = { 'ipv4-unicast': new Map(), 'ipv6-unicast': new Map() };
-  private readonly dirty: Record<Family, Set<Prefix>> = { 'ipv4-unicast': new Set(), 'ipv6-unicast': new Set() };
+  private readonly dirty: Record<Family, PendingQueue> = { 'ipv4-unicast': new PendingQueue(), 'ipv6-unicast': new PendingQueue() };
 
   constructor(
     private readonly rib: LocRib,
@@ -65,9 +101,10 @@ export class AdjRibOut {
       if (dirty.size === 0 || budget <= 0) continue;
       const sent = this.sent[family];
       const batch: OutBatch = { family, announce: new Map(), withdraw: [] };
-      for (const prefix of dirty) {
-        if (budget-- <= 0) break;
-        dirty.delete(prefix);
+      while (budget > 0) {
+        const prefix = dirty.shift();
+        if (prefix === undefined) break;
+        budget--;
         const d = this.rib.best(family, prefix);
         const want = d ? this.policy.exportAttributes(d.best, family) : null;
         const had = sent.get(prefix);

@@ -781,12 +781,17 @@ export class PeerSession {
         return;
       }
       for (const bytes of frames) {
-        writeBytes(conn, bytes);
+        pending.push(bytes);
+        pendingBytes += bytes.length;
         this.updatesOut++;
         this.messagesOut++;
       }
       wrote = true;
     };
+    // One socket write per flush: thousands of small UPDATEs written one by one cost more in
+    // the stream machinery than encoding them.
+    const pending: Uint8Array[] = [];
+    let pendingBytes = 0;
     for (const batch of out.takeBatch(OUT_BATCH)) {
       const afi = AFI_OF[batch.family];
       for (const [attributes, nlri] of batch.announce) {
@@ -795,6 +800,7 @@ export class PeerSession {
       }
       if (batch.withdraw.length > 0) write({ afi, withdrawn: batch.withdraw }, batch.withdraw.length);
     }
+    if (pending.length > 0) writeBytes(conn, pending.length === 1 ? (pending[0]) : Buffer.concat(pending, pendingBytes));
     if (wrote) this.feed(this.primary, { type: 'UpdateMsgSent' });
     for (const f of this.families) this.counters[f].advertised = out.count(f);
     if (out.pending > 0) {

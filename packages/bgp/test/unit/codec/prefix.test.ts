@@ -74,8 +74,8 @@ describe('IPv6 text (RFC 5952 §4)', () => {
   });
 });
 
-describe('IPv4 NLRI decoding throughput', () => {
-  it('decodes a million prefixes in a tight loop (printed, not asserted)', () => {
+describe('IPv4 NLRI decoding at scale', () => {
+  it('decodes a million packed prefixes from one buffer', () => {
     const build = (n: number): Uint8Array => {
       const rng = new Prng(7);
       const parts: number[] = [];
@@ -87,11 +87,7 @@ describe('IPv4 NLRI decoding throughput', () => {
       return Uint8Array.from(parts);
     };
     const buf = build(1_000_000);
-    for (let i = 0; i < 5; i++) decodePrefixes(1, build(20_000)); // warm up
-    const t0 = performance.now();
     const out = decodePrefixes(1, buf);
-    const ms = performance.now() - t0;
     expect(out.length).toBe(1_000_000);
-    console.log(`IPv4 NLRI decode: 1,000,000 prefixes in ${ms.toFixed(0)} ms = ${Math.round(1e6 / (ms / 1000)).toLocaleString('en-US')} prefixes/s`);
   });
 });
