@@ -71,8 +71,8 @@ export class StoreClient {
   apply(resource: Resource): Promise<{ resource: Resource; created: boolean }> {
     return this.call(this.client.apply.bind(this.client), { resource }).then((r) => ({ resource: r.resource as Resource, created: r.created }));
   }
-  delete(kind: string, namespace: string, name: string, resourceVersion = ''): Promise<Resource> {
-    return this.call(this.client.delete.bind(this.client), { kind, namespace, name, resourceVersion }).then((r) => r.resource as Resource);
+  delete(kind: string, namespace: string, name: string, resourceVersion = '', force = false): Promise<Resource> {
+    return this.call(this.client.delete.bind(this.client), { kind, namespace, name, resourceVersion, force }).then((r) => r.resource as Resource);
   }
   get(kind: string, namespace: string, name: string): Promise<Resource> {
     return this.call(this.client.get.bind(this.client), { kind, namespace, name }).then((r) => r.resource as Resource);

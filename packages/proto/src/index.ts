@@ -56,4 +56,38 @@ export {
   WatchResponse,
 } from './gen/tabby/v1/store.js';
 export type { ResourceStoreServer } from './gen/tabby/v1/store.js';
+export {
+  AssignIPRequest,
+  AssignIPResponse,
+  AutoAssignRequest,
+  AutoAssignResponse,
+  Block,
+  BlockEvent,
+  BlockEventType,
+  CheckProblem,
+  CheckRequest,
+  CheckResponse,
+  GetAllocationRequest,
+  GetAllocationResponse,
+  IpamClient,
+  IpamService,
+  ListBlocksRequest,
+  ListBlocksResponse,
+  PoolUsageRequest,
+  PoolUsageResponse,
+  PoolUtilization,
+  ReleaseByHandleRequest,
+  ReleaseByHandleResponse,
+  ReleaseIPsRequest,
+  ReleaseIPsResponse,
+  UtilizationRequest,
+  UtilizationResponse,
+  WorkloadAddRequest,
+  WorkloadAddResponse,
+  WorkloadDeleteRequest,
+  WorkloadDeleteResponse,
+  blockEventTypeFromJSON,
+  blockEventTypeToJSON,
+} from './gen/tabby/v1/ipam.js';
+export type { IpamServer } from './gen/tabby/v1/ipam.js';
 export { descriptorSetPath, loadDescriptorSet } from './descriptor.js';
