@@ -7,11 +7,13 @@ import {
   type EventBus,
   type HostPort,
   type Logger,
+  type ClientTlsFiles,
   type ServerTlsFiles,
   type ServiceMetrics,
 } from '@tabby/runtime';
 import type { Server as HttpServer } from 'node:http';
 import { openDatabase } from './database.js';
+import { ipamPoolGuard } from './pool-guard.js';
 import { publishEvents } from './publisher.js';
 import { ResourceStore } from './resource-store.js';
 import { resourceStoreService } from './service.js';
@@ -27,6 +29,9 @@ export interface StoreAppOptions {
   readonly bus?: EventBus;
   readonly metricsAddress?: HostPort;
   readonly tls?: ServerTlsFiles;
+  /** tabby-ipam address: when set, deleting an IPPool that still holds addresses needs `force`. */
+  readonly ipam?: string;
+  readonly ipamTls?: ClientTlsFiles;
   readonly eventRetention?: number;
   readonly bookmarkIntervalMs?: number;
   readonly maxQueuedPerWatcher?: number;
@@ -69,7 +74,9 @@ export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
     descriptorSets: [loadDescriptorSet()],
     callLogLevel: opts.callLogLevel,
   });
+  const guard = opts.ipam ? ipamPoolGuard(opts.ipam, opts.ipamTls) : undefined;
   server.addService('tabby.v1.ResourceStore', ResourceStoreService, resourceStoreService(store, {
+    poolGuard: guard?.guard,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 10_000,
     maxQueuedPerWatcher: opts.maxQueuedPerWatcher ?? 10_000,
     metrics: storeMetrics,
@@ -90,6 +97,7 @@ export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
       store,
       stop: async () => {
         await server.shutdown();
+        guard?.close();
         store.close();
         if (ownBus && eventBus) await eventBus.close();
         if (metricsServer) await new Promise<void>((resolve) => metricsServer?.close(() => resolve()));

@@ -1,0 +1,164 @@
+import type { Server as HttpServer } from 'node:http';
+import { metaOf, parseCIDR } from '@tabby/api';
+import { StoreFollower } from '@tabby/client';
+import { IpamService, ResourceStoreClient, loadDescriptorSet } from '@tabby/proto';
+import {
+  CLIENT_CHANNEL_OPTIONS,
+  GrpcServer,
+  NatsBus,
+  channelCredentials,
+  componentLogger,
+  startMetricsServer,
+  type ClientTlsFiles,
+  type EventBus,
+  type HostPort,
+  type Logger,
+  type ServerTlsFiles,
+  type ServiceMetrics,
+} from '@tabby/runtime';
+import { FollowedCluster } from './cluster.js';
+import { GroupCommitter } from './commit.js';
+import { openDatabase } from './database.js';
+import { IpamEngine, type BlockChange } from './engine.js';
+import { createIpamMetrics } from './ipam-metrics.js';
+import { publishBlockChanges } from './publisher.js';
+import { ipamService } from './service.js';
+import { Workloads } from './workloads.js';
+
+export interface IpamAppOptions {
+  readonly listen: HostPort;
+  readonly dataDir: string;
+  /** Address of tabby-store. */
+  readonly store: string;
+  readonly storeTls?: ClientTlsFiles;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly natsUrl?: string;
+  readonly bus?: EventBus;
+  readonly metricsAddress?: HostPort;
+  readonly tls?: ServerTlsFiles;
+  readonly strictAffinity?: boolean;
+  readonly maxBlocksPerHost?: number;
+  readonly recoveryIntervalMs?: number;
+  readonly callLogLevel?: 'info' | 'debug';
+}
+
+export interface IpamApp {
+  readonly port: number;
+  readonly metricsPort: number | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts tabby-ipam: opens (or shares) the database, follows IPPools and Nodes in the
+ * store, finishes workload changes that a crashed process left half-done, and serves the
+ * Ipam gRPC service with health, reflection and metrics. It serves only once the store has
+ * been listed (until then health says NOT_SERVING).
+ */
+export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
+  const log = opts.logger;
+  const metrics = createIpamMetrics(opts.metrics.registry);
+  const db = openDatabase(opts.dataDir, componentLogger(log, 'database'));
+  const storeClient = new ResourceStoreClient(opts.store, channelCredentials(opts.storeTls ?? {}), CLIENT_CHANNEL_OPTIONS);
+  const follower = new StoreFollower({ client: storeClient, kinds: ['IPPool', 'Node'], logger: componentLogger(log, 'follower') });
+  const view = new FollowedCluster(follower);
+
+  let bus = opts.bus;
+  let ownBus = false;
+  if (!bus && opts.natsUrl) {
+    bus = await NatsBus.connect({ url: opts.natsUrl, name: 'tabby-ipam', logger: componentLogger(log, 'nats') });
+    ownBus = true;
+  }
+  const eventBus = bus;
+  const committer = new GroupCommitter<BlockChange>(db, componentLogger(log, 'commit'), (changes) => {
+    for (const c of changes) log.info({ block: c.block.cidr, node: c.block.node, type: c.type, revision: c.revision }, 'block affinity changed');
+    if (eventBus) publishBlockChanges(eventBus, view, changes);
+  });
+  const engine = new IpamEngine({ db, view, strictAffinity: opts.strictAffinity, maxBlocksPerHost: opts.maxBlocksPerHost });
+  const workloads = new Workloads(db, engine, committer, storeClient, componentLogger(log, 'workloads'));
+
+  // A deleted pool: release its blocks' affinities (empty blocks go, others stay without a node).
+  follower.onChange((events, info) => {
+    if (info.kind !== 'IPPool') return;
+    for (const e of events) {
+      if (e.type !== 'deleted' || e.object.kind?.$case !== 'ipPool') continue;
+      const cidr = parseCIDR(e.object.kind.value.spec?.cidr ?? '');
+      if (!cidr) continue;
+      void committer
+        .run((tx) => engine.releasePoolAffinities(tx, cidr.canonical))
+        .then((n) => {
+          if (n > 0) log.info({ pool: metaOf(e.object).name, blocks: n }, 'pool deleted: block affinities released');
+        })
+        .catch((err: unknown) => log.error({ err }, 'cannot release the blocks of a deleted pool'));
+    }
+  });
+
+  const server = new GrpcServer({
+    logger: componentLogger(log, 'grpc'),
+    metrics: opts.metrics,
+    tls: opts.tls,
+    descriptorSets: [loadDescriptorSet()],
+    callLogLevel: opts.callLogLevel,
+  });
+  server.addService('tabby.v1.Ipam', IpamService, ipamService({ engine, committer, view, store: storeClient, workloads, metrics }));
+
+  let metricsServer: HttpServer | undefined;
+  let metricsPort: number | undefined;
+  let recovery: NodeJS.Timeout | undefined;
+  let gauges: NodeJS.Timeout | undefined;
+  const cleanup = async (): Promise<void> => {
+    clearInterval(recovery);
+    clearInterval(gauges);
+    await follower.stop();
+    await workloads.stop();
+    committer.close();
+    db.close();
+    storeClient.close();
+    if (ownBus && eventBus) await eventBus.close();
+    if (metricsServer) await new Promise<void>((resolve) => metricsServer?.close(() => resolve()));
+  };
+  try {
+    const port = await server.listen(opts.listen);
+    if (opts.metricsAddress) {
+      const m = await startMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
+      metricsServer = m.server;
+      metricsPort = m.port;
+    }
+    await workloads.start();
+    log.info({ store: opts.store }, 'listing pools and nodes from the store');
+    await follower.start();
+    log.info({ pools: view.pools().length, nodes: view.nodeNames().length }, 'following the store');
+    const recover = async (): Promise<void> => {
+      const r = await workloads.recover();
+      if (r.completed) metrics.recovered.inc({ outcome: 'completed' }, r.completed);
+      if (r.undone) metrics.recovered.inc({ outcome: 'undone' }, r.undone);
+    };
+    await recover();
+    recovery = setInterval(() => void recover().catch((err: unknown) => log.warn({ err }, 'recovery round failed')), opts.recoveryIntervalMs ?? 10_000);
+    recovery.unref();
+    const updateGauges = (): void => {
+      metrics.allocations.reset();
+      metrics.blocks.reset();
+      for (const p of view.pools()) {
+        const u = engine.poolCounts(p.cidr.canonical);
+        metrics.allocations.set({ pool: p.name }, u.inUse);
+        metrics.blocks.set({ pool: p.name }, u.blocks);
+      }
+    };
+    gauges = setInterval(updateGauges, 15_000);
+    gauges.unref();
+    server.setServing(true);
+    return {
+      port,
+      metricsPort,
+      stop: async () => {
+        await server.shutdown();
+        await cleanup();
+      },
+    };
+  } catch (err) {
+    await server.shutdown(0);
+    await cleanup();
+    throw err;
+  }
+}

@@ -1,0 +1,140 @@
+import { cidrContains, parseCIDR, parseIP } from '@tabby/api';
+import type { CheckProblem, CheckResponse, ResourceStoreClient } from '@tabby/proto';
+import { ServiceError, callUnary, isGrpcError } from '@tabby/runtime';
+import type { GroupCommitter } from './commit.js';
+import type { BlockChange, IpamEngine } from './engine.js';
+import type { ClusterView } from './pools.js';
+import { workloadHandle, type Workloads } from './workloads.js';
+
+/** Allocations younger than this are never called leaked: their endpoint may be on its way. */
+const GRACE_MS = 30_000;
+
+function problem(p: Partial<CheckProblem> & { kind: string; detail: string }): CheckProblem {
+  return { address: '', handle: '', block: '', node: '', workload: '', repaired: false, ...p };
+}
+
+/**
+ * `ipam check`: cross-checks IPAM's allocations and blocks against the store's
+ * WorkloadEndpoints, Nodes and IPPools. With `repair`, releases leaked addresses, gives
+ * addresses back to endpoints that lost them, releases the blocks of missing nodes and
+ * finishes interrupted workload changes.
+ */
+export async function runCheck(
+  repair: boolean,
+  deps: { engine: IpamEngine; committer: GroupCommitter<BlockChange>; view: ClusterView; store: ResourceStoreClient; workloads: Workloads; now?: () => number },
+): Promise<CheckResponse> {
+  const { engine, committer, view, store, workloads } = deps;
+  const now = (deps.now ?? Date.now)();
+  const problems: CheckProblem[] = [];
+
+  // Interrupted workload changes first: recovering them settles their addresses.
+  for (const intent of workloads.orphanedIntents()) {
+    problems.push(
+      problem({
+        kind: 'pending-workload',
+        handle: intent.handle,
+        node: intent.node,
+        workload: `${intent.namespace}/${intent.name}`,
+        detail: `workload ${intent.op} interrupted (process ${intent.owner} is gone)`,
+      }),
+    );
+  }
+  if (repair && problems.length > 0) {
+    await workloads.recover();
+    for (const p of problems) p.repaired = workloads.orphanedIntents().every((i) => i.handle !== p.handle);
+  }
+
+  let weps;
+  try {
+    weps = await callUnary(store.list.bind(store), { kind: 'WorkloadEndpoint', namespace: '', labelSelector: '' }, { timeoutMs: 30_000 });
+  } catch (err) {
+    throw new ServiceError('unavailable', `cannot list WorkloadEndpoints from the store: ${isGrpcError(err) ? err.details : String(err)}`);
+  }
+  /** address → namespace/pod of the endpoint using it */
+  const inUse = new Map<string, string>();
+  const nodeOfUser = new Map<string, string>();
+  for (const r of weps.items) {
+    if (r.kind?.$case !== 'workloadEndpoint') continue;
+    const ns = r.kind.value.metadata?.namespace ?? '';
+    const pod = r.kind.value.spec?.pod || r.kind.value.spec?.workload || r.kind.value.metadata?.name || '';
+    for (const net of r.kind.value.spec?.ipNetworks ?? []) {
+      const ip = parseIP(net.replace(/\/\d+$/, ''));
+      if (!ip) continue;
+      inUse.set(ip.text, `${ns}/${pod}`);
+      nodeOfUser.set(ip.text, r.kind.value.spec?.node ?? '');
+    }
+  }
+
+  const allocations = engine.allocations();
+  const pending = new Set(workloads.orphanedIntents().map((i) => i.handle));
+  const pools = view.pools();
+  const leaked: string[] = [];
+  for (const a of allocations) {
+    const owner = a.attributes.namespace && a.attributes.pod ? `${a.attributes.namespace}/${a.attributes.pod}` : undefined;
+    const user = inUse.get(a.address);
+    if (owner && user !== owner && !pending.has(a.handle) && now - a.createdAt > GRACE_MS) {
+      problems.push(
+        problem({
+          kind: 'leaked-address',
+          address: a.address,
+          handle: a.handle,
+          node: a.node,
+          workload: owner,
+          detail: user ? `allocated to ${owner} but used by ${user}` : `allocated to ${owner}, which has no WorkloadEndpoint with this address`,
+        }),
+      );
+      if (!user) leaked.push(a.address);
+    }
+    const ip = parseIP(a.address);
+    if (ip && !pools.some((p) => cidrContains(p.cidr, ip))) {
+      problems.push(problem({ kind: 'outside-pool', address: a.address, handle: a.handle, block: a.block, node: a.node, detail: `${a.address} is in no IPPool (its pool was deleted while in use)` }));
+    }
+  }
+  const allocated = new Map(allocations.map((a) => [a.address, a]));
+  const missing: { address: string; workload: string }[] = [];
+  for (const [address, workload] of inUse) {
+    if (allocated.has(address)) continue;
+    problems.push(problem({ kind: 'missing-allocation', address, workload, detail: `${workload} uses ${address}, which IPAM has not allocated` }));
+    missing.push({ address, workload });
+  }
+  const nodes = new Set(view.nodeNames());
+  const blocks = engine.blocks();
+  const missingNodes = new Set<string>();
+  for (const b of blocks) {
+    if (b.node !== null && !nodes.has(b.node)) {
+      problems.push(problem({ kind: 'block-missing-node', block: b.cidr, node: b.node, detail: `block ${b.cidr} is affine to node ${b.node}, which does not exist` }));
+      missingNodes.add(b.node);
+    }
+  }
+
+  if (repair) {
+    const released = new Set<string>();
+    const reassigned = new Set<string>();
+    const freedNodes = new Set<string>();
+    await committer.run((tx) => {
+      for (const addr of engine.releaseIPs(tx, leaked).released) released.add(addr);
+      for (const m of missing) {
+        const [ns, pod] = m.workload.split('/') as [string, string];
+        const ip = parseIP(m.address);
+        const pool = ip ? pools.find((p) => cidrContains(p.cidr, ip)) : undefined;
+        if (!pool || !parseCIDR(`${m.address}/${pool.blockSize}`)) continue;
+        try {
+          engine.assignIP(tx, m.address, workloadHandle(ns, pod), nodeOfUser.get(m.address) ?? '', { namespace: ns, pod });
+          reassigned.add(m.address);
+        } catch {
+          // e.g. the pool is disabled: leave it reported
+        }
+      }
+      for (const n of missingNodes) {
+        engine.releaseNodeAffinities(tx, n);
+        freedNodes.add(n);
+      }
+    });
+    for (const p of problems) {
+      if (p.kind === 'leaked-address' && released.has(p.address)) p.repaired = true;
+      if (p.kind === 'missing-allocation' && reassigned.has(p.address)) p.repaired = true;
+      if (p.kind === 'block-missing-node' && freedNodes.has(p.node)) p.repaired = true;
+    }
+  }
+  return { allocationsChecked: allocations.length, workloadsChecked: weps.items.length, blocksChecked: blocks.length, problems };
+}

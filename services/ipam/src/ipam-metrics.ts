@@ -1,0 +1,29 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** IPAM-specific Prometheus instruments. */
+export interface IpamMetrics {
+  readonly assigned: Counter;
+  readonly released: Counter;
+  readonly workloadsAdded: Counter;
+  readonly workloadsDeleted: Counter;
+  readonly allocations: Gauge<'pool'>;
+  readonly blocks: Gauge<'pool'>;
+  readonly recovered: Counter<'outcome'>;
+}
+
+export function createIpamMetrics(registry: Registry): IpamMetrics {
+  return {
+    assigned: new Counter({ name: 'tabby_ipam_addresses_assigned_total', help: 'Addresses assigned', registers: [registry] }),
+    released: new Counter({ name: 'tabby_ipam_addresses_released_total', help: 'Addresses released', registers: [registry] }),
+    workloadsAdded: new Counter({ name: 'tabby_ipam_workloads_added_total', help: 'WorkloadAdd calls that assigned new addresses', registers: [registry] }),
+    workloadsDeleted: new Counter({ name: 'tabby_ipam_workloads_deleted_total', help: 'WorkloadDelete calls', registers: [registry] }),
+    allocations: new Gauge({ name: 'tabby_ipam_allocations', help: 'Addresses in use per pool', labelNames: ['pool'] as const, registers: [registry] }),
+    blocks: new Gauge({ name: 'tabby_ipam_blocks', help: 'Blocks per pool', labelNames: ['pool'] as const, registers: [registry] }),
+    recovered: new Counter({
+      name: 'tabby_ipam_workload_recoveries_total',
+      help: 'Interrupted workload changes finished (completed) or undone after a crash',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { runService } from '@tabby/runtime';
+import { startIpam } from './app.js';
+import { ipamOptions } from './options.js';
+import { IPAM_VERSION } from './version.js';
+
+await runService({
+  program: 'tabby-ipam',
+  version: IPAM_VERSION,
+  options: ipamOptions,
+  start: async ({ config, logger, metrics }) =>
+    startIpam({
+      listen: config.listen,
+      dataDir: config.dataDir,
+      store: config.store,
+      storeTls: { ca: config.storeTlsCa, cert: config.storeTlsCert, key: config.storeTlsKey },
+      natsUrl: config.nats,
+      logger,
+      metrics,
+      metricsAddress: config.metrics,
+      tls: { cert: config.tlsCert, key: config.tlsKey, clientCa: config.tlsClientCa },
+      strictAffinity: config.strictAffinity,
+      maxBlocksPerHost: config.maxBlocksPerHost,
+      recoveryIntervalMs: config.recoveryInterval * 1000,
+      callLogLevel: config.rpcLog,
+    }),
+});

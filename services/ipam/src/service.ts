@@ -1,0 +1,140 @@
+import { cidrSize, parseCIDR } from '@tabby/api';
+import type { Block, IpamServer, PoolUtilization, ResourceStoreClient } from '@tabby/proto';
+import { ServiceError, type AsyncServiceImplementation } from '@tabby/runtime';
+import { runCheck } from './check.js';
+import type { GroupCommitter } from './commit.js';
+import type { BlockChange, BlockRow, IpamEngine } from './engine.js';
+import type { IpamMetrics } from './ipam-metrics.js';
+import type { ClusterView } from './pools.js';
+import type { Workloads } from './workloads.js';
+
+export interface IpamServiceDeps {
+  readonly engine: IpamEngine;
+  readonly committer: GroupCommitter<BlockChange>;
+  readonly view: ClusterView;
+  readonly store: ResourceStoreClient;
+  readonly workloads: Workloads;
+  readonly metrics: IpamMetrics;
+}
+
+/** The proto Block of a stored block; `pool` is the name of the pool containing it now. */
+export function toProtoBlock(b: BlockRow, view: ClusterView, borrowed = 0): Block {
+  const pool = view.pools().find((p) => p.cidr.canonical === b.poolCidr);
+  return { cidr: b.cidr, node: b.node ?? '', pool: pool?.name ?? '', size: b.size, inUse: b.inUse, borrowed };
+}
+
+function countOf(n: number, field: string): number {
+  if (!Number.isInteger(n) || n < 0) throw new ServiceError('invalid-argument', `${field} must be a non-negative integer`);
+  return n;
+}
+
+/** The gRPC Ipam service. */
+export function ipamService(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServer> {
+  const { engine, committer, view, metrics } = deps;
+  return {
+    autoAssign: async (req) => {
+      const r = await committer.run((tx) =>
+        engine.autoAssign(tx, {
+          node: req.node,
+          handle: req.handle,
+          numIpv4: countOf(req.numIpv4, 'numIpv4'),
+          numIpv6: countOf(req.numIpv6, 'numIpv6'),
+          ipv4Pools: req.ipv4Pools,
+          ipv6Pools: req.ipv6Pools,
+          attributes: req.attributes,
+        }),
+      );
+      if (!r.existing) metrics.assigned.inc(r.ipv4.length + r.ipv6.length);
+      return { ipv4: r.ipv4, ipv6: r.ipv6, existing: r.existing };
+    },
+    assignIp: async (req) => {
+      const address = await committer.run((tx) => engine.assignIP(tx, req.address, req.handle, req.node, req.attributes));
+      metrics.assigned.inc();
+      return { address };
+    },
+    releaseIPs: async (req) => {
+      const r = await committer.run((tx) => engine.releaseIPs(tx, req.addresses, req.handle));
+      metrics.released.inc(r.released.length);
+      return r;
+    },
+    releaseByHandle: async (req) => {
+      if (!req.handle) throw new ServiceError('invalid-argument', 'handle must be given');
+      const released = await committer.run((tx) => engine.releaseByHandle(tx, req.handle));
+      metrics.released.inc(released.length);
+      return { released };
+    },
+    getAllocation: (req) => {
+      const a = engine.getAllocation(req.address);
+      if (!a) return Promise.resolve({ allocated: false, address: req.address, handle: '', attributes: {}, block: '', blockNode: '', pool: '', borrowed: false });
+      const pool = view.pools().find((p) => p.cidr.canonical === engine.blocks().find((b) => b.cidr === a.block)?.poolCidr);
+      return Promise.resolve({
+        allocated: true,
+        address: a.address,
+        handle: a.handle,
+        attributes: a.attributes,
+        block: a.block,
+        blockNode: a.blockNode ?? '',
+        pool: pool?.name ?? '',
+        borrowed: a.blockNode !== a.node,
+      });
+    },
+    listBlocks: (req) => {
+      const revision = engine.blockRevision();
+      const borrowed = engine.borrowedCounts();
+      return Promise.resolve({ blocks: engine.blocks(req.node || undefined).map((b) => toProtoBlock(b, view, borrowed.get(b.cidr) ?? 0)), revision });
+    },
+    utilization: (req) => {
+      const blocks = engine.blocks();
+      const borrowed = engine.borrowedCounts();
+      const claimed = new Set<string>();
+      const pools: PoolUtilization[] = view.pools().map((p) => {
+        const mine = blocks.filter((b) => b.poolCidr === p.cidr.canonical);
+        for (const b of mine) claimed.add(b.cidr);
+        const total = cidrSize(p.cidr);
+        const inUse = BigInt(mine.reduce((s, b) => s + b.inUse, 0));
+        return {
+          name: p.name,
+          cidr: p.cidr.canonical,
+          total: total.toString(),
+          inUse: inUse.toString(),
+          free: (total - inUse).toString(),
+          disabled: p.disabled,
+          blocks: req.includeBlocks ? mine.map((b) => toProtoBlock(b, view, borrowed.get(b.cidr) ?? 0)) : [],
+        };
+      });
+      const orphanedBlocks = blocks.filter((b) => !claimed.has(b.cidr)).map((b) => toProtoBlock(b, view, borrowed.get(b.cidr) ?? 0));
+      return Promise.resolve({ pools, orphanedBlocks });
+    },
+    check: (req) => runCheck(req.repair, deps),
+    workloadAdd: async (req) => {
+      const r = await deps.workloads.add({
+        namespace: req.namespace,
+        name: req.name,
+        node: req.node,
+        labels: req.labels,
+        numIpv4: countOf(req.numIpv4, 'numIpv4'),
+        numIpv6: countOf(req.numIpv6, 'numIpv6'),
+        ipv4Pools: req.ipv4Pools,
+        ipv6Pools: req.ipv6Pools,
+      });
+      if (!r.existing) metrics.workloadsAdded.inc();
+      return r;
+    },
+    workloadDelete: async (req) => {
+      const r = await deps.workloads.delete(req.namespace, req.name);
+      metrics.workloadsDeleted.inc();
+      return r;
+    },
+    poolUsage: (req) => {
+      let cidr = req.cidr ? parseCIDR(req.cidr)?.canonical : undefined;
+      if (req.cidr && !cidr) throw new ServiceError('invalid-argument', `${req.cidr} is not a CIDR`);
+      if (!cidr) {
+        const pool = view.pools().find((p) => p.name === req.name);
+        if (!pool) throw new ServiceError('not-found', `IPPool ${req.name} is not known to IPAM`);
+        cidr = pool.cidr.canonical;
+      }
+      const u = engine.poolUse(cidr);
+      return Promise.resolve({ allocations: u.inUse, blocks: u.blocks, workloads: u.workloads.slice(0, 100), workloadCount: u.workloads.length });
+    },
+  };
+}

@@ -1,0 +1,303 @@
+import { hostname } from 'node:os';
+import { status } from '@grpc/grpc-js';
+import { metaOf, nameProblems, workloadEndpointName, workloadInterfaceName, wrap } from '@tabby/api';
+import type { ResourceStoreClient, Resource, WorkloadEndpoint } from '@tabby/proto';
+import { ServiceError, callUnary, isGrpcError, type Logger } from '@tabby/runtime';
+import type { GroupCommitter } from './commit.js';
+import type { Db } from './database.js';
+import type { BlockChange, IpamEngine } from './engine.js';
+
+/** The IPAM handle of a workload: one per workload, so release by handle is exact. */
+export function workloadHandle(namespace: string, name: string): string {
+  return `workload:${namespace}/${name}`;
+}
+
+export interface WorkloadAddInput {
+  readonly namespace: string;
+  readonly name: string;
+  readonly node: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly numIpv4: number;
+  readonly numIpv6: number;
+  readonly ipv4Pools: readonly string[];
+  readonly ipv6Pools: readonly string[];
+}
+
+export interface WorkloadAddResult {
+  readonly endpointName: string;
+  readonly interfaceName: string;
+  readonly ipNetworks: string[];
+  readonly existing: boolean;
+}
+
+interface IntentRow {
+  handle: string;
+  op: 'add' | 'delete';
+  namespace: string;
+  name: string;
+  node: string;
+  owner: string;
+  created_at: number;
+}
+
+const STORE_TIMEOUT_MS = 10_000;
+const HEARTBEAT_MS = 5_000;
+/** An owner whose heartbeat is older than this is taken for dead. */
+const OWNER_STALE_MS = 30_000;
+
+/** Test-only fault injection: TABBY_IPAM_FAILPOINT=after-assign kills the process between the two writes of WorkloadAdd. */
+function failpoint(name: string): void {
+  if (process.env.TABBY_IPAM_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * The CNI ADD/DEL path. A workload change writes two databases (IPAM's and the store), so
+ * it is journalled: an intent row is committed with the address assignment, the endpoint
+ * is written to the store, then the intent is removed. If the process dies in between,
+ * {@link recover} (at start and periodically, by any ipam process sharing the database)
+ * finishes or undoes it: an ADD whose endpoint never reached the store gives its
+ * addresses back; a DELETE is completed. No orphan address, no orphan endpoint.
+ */
+export class Workloads {
+  readonly instanceId = `${hostname()}:${process.pid}:${Date.now()}`;
+  private readonly s;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly engine: IpamEngine,
+    private readonly committer: GroupCommitter<BlockChange>,
+    private readonly store: ResourceStoreClient,
+    private readonly logger: Logger,
+  ) {
+    this.s = {
+      insertIntent: db.prepare<[string, string, string, string, string, string, number]>(
+        'INSERT OR REPLACE INTO intents (handle, op, namespace, name, node, owner, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      deleteIntent: db.prepare<[string, string]>('DELETE FROM intents WHERE handle = ? AND owner = ?'),
+      deleteIntentAny: db.prepare<[string]>('DELETE FROM intents WHERE handle = ?'),
+      intents: db.prepare<[], IntentRow>('SELECT * FROM intents ORDER BY created_at'),
+      intent: db.prepare<[string], IntentRow>('SELECT * FROM intents WHERE handle = ?'),
+      beat: db.prepare<[string, string, number, number]>('INSERT OR REPLACE INTO instances (id, host, pid, heartbeat) VALUES (?, ?, ?, ?)'),
+      instance: db.prepare<[string], { heartbeat: number; host: string; pid: number }>('SELECT heartbeat, host, pid FROM instances WHERE id = ?'),
+      dropInstance: db.prepare<[string]>('DELETE FROM instances WHERE id = ?'),
+      dropStale: db.prepare<[number]>('DELETE FROM instances WHERE heartbeat < ?'),
+    };
+  }
+
+  /** Registers this process and keeps its heartbeat fresh. */
+  async start(): Promise<void> {
+    const beat = (): Promise<void> =>
+      this.committer.run(() => {
+        this.s.beat.run(this.instanceId, hostname(), process.pid, Date.now());
+        this.s.dropStale.run(Date.now() - 10 * OWNER_STALE_MS);
+      });
+    await beat();
+    this.heartbeat = setInterval(() => void beat().catch((err: unknown) => this.logger.warn({ err }, 'heartbeat failed')), HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    await this.committer.run(() => this.s.dropInstance.run(this.instanceId)).catch(() => undefined);
+  }
+
+  private endpointFor(input: WorkloadAddInput, ipNetworks: string[]): { resource: Resource; name: string; interfaceName: string } {
+    const named = workloadEndpointName({ node: input.node, orchestrator: 'k8s', pod: input.name, endpoint: 'eth0', workload: '', containerID: '' });
+    if ('problems' in named) throw new ServiceError('invalid-argument', named.problems.map((p) => `${p.field}: ${p.reason}`).join('; '));
+    const interfaceName = workloadInterfaceName(input.namespace, input.name);
+    const wep: WorkloadEndpoint = {
+      metadata: {
+        name: named.name,
+        namespace: input.namespace,
+        labels: { ...input.labels, 'projectcalico.org/namespace': input.namespace, 'projectcalico.org/orchestrator': 'k8s' },
+        annotations: {},
+        uid: '',
+        resourceVersion: '',
+        generateName: '',
+      },
+      spec: {
+        orchestrator: 'k8s',
+        workload: '',
+        node: input.node,
+        containerID: '',
+        pod: input.name,
+        endpoint: 'eth0',
+        serviceAccountName: '',
+        ipNetworks,
+        ipNATs: [],
+        ipv4Gateway: '',
+        ipv6Gateway: '',
+        profiles: [`kns.${input.namespace}`],
+        interfaceName,
+        mac: '',
+        ports: [],
+        allowSpoofedSourcePrefixes: [],
+      },
+    };
+    return { resource: wrap('WorkloadEndpoint', wep), name: named.name, interfaceName };
+  }
+
+  async add(input: WorkloadAddInput): Promise<WorkloadAddResult> {
+    for (const [field, value] of [
+      ['namespace', input.namespace],
+      ['name', input.name],
+      ['node', input.node],
+    ] as const) {
+      if (!value) throw new ServiceError('invalid-argument', `${field} must be given`);
+      const problems = nameProblems(value);
+      if (problems.length > 0) throw new ServiceError('invalid-argument', `${field} "${value}": ${problems.join('; ')}`);
+    }
+    const handle = workloadHandle(input.namespace, input.name);
+    const numIpv4 = input.numIpv4 === 0 && input.numIpv6 === 0 ? 1 : input.numIpv4;
+    const assigned = await this.committer.run((tx) => {
+      const pending = this.s.intent.get(handle);
+      if (pending && pending.owner !== this.instanceId && !this.ownerDead(pending.owner)) {
+        throw new ServiceError('conflict', `workload ${input.namespace}/${input.name} is being ${pending.op === 'add' ? 'added' : 'deleted'} by another request; retry`);
+      }
+      this.s.insertIntent.run(handle, 'add', input.namespace, input.name, input.node, this.instanceId, Date.now());
+      return this.engine.autoAssign(tx, {
+        node: input.node,
+        handle,
+        numIpv4,
+        numIpv6: input.numIpv6,
+        ipv4Pools: input.ipv4Pools,
+        ipv6Pools: input.ipv6Pools,
+        attributes: { namespace: input.namespace, pod: input.name },
+      });
+    });
+    failpoint('after-assign');
+    const ipNetworks = [...assigned.ipv4, ...assigned.ipv6];
+    let ep;
+    try {
+      ep = this.endpointFor(input, ipNetworks);
+      await callUnary(this.store.apply.bind(this.store), { resource: ep.resource }, { timeoutMs: STORE_TIMEOUT_MS });
+    } catch (err) {
+      // Undo: the endpoint is not written (or we cannot know), so give the addresses back
+      // unless they were the workload's already.
+      if (!assigned.existing) {
+        await this.committer
+          .run((tx) => {
+            this.engine.releaseByHandle(tx, handle);
+            this.s.deleteIntent.run(handle, this.instanceId);
+          })
+          .catch((e: unknown) => this.logger.error({ err: e, handle }, 'cannot undo an assignment; recovery will'));
+      }
+      throw storeFailure(err, `cannot write WorkloadEndpoint for ${input.namespace}/${input.name}`);
+    }
+    await this.committer.run(() => this.s.deleteIntent.run(handle, this.instanceId));
+    return { endpointName: ep.name, interfaceName: ep.interfaceName, ipNetworks, existing: assigned.existing };
+  }
+
+  async delete(namespace: string, name: string): Promise<{ released: string[]; found: boolean }> {
+    if (!namespace || !name) throw new ServiceError('invalid-argument', 'namespace and name must be given');
+    const handle = workloadHandle(namespace, name);
+    const held = this.engine.allocationsOfHandle(handle);
+    const node = held[0]?.node ?? '';
+    await this.committer.run(() => this.s.insertIntent.run(handle, 'delete', namespace, name, node, this.instanceId, Date.now()));
+    const found = await this.deleteEndpoints(namespace, name);
+    const released = await this.committer.run((tx) => {
+      const r = this.engine.releaseByHandle(tx, handle);
+      this.s.deleteIntent.run(handle, this.instanceId);
+      return r;
+    });
+    return { released, found: found || released.length > 0 };
+  }
+
+  /** Deletes the workload's endpoints from the store (all of them: one per node it ran on). */
+  private async deleteEndpoints(namespace: string, name: string): Promise<boolean> {
+    let list;
+    try {
+      list = await callUnary(this.store.list.bind(this.store), { kind: 'WorkloadEndpoint', namespace, labelSelector: '' }, { timeoutMs: STORE_TIMEOUT_MS });
+    } catch (err) {
+      throw storeFailure(err, `cannot read WorkloadEndpoints of ${namespace}/${name}`);
+    }
+    let found = false;
+    for (const r of list.items) {
+      if (r.kind?.$case !== 'workloadEndpoint' || r.kind.value.spec?.pod !== name) continue;
+      found = true;
+      try {
+        await callUnary(this.store.delete.bind(this.store), { kind: 'WorkloadEndpoint', namespace, name: metaOf(r).name, resourceVersion: '', force: false }, { timeoutMs: STORE_TIMEOUT_MS });
+      } catch (err) {
+        if (isGrpcError(err) && err.code === status.NOT_FOUND) continue;
+        throw storeFailure(err, `cannot delete WorkloadEndpoint ${namespace}/${metaOf(r).name}`);
+      }
+    }
+    return found;
+  }
+
+  private ownerDead(owner: string): boolean {
+    if (owner === this.instanceId) return false;
+    const [host, pidText] = owner.split(':');
+    if (host === hostname()) {
+      try {
+        process.kill(Number(pidText), 0);
+      } catch {
+        return true;
+      }
+    }
+    const row = this.s.instance.get(owner);
+    return !row || Date.now() - row.heartbeat > OWNER_STALE_MS;
+  }
+
+  /** Intents whose owner is gone: what `ipam check` reports as pending workloads. */
+  orphanedIntents(): IntentRow[] {
+    return this.s.intents.all().filter((i) => this.ownerDead(i.owner));
+  }
+
+  /**
+   * Finishes or undoes the workload changes of dead processes. An ADD whose endpoint is in
+   * the store with the handle's addresses is kept; otherwise its addresses are released.
+   * A DELETE is completed. Intents stay when the store is unreachable (next round).
+   */
+  async recover(): Promise<{ completed: number; undone: number }> {
+    let completed = 0;
+    let undone = 0;
+    for (const intent of this.orphanedIntents()) {
+      try {
+        if (intent.op === 'add') {
+          const held = this.engine.allocationsOfHandle(intent.handle).map((a) => a.address);
+          const present = await this.endpointHolds(intent.namespace, intent.name, held);
+          await this.committer.run((tx) => {
+            if (!present) this.engine.releaseByHandle(tx, intent.handle);
+            this.s.deleteIntentAny.run(intent.handle);
+          });
+          if (present) completed++;
+          else undone++;
+          this.logger.info({ handle: intent.handle, owner: intent.owner, outcome: present ? 'kept' : 'released' }, 'recovered an interrupted workload add');
+        } else {
+          await this.deleteEndpoints(intent.namespace, intent.name);
+          await this.committer.run((tx) => {
+            this.engine.releaseByHandle(tx, intent.handle);
+            this.s.deleteIntentAny.run(intent.handle);
+          });
+          completed++;
+          this.logger.info({ handle: intent.handle, owner: intent.owner }, 'completed an interrupted workload delete');
+        }
+      } catch (err) {
+        this.logger.warn({ err: err instanceof Error ? err.message : String(err), handle: intent.handle }, 'cannot recover a workload change yet; will retry');
+      }
+    }
+    return { completed, undone };
+  }
+
+  private async endpointHolds(namespace: string, name: string, addresses: readonly string[]): Promise<boolean> {
+    const list = await callUnary(this.store.list.bind(this.store), { kind: 'WorkloadEndpoint', namespace, labelSelector: '' }, { timeoutMs: STORE_TIMEOUT_MS });
+    const want = new Set(addresses);
+    return list.items.some((r) => {
+      if (r.kind?.$case !== 'workloadEndpoint' || r.kind.value.spec?.pod !== name) return false;
+      const nets = r.kind.value.spec.ipNetworks.map((n) => n.replace(/\/(32|128)$/, ''));
+      return nets.length === want.size && nets.every((n) => want.has(n));
+    });
+  }
+}
+
+function storeFailure(err: unknown, what: string): Error {
+  if (err instanceof ServiceError) return err;
+  if (isGrpcError(err)) {
+    if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED) return new ServiceError('unavailable', `${what}: the store is unreachable (${err.details})`);
+    if (err.code === status.INVALID_ARGUMENT) return new ServiceError('invalid-argument', `${what}: ${err.details}`);
+    return new ServiceError('internal', `${what}: ${err.details}`);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
