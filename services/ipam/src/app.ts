@@ -1,5 +1,4 @@
 import type { Server as HttpServer } from 'node:http';
-import { metaOf, parseCIDR } from '@tabby/api';
 import { StoreFollower } from '@tabby/client';
 import { IpamService, ResourceStoreClient, loadDescriptorSet } from '@tabby/proto';
 import {
@@ -40,6 +39,8 @@ export interface IpamAppOptions {
   readonly strictAffinity?: boolean;
   readonly maxBlocksPerHost?: number;
   readonly recoveryIntervalMs?: number;
+  /** How old an allocation without an endpoint must be before check calls it leaked. */
+  readonly leakGraceMs?: number;
   readonly callLogLevel?: 'info' | 'debug';
 }
 
@@ -77,22 +78,27 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const engine = new IpamEngine({ db, view, strictAffinity: opts.strictAffinity, maxBlocksPerHost: opts.maxBlocksPerHost });
   const workloads = new Workloads(db, engine, committer, storeClient, componentLogger(log, 'workloads'));
 
-  // A deleted pool: release its blocks' affinities (empty blocks go, others stay without a node).
-  follower.onChange((events, info) => {
-    if (info.kind !== 'IPPool') return;
-    for (const e of events) {
-      if (e.type !== 'deleted' || e.object.kind?.$case !== 'ipPool') continue;
-      const cidr = parseCIDR(e.object.kind.value.spec?.cidr ?? '');
-      if (!cidr) continue;
+  // Blocks of a pool that no longer exists lose their affinity (empty ones go, others stay
+  // without a node), whether the pool was deleted while we watched or while we were down.
+  const releaseOrphanedBlocks = (): void => {
+    const live = new Set(view.pools().map((p) => p.cidr.canonical));
+    const gone = new Set(engine.blocks().filter((b) => b.node !== null && !live.has(b.poolCidr)).map((b) => b.poolCidr));
+    for (const cidr of gone) {
       void committer
-        .run((tx) => engine.releasePoolAffinities(tx, cidr.canonical))
+        .run((tx) => engine.releasePoolAffinities(tx, cidr))
         .then((n) => {
-          if (n > 0) log.info({ pool: metaOf(e.object).name, blocks: n }, 'pool deleted: block affinities released');
+          if (n > 0) log.info({ pool: cidr, blocks: n }, 'pool gone: block affinities released');
         })
         .catch((err: unknown) => log.error({ err }, 'cannot release the blocks of a deleted pool'));
     }
+  };
+  follower.onChange((events, info) => {
+    if (info.kind === 'IPPool' && (info.resync || events.some((e) => e.type === 'deleted'))) releaseOrphanedBlocks();
   });
 
+  // Calls wait until the pools and nodes have been listed from the store.
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
   const server = new GrpcServer({
     logger: componentLogger(log, 'grpc'),
     metrics: opts.metrics,
@@ -100,7 +106,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     descriptorSets: [loadDescriptorSet()],
     callLogLevel: opts.callLogLevel,
   });
-  server.addService('tabby.v1.Ipam', IpamService, ipamService({ engine, committer, view, store: storeClient, workloads, metrics }));
+  server.addService('tabby.v1.Ipam', IpamService, ipamService({ engine, committer, view, store: storeClient, workloads, metrics, leakGraceMs: opts.leakGraceMs ?? 30_000, ready }));
 
   let metricsServer: HttpServer | undefined;
   let metricsPort: number | undefined;
@@ -128,6 +134,8 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     log.info({ store: opts.store }, 'listing pools and nodes from the store');
     await follower.start();
     log.info({ pools: view.pools().length, nodes: view.nodeNames().length }, 'following the store');
+    releaseOrphanedBlocks();
+    markReady();
     const recover = async (): Promise<void> => {
       const r = await workloads.recover();
       if (r.completed) metrics.recovered.inc({ outcome: 'completed' }, r.completed);

@@ -6,9 +6,6 @@ import type { BlockChange, IpamEngine } from './engine.js';
 import type { ClusterView } from './pools.js';
 import { workloadHandle, type Workloads } from './workloads.js';
 
-/** Allocations younger than this are never called leaked: their endpoint may be on its way. */
-const GRACE_MS = 30_000;
-
 function problem(p: Partial<CheckProblem> & { kind: string; detail: string }): CheckProblem {
   return { address: '', handle: '', block: '', node: '', workload: '', repaired: false, ...p };
 }
@@ -17,11 +14,12 @@ function problem(p: Partial<CheckProblem> & { kind: string; detail: string }): C
  * `ipam check`: cross-checks IPAM's allocations and blocks against the store's
  * WorkloadEndpoints, Nodes and IPPools. With `repair`, releases leaked addresses, gives
  * addresses back to endpoints that lost them, releases the blocks of missing nodes and
- * finishes interrupted workload changes.
+ * finishes interrupted workload changes. Allocations younger than `leakGraceMs` are never
+ * called leaked: their endpoint may be on its way.
  */
 export async function runCheck(
   repair: boolean,
-  deps: { engine: IpamEngine; committer: GroupCommitter<BlockChange>; view: ClusterView; store: ResourceStoreClient; workloads: Workloads; now?: () => number },
+  deps: { engine: IpamEngine; committer: GroupCommitter<BlockChange>; view: ClusterView; store: ResourceStoreClient; workloads: Workloads; leakGraceMs: number; now?: () => number },
 ): Promise<CheckResponse> {
   const { engine, committer, view, store, workloads } = deps;
   const now = (deps.now ?? Date.now)();
@@ -72,7 +70,7 @@ export async function runCheck(
   for (const a of allocations) {
     const owner = a.attributes.namespace && a.attributes.pod ? `${a.attributes.namespace}/${a.attributes.pod}` : undefined;
     const user = inUse.get(a.address);
-    if (owner && user !== owner && !pending.has(a.handle) && now - a.createdAt > GRACE_MS) {
+    if (owner && user !== owner && !pending.has(a.handle) && now - a.createdAt >= deps.leakGraceMs) {
       problems.push(
         problem({
           kind: 'leaked-address',

@@ -21,6 +21,7 @@ await runService({
       tls: { cert: config.tlsCert, key: config.tlsKey, clientCa: config.tlsClientCa },
       strictAffinity: config.strictAffinity,
       maxBlocksPerHost: config.maxBlocksPerHost,
+      leakGraceMs: config.leakGrace * 1000,
       recoveryIntervalMs: config.recoveryInterval * 1000,
       callLogLevel: config.rpcLog,
     }),

@@ -11,6 +11,7 @@ export const ipamOptions = {
   nats: option.optionalString('NATS server URL for block events, e.g. nats://127.0.0.1:4222 (events off when empty)', 'URL'),
   strictAffinity: option.flag('never borrow addresses from another node\'s block (Calico StrictAffinity)'),
   maxBlocksPerHost: option.integer('blocks one node may hold per address family (Calico MaxBlocksPerHost; 0 = no limit)', 20, 0, 1_000_000),
+  leakGrace: option.integer('seconds an allocation without a WorkloadEndpoint is given before `ipam check` calls it leaked', 30, 0, 86_400),
   recoveryInterval: option.integer('seconds between looks for interrupted workload changes of dead ipam processes', 10, 1, 3600),
   rpcLog: option.oneOf('log level of successful RPCs', 'info', ['info', 'debug'] as const),
 };

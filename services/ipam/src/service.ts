@@ -15,6 +15,9 @@ export interface IpamServiceDeps {
   readonly store: ResourceStoreClient;
   readonly workloads: Workloads;
   readonly metrics: IpamMetrics;
+  readonly leakGraceMs: number;
+  /** Resolves once the store has been listed; calls wait for it. */
+  readonly ready?: Promise<void>;
 }
 
 /** The proto Block of a stored block; `pool` is the name of the pool containing it now. */
@@ -28,8 +31,22 @@ function countOf(n: number, field: string): number {
   return n;
 }
 
-/** The gRPC Ipam service. */
+/** The gRPC Ipam service; every call first waits for `deps.ready`. */
 export function ipamService(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServer> {
+  const handlers = handlersOf(deps);
+  const ready = deps.ready;
+  if (!ready) return handlers;
+  const gated = {} as Record<string, unknown>;
+  for (const [name, handler] of Object.entries(handlers) as [string, (req: unknown, call: unknown) => Promise<unknown>][]) {
+    gated[name] = async (req: unknown, call: unknown) => {
+      await ready;
+      return handler(req, call);
+    };
+  }
+  return gated as AsyncServiceImplementation<IpamServer>;
+}
+
+function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServer> {
   const { engine, committer, view, metrics } = deps;
   return {
     autoAssign: async (req) => {

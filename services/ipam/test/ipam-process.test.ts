@@ -1,0 +1,280 @@
+/**
+ * tabby-ipam as operators run it: real tabby-store, tabby-ipam and nats-server processes
+ * over loopback gRPC, real SQLite files.
+ */
+import { credentials, status } from '@grpc/grpc-js';
+import { metaOf, parseManifest } from '@tabby/api';
+import { ProcessGroup, eventually, freePort, startNats, startService, tempDir, walkthroughManifest, type NatsServer, type ServiceProcess } from '@tabby/harness';
+import { BlockEvent, IpamClient, ResourceStoreClient, type Resource } from '@tabby/proto';
+import { callUnary } from '@tabby/runtime';
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const group = new ProcessGroup();
+const dir = tempDir('tabby-ipam-process-');
+let nats: NatsServer;
+let natsConn: NatsConnection;
+
+beforeAll(async () => {
+  nats = await startNats(group, dir.path);
+  natsConn = await connect({ servers: nats.url });
+}, 30_000);
+afterAll(async () => {
+  await natsConn?.close();
+  await group.stopAll();
+  dir.remove();
+});
+
+function one(text: string): Resource {
+  const r = parseManifest(text);
+  if (r.errors.length > 0) throw new Error(r.errors[0]?.message);
+  return r.resources[0]!.resource;
+}
+
+function nodeResource(name: string, labels: Record<string, string> = {}): Resource {
+  const lines = Object.entries(labels).map(([k, v]) => `    ${k}: "${v}"`);
+  return one(`apiVersion: projectcalico.org/v3
+kind: Node
+metadata:
+  name: ${name}
+${lines.length ? `  labels:\n${lines.join('\n')}\n` : ''}spec:
+  bgp:
+    ipv4Address: 127.0.0.11/32
+`);
+}
+
+function poolResource(name: string, cidr: string, extra = ''): Resource {
+  return one(`apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata:
+  name: ${name}
+spec:
+  cidr: ${cidr}
+${extra}`);
+}
+
+interface Cluster {
+  store: ServiceProcess;
+  ipam: ServiceProcess;
+  storeClient: ResourceStoreClient;
+  ipamClient: IpamClient;
+  dataDir: string;
+}
+
+async function startCluster(name: string, ipamEnv: NodeJS.ProcessEnv = {}): Promise<Cluster> {
+  const dataDir = `${dir.path}/${name}`;
+  const ipamPort = await freePort('127.0.0.1');
+  const store = await startService(group, 'store', ['--listen', '127.0.0.1:0', '--data-dir', `${dataDir}/store`, '--nats', nats.url, '--ipam', `127.0.0.1:${ipamPort}`]);
+  const ipam = await startIpam(store.address, `${dataDir}/ipam`, ipamPort, ipamEnv);
+  return {
+    store,
+    ipam,
+    storeClient: new ResourceStoreClient(store.address, credentials.createInsecure()),
+    ipamClient: new IpamClient(ipam.address, credentials.createInsecure()),
+    dataDir,
+  };
+}
+
+function startIpam(storeAddress: string, dataDir: string, port = 0, env: NodeJS.ProcessEnv = {}): Promise<ServiceProcess> {
+  return startService(group, 'ipam', ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--store', storeAddress, '--nats', nats.url, '--recovery-interval', '1'], { env });
+}
+
+const call = <Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req) => callUnary(method, req, { timeoutMs: 15_000 });
+
+async function waitForPools(c: Cluster, n: number): Promise<void> {
+  // ipam follows the store: wait until it sees the pools we just created.
+  await eventually(`ipam to see ${n} pools`, async () => (await call(c.ipamClient.utilization.bind(c.ipamClient), { includeBlocks: false })).pools.length === n, 10_000, 50);
+}
+
+async function weps(c: Cluster): Promise<{ name: string; nets: string[]; iface: string; node: string }[]> {
+  const list = await call(c.storeClient.list.bind(c.storeClient), { kind: 'WorkloadEndpoint', namespace: '', labelSelector: '' });
+  return list.items.map((r) => {
+    const w = r.kind?.$case === 'workloadEndpoint' ? r.kind.value : undefined;
+    return { name: `${metaOf(r).namespace}/${w?.spec?.pod ?? ''}`, nets: w?.spec?.ipNetworks ?? [], iface: w?.spec?.interfaceName ?? '', node: w?.spec?.node ?? '' };
+  });
+}
+
+describe('the walkthrough: change IP pools on a running cluster, safely', () => {
+  it('moves kube-dns from 192.168.0.0/16 to new-pool, refusing to delete the old pool while it is in use', async () => {
+    const c = await startCluster('walkthrough');
+    const blockEvents: string[] = [];
+    const sub = natsConn.subscribe('tabby.v1.ipam.blocks');
+    void (async () => {
+      for await (const m of sub) {
+        const e = BlockEvent.decode(m.data);
+        blockEvents.push(`${e.revision} ${e.type} ${e.block?.cidr} ${e.block?.node} ${e.block?.pool}`);
+      }
+    })();
+    await call(c.storeClient.create.bind(c.storeClient), { resource: one(walkthroughManifest('6. the default pool')) });
+    await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('vagrant') });
+    await waitForPools(c, 1);
+    const added = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), {
+      namespace: 'kube-system',
+      name: 'kube-dns-6f4fd4bdf-8q7zp',
+      node: 'vagrant',
+      labels: { 'k8s-app': 'kube-dns' },
+      numIpv4: 0,
+      numIpv6: 0,
+      ipv4Pools: [],
+      ipv6Pools: [],
+    });
+    expect(added).toMatchObject({ endpointName: 'vagrant-k8s-kube--dns--6f4fd4bdf--8q7zp-eth0', interfaceName: 'cali800a63073ed', existing: false });
+    expect(added.ipNetworks).toHaveLength(1);
+    expect(added.ipNetworks[0]).toMatch(/^192\.168\.\d+\.\d+\/32$/);
+    expect(await weps(c)).toEqual([{ name: 'kube-system/kube-dns-6f4fd4bdf-8q7zp', nets: added.ipNetworks, iface: 'cali800a63073ed', node: 'vagrant' }]);
+
+    await call(c.storeClient.create.bind(c.storeClient), { resource: one(walkthroughManifest('6. new-pool')) });
+    // pool.yaml: the old pool disabled
+    const list = parseManifest(walkthroughManifest('6. pool.yaml'));
+    for (const r of list.resources) await call(c.storeClient.apply.bind(c.storeClient), { resource: r.resource });
+    await eventually('ipam sees the old pool disabled', async () => {
+      const u = await call(c.ipamClient.utilization.bind(c.ipamClient), { includeBlocks: false });
+      return u.pools.find((p) => p.name === 'default-ipv4-ippool')?.disabled === true;
+    });
+
+    // Deleting the old pool now would break kube-dns: refused, with the way out.
+    const refused = await call(c.storeClient.delete.bind(c.storeClient), { kind: 'pool', namespace: '', name: 'default-ipv4-ippool', resourceVersion: '', force: false }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: status.FAILED_PRECONDITION });
+    expect((refused as { details: string }).details).toBe(
+      'IPPool(default-ipv4-ippool) still has 1 address in use by 1 workload (kube-system/kube-dns-6f4fd4bdf-8q7zp): deleting it would break them. ' +
+        'Disable the pool, recreate those workloads so they get addresses from another pool, then delete it ' +
+        '(tabbyctl ipam migrate --from default-ipv4-ippool --to <new pool> --wait does all three); or delete with --force.',
+    );
+
+    // Recreate the workload: it lands in new-pool.
+    const del = await call(c.ipamClient.workloadDelete.bind(c.ipamClient), { namespace: 'kube-system', name: 'kube-dns-6f4fd4bdf-8q7zp' });
+    expect(del).toEqual({ released: [added.ipNetworks[0]!.replace('/32', '')], found: true });
+    const again = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), {
+      namespace: 'kube-system',
+      name: 'kube-dns-6f4fd4bdf-8q7zp',
+      node: 'vagrant',
+      labels: {},
+      numIpv4: 1,
+      numIpv6: 0,
+      ipv4Pools: [],
+      ipv6Pools: [],
+    });
+    expect(again.ipNetworks[0]).toMatch(/^10\.0\.\d+\.\d+\/32$/);
+    expect((await weps(c)).map((w) => w.nets)).toEqual([again.ipNetworks]);
+
+    await call(c.storeClient.delete.bind(c.storeClient), { kind: 'pool', namespace: '', name: 'default-ipv4-ippool', resourceVersion: '', force: false });
+    const pools = await call(c.storeClient.list.bind(c.storeClient), { kind: 'IPPool', namespace: '', labelSelector: '' });
+    expect(pools.items.map((p) => metaOf(p).name)).toEqual(['new-pool']);
+
+    // Block affinity changes went out on NATS: the old block claimed then released, the new one claimed.
+    await eventually('three block events', () => blockEvents.length === 3);
+    expect(blockEvents[0]).toMatch(/^1 1 192\.168\.\d+\.\d+\/26 vagrant default-ipv4-ippool$/);
+    expect(blockEvents[1]).toMatch(/^2 2 192\.168\.\d+\.\d+\/26 vagrant default-ipv4-ippool$/);
+    expect(blockEvents[2]).toMatch(/^3 1 10\.0\.\d+\.\d+\/26 vagrant new-pool$/);
+    const blocks = await call(c.ipamClient.listBlocks.bind(c.ipamClient), { node: '' });
+    expect(blocks.revision).toBe(3);
+    sub.unsubscribe();
+  }, 90_000);
+
+  it('refuses to delete a pool it cannot check, and deletes it when forced', async () => {
+    const c = await startCluster('forced');
+    await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p1', '10.5.0.0/16') });
+    await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n1') });
+    await waitForPools(c, 1);
+    await call(c.ipamClient.autoAssign.bind(c.ipamClient), { node: 'n1', handle: 'h', numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} });
+    await c.ipam.process.stop();
+    const down = await call(c.storeClient.delete.bind(c.storeClient), { kind: 'IPPool', namespace: '', name: 'p1', resourceVersion: '', force: false }).catch((e: unknown) => e);
+    expect(down).toMatchObject({ code: status.UNAVAILABLE });
+    expect((down as { details: string }).details).toMatch(/^cannot tell whether IPPool\(p1\) is still in use \(tabby-ipam at 127\.0\.0\.1:\d+ is unreachable\); retry when tabby-ipam is up, or delete with --force$/);
+    await call(c.storeClient.delete.bind(c.storeClient), { kind: 'IPPool', namespace: '', name: 'p1', resourceVersion: '', force: true });
+    // ipam, back up, sees the pool gone: its block keeps the address but loses its node; check reports it.
+    c.ipam = await startIpam(c.store.address, `${c.dataDir}/ipam`, c.ipam.port);
+    await eventually('affinity released', async () => (await call(c.ipamClient.listBlocks.bind(c.ipamClient), { node: '' })).blocks[0]?.node === '');
+    const check = await call(c.ipamClient.check.bind(c.ipamClient), { repair: false });
+    expect(check.problems.map((p) => p.kind)).toEqual(['outside-pool']);
+    const u = await call(c.ipamClient.utilization.bind(c.ipamClient), { includeBlocks: true });
+    expect(u.orphanedBlocks).toMatchObject([{ node: '', pool: '', inUse: 1 }]);
+  }, 90_000);
+});
+
+describe('crash safety', () => {
+  it('a kill -9 between address assignment and endpoint write leaks nothing after restart', async () => {
+    const c = await startCluster('crash', { TABBY_IPAM_FAILPOINT: 'after-assign' });
+    await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p', '10.8.0.0/16') });
+    await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n1') });
+    await waitForPools(c, 1);
+    const failed = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'default', name: 'web-1', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] }).catch(
+      (e: unknown) => e,
+    );
+    expect(failed).toMatchObject({ code: status.UNAVAILABLE });
+    expect(await c.ipam.process.exited()).toMatchObject({ signal: 'SIGKILL' });
+    // The assignment was committed before the crash: it is on disk now, with its intent.
+    c.ipam = await startIpam(c.store.address, `${c.dataDir}/ipam`, c.ipam.port);
+    await c.ipam.process.waitForLine(/"outcome":"released".*"msg":"recovered an interrupted workload add"/);
+    const check = await call(c.ipamClient.check.bind(c.ipamClient), { repair: false });
+    expect(check).toMatchObject({ allocationsChecked: 0, problems: [] });
+    expect(await weps(c)).toEqual([]);
+    // And the workload can be added for real now.
+    await c.ipam.process.stop();
+    c.ipam = await startIpam(c.store.address, `${c.dataDir}/ipam`, c.ipam.port);
+    const ok = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'default', name: 'web-1', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+    expect((await weps(c)).map((w) => w.nets)).toEqual([ok.ipNetworks]);
+  }, 90_000);
+
+  it('ipam check finds a leaked address and an endpoint without allocation, and repairs both', async () => {
+    const c = await startCluster('check');
+    await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p', '10.9.0.0/16') });
+    await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n1') });
+    await waitForPools(c, 1);
+    const w = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'ns', name: 'a', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+    // Someone deletes the endpoint behind IPAM's back, and releases another endpoint's address.
+    await call(c.storeClient.delete.bind(c.storeClient), { kind: 'wep', namespace: 'ns', name: w.endpointName, resourceVersion: '', force: false });
+    const w2 = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'ns', name: 'b', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+    await call(c.ipamClient.releaseIPs.bind(c.ipamClient), { addresses: w2.ipNetworks, handle: '' });
+    // Leaks younger than --leak-grace (30 s) are not called leaks: their endpoint may be on its way.
+    await c.ipam.process.stop();
+    c.ipam = await startService(group, 'ipam', ['--listen', `127.0.0.1:${c.ipam.port}`, '--data-dir', `${c.dataDir}/ipam`, '--store', c.store.address, '--leak-grace', '0']);
+    const found = await call(c.ipamClient.check.bind(c.ipamClient), { repair: false });
+    expect(found.problems.map((p) => `${p.kind} ${p.workload}`).sort()).toEqual(['leaked-address ns/a', 'missing-allocation ns/b']);
+    const fixed = await call(c.ipamClient.check.bind(c.ipamClient), { repair: true });
+    expect(fixed.problems.every((p) => p.repaired)).toBe(true);
+    expect((await call(c.ipamClient.check.bind(c.ipamClient), { repair: false })).problems).toEqual([]);
+    expect((await call(c.ipamClient.getAllocation.bind(c.ipamClient), { address: w2.ipNetworks[0]! })).handle).toBe('workload:ns/b');
+  }, 90_000);
+});
+
+describe('two ipam processes sharing one database', () => {
+  it('hand out 20,000 addresses to 8 concurrent clients without giving any address twice', async () => {
+    const c = await startCluster('concurrency');
+    const second = await startIpam(c.store.address, `${c.dataDir}/ipam`);
+    const clients = [c.ipamClient, new IpamClient(second.address, credentials.createInsecure())];
+    await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('big', '10.0.0.0/8') });
+    const nodes = Array.from({ length: 40 }, (_, i) => `node-${i}`);
+    for (const n of nodes) await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource(n) });
+    await waitForPools(c, 1);
+    for (const client of clients) {
+      await eventually('both see every node', async () => {
+        const r = await call(client.autoAssign.bind(client), { node: 'node-39', handle: `probe-${clients.indexOf(client)}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} }).catch(() => undefined);
+        return r !== undefined;
+      });
+    }
+    const TOTAL = 20_000;
+    const WORKERS = 8;
+    const got: string[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: WORKERS }, async (_, w) => {
+        const client = clients[w % 2]!;
+        while (next < TOTAL) {
+          const i = next++;
+          const r = await call(client.autoAssign.bind(client), { node: nodes[i % nodes.length]!, handle: `h-${i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} });
+          got.push(r.ipv4[0]!);
+        }
+      }),
+    );
+    expect(got).toHaveLength(TOTAL);
+    expect(new Set(got).size).toBe(TOTAL);
+    const check = await call(c.ipamClient.check.bind(c.ipamClient), { repair: false });
+    expect(check.problems).toEqual([]);
+    expect(check.allocationsChecked).toBe(TOTAL + 2);
+    const blocks = await call(clients[1]!.listBlocks.bind(clients[1]), { node: '' });
+    expect(blocks.blocks.reduce((s, b) => s + b.inUse, 0)).toBe(TOTAL + 2);
+    // every node allocated in its own blocks: nothing borrowed
+    expect(blocks.blocks.every((b) => b.borrowed === 0)).toBe(true);
+  }, 300_000);
+});
