@@ -71,7 +71,7 @@ const cases: Case[] = [
   },
   {
     name: 'peerSelector expands to the selected nodes, with automatic reverse peerings',
-    docs: [MESH_OFF, nodes(3, (i) => ({ labels: i === 3 ? { edge: 'yes' } : {} })), bgpPeer('to-edge', 'nodeSelector: "!has(edge)"\npeerSelector: has(edge)')],
+    docs: [MESH_OFF, nodes(3, (i) => ({ labels: i === 3 ? { edge: 'yes' } : ({} as Record<string, string>) })), bgpPeer('to-edge', 'nodeSelector: "!has(edge)"\npeerSelector: has(edge)')],
     expect: {
       node1: ['Node_10_0_0_3 10.0.0.3:179 64512>64512 iBGP [BGPPeer(to-edge)]'],
       node2: ['Node_10_0_0_3 10.0.0.3:179 64512>64512 iBGP [BGPPeer(to-edge)]'],
@@ -80,7 +80,7 @@ const cases: Case[] = [
   },
   {
     name: 'reversePeering: Manual suppresses the reverse peerings',
-    docs: [MESH_OFF, nodes(2, (i) => ({ labels: i === 2 ? { edge: 'yes' } : {} })), bgpPeer('to-edge', 'nodeSelector: "!has(edge)"\npeerSelector: has(edge)\nreversePeering: Manual')],
+    docs: [MESH_OFF, nodes(2, (i) => ({ labels: i === 2 ? { edge: 'yes' } : ({} as Record<string, string>) })), bgpPeer('to-edge', 'nodeSelector: "!has(edge)"\npeerSelector: has(edge)\nreversePeering: Manual')],
     expect: { node1: ['Node_10_0_0_2 10.0.0.2:179 64512>64512 iBGP [BGPPeer(to-edge)]'] },
   },
   {
@@ -144,7 +144,7 @@ const cases: Case[] = [
   },
   {
     name: 'a node never peers with itself (a global peer at its own address, a selector that selects it)',
-    docs: [MESH_OFF, nodes(2, (i) => ({ labels: { all: 'yes' } })), bgpPeer('at-node1', 'peerIP: 10.0.0.1\nasNumber: 64512'), bgpPeer('everyone', 'nodeSelector: has(all)\npeerSelector: has(all)\nreversePeering: Manual')],
+    docs: [MESH_OFF, nodes(2, () => ({ labels: { all: "yes" } })), bgpPeer('at-node1', 'peerIP: 10.0.0.1\nasNumber: 64512'), bgpPeer('everyone', 'nodeSelector: has(all)\npeerSelector: has(all)\nreversePeering: Manual')],
     expect: {
       // node2 dials node1 as a global peer at a Calico node's address (node2's address sorts
       // after node1's, so it is the active side). node1 skips itself everywhere, and gets
