@@ -6,6 +6,8 @@ import { CliError } from './errors.js';
 /** Where tabbyctl finds the services, and how it authenticates. */
 export interface ClientConfig {
   readonly store: string;
+  /** Address of tabby-ipam (ipam and workload commands). */
+  readonly ipam: string;
   readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string };
   /** Where the values came from, for error messages. */
   readonly source: string;
@@ -14,6 +16,7 @@ export interface ClientConfig {
 /** The flags that override the config file. */
 export interface ConfigFlags {
   readonly store?: string;
+  readonly ipam?: string;
   readonly config?: string;
   readonly tlsCa?: string;
   readonly tlsCert?: string;
@@ -21,7 +24,8 @@ export interface ConfigFlags {
 }
 
 export const DEFAULT_STORE = '127.0.0.1:50051';
-const FILE_KEYS = new Set(['store', 'tls']);
+export const DEFAULT_IPAM = '127.0.0.1:50052';
+const FILE_KEYS = new Set(['store', 'ipam', 'tls']);
 const TLS_KEYS = new Set(['ca', 'cert', 'key']);
 
 /** Default config file locations, first existing wins: ~/.tabby/tabbyctl.yaml, then /etc/tabby/tabbyctl.yaml. */
@@ -32,6 +36,7 @@ export function defaultConfigPaths(env: Readonly<Record<string, string | undefin
 
 interface FileConfig {
   store?: string;
+  ipam?: string;
   tls?: { ca?: string; cert?: string; key?: string };
 }
 
@@ -51,11 +56,15 @@ function readConfigFile(file: string): FileConfig {
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new CliError(`config file ${file}: expected a mapping with store and tls`);
   const obj = doc as Record<string, unknown>;
-  for (const k of Object.keys(obj)) if (!FILE_KEYS.has(k)) throw new CliError(`config file ${file}: unknown key "${k}" (known: store, tls)`);
+  for (const k of Object.keys(obj)) if (!FILE_KEYS.has(k)) throw new CliError(`config file ${file}: unknown key "${k}" (known: store, ipam, tls)`);
   const out: FileConfig = {};
   if (obj.store !== undefined) {
     if (typeof obj.store !== 'string') throw new CliError(`config file ${file}: store must be HOST:PORT`);
     out.store = obj.store;
+  }
+  if (obj.ipam !== undefined) {
+    if (typeof obj.ipam !== 'string') throw new CliError(`config file ${file}: ipam must be HOST:PORT`);
+    out.ipam = obj.ipam;
   }
   if (obj.tls !== undefined) {
     if (typeof obj.tls !== 'object' || obj.tls === null) throw new CliError(`config file ${file}: tls must be a mapping of ca, cert, key`);
@@ -75,7 +84,9 @@ function readConfigFile(file: string): FileConfig {
 /**
  * Resolves the store address and TLS files: flags, then `TABBY_STORE_ADDR` /
  * `TABBY_TLS_CA` / `TABBY_TLS_CERT` / `TABBY_TLS_KEY`, then the config file (`--config`,
- * `TABBY_CONFIG`, or the first default path that exists), then 127.0.0.1:50051.
+ * `TABBY_CONFIG`, or the first default path that exists), then 127.0.0.1:50051. The ipam
+ * address likewise: `--ipam`, `TABBY_IPAM_ADDR`, the file's `ipam`, then 127.0.0.1:50052;
+ * both services share the TLS files.
  */
 export function resolveConfig(flags: ConfigFlags, env: Readonly<Record<string, string | undefined>>): ClientConfig {
   const explicit = flags.config ?? env.TABBY_CONFIG;
@@ -98,6 +109,7 @@ export function resolveConfig(flags: ConfigFlags, env: Readonly<Record<string, s
   const source = flags.store ? '--store' : env.TABBY_STORE_ADDR ? 'TABBY_STORE_ADDR' : file.store ? (fileName ?? 'config file') : 'the default';
   return {
     store,
+    ipam: pick(flags.ipam, 'TABBY_IPAM_ADDR', file.ipam) ?? DEFAULT_IPAM,
     source,
     tls: {
       ca: pick(flags.tlsCa, 'TABBY_TLS_CA', file.tls?.ca),

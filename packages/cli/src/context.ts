@@ -1,10 +1,12 @@
 import { resolveConfig, type ClientConfig, type ConfigFlags } from './config.js';
+import { IpamClient } from './ipam-client.js';
 import type { CliIO } from './io.js';
 import { StoreClient } from './store-client.js';
 
 /** What every command gets: its IO, the global flags, and a store client made on first use. */
 export class CommandContext {
   private client: StoreClient | undefined;
+  private ipamClient: IpamClient | undefined;
   private resolved: ClientConfig | undefined;
 
   constructor(
@@ -22,7 +24,14 @@ export class CommandContext {
     return this.client;
   }
 
+  /** The tabby-ipam client (ipam and workload commands), made on first use. */
+  ipam(): IpamClient {
+    this.ipamClient ??= new IpamClient(this.config);
+    return this.ipamClient;
+  }
+
   close(): void {
     this.client?.close();
+    this.ipamClient?.close();
   }
 }

@@ -6,6 +6,11 @@ export interface CliIO {
   readonly readStdin: () => Promise<string>;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /**
+   * Calls `handler` on Ctrl-C (SIGINT) or SIGTERM instead of dying, until the returned
+   * function is called; for commands that wait and must stop cleanly. Absent in tests.
+   */
+  readonly onInterrupt?: (handler: () => void) => () => void;
 }
 
 /** The process's own streams and environment. */
@@ -20,5 +25,13 @@ export function processIO(): CliIO {
     },
     env: process.env,
     cwd: process.cwd(),
+    onInterrupt: (handler) => {
+      process.on('SIGINT', handler);
+      process.on('SIGTERM', handler);
+      return () => {
+        process.off('SIGINT', handler);
+        process.off('SIGTERM', handler);
+      };
+    },
   };
 }

@@ -3,9 +3,11 @@ import { KINDS, isUnknownKindError } from '@tabby/api';
 import { completeCommand, completionCommand } from './commands/completion.js';
 import { deleteCommand } from './commands/delete.js';
 import { getCommand } from './commands/get.js';
+import { registerIpam } from './commands/ipam.js';
 import { labelCommand } from './commands/label.js';
 import { patchCommand } from './commands/patch.js';
 import { CLI_VERSION, versionCommand } from './commands/version.js';
+import { registerWorkload } from './commands/workload.js';
 import { writeCommand } from './commands/write.js';
 import type { ConfigFlags } from './config.js';
 import { CommandContext } from './context.js';
@@ -31,7 +33,8 @@ The store address comes from --store, TABBY_STORE_ADDR, or a config file (--conf
 TABBY_CONFIG, ~/.tabby/tabbyctl.yaml or /etc/tabby/tabbyctl.yaml):
   store: 10.0.0.5:50051
   tls: { ca: ca.pem, cert: me.pem, key: me-key.pem }
-and is 127.0.0.1:50051 otherwise.
+and is 127.0.0.1:50051 otherwise. The ipam address (ipam and workload commands) comes
+from --ipam, TABBY_IPAM_ADDR or the file's ipam key, and is 127.0.0.1:50052 otherwise.
 `;
 
 function examples(...lines: string[]): string {
@@ -59,6 +62,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .description('tabbyctl: a calicoctl-compatible command line for Tabby resources')
     .usage('[options] <command> [<args>...]')
     .option('--store <address>', 'store address HOST:PORT (env TABBY_STORE_ADDR; default 127.0.0.1:50051)')
+    .option('--ipam <address>', 'ipam address HOST:PORT (env TABBY_IPAM_ADDR; default 127.0.0.1:50052)')
     .option('--config <file>', 'config file with store and tls (env TABBY_CONFIG)')
     .option('--tls-ca <file>', 'PEM CA to trust for the store (env TABBY_TLS_CA)')
     .option('--tls-cert <file>', 'PEM client certificate for mTLS (env TABBY_TLS_CERT)')
@@ -98,9 +102,10 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   fileOptions(del, false)
     .option('-s, --skip-not-exists', 'count resources that do not exist as deleted')
     .option('-n, --namespace <ns>', 'namespace (default: default)')
+    .option('--force', 'delete an IP pool even though workloads still hold addresses in it (they break; see tabbyctl ipam migrate)')
     .addHelpText('after', examples('tabbyctl delete bgppeer bgppeer-global-3040', 'tabbyctl delete pool default-ipv4-ippool', 'tabbyctl delete -f bgppeers.yaml'))
     .action(
-      act((kind: string | undefined, names: string[], opts: { filename?: string; recursive?: boolean; skipEmpty?: boolean; skipNotExists?: boolean; namespace?: string }) =>
+      act((kind: string | undefined, names: string[], opts: { filename?: string; recursive?: boolean; skipEmpty?: boolean; skipNotExists?: boolean; namespace?: string; force?: boolean }) =>
         deleteCommand(kind === undefined ? [] : [kind, ...names], opts, ctx),
       ),
     );
@@ -147,6 +152,9 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .option('-n, --namespace <ns>', 'namespace (default: default)')
     .addHelpText('after', examples('tabbyctl label nodes node1 i-am-a-route-reflector=true', 'tabbyctl label nodes node1 rack=r2 --overwrite', 'tabbyctl label nodes node1 rack --remove'))
     .action(act((kind: string, name: string, label: string, opts: { overwrite?: boolean; remove?: boolean; namespace?: string }) => labelCommand(kind, name, label, opts, ctx)));
+
+  registerIpam(program, ctx, act);
+  registerWorkload(program, ctx, act);
 
   program
     .command('version')

@@ -19,6 +19,15 @@ describe('resolveConfig', () => {
     expect(resolveConfig({ store: '127.0.0.3:2' }, { TABBY_CONFIG: file, TABBY_STORE_ADDR: '127.0.0.2:1' })).toMatchObject({ store: '127.0.0.3:2', source: '--store' });
   });
 
+  it('resolves the ipam address like the store address', () => {
+    expect(resolveConfig({}, { HOME: '/nonexistent' }).ipam).toBe('127.0.0.1:50052');
+    const withIpam = path.join(dir, 'with-ipam.yaml');
+    writeFileSync(withIpam, 'store: 10.9.9.9:50051\nipam: 10.9.9.9:50052\n');
+    expect(resolveConfig({ config: withIpam }, {}).ipam).toBe('10.9.9.9:50052');
+    expect(resolveConfig({ config: withIpam }, { TABBY_IPAM_ADDR: '127.0.0.2:2' }).ipam).toBe('127.0.0.2:2');
+    expect(resolveConfig({ config: withIpam, ipam: '127.0.0.3:3' }, { TABBY_IPAM_ADDR: '127.0.0.2:2' }).ipam).toBe('127.0.0.3:3');
+  });
+
   it('finds ~/.tabby/tabbyctl.yaml', () => {
     const home = mkdtempSync(path.join(tmpdir(), 'tabbyctl-home-'));
     const cfgDir = path.join(home, '.tabby');
@@ -28,7 +37,8 @@ describe('resolveConfig', () => {
   });
 
   it.each([
-    ['stor: x\n', 'unknown key "stor" (known: store, tls)'],
+    ['stor: x\n', 'unknown key "stor" (known: store, ipam, tls)'],
+    ['ipam: 5\n', 'ipam must be HOST:PORT'],
     ['store: 5\n', 'store must be HOST:PORT'],
     ['tls:\n  cacert: x\n', 'unknown key "tls.cacert" (known: ca, cert, key)'],
   ])('refuses %j naming the file and key', (text, message) => {

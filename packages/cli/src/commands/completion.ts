@@ -1,12 +1,31 @@
-import { KINDS, metaOf } from '@tabby/api';
+import { KINDS, findKind, metaOf, objectOf } from '@tabby/api';
+import type { WorkloadEndpoint } from '@tabby/proto';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { OUTPUT_FORMATS } from '../printers.js';
 
-export const VERBS = ['apply', 'completion', 'create', 'delete', 'get', 'label', 'patch', 'replace', 'version'] as const;
+export const VERBS = ['apply', 'completion', 'create', 'delete', 'get', 'ipam', 'label', 'patch', 'replace', 'version', 'workload'] as const;
 const KIND_VERBS = new Set(['get', 'delete', 'patch', 'label']);
 /** Flags that take a value, so the word after them is not a positional argument. */
-const VALUE_FLAGS = new Set(['-f', '--filename', '-o', '--output', '-n', '--namespace', '-l', '--selector', '-p', '--patch', '-t', '--type', '--store', '--config', '--tls-ca', '--tls-cert', '--tls-key']);
+const VALUE_FLAGS = new Set([
+  '-f', '--filename', '-o', '--output', '-n', '--namespace', '-l', '--selector', '-p', '--patch', '-t', '--type', '--store', '--config', '--tls-ca', '--tls-cert', '--tls-key',
+  '--ipam', '--ip', '--from', '--to', '--timeout', '--interval', '--node', '--label', '--pool',
+]);
+/** Sub-commands of the command groups, and the flags each takes. */
+const SUBCOMMANDS: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
+  ipam: {
+    check: ['--repair', '-o'],
+    migrate: ['--from', '--to', '--wait', '--timeout', '--interval'],
+    release: ['--ip', '--force'],
+    show: ['--ip', '--show-blocks', '--show-borrowed'],
+  },
+  workload: {
+    add: ['--node', '-l', '--ipv6', '--no-ipv4', '--pool'],
+    delete: ['-s'],
+  },
+};
+/** Flags that may be given more than once (still offered after use). */
+const REPEATABLE = new Set(['-l', '--label', '--pool']);
 
 /** The first alias of each kind (`bgpconfiguration`, `bgppeer`, `ippool`, ...): what completion offers. */
 export function kindWords(): string[] {
@@ -15,10 +34,17 @@ export function kindWords(): string[] {
 
 /**
  * Candidates for the word being completed, given the words before it (without the
- * program name): verbs, kinds, output formats, or resource names read from the store.
+ * program name): verbs, kinds, output formats, or resource names read from the store;
+ * for `ipam` and `workload`, their sub-commands, flags, pool and node names, and the
+ * workloads (`namespace/name`) that `workloads` lists.
  */
-export async function completions(before: readonly string[], names: (kind: string) => Promise<string[]>): Promise<string[]> {
+export async function completions(
+  before: readonly string[],
+  names: (kind: string) => Promise<string[]>,
+  workloads: () => Promise<string[]> = () => Promise.resolve([]),
+): Promise<string[]> {
   const last = before[before.length - 1];
+  if (Object.hasOwn(SUBCOMMANDS, firstPositional(before))) return groupCompletions(before, names, workloads);
   if (last === '-o' || last === '--output') return [...OUTPUT_FORMATS];
   const positional: string[] = [];
   for (let i = 0; i < before.length; i++) {
@@ -34,8 +60,43 @@ export async function completions(before: readonly string[], names: (kind: strin
   if (verb === 'completion') return positional.length === 1 ? ['bash', 'zsh'] : [];
   if (!KIND_VERBS.has(verb)) return [];
   if (kind === undefined) return kindWords();
+  if (verb === 'delete' && findKind(kind)?.kind === 'IPPool') return [...(await names(kind)), '--force'];
   if (verb === 'get' || verb === 'delete' || positional.length === 2) return names(kind);
   return [];
+}
+
+/** The verb: the first word that is neither a flag nor a flag's value. */
+function firstPositional(words: readonly string[]): string {
+  for (let i = 0; i < words.length; i++) {
+    if (!words[i].startsWith('-')) return words[i];
+    if (VALUE_FLAGS.has(words[i])) i++;
+  }
+  return '';
+}
+
+/** Completion inside `ipam ...` and `workload ...`. */
+async function groupCompletions(before: readonly string[], names: (kind: string) => Promise<string[]>, workloads: () => Promise<string[]>): Promise<string[]> {
+  const last = before[before.length - 1];
+  if (last === '--from' || last === '--to' || last === '--pool') return names('ippool');
+  if (last === '--node') return names('node');
+  if (VALUE_FLAGS.has(last)) return [];
+  const positional: string[] = [];
+  const used = new Set<string>();
+  for (let i = 0; i < before.length; i++) {
+    const w = before[i];
+    if (w.startsWith('-')) {
+      used.add(w);
+      if (VALUE_FLAGS.has(w)) i++;
+      continue;
+    }
+    positional.push(w);
+  }
+  const [group, sub, arg] = positional;
+  const subs = SUBCOMMANDS[group];
+  if (sub === undefined) return Object.keys(subs).sort();
+  const flags = (subs[sub] ?? []).filter((f) => REPEATABLE.has(f) || !used.has(f));
+  if (group === 'workload' && arg === undefined) return sub === 'delete' ? workloads() : [];
+  return [...flags];
 }
 
 const BASH = `# bash completion for tabbyctl; load with: source <(tabbyctl completion bash)
@@ -86,6 +147,19 @@ export async function completeCommand(words: readonly string[], ctx: CommandCont
       return [];
     }
   };
-  for (const c of await completions(words, names)) ctx.io.stdout(`${c}\n`);
+  const workloads = async (): Promise<string[]> => {
+    try {
+      const r = await ctx.store().list('WorkloadEndpoint', '', '');
+      const ids = r.items.map((i) => {
+        const w = objectOf(i) as WorkloadEndpoint;
+        return `${metaOf(i).namespace}/${w.spec?.pod || w.spec?.workload || metaOf(i).name}`;
+      });
+      return [...new Set(ids)].sort();
+    } catch {
+      // Completion must stay quiet: no store or no access means no names.
+      return [];
+    }
+  };
+  for (const c of await completions(words, names, workloads)) ctx.io.stdout(`${c}\n`);
   return 0;
 }

@@ -12,6 +12,8 @@ export interface DeleteOptions {
   readonly recursive?: boolean;
   readonly skipEmpty?: boolean;
   readonly skipNotExists?: boolean;
+  /** Delete an IPPool that still holds addresses (the store refuses it otherwise). */
+  readonly force?: boolean;
   readonly namespace?: string;
 }
 
@@ -44,7 +46,7 @@ export async function deleteCommand(args: readonly string[], opts: DeleteOptions
   const store = ctx.store();
   for (const t of targets) {
     try {
-      await store.delete(t.kind.kind, t.namespace, t.name, t.resourceVersion);
+      await store.delete(t.kind.kind, t.namespace, t.name, t.resourceVersion, opts.force === true);
       outcomes.push({ kind: t.kind, where: t.where });
     } catch (err) {
       if (!isStoreCallError(err)) throw err;

@@ -1,0 +1,276 @@
+/**
+ * `tabbyctl ipam show|check|release|migrate`: calicoctl's IPAM commands against tabby-ipam,
+ * plus the pool migration of the walkthrough done safely.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { formatIP, metaOf, objectOf, parseDuration, parseIP } from '@tabby/api';
+import type { CheckProblem, CheckResponse, WorkloadEndpoint } from '@tabby/proto';
+import type { Command } from 'commander';
+import { examples, plural, type Act } from '../command-kit.js';
+import type { CommandContext } from '../context.js';
+import { CliError } from '../errors.js';
+import { isIpamCallError, type IpamApi } from '../ipam-client.js';
+import { allocationText, borrowedTable, utilizationTable, type BorrowedAddress } from '../ipam-tables.js';
+import { isStoreCallError, type StoreClient } from '../store-client.js';
+import { migratePool } from './ipam-migrate.js';
+import { CLI_VERSION } from './version.js';
+
+/** The address of `--ip`, canonical (`fd00::5`, not `fd00:0::5`); calicoctl's error otherwise. */
+export function parseIPArg(text: string): string {
+  const ip = parseIP(text);
+  if (!ip) throw new CliError(`Error executing command: invalid IP address specified: ${text}`);
+  return ip.text;
+}
+
+export interface ShowOptions {
+  readonly ip?: string;
+  readonly showBlocks?: boolean;
+  readonly showBorrowed?: boolean;
+}
+
+/** Addresses borrowed from other nodes' blocks (or allocated in blocks with no node), block by block. */
+async function borrowedAddresses(ipam: IpamApi): Promise<{ rows: BorrowedAddress[]; unclassified: number }> {
+  const rows: BorrowedAddress[] = [];
+  let unclassified = 0;
+  for (const b of (await ipam.listBlocks()).blocks) {
+    if (b.borrowed === 0) continue;
+    const cidr = parseIP(b.cidr.slice(0, b.cidr.indexOf('/')));
+    if (!cidr) continue;
+    for (let i = 0n; i < BigInt(b.size); i++) {
+      const address = formatIP(cidr.family, cidr.value + i);
+      const a = await ipam.getAllocation(address);
+      if (!a.allocated) continue;
+      const node = a.attributes.node;
+      if (node === undefined || node === '') unclassified++;
+      else if (node !== b.node) rows.push({ address: a.address || address, borrowingNode: node, block: b.cidr, blockOwner: b.node, attributes: a.attributes });
+    }
+  }
+  return { rows, unclassified };
+}
+
+/** `ipam show [--ip ADDR | --show-blocks | --show-borrowed]`. */
+export async function ipamShowCommand(opts: ShowOptions, ctx: CommandContext): Promise<number> {
+  const chosen = [opts.ip !== undefined, opts.showBlocks === true, opts.showBorrowed === true].filter(Boolean).length;
+  if (chosen > 1) throw new CliError('give only one of --ip, --show-blocks and --show-borrowed');
+  const ipam = ctx.ipam();
+  if (opts.ip !== undefined) {
+    const ip = parseIPArg(opts.ip);
+    ctx.io.stdout(allocationText(ip, await ipamCall(ipam.getAllocation(ip))));
+    return 0;
+  }
+  if (opts.showBorrowed) {
+    const { rows, unclassified } = await ipamCall(borrowedAddresses(ipam));
+    ctx.io.stdout(borrowedTable(rows, unclassified));
+    return 0;
+  }
+  ctx.io.stdout(utilizationTable(await ipamCall(ipam.utilization(opts.showBlocks === true)), opts.showBlocks === true));
+  return 0;
+}
+
+/** Turns an error a service answered with into the one-line message tabbyctl prints. */
+async function ipamCall<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (isIpamCallError(err) || isStoreCallError(err)) throw new CliError(err.message, 1, { cause: err });
+    throw err;
+  }
+}
+
+/** Summary lines of `ipam check`, one per kind of problem, in the order printed. */
+const CHECK_KINDS: readonly { kind: string; found: (n: number) => string }[] = [
+  { kind: 'leaked-address', found: (n) => `Found ${n} IPs that are allocated in IPAM but not actually in use.` },
+  { kind: 'missing-allocation', found: (n) => `Found ${n} in-use IPs that have no corresponding IPAM allocation.` },
+  { kind: 'outside-pool', found: (n) => `Found ${n} allocated IPs that are in no IP pool.` },
+  { kind: 'block-missing-node', found: (n) => `Found ${n} IPAM blocks affine to nodes that do not exist.` },
+  { kind: 'pending-workload', found: (n) => `Found ${n} workload adds or deletes that were interrupted.` },
+];
+
+/** The text of `ipam check`: what was checked, each kind of problem with its instances, the total. */
+export function checkReport(r: CheckResponse, repair: boolean): string {
+  let out = 'Checking IPAM for inconsistencies...\n\n';
+  out += `Checked ${plural(r.blocksChecked, 'IPAM block')}, ${plural(r.allocationsChecked, 'allocation')} and ${plural(r.workloadsChecked, 'workload endpoint')}.\n\n`;
+  const line = (p: CheckProblem): string => `  ${p.detail}${p.repaired ? ' (repaired)' : ''}\n`;
+  const known = new Set(CHECK_KINDS.map((k) => k.kind));
+  for (const k of CHECK_KINDS) {
+    const ps = r.problems.filter((p) => p.kind === k.kind);
+    out += `${k.found(ps.length)}\n${ps.map(line).join('')}`;
+  }
+  const others = r.problems.filter((p) => !known.has(p.kind));
+  for (const kind of [...new Set(others.map((p) => p.kind))].sort()) {
+    const ps = others.filter((p) => p.kind === kind);
+    out += `Found ${ps.length} problems of kind ${kind}.\n${ps.map(line).join('')}`;
+  }
+  out += '\n';
+  if (repair) {
+    const fixed = r.problems.filter((p) => p.repaired).length;
+    out += `Repaired ${fixed} of ${plural(r.problems.length, 'problem')}${fixed < r.problems.length ? `; ${r.problems.length - fixed} need a look` : ''}.\n`;
+  }
+  out += `Check complete; found ${r.problems.length} problems.\n`;
+  return out;
+}
+
+/** `ipam check [--repair] [-o FILE]`. */
+export async function ipamCheckCommand(opts: { repair?: boolean; output?: string }, ctx: CommandContext): Promise<number> {
+  const r = await ipamCall(ctx.ipam().check(opts.repair === true));
+  ctx.io.stdout(checkReport(r, opts.repair === true));
+  if (opts.output !== undefined) {
+    const file = path.resolve(ctx.io.cwd, opts.output);
+    const report = { version: CLI_VERSION, repaired: opts.repair === true, ...r };
+    try {
+      writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    } catch (err) {
+      throw new CliError(`cannot write the report to ${opts.output}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  return 0;
+}
+
+/** The endpoint (namespace/name) that uses `ip`, if any. */
+async function endpointUsing(store: StoreClient, namespace: string, ip: string): Promise<string | undefined> {
+  const list = await store.list('WorkloadEndpoint', namespace, '');
+  for (const r of list.items) {
+    const nets = (objectOf(r) as WorkloadEndpoint).spec?.ipNetworks ?? [];
+    if (nets.some((n) => parseIP(n.replace(/\/\d+$/, ''))?.text === ip)) return `${metaOf(r).namespace}/${metaOf(r).name}`;
+  }
+  return undefined;
+}
+
+/**
+ * `ipam release --ip ADDR`: `Successfully released IP address <ip>`, or `IP address <ip> is
+ * not assigned`. Unlike calicoctl, an address a WorkloadEndpoint still uses is not
+ * released without --force: it would be handed out a second time.
+ */
+export async function ipamReleaseCommand(opts: { ip?: string; force?: boolean }, ctx: CommandContext): Promise<number> {
+  if (opts.ip === undefined) throw new CliError('ipam release needs --ip ADDR (see tabbyctl ipam release --help)');
+  const ip = parseIPArg(opts.ip);
+  const ipam = ctx.ipam();
+  if (!opts.force) {
+    const a = await ipamCall(ipam.getAllocation(ip));
+    if (!a.allocated) throw new CliError(`IP address ${ip} is not assigned`);
+    const namespace = a.attributes.namespace;
+    if (namespace) {
+      let user: string | undefined;
+      try {
+        user = await endpointUsing(ctx.store(), namespace, ip);
+      } catch (err) {
+        if (!isStoreCallError(err) || err.code !== status.NOT_FOUND) throw err;
+      }
+      if (user) {
+        throw new CliError(
+          `IP address ${ip} is in use by WorkloadEndpoint ${user}: releasing it would let IPAM hand it out twice. ` +
+            `Delete the workload instead (tabbyctl workload delete ${namespace}/${a.attributes.pod ?? '<name>'}), or release with --force`,
+        );
+      }
+    }
+  }
+  const r = await ipamCall(ipam.releaseIPs([ip]));
+  if (!r.released.some((x) => parseIP(x.replace(/\/\d+$/, ''))?.text === ip)) throw new CliError(`IP address ${ip} is not assigned`);
+  ctx.io.stdout(`Successfully released IP address ${ip}\n`);
+  return 0;
+}
+
+/** Reads `--timeout`/`--interval` (Go durations: 30s, 10m, 1h30m). */
+function durationArg(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new CliError(`invalid ${flag} "${text}": use a duration such as 500ms, 30s, 10m or 1h`);
+  return ms;
+}
+
+/** `ipam migrate --from OLD --to NEW [--wait] [--timeout D] [--interval D]`. */
+export async function ipamMigrateCommand(opts: { from?: string; to?: string; wait?: boolean; timeout?: string; interval?: string }, ctx: CommandContext): Promise<number> {
+  const timeoutMs = durationArg('--timeout', opts.timeout);
+  const intervalMs = durationArg('--interval', opts.interval) ?? 1000;
+  if (timeoutMs !== undefined && !opts.wait) throw new CliError('--timeout only makes sense with --wait');
+  // Only a waiting migration catches Ctrl-C (to stop between two looks, saying where it stands).
+  let stop: (() => void) | undefined;
+  const onInterrupt = opts.wait ? ctx.io.onInterrupt : undefined;
+  const interrupted = new Promise<void>((resolve) => {
+    stop = onInterrupt?.(() => resolve());
+  });
+  try {
+    return await ipamCall(
+      migratePool(
+        { from: opts.from ?? '', to: opts.to ?? '', wait: opts.wait === true, timeoutMs: timeoutMs === 0 ? undefined : timeoutMs, intervalMs: Math.max(intervalMs, 10) },
+        {
+          store: ctx.store(),
+          ipam: ctx.ipam(),
+          stdout: ctx.io.stdout,
+          stderr: ctx.io.stderr,
+          sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+          now: () => Date.now(),
+          interrupted: onInterrupt ? interrupted : undefined,
+        },
+      ),
+    );
+  } finally {
+    stop?.();
+  }
+}
+
+/** Registers `ipam` and its sub-commands on the program. */
+export function registerIpam(program: Command, ctx: CommandContext, act: Act): void {
+  const ipam = program
+    .command('ipam')
+    .description('IP address management: pool use, one address, checks, releases, pool migration')
+    .usage('<command> [options]')
+    .addHelpText(
+      'after',
+      examples(
+        'tabbyctl ipam show',
+        'tabbyctl ipam show --show-blocks',
+        'tabbyctl ipam show --ip 192.168.52.130',
+        'tabbyctl ipam check',
+        'tabbyctl ipam release --ip 192.168.52.130',
+        'tabbyctl ipam migrate --from default-ipv4-ippool --to new-pool --wait',
+      ) +
+        '\nThe ipam address comes from --ipam, TABBY_IPAM_ADDR or the config file key ipam,\nand is 127.0.0.1:50052 otherwise.\n',
+    );
+
+  ipam
+    .command('show')
+    .description('Show the addresses in use per IP pool (and block), or who holds one address')
+    .option('--ip <address>', 'report whether this address is in use, and its attributes')
+    .option('--show-blocks', 'add a row per allocation block after each pool, then blocks no pool contains')
+    .option('--show-borrowed', 'list addresses borrowed from another node\'s block')
+    .addHelpText('after', examples('tabbyctl ipam show', 'tabbyctl ipam show --show-blocks', 'tabbyctl ipam show --ip 10.0.24.8', 'tabbyctl ipam show --show-borrowed'))
+    .action(act((opts: ShowOptions) => ipamShowCommand(opts, ctx)));
+
+  ipam
+    .command('check')
+    .description('Cross-check IPAM allocations against workload endpoints, nodes and pools')
+    .option('--repair', 'fix what can be fixed: release leaked addresses, allocate addresses endpoints use, free blocks of deleted nodes')
+    .option('-o, --output <file>', 'also write the findings as a JSON report')
+    .addHelpText('after', examples('tabbyctl ipam check', 'tabbyctl ipam check --repair', 'tabbyctl ipam check -o report.json'))
+    .action(act((opts: { repair?: boolean; output?: string }) => ipamCheckCommand(opts, ctx)));
+
+  ipam
+    .command('release')
+    .description('Release an allocated IP address')
+    .option('--ip <address>', 'the address to release')
+    .option('--force', 'release it even if a WorkloadEndpoint still uses it')
+    .addHelpText('after', examples('tabbyctl ipam release --ip 192.168.52.130'))
+    .action(act((opts: { ip?: string; force?: boolean }) => ipamReleaseCommand(opts, ctx)));
+
+  ipam
+    .command('migrate')
+    .description('Move workloads off an IP pool safely: check the new pool, disable the old, list what to recreate, delete the old when empty')
+    .option('--from <pool>', 'the IP pool to leave (it is disabled, then deleted once empty)')
+    .option('--to <pool>', 'the IP pool workloads move to (must exist and be enabled)')
+    .option('--wait', 'wait until no address is left in the old pool, showing progress, then delete it')
+    .option('--timeout <duration>', 'with --wait: give up after this long (e.g. 10m); the old pool stays disabled')
+    .option('--interval <duration>', 'with --wait: how often to look (default 1s)')
+    .addHelpText(
+      'after',
+      examples(
+        'tabbyctl create -f new-pool.yaml',
+        'tabbyctl ipam migrate --from default-ipv4-ippool --to new-pool',
+        '# recreate the listed workloads, then',
+        'tabbyctl ipam migrate --from default-ipv4-ippool --to new-pool --wait --timeout 30m',
+      ) + '\nInterrupting --wait (Ctrl-C) leaves the old pool disabled and nothing deleted;\nrun the command again to continue.\n',
+    )
+    .action(act((opts: { from?: string; to?: string; wait?: boolean; timeout?: string; interval?: string }) => ipamMigrateCommand(opts, ctx)));
+}
