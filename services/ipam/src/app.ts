@@ -74,6 +74,9 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const committer = new GroupCommitter<BlockChange>(db, componentLogger(log, 'commit'), (changes) => {
     for (const c of changes) log.info({ block: c.block.cidr, node: c.block.node, type: c.type, revision: c.revision }, 'block affinity changed');
     if (eventBus) publishBlockChanges(eventBus, view, changes);
+  }, 512, (ops, seconds) => {
+    metrics.batchOps.observe(ops);
+    metrics.commitSeconds.observe(seconds);
   });
   const engine = new IpamEngine({ db, view, strictAffinity: opts.strictAffinity, maxBlocksPerHost: opts.maxBlocksPerHost });
   const workloads = new Workloads(db, engine, committer, storeClient, componentLogger(log, 'workloads'));

@@ -29,6 +29,7 @@ export class GroupCommitter<E> {
     private readonly logger: Logger,
     private readonly onCommit: (events: E[]) => void,
     private readonly maxBatch = 512,
+    private readonly onBatch?: (ops: number, seconds: number) => void,
   ) {}
 
   run<T>(op: (tx: TxContext<E>) => T): Promise<T> {
@@ -57,6 +58,7 @@ export class GroupCommitter<E> {
   }
 
   private commitBatch(batch: Pending<E>[]): void {
+    const started = performance.now();
     const results: { ok: boolean; value: unknown }[] = [];
     const events: E[] = [];
     try {
@@ -92,6 +94,7 @@ export class GroupCommitter<E> {
       for (const p of batch) p.reject(err);
       return;
     }
+    this.onBatch?.(batch.length, (performance.now() - started) / 1000);
     batch.forEach((p, i) => {
       const r = results[i];
       if (r.ok) p.resolve(r.value);

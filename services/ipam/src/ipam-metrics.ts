@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** IPAM-specific Prometheus instruments. */
 export interface IpamMetrics {
@@ -9,6 +9,8 @@ export interface IpamMetrics {
   readonly allocations: Gauge<'pool'>;
   readonly blocks: Gauge<'pool'>;
   readonly recovered: Counter<'outcome'>;
+  readonly batchOps: Histogram;
+  readonly commitSeconds: Histogram;
 }
 
 export function createIpamMetrics(registry: Registry): IpamMetrics {
@@ -23,6 +25,18 @@ export function createIpamMetrics(registry: Registry): IpamMetrics {
       name: 'tabby_ipam_workload_recoveries_total',
       help: 'Interrupted workload changes finished (completed) or undone after a crash',
       labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    batchOps: new Histogram({
+      name: 'tabby_ipam_commit_batch_ops',
+      help: 'Operations committed per transaction (group commit)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers: [registry],
+    }),
+    commitSeconds: new Histogram({
+      name: 'tabby_ipam_commit_seconds',
+      help: 'Time to run and fsync one transaction',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),
   };

@@ -28,7 +28,7 @@ afterAll(async () => {
 function one(text: string): Resource {
   const r = parseManifest(text);
   if (r.errors.length > 0) throw new Error(r.errors[0]?.message);
-  return r.resources[0]!.resource;
+  return r.resources[0].resource;
 }
 
 function nodeResource(name: string, labels: Record<string, string> = {}): Resource {
@@ -143,7 +143,7 @@ describe('the walkthrough: change IP pools on a running cluster, safely', () => 
 
     // Recreate the workload: it lands in new-pool.
     const del = await call(c.ipamClient.workloadDelete.bind(c.ipamClient), { namespace: 'kube-system', name: 'kube-dns-6f4fd4bdf-8q7zp' });
-    expect(del).toEqual({ released: [added.ipNetworks[0]!.replace('/32', '')], found: true });
+    expect(del).toEqual({ released: [added.ipNetworks[0].replace('/32', '')], found: true });
     const again = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), {
       namespace: 'kube-system',
       name: 'kube-dns-6f4fd4bdf-8q7zp',
@@ -234,7 +234,7 @@ describe('crash safety', () => {
     const fixed = await call(c.ipamClient.check.bind(c.ipamClient), { repair: true });
     expect(fixed.problems.every((p) => p.repaired)).toBe(true);
     expect((await call(c.ipamClient.check.bind(c.ipamClient), { repair: false })).problems).toEqual([]);
-    expect((await call(c.ipamClient.getAllocation.bind(c.ipamClient), { address: w2.ipNetworks[0]! })).handle).toBe('workload:ns/b');
+    expect((await call(c.ipamClient.getAllocation.bind(c.ipamClient), { address: w2.ipNetworks[0] })).handle).toBe('workload:ns/b');
   }, 90_000);
 });
 
@@ -259,11 +259,11 @@ describe('two ipam processes sharing one database', () => {
     let next = 0;
     await Promise.all(
       Array.from({ length: WORKERS }, async (_, w) => {
-        const client = clients[w % 2]!;
+        const client = clients[w % 2];
         while (next < TOTAL) {
           const i = next++;
-          const r = await call(client.autoAssign.bind(client), { node: nodes[i % nodes.length]!, handle: `h-${i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} });
-          got.push(r.ipv4[0]!);
+          const r = await call(client.autoAssign.bind(client), { node: nodes[i % nodes.length], handle: `h-${i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} });
+          got.push(r.ipv4[0]);
         }
       }),
     );
@@ -272,7 +272,7 @@ describe('two ipam processes sharing one database', () => {
     const check = await call(c.ipamClient.check.bind(c.ipamClient), { repair: false });
     expect(check.problems).toEqual([]);
     expect(check.allocationsChecked).toBe(TOTAL + 2);
-    const blocks = await call(clients[1]!.listBlocks.bind(clients[1]), { node: '' });
+    const blocks = await call(clients[1].listBlocks.bind(clients[1]), { node: '' });
     expect(blocks.blocks.reduce((s, b) => s + b.inUse, 0)).toBe(TOTAL + 2);
     // every node allocated in its own blocks: nothing borrowed
     expect(blocks.blocks.every((b) => b.borrowed === 0)).toBe(true);

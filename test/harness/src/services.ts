@@ -28,7 +28,9 @@ export async function startService(
   args: readonly string[],
   opts: { env?: NodeJS.ProcessEnv; logFile?: string } = {},
 ): Promise<ServiceProcess> {
-  const proc = group.start(`tabby-${service}`, process.execPath, [serviceBin(service), ...args], {
+  // TABBY_PROFILE_DIR=DIR: every service started here writes a V8 CPU profile into DIR on exit.
+  const profile = process.env.TABBY_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.TABBY_PROFILE_DIR] : [];
+  const proc = group.start(`tabby-${service}`, process.execPath, [...profile, serviceBin(service), ...args], {
     env: { ...process.env, ...opts.env },
     logFile: opts.logFile,
   });
