@@ -192,6 +192,50 @@ describe('the walkthrough: change IP pools on a running cluster, safely', () => 
   }, 90_000);
 });
 
+describe('allocation over gRPC', () => {
+  it('affinity, borrowing, nodeSelector, IPv6, idempotent handles and exhaustion as a client sees them', async () => {
+    const c = await startCluster('alloc');
+    const create = (r: Resource) => call(c.storeClient.create.bind(c.storeClient), { resource: r });
+    await create(poolResource('rack1', '10.20.0.0/29', '  blockSize: 30\n  nodeSelector: rack == "r1"\n'));
+    await create(poolResource('v6', 'fd00:20::/120', '  blockSize: 122\n'));
+    await create(nodeResource('a', { rack: 'r1' }));
+    await create(nodeResource('b', { rack: 'r1' }));
+    await create(nodeResource('c', { rack: 'r2' }));
+    await waitForPools(c, 2);
+    const assign = (node: string, handle: string, numIpv4: number, numIpv6 = 0) =>
+      call(c.ipamClient.autoAssign.bind(c.ipamClient), { node, handle, numIpv4, numIpv6, ipv4Pools: [], ipv6Pools: [], attributes: {} });
+
+    // a and b each claim one of the two /30 blocks
+    const a1 = await assign('a', 'a1', 3, 1);
+    const b1 = await assign('b', 'b1', 4);
+    expect(a1.ipv6[0]).toMatch(/^fd00:20::[0-9a-f]*\/128$/);
+    const blocks = await call(c.ipamClient.listBlocks.bind(c.ipamClient), { node: '' });
+    expect(blocks.blocks.filter((b) => b.pool === 'rack1').map((b) => `${b.node} ${b.inUse}/${b.size}`).sort()).toEqual(['a 3/4', 'b 4/4']);
+    // the same handle again: the same addresses, nothing new
+    expect(await assign('a', 'a1', 3, 1)).toEqual({ ...a1, existing: true });
+    // b is full and no block is free: b borrows a's last address
+    const borrowed = await assign('b', 'b2', 1);
+    const who = await call(c.ipamClient.getAllocation.bind(c.ipamClient), { address: borrowed.ipv4[0]! });
+    expect(who).toMatchObject({ allocated: true, handle: 'b2', blockNode: 'a', borrowed: true, pool: 'rack1' });
+    expect(who.attributes.node).toBe('b');
+    // node c is not selected by rack1: no pool for it
+    const none = await assign('c', 'c1', 1).catch((e: unknown) => e);
+    expect(none).toMatchObject({ code: status.FAILED_PRECONDITION, details: 'no configured Calico pools for node c' });
+    // everything is taken now
+    const full = await assign('a', 'a2', 1).catch((e: unknown) => e);
+    expect(full).toMatchObject({ code: status.RESOURCE_EXHAUSTED, details: 'Assigned 0 out of 1 requested IPv4 addresses; No IPs available in pools: [10.20.0.0/29]' });
+    // a pool's CIDR cannot change under its addresses (the walkthrough's pool.yaml typo)
+    const moved = await call(c.storeClient.apply.bind(c.storeClient), { resource: poolResource('rack1', '10.21.0.0/29', '  blockSize: 30\n  nodeSelector: rack == "r1"\n') }).catch(
+      (e: unknown) => e,
+    );
+    expect(moved).toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect((moved as { details: string }).details).toContain('IPPool CIDR cannot be modified');
+    const u = await call(c.ipamClient.utilization.bind(c.ipamClient), { includeBlocks: false });
+    expect(u.pools.map((p) => `${p.name} ${p.inUse}/${p.total}`)).toEqual(['rack1 8/8', 'v6 1/256']);
+    expect(b1.ipv4).toHaveLength(4);
+  }, 60_000);
+});
+
 describe('crash safety', () => {
   it('a kill -9 between address assignment and endpoint write leaks nothing after restart', async () => {
     const c = await startCluster('crash', { TABBY_IPAM_FAILPOINT: 'after-assign' });
