@@ -215,7 +215,7 @@ describe('allocation over gRPC', () => {
     expect(await assign('a', 'a1', 3, 1)).toEqual({ ...a1, existing: true });
     // b is full and no block is free: b borrows a's last address
     const borrowed = await assign('b', 'b2', 1);
-    const who = await call(c.ipamClient.getAllocation.bind(c.ipamClient), { address: borrowed.ipv4[0]! });
+    const who = await call(c.ipamClient.getAllocation.bind(c.ipamClient), { address: borrowed.ipv4[0] });
     expect(who).toMatchObject({ allocated: true, handle: 'b2', blockNode: 'a', borrowed: true, pool: 'rack1' });
     expect(who.attributes.node).toBe('b');
     // node c is not selected by rack1: no pool for it
