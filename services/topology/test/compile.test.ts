@@ -9,6 +9,11 @@ import { bgpConfig, bgpPeer, compile, node, nodes, sessionsOf } from './support.
 
 const MESH_OFF = bgpConfig('nodeToNodeMeshEnabled: false');
 
+/** Node options: the node numbered `n` is labelled edge=yes. */
+const edgeAt =
+  (n: number) =>
+  (i: number): { labels: Record<string, string> } => ({ labels: i === n ? { edge: 'yes' } : {} });
+
 interface Case {
   readonly name: string;
   readonly docs: readonly string[];
@@ -71,7 +76,7 @@ const cases: Case[] = [
   },
   {
     name: 'peerSelector expands to the selected nodes, with automatic reverse peerings',
-    docs: [MESH_OFF, nodes(3, (i) => ({ labels: i === 3 ? { edge: 'yes' } : ({} as Record<string, string>) })), bgpPeer('to-edge', 'nodeSelector: "!has(edge)"\npeerSelector: has(edge)')],
+    docs: [MESH_OFF, nodes(3, edgeAt(3)), bgpPeer('to-edge', 'nodeSelector: "!has(edge)"\npeerSelector: has(edge)')],
     expect: {
       node1: ['Node_10_0_0_3 10.0.0.3:179 64512>64512 iBGP [BGPPeer(to-edge)]'],
       node2: ['Node_10_0_0_3 10.0.0.3:179 64512>64512 iBGP [BGPPeer(to-edge)]'],
@@ -80,7 +85,7 @@ const cases: Case[] = [
   },
   {
     name: 'reversePeering: Manual suppresses the reverse peerings',
-    docs: [MESH_OFF, nodes(2, (i) => ({ labels: i === 2 ? { edge: 'yes' } : ({} as Record<string, string>) })), bgpPeer('to-edge', 'nodeSelector: "!has(edge)"\npeerSelector: has(edge)\nreversePeering: Manual')],
+    docs: [MESH_OFF, nodes(2, edgeAt(2)), bgpPeer('to-edge', 'nodeSelector: "!has(edge)"\npeerSelector: has(edge)\nreversePeering: Manual')],
     expect: { node1: ['Node_10_0_0_2 10.0.0.2:179 64512>64512 iBGP [BGPPeer(to-edge)]'] },
   },
   {

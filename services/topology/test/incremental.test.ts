@@ -25,14 +25,14 @@ function rng(seed: number): () => number {
 type Step = { apply: string } | { delete: [kind: 'Node' | 'BGPPeer' | 'BGPConfiguration' | 'IPPool', name: string] } | { block: [cidr: string, node: string] } | { unblock: string };
 
 function randomStep(r: () => number): Step {
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
   const n = `n${1 + Math.floor(r() * 8)}`;
   const roll = r();
   if (roll < 0.35) {
     const i = Number(n.slice(1));
     return {
       apply: node(n, pick([`10.0.0.${i}`, `10.0.1.${i}`, '']), {
-        labels: Object.fromEntries([['rack', pick(['a', 'b'])], ...(r() < 0.3 ? [['rr', 'yes']] : []), ...(r() < 0.3 ? [['edge', 'yes']] : [])]),
+        labels: Object.fromEntries<string>([['rack', pick(['a', 'b'])], ...(r() < 0.3 ? [['rr', 'yes']] : []), ...(r() < 0.3 ? [['edge', 'yes']] : [])] as [string, string][]),
         as: r() < 0.2 ? pick([65001, 65002]) : undefined,
         rr: r() < 0.2 ? pick(['224.0.0.1', '224.0.0.2']) : undefined,
         v6: r() < 0.3 ? `fd00::${i}` : undefined,

@@ -23,15 +23,15 @@ function key(p: CompiledPeer): string {
   return `${p.address}|${p.port}`;
 }
 
-function show(v: unknown): string {
-  if (v === undefined || v === '') return '""';
-  if (Array.isArray(v)) return `[${v.join(', ')}]`;
+function show(v: string | number | boolean | readonly string[]): string {
+  if (v === '') return '""';
+  if (typeof v === 'object') return `[${v.join(', ')}]`;
   return String(v);
 }
 
 function peerFields(a: CompiledPeer, b: CompiledPeer): string[] {
   const out: string[] = [];
-  const cmp = (name: string, x: unknown, y: unknown): void => {
+  const cmp = (name: string, x: string | number | boolean | readonly string[], y: string | number | boolean | readonly string[]): void => {
     if (show(x) !== show(y)) out.push(`${name}: ${show(x)} -> ${show(y)}`);
   };
   cmp('type', PEER_TYPE_LABELS[a.kind], PEER_TYPE_LABELS[b.kind]);
@@ -64,7 +64,7 @@ function nodeFields(a: CompiledNodeConfig | undefined, b: CompiledNodeConfig | u
     out.push(`exists: ${Boolean(a)} -> ${Boolean(b)}`);
     return out;
   }
-  const cmp = (name: string, x: unknown, y: unknown): void => {
+  const cmp = (name: string, x: string | number | boolean | readonly string[], y: string | number | boolean | readonly string[]): void => {
     if (show(x) !== show(y)) out.push(`${name}: ${show(x)} -> ${show(y)}`);
   };
   cmp('asNumber', a.asNumber, b.asNumber);

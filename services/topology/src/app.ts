@@ -1,0 +1,133 @@
+import type { Server as HttpServer } from 'node:http';
+import { StoreFollower } from '@tabby/client';
+import { IpamClient, ResourceStoreClient, TopologyService, loadDescriptorSet } from '@tabby/proto';
+import {
+  CLIENT_CHANNEL_OPTIONS,
+  GrpcServer,
+  NatsBus,
+  channelCredentials,
+  componentLogger,
+  startMetricsServer,
+  type ClientTlsFiles,
+  type EventBus,
+  type HostPort,
+  type Logger,
+  type ServerTlsFiles,
+  type ServiceMetrics,
+} from '@tabby/runtime';
+import { BlockFollower } from './block-follower.js';
+import { TOPOLOGY_KINDS } from './compile/compiler.js';
+import { topologyService } from './service.js';
+import { TopologyState } from './state.js';
+import { createTopologyMetrics } from './topology-metrics.js';
+
+export interface TopologyAppOptions {
+  readonly listen: HostPort;
+  /** Address of tabby-store. */
+  readonly store: string;
+  readonly storeTls?: ClientTlsFiles;
+  /** Address of tabby-ipam; without it nodes originate no prefixes. */
+  readonly ipam?: string;
+  readonly ipamTls?: ClientTlsFiles;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  /** NATS URL; or give `bus` directly (the all-in-one uses an in-process bus). */
+  readonly natsUrl?: string;
+  readonly bus?: EventBus;
+  readonly metricsAddress?: HostPort;
+  readonly tls?: ServerTlsFiles;
+  readonly blockResyncMs?: number;
+  readonly callLogLevel?: 'info' | 'debug';
+}
+
+/** A running topology service. */
+export interface TopologyApp {
+  readonly port: number;
+  readonly metricsPort: number | undefined;
+  readonly state: TopologyState;
+  /** Resolves once the store (and IPAM) have been listed and the first compile is done. */
+  readonly synced: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts tabby-topology: serves gRPC at once (health NOT_SERVING, calls UNAVAILABLE) and
+ * follows the store (and IPAM blocks); once everything is listed it compiles every node
+ * and serves. It keeps following through store, IPAM and NATS outages, serving its last
+ * view meanwhile.
+ */
+export async function startTopology(opts: TopologyAppOptions): Promise<TopologyApp> {
+  const log = opts.logger;
+  const metrics = createTopologyMetrics(opts.metrics.registry);
+  const storeClient = new ResourceStoreClient(opts.store, channelCredentials(opts.storeTls ?? {}), CLIENT_CHANNEL_OPTIONS);
+  const ipamClient = opts.ipam ? new IpamClient(opts.ipam, channelCredentials(opts.ipamTls ?? {}), CLIENT_CHANNEL_OPTIONS) : undefined;
+
+  let bus = opts.bus;
+  let ownBus = false;
+  if (!bus && opts.natsUrl) {
+    bus = await NatsBus.connect({ url: opts.natsUrl, name: 'tabby-topology', logger: componentLogger(log, 'nats') });
+    ownBus = true;
+  }
+  const follower = new StoreFollower({ client: storeClient, kinds: TOPOLOGY_KINDS, logger: componentLogger(log, 'follower') });
+  const blocks = ipamClient ? new BlockFollower({ client: ipamClient, bus, logger: componentLogger(log, 'blocks'), resyncIntervalMs: opts.blockResyncMs }) : undefined;
+  const storeRevision = (): number => Math.max(0, ...TOPOLOGY_KINDS.map((k) => follower.revision(k)));
+  const state = new TopologyState({
+    logger: componentLogger(log, 'compiler'),
+    metrics,
+    bus,
+    revision: () => storeRevision() + (blocks?.revision ?? 0),
+  });
+  follower.onChange((events) => state.onResources(events));
+  blocks?.onChange((changes) => state.onBlocks(changes));
+
+  const server = new GrpcServer({
+    logger: componentLogger(log, 'grpc'),
+    metrics: opts.metrics,
+    tls: opts.tls,
+    descriptorSets: [loadDescriptorSet()],
+    callLogLevel: opts.callLogLevel,
+  });
+  server.addService('tabby.v1.Topology', TopologyService, topologyService(state));
+  let metricsServer: HttpServer | undefined;
+  let metricsPort: number | undefined;
+  let port: number;
+  try {
+    port = await server.listen(opts.listen);
+    if (opts.metricsAddress) {
+      const m = await startMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
+      metricsServer = m.server;
+      metricsPort = m.port;
+    }
+  } catch (err) {
+    await server.shutdown(0);
+    if (ownBus && bus) await bus.close();
+    storeClient.close();
+    ipamClient?.close();
+    throw err;
+  }
+  let stopping = false;
+  const synced = (async () => {
+    await Promise.all([follower.start(), blocks?.start()]);
+    if (stopping) return;
+    state.markSynced();
+    server.setServing(true);
+    log.info({ storeRevision: storeRevision(), blockRevision: blocks?.revision, nodes: state.compiler.allConfigs().size, ipam: Boolean(blocks) }, 'in sync; serving');
+  })();
+  synced.catch((err: unknown) => log.error({ err }, 'following the store failed'));
+  return {
+    port,
+    metricsPort,
+    state,
+    synced,
+    stop: async () => {
+      stopping = true;
+      await server.shutdown();
+      await follower.stop();
+      await blocks?.stop();
+      storeClient.close();
+      ipamClient?.close();
+      if (ownBus && bus) await bus.close();
+      if (metricsServer) await new Promise<void>((resolve) => metricsServer?.close(() => resolve()));
+    },
+  };
+}
