@@ -155,7 +155,7 @@ export class Speaker {
     if (!Number.isInteger(cfg.remoteAs) || cfg.remoteAs < 1 || cfg.remoteAs > 4294967295) throw new SpeakerConfigError(`peer ${cfg.address}: remoteAs must be 1..4294967295`);
     if (cfg.port !== undefined && (!Number.isInteger(cfg.port) || cfg.port < 1 || cfg.port > 65535)) throw new SpeakerConfigError(`peer ${cfg.address}: port must be 1..65535`);
     if (cfg.holdTimeS !== undefined && cfg.holdTimeS !== 0 && (cfg.holdTimeS < 3 || cfg.holdTimeS > 65535)) throw new SpeakerConfigError(`peer ${cfg.address}: holdTimeS must be 0 or 3..65535`);
-    if (cfg.rrClient && this.config.clusterId === undefined) throw new SpeakerConfigError(`peer ${cfg.address}: rrClient needs the speaker's clusterId`);
+    if (cfg.rrClient && this.host.clusterId === undefined) throw new SpeakerConfigError(`peer ${cfg.address}: rrClient needs the speaker's clusterId`);
   }
 
   /** Adds a peer (started at once when the speaker runs). Returns its key. */
@@ -169,8 +169,12 @@ export class Speaker {
     return key;
   }
 
-  /** Replaces a peer's configuration; an unchanged one is left alone, a changed one is reset. */
-  updatePeer(cfg: PeerConfig): 'unchanged' | 'reset' | 'added' {
+  /**
+   * Replaces a peer's configuration: an unchanged one is left alone; one whose only change is
+   * its route-reflector role keeps its session (the role changes in place, with a route
+   * refresh); any other change resets the session (CEASE Other Configuration Change).
+   */
+  updatePeer(cfg: PeerConfig): 'unchanged' | 'reset' | 'added' | 'role-changed' {
     const key = peerKey(cfg.address, cfg.port ?? 179);
     const cur = this.sessions.get(key);
     if (!cur) {
@@ -179,10 +183,39 @@ export class Speaker {
     }
     if (sameConfig(cur.config, cfg)) return 'unchanged';
     this.validatePeer(cfg);
+    if (sameConfig({ ...cur.config, rrClient: cfg.rrClient, description: cfg.description }, cfg)) {
+      // Only the route-reflector role (or label) changed: keep the session (calico#3819).
+      cur.changeRole(cfg);
+      for (const s of this.sessions.values()) if (s !== cur) s.reexport();
+      this.log.info({ peer: key, rrClient: cfg.rrClient ?? false }, 'peer role changed in place');
+      return 'role-changed';
+    }
     cur.stop({ code: 6, subcode: 6, data: new Uint8Array() }); // Cease: Other Configuration Change
     this.sessions.delete(key);
     this.addPeer(cfg);
     return 'reset';
+  }
+
+  /**
+   * Becomes a route reflector with this cluster id, or stops being one (undefined). Sessions
+   * stay up; every peer's exports are re-evaluated. Peers marked `rrClient` need a cluster id.
+   */
+  setClusterId(clusterId: string | undefined): void {
+    if (clusterId !== undefined && !IPV4.test(clusterId)) throw new SpeakerConfigError(`clusterId must be a dotted quad, got "${clusterId}"`);
+    if (clusterId === this.host.clusterId) return;
+    if (clusterId === undefined) {
+      const clients = [...this.sessions.entries()].filter(([, s]) => s.config.rrClient).map(([k]) => k);
+      if (clients.length > 0) throw new SpeakerConfigError(`cannot stop reflecting while peers are route-reflector clients: ${clients.join(', ')}`);
+    }
+    this.host.clusterId = clusterId;
+    this.rib.setClusterId(clusterId);
+    for (const s of this.sessions.values()) s.reexport();
+    this.log.info({ clusterId: clusterId ?? null }, clusterId ? 'route reflector: cluster id set' : 'no longer a route reflector');
+  }
+
+  /** The cluster id while this speaker is a route reflector. */
+  get clusterId(): string | undefined {
+    return this.host.clusterId;
   }
 
   /** Removes a peer, sending CEASE Peer De-configured (RFC 4486). */

@@ -57,13 +57,26 @@ export class AdjRibOut {
 
   constructor(
     private readonly rib: LocRib,
-    readonly policy: ExportPolicy,
+    private currentPolicy: ExportPolicy,
     readonly families: ReadonlySet<Family>,
   ) {}
 
+  get policy(): ExportPolicy {
+    return this.currentPolicy;
+  }
+
+  /**
+   * The peer's export rules changed (its role, our cluster id): re-evaluates every prefix;
+   * only the differences from what was sent go out (announcements and withdrawals).
+   */
+  setPolicy(policy: ExportPolicy): void {
+    this.currentPolicy = policy;
+    this.markAll();
+  }
+
   /** Marks the prefixes of best-path changes (of negotiated families) for sending. */
   mark(changes: RibChanges): void {
-    const self = this.policy.peer.id;
+    const self = this.currentPolicy.peer.id;
     for (const family of this.families) {
       const sent = this.sent[family];
       const dirty = this.dirty[family];
@@ -106,7 +119,7 @@ export class AdjRibOut {
         if (prefix === undefined) break;
         budget--;
         const d = this.rib.best(family, prefix);
-        const want = d ? this.policy.exportAttributes(d.best, family) : null;
+        const want = d ? this.currentPolicy.exportAttributes(d.best, family) : null;
         const had = sent.get(prefix);
         if (want === null) {
           if (had !== undefined) {

@@ -55,7 +55,16 @@ export class LocRib {
   private changed: Record<Family, Prefix[]> = { 'ipv4-unicast': [], 'ipv6-unicast': [] };
   private readonly paths = new WeakMap<PathSource, WeakMap<PathAttributes, Path>>();
 
-  constructor(private readonly opts: LocRibOptions) {}
+  private opts: LocRibOptions;
+
+  constructor(opts: LocRibOptions) {
+    this.opts = opts;
+  }
+
+  /** Becomes (or stops being) a route reflector: the cluster id used for loop detection. */
+  setClusterId(clusterId: string | undefined): void {
+    this.opts = { ...this.opts, clusterId };
+  }
 
   /** Checks the loops RFC 4271 and RFC 4456 require; undefined when the path is acceptable. */
   rejectReason(source: PathSource, attrs: PathAttributes): RejectReason | undefined {

@@ -14,8 +14,8 @@ export interface PathSource {
   readonly routerId: string;
   /** True when the peer is in our AS. */
   readonly ibgp: boolean;
-  /** We are its route reflector (RFC 4456 client). */
-  readonly rrClient: boolean;
+  /** We are its route reflector (RFC 4456 client). Changes in place when the peer's role changes. */
+  rrClient: boolean;
 }
 
 /** The source of locally originated routes. */

@@ -53,7 +53,8 @@ import type { FamilyCounters, PeerStatus } from './peer-status.js';
 export interface SessionHost {
   readonly asn: number;
   readonly routerId: string;
-  readonly clusterId?: string;
+  /** Our cluster id while we are a route reflector; may change at run time. */
+  clusterId?: string;
   readonly rib: LocRib;
   readonly clock: Clock;
   readonly logger: BgpLogger;
@@ -138,7 +139,7 @@ export class PeerSession {
   private stale: Record<Family, Set<Prefix>> | undefined;
 
   constructor(
-    readonly config: PeerConfig,
+    public config: PeerConfig,
     private readonly host: SessionHost,
   ) {
     this.key = peerKey(config.address, config.port ?? 179);
@@ -193,6 +194,43 @@ export class PeerSession {
   }
 
   /** Asks the peer to send its routes again (RFC 2918), for each negotiated family. */
+  private exportPolicy(conn: Connection, ibgp: boolean): ExportPolicy {
+    const localAddr = conn.socket.localAddress ?? '';
+    const localIsV6 = localAddr.includes(':');
+    return new ExportPolicy({
+      id: this.key,
+      ibgp,
+      rrClient: (this.config.rrClient ?? false) && ibgp,
+      localAs: this.localAs,
+      routerId: this.host.routerId,
+      clusterId: this.host.clusterId,
+      nextHopMode: this.config.nextHopMode ?? 'auto',
+      nextHopIPv4: this.config.nextHopIPv4 ?? (localIsV6 ? undefined : localAddr.replace(/^::ffff:/, '')),
+      nextHopIPv6: this.config.nextHopIPv6 ?? (localIsV6 ? localAddr : undefined),
+    });
+  }
+
+  /**
+   * Changes what the session only decides about routes, not about the wire: the peer's
+   * route-reflector role (and its description). The session stays up; what it is sent is
+   * re-evaluated (differences go out as UPDATEs) and the peer is asked for a ROUTE-REFRESH.
+   */
+  changeRole(config: PeerConfig): void {
+    this.config = config;
+    const source = this.source;
+    if (source && this.primary.fsm.state === 'Established') source.rrClient = (config.rrClient ?? false) && source.ibgp;
+    this.reexport();
+    this.requestRefresh();
+  }
+
+  /** Our cluster id or a peer's role changed: recompute what this peer must be sent. */
+  reexport(): void {
+    const conn = this.primary.conn;
+    if (!this.out || !conn || !this.source || this.primary.fsm.state !== 'Established') return;
+    this.out.setPolicy(this.exportPolicy(conn, this.source.ibgp));
+    this.scheduleFlush();
+  }
+
   requestRefresh(): boolean {
     const conn = this.primary.conn;
     if (this.primary.fsm.state !== 'Established' || !conn || !this.peerSupports(CAP_ROUTE_REFRESH)) return false;
@@ -624,20 +662,7 @@ export class PeerSession {
       ibgp,
       rrClient: (this.config.rrClient ?? false) && ibgp,
     };
-    const localAddr = conn.socket.localAddress ?? '';
-    const localIsV6 = localAddr.includes(':');
-    const policy = new ExportPolicy({
-      id: this.key,
-      ibgp,
-      rrClient: (this.config.rrClient ?? false) && ibgp,
-      localAs: this.localAs,
-      routerId: this.host.routerId,
-      clusterId: this.host.clusterId,
-      nextHopMode: this.config.nextHopMode ?? 'auto',
-      nextHopIPv4: this.config.nextHopIPv4 ?? (localIsV6 ? undefined : localAddr.replace(/^::ffff:/, '')),
-      nextHopIPv6: this.config.nextHopIPv6 ?? (localIsV6 ? localAddr : undefined),
-    });
-    this.out = new AdjRibOut(this.host.rib, policy, new Set(this.families));
+    this.out = new AdjRibOut(this.host.rib, this.exportPolicy(conn, ibgp), new Set(this.families));
     this.eorSent.clear();
     this.restartTimer?.cancel();
     this.restartTimer = undefined;

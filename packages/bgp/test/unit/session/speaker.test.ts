@@ -133,4 +133,37 @@ describe('Speaker sessions over loopback', () => {
     expect(a.peer(ka)!.state).toBe('Established');
     expect(b.peer(kb)!.flaps).toBe(0);
   });
+
+  it('turns into a route reflector and changes peers to clients in place: no session drops, routes reflected after a refresh', async () => {
+    const make = (n: number): Speaker => new Speaker({ asn: 64512, routerId: `10.0.0.${n}`, listen: [{ address: `127.0.0.${n}`, port: 0 }] });
+    const rr = make(91);
+    const b = make(92);
+    const c = make(93);
+    speakers.push(rr, b, c);
+    for (const s of [rr, b, c]) await s.start();
+    const peerOf = (s: Speaker, n: number, to: Speaker, extra: { rrClient?: boolean } = {}) =>
+      s.addPeer({ address: `127.0.0.${n}`, port: to.listenPort(), remoteAs: 64512, localAddress: `127.0.0.${s === rr ? 91 : s === b ? 92 : 93}`, families: ['ipv4-unicast'], ...extra });
+    const rb = peerOf(rr, 92, b);
+    const rc = peerOf(rr, 93, c);
+    peerOf(b, 91, rr);
+    peerOf(c, 91, rr);
+    b.announce('ipv4-unicast', '10.92.0.0/26');
+    await waitPeer(rr, rb, (p) => p.state === 'Established', 'rr-b up');
+    await waitPeer(rr, rc, (p) => p.state === 'Established', 'rr-c up');
+    await eventually('rr learns b', () => rr.routes('ipv4-unicast').some((r) => r.prefix === '10.92.0.0/26'));
+    // plain iBGP: rr must not pass b's route to c
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.routes('ipv4-unicast')).toEqual([]);
+
+    rr.setClusterId('224.0.0.1');
+    const cfg = (n: number, to: Speaker) => ({ address: `127.0.0.${n}`, port: to.listenPort(), remoteAs: 64512, localAddress: '127.0.0.91', families: ['ipv4-unicast' as const], rrClient: true });
+    expect(rr.updatePeer(cfg(92, b))).toBe('role-changed');
+    expect(rr.updatePeer(cfg(93, c))).toBe('role-changed');
+    const got = await eventually('c gets b\'s route reflected', () => c.routes('ipv4-unicast').find((r) => r.prefix === '10.92.0.0/26'));
+    expect(got.best.attrs.originatorId).toBe('10.0.0.92');
+    expect(got.best.attrs.clusterList).toEqual(['224.0.0.1']);
+    for (const key of [rb, rc]) expect(rr.peer(key)).toMatchObject({ state: 'Established', flaps: 0 });
+    // a wire change (AS) still resets
+    expect(rr.updatePeer({ ...cfg(93, c), remoteAs: 64513 })).toBe('reset');
+  });
 });
