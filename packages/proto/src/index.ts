@@ -138,3 +138,16 @@ export {
   warningSeverityToJSON,
 } from './gen/tabby/v1/topology.js';
 export type { TopologyServer } from './gen/tabby/v1/topology.js';
+export {
+  AgentClient,
+  AgentService,
+  AgentStatusRequest,
+  AgentStatusResponse,
+  ResetPeerRequest,
+  ResetPeerResponse,
+  Route,
+  RoutePath,
+  RoutesRequest,
+  RoutesResponse,
+} from './gen/tabby/v1/agent.js';
+export type { AgentServer } from './gen/tabby/v1/agent.js';
