@@ -1,0 +1,436 @@
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { parseIP, wrap, type ParsedCIDR } from '@tabby/api';
+import { Speaker, peerKey, type Family, type PeerStatus as SpeakerPeerStatus, type RouteEntry } from '@tabby/bgp';
+import {
+  NodeStatus,
+  type BGPPeerStatus,
+  type Node,
+  type NodeConfig,
+  type ResourceStoreClient,
+  type Route,
+  type TopologyClient,
+  type WatchNodeConfigResponse,
+} from '@tabby/proto';
+import { ServiceError, callUnary, isGrpcError, type EventBus, type Logger } from '@tabby/runtime';
+import type { AgentMetrics } from './agent-metrics.js';
+import { desiredPeers, type DesiredPeer } from './peers.js';
+import { AGENT_VERSION } from './version.js';
+
+export interface NodeAgentOptions {
+  readonly node: string;
+  readonly bgpAddress: string;
+  readonly bgpIpv6Address?: string;
+  /** 0: the compiled listen port. */
+  readonly bgpPort: number;
+  readonly nextHopIPv4?: string;
+  readonly nextHopIPv6?: string;
+  /** Registered on the Node when non-zero. */
+  readonly asNumber: number;
+  readonly holdTimeS: number;
+  readonly allow?: readonly ParsedCIDR[];
+  readonly store: ResourceStoreClient;
+  readonly topology: TopologyClient;
+  readonly bus?: EventBus;
+  readonly logger: Logger;
+  readonly metrics: AgentMetrics;
+  readonly statusIntervalMs: number;
+}
+
+const ORIGIN = ['IGP', 'EGP', 'INCOMPLETE'];
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+function familyOf(prefix: string): Family {
+  return prefix.includes(':') ? 'ipv6-unicast' : 'ipv4-unicast';
+}
+
+function communityText(c: number): string {
+  return `${Math.floor(c / 65536)}:${c % 65536}`;
+}
+
+/** The state column of `calicoctl node status`: BIRD's protocol state. */
+function birdState(s: SpeakerPeerStatus | undefined): string {
+  if (!s) return 'down';
+  return s.state === 'Established' ? 'up' : 'start';
+}
+
+/**
+ * One node's agent: registers the Node, follows the node's compiled configuration from
+ * tabby-topology, and reconciles a BGP speaker with it — new peers added, removed peers
+ * sent CEASE, changed peers reset, a peer whose only change is its route-reflector role
+ * changed in place, unchanged sessions untouched — originates the node's blocks, and
+ * reports a NodeStatus upstream. With the store, topology or NATS unreachable it keeps its
+ * last configuration, sessions and routes, and resyncs when they return.
+ */
+export class NodeAgent {
+  private speaker: Speaker | undefined;
+  private speakerIdentity = '';
+  private config: NodeConfig | undefined;
+  private desired = new Map<string, DesiredPeer>();
+  private originated = new Set<string>();
+  private stopped = false;
+  private watchCall: { cancel(): void } | undefined;
+  private applying: Promise<void> = Promise.resolve();
+  private statusTimer: NodeJS.Timeout | undefined;
+  private statusScheduled: NodeJS.Timeout | undefined;
+  private readonly loops: Promise<void>[] = [];
+  private readonly bootTime = new Date().toISOString();
+  private reconfiguredAt = '';
+  topologyConnected = false;
+  storeConnected = false;
+  registered = false;
+
+  constructor(private readonly opts: NodeAgentOptions) {}
+
+  get generation(): number {
+    return Number(this.config?.generation ?? 0);
+  }
+
+  /** Starts registering the Node and following the configuration, in the background (retrying until reachable). */
+  start(): Promise<void> {
+    this.loops.push(this.registerLoop(), this.watchLoop());
+    this.statusTimer = setInterval(() => void this.reportStatus(), this.opts.statusIntervalMs);
+    this.statusTimer.unref();
+    return Promise.resolve();
+  }
+
+  /** Closes every session with CEASE and reports the agent NotReady. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watchCall?.cancel();
+    clearInterval(this.statusTimer);
+    clearTimeout(this.statusScheduled);
+    await this.applying.catch(() => undefined);
+    await this.speaker?.stop();
+    await this.reportStatus('NotReady');
+    await Promise.allSettled(this.loops);
+  }
+
+  // ---- registration ----
+
+  private async registerLoop(): Promise<void> {
+    let delay = 200;
+    let failures = 0;
+    while (!this.stopped && !this.registered) {
+      try {
+        await this.register();
+        this.registered = true;
+        this.storeConnected = true;
+      } catch (err) {
+        failures++;
+        this.storeConnected = false;
+        if (failures === 1 || failures % 20 === 0) this.opts.logger.warn({ err: errText(err), attempts: failures }, 'cannot register the Node in the store; retrying');
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  /** Creates the Node, or updates its BGP addresses (and AS when given); leaves the rest alone. */
+  private async register(): Promise<void> {
+    const { store, node } = this.opts;
+    const v4 = `${this.opts.bgpAddress}/32`;
+    const v6 = this.opts.bgpIpv6Address ? `${this.opts.bgpIpv6Address}/128` : '';
+    let existing: Node | undefined;
+    try {
+      const r = await callUnary(store.get.bind(store), { kind: 'Node', namespace: '', name: node }, { timeoutMs: 10_000 });
+      if (r.resource?.kind?.$case === 'node') existing = r.resource.kind.value;
+    } catch (err) {
+      if (!(isGrpcError(err) && err.code === grpcStatus.NOT_FOUND)) throw err;
+    }
+    const sameIp = (a: string, b: string): boolean => a.split('/')[0] === b.split('/')[0];
+    if (!existing) {
+      const created: Node = {
+        metadata: { name: node, namespace: '', labels: {}, annotations: {}, uid: '', resourceVersion: '', generateName: '' },
+        spec: {
+          bgp: { asNumber: this.opts.asNumber || undefined, ipv4Address: v4, ipv6Address: v6, ipv4IPIPTunnelAddr: '', routeReflectorClusterID: '' },
+          ipv4VXLANTunnelAddr: '',
+          vxlanTunnelMACAddr: '',
+          ipv6VXLANTunnelAddr: '',
+          vxlanTunnelMACAddrV6: '',
+          orchRefs: [],
+          addresses: [],
+          interfaces: [],
+        },
+      };
+      await callUnary(store.create.bind(store), { resource: wrap('Node', created) }, { timeoutMs: 10_000 });
+      this.opts.logger.info({ node, ipv4Address: v4, ipv6Address: v6 || undefined }, 'Node registered');
+      return;
+    }
+    const bgp = existing.spec?.bgp ?? { asNumber: undefined, ipv4Address: '', ipv6Address: '', ipv4IPIPTunnelAddr: '', routeReflectorClusterID: '' };
+    const want = {
+      ...bgp,
+      ipv4Address: sameIp(bgp.ipv4Address, v4) ? bgp.ipv4Address : v4,
+      ipv6Address: v6 === '' || sameIp(bgp.ipv6Address, v6) ? bgp.ipv6Address : v6,
+      asNumber: this.opts.asNumber ? this.opts.asNumber : bgp.asNumber,
+    };
+    if (want.ipv4Address === bgp.ipv4Address && want.ipv6Address === bgp.ipv6Address && want.asNumber === bgp.asNumber) {
+      this.opts.logger.info({ node }, 'Node already registered');
+      return;
+    }
+    const updated: Node = { ...existing, spec: { ...(existing.spec as NonNullable<Node['spec']>), bgp: want } };
+    await callUnary(store.update.bind(store), { resource: wrap('Node', updated) }, { timeoutMs: 10_000 });
+    this.opts.logger.info({ node, ipv4Address: want.ipv4Address, ipv6Address: want.ipv6Address || undefined }, 'Node updated');
+  }
+
+  // ---- configuration ----
+
+  private async watchLoop(): Promise<void> {
+    let delay = 200;
+    while (!this.stopped) {
+      await new Promise<void>((resolve) => {
+        const call = this.opts.topology.watchNodeConfig({ node: this.opts.node });
+        this.watchCall = call;
+        call.on('data', (m: WatchNodeConfigResponse) => {
+          if (!this.topologyConnected) this.opts.logger.info({ topology: 'connected' }, 'following the node configuration');
+          this.topologyConnected = true;
+          delay = 200;
+          if (m.config) this.enqueue(m.config);
+        });
+        const done = (err?: unknown): void => {
+          if (this.topologyConnected && !this.stopped) this.opts.logger.warn({ err: err ? errText(err) : 'stream ended' }, 'lost the topology service; keeping the last configuration');
+          this.topologyConnected = false;
+          resolve();
+        };
+        call.on('error', done);
+        call.on('end', () => done());
+      });
+      if (this.stopped) return;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+
+  private enqueue(config: NodeConfig): void {
+    this.applying = this.applying
+      .then(() => this.apply(config))
+      .catch((err: unknown) => this.opts.logger.error({ err: errText(err) }, 'cannot apply the node configuration'));
+  }
+
+  /** Reconciles the speaker with a configuration. */
+  private async apply(config: NodeConfig): Promise<void> {
+    if (this.stopped) return;
+    if (this.config && config.generation < this.config.generation && config.exists === this.config.exists) return;
+    const log = this.opts.logger;
+    this.config = config;
+    this.opts.metrics.configGeneration.set(Number(config.generation));
+    if (!config.exists) {
+      log.warn({ node: this.opts.node }, 'the Node does not exist (any more): no BGP sessions');
+      this.reconcilePeers([]);
+      this.reconcilePrefixes([]);
+      this.scheduleStatus();
+      return;
+    }
+    const port = this.opts.bgpPort || config.listenPort || 179;
+    const identity = `${config.asNumber}|${config.routerId}|${port}`;
+    if (!this.speaker || identity !== this.speakerIdentity) {
+      if (this.speaker) {
+        log.info({ from: this.speakerIdentity, to: identity }, 'AS, router id or port changed: restarting the speaker (every session re-establishes)');
+        await this.speaker.stop();
+      }
+      const listen = [{ address: this.opts.bgpAddress, port }];
+      if (this.opts.bgpIpv6Address) listen.push({ address: this.opts.bgpIpv6Address, port });
+      const speaker = new Speaker({
+        asn: config.asNumber,
+        routerId: config.routerId,
+        listen,
+        clusterId: config.routeReflectorClusterId || undefined,
+        logger: log,
+      });
+      speaker.onPeerStatus(() => this.scheduleStatus());
+      await speaker.start();
+      this.speaker = speaker;
+      this.speakerIdentity = identity;
+      this.desired = new Map();
+      this.originated = new Set();
+      log.info({ asn: config.asNumber, routerId: config.routerId, address: this.opts.bgpAddress, port }, 'BGP speaker listening');
+    }
+    const speaker = this.speaker;
+    const peers = desiredPeers(
+      config,
+      { ipv4Address: this.opts.bgpAddress, ipv6Address: this.opts.bgpIpv6Address, nextHopIPv4: this.opts.nextHopIPv4, nextHopIPv6: this.opts.nextHopIPv6, holdTimeS: this.opts.holdTimeS },
+      this.opts.allow,
+    );
+    const clusterId = config.routeReflectorClusterId || undefined;
+    // Becoming a reflector: set the cluster id before marking clients; stopping: after.
+    if (clusterId) speaker.setClusterId(clusterId);
+    this.reconcilePeers(peers);
+    if (!clusterId) speaker.setClusterId(undefined);
+    this.reconcilePrefixes(config.prefixes.map((p) => p.cidr));
+    this.reconfiguredAt = new Date().toISOString();
+    log.info({ generation: config.generation, peers: peers.length, prefixes: config.prefixes.length }, 'configuration applied');
+    this.scheduleStatus();
+  }
+
+  private reconcilePeers(peers: readonly DesiredPeer[]): void {
+    const speaker = this.speaker;
+    const log = this.opts.logger;
+    const next = new Map(peers.map((p) => [p.key, p]));
+    for (const [key, old] of this.desired) {
+      if (next.has(key)) continue;
+      if (!old.blocked) speaker?.removePeer(key);
+      log.info({ peer: key, type: old.typeLabel }, 'peer removed (CEASE sent)');
+    }
+    for (const p of peers) {
+      const old = this.desired.get(p.key);
+      if (p.blocked) {
+        if (old && !old.blocked) speaker?.removePeer(p.key);
+        if (!old?.blocked) log.warn({ peer: p.key, why: p.blocked }, 'peer not run');
+        continue;
+      }
+      if (!speaker) continue;
+      if (!old || old.blocked) {
+        speaker.addPeer(p.config);
+        log.info({ peer: p.key, type: p.typeLabel, remoteAs: p.config.remoteAs, rrClient: p.config.rrClient ?? false }, 'peer added');
+        continue;
+      }
+      const r = speaker.updatePeer(p.config);
+      if (r !== 'unchanged') log.info({ peer: p.key, change: r }, r === 'reset' ? 'peer changed: session reset' : 'peer role changed in place');
+    }
+    this.desired = next;
+  }
+
+  private reconcilePrefixes(prefixes: readonly string[]): void {
+    const speaker = this.speaker;
+    if (!speaker) return;
+    const next = new Set(prefixes);
+    for (const p of this.originated) if (!next.has(p)) speaker.withdraw(familyOf(p), p);
+    for (const p of next) if (!this.originated.has(p)) speaker.announce(familyOf(p), p);
+    this.originated = next;
+  }
+
+  // ---- status ----
+
+  private scheduleStatus(): void {
+    if (this.statusScheduled || this.stopped) return;
+    this.statusScheduled = setTimeout(() => {
+      this.statusScheduled = undefined;
+      void this.reportStatus();
+    }, 200);
+  }
+
+  /** The NodeStatus as it stands now. */
+  nodeStatus(agentState = 'Ready'): NodeStatus {
+    const v4: BGPPeerStatus[] = [];
+    const v6: BGPPeerStatus[] = [];
+    const m = this.opts.metrics;
+    for (const g of [m.sessions, m.prefixesReceived, m.prefixesAdvertised, m.updatesIn, m.updatesOut, m.flaps, m.established, m.lastError]) g.reset();
+    const byState = new Map<string, number>();
+    for (const p of [...this.desired.values()].sort((a, b) => (a.key < b.key ? -1 : 1))) {
+      const s = p.blocked ? undefined : this.speaker?.peer(p.key);
+      const fam: Family = p.family === 'ipv6' ? 'ipv6-unicast' : 'ipv4-unicast';
+      const state = s?.state ?? 'Idle';
+      const row: BGPPeerStatus = {
+        peerIP: p.config.address,
+        type: p.typeLabel,
+        state: birdState(s),
+        since: new Date(s?.since ?? Date.now()).toISOString(),
+        info: p.blocked ? `Idle ${p.blocked}` : `${state}${s?.lastError ? ` ${s.lastError}` : ''}`,
+        lastError: p.blocked ?? s?.lastError ?? '',
+        prefixesReceived: s?.counters[fam].received ?? 0,
+        prefixesAdvertised: s?.counters[fam].advertised ?? 0,
+        port: p.config.port ?? 179,
+      };
+      (p.family === 'ipv6' ? v6 : v4).push(row);
+      byState.set(state, (byState.get(state) ?? 0) + 1);
+      const labels = { peer: p.key, type: p.typeLabel };
+      m.prefixesReceived.set(labels, row.prefixesReceived);
+      m.prefixesAdvertised.set(labels, row.prefixesAdvertised);
+      m.updatesIn.set(labels, s?.updatesIn ?? 0);
+      m.updatesOut.set(labels, s?.updatesOut ?? 0);
+      m.flaps.set(labels, s?.flaps ?? 0);
+      m.established.set(labels, state === 'Established' ? 1 : 0);
+      m.lastError.set({ ...labels, error: row.lastError || 'none' }, 1);
+    }
+    for (const [state, n] of byState) m.sessions.set({ state }, n);
+    const up = (rows: BGPPeerStatus[]): number => rows.filter((r) => r.state === 'up').length;
+    return {
+      metadata: { name: this.opts.node, namespace: '', labels: {}, annotations: {}, uid: '', resourceVersion: '', generateName: '' },
+      spec: { node: this.opts.node, updatePeriodSeconds: Math.round(this.opts.statusIntervalMs / 1000) },
+      status: {
+        lastUpdated: new Date().toISOString(),
+        agent: { state: agentState, version: AGENT_VERSION, routerID: this.config?.routerId ?? '', lastBootTime: this.bootTime, lastReconfigurationTime: this.reconfiguredAt },
+        bgp: {
+          numberEstablishedV4: up(v4),
+          numberNotEstablishedV4: v4.length - up(v4),
+          numberEstablishedV6: up(v6),
+          numberNotEstablishedV6: v6.length - up(v6),
+          peersV4: v4,
+          peersV6: v6,
+        },
+      },
+    };
+  }
+
+  /** Writes the NodeStatus to the store and publishes it on NATS. */
+  async reportStatus(agentState = 'Ready'): Promise<void> {
+    const status = this.nodeStatus(agentState);
+    this.opts.bus?.publish(`tabby.v1.agents.${this.opts.node}.status`, NodeStatus.encode(status).finish());
+    const store = this.opts.store;
+    try {
+      await callUnary(store.apply.bind(store), { resource: wrap('NodeStatus', status) }, { timeoutMs: 5000 });
+      if (!this.storeConnected) this.opts.logger.info({}, 'store reachable: status reported');
+      this.storeConnected = true;
+    } catch (err) {
+      if (this.storeConnected) this.opts.logger.warn({ err: errText(err) }, 'cannot report status to the store; keeping on');
+      this.storeConnected = false;
+    }
+  }
+
+  // ---- operator calls ----
+
+  routes(family: string, prefix: string): Route[] {
+    const speaker = this.speaker;
+    if (!speaker) return [];
+    const fams: Family[] = family === 'ipv4' ? ['ipv4-unicast'] : family === 'ipv6' ? ['ipv6-unicast'] : ['ipv4-unicast', 'ipv6-unicast'];
+    const out: Route[] = [];
+    for (const f of fams) {
+      for (const r of speaker.routes(f)) {
+        if (prefix && r.prefix !== prefix) continue;
+        out.push(toRoute(r, this.originated.has(r.prefix)));
+      }
+    }
+    return out;
+  }
+
+  resetPeer(text: string): boolean {
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
+    const address = m ? m[1] : text;
+    const ip = parseIP(address ?? '');
+    if (!ip) throw new ServiceError('invalid-argument', `"${text}" is not a peer address (IP, IP:port or [IPv6]:port)`);
+    const key = m ? peerKey(ip.text, Number(m[2])) : [...this.desired.keys()].find((k) => this.desired.get(k)?.config.address === ip.text) ?? ip.text;
+    if (!this.desired.has(key)) throw new ServiceError('not-found', `node ${this.opts.node} has no BGP peer ${text}`);
+    return this.speaker?.resetPeer(key) ?? false;
+  }
+
+  /** The node name, for logs and the service. */
+  get node(): string {
+    return this.opts.node;
+  }
+}
+
+function toRoute(r: RouteEntry, local: boolean): Route {
+  return {
+    prefix: r.prefix,
+    family: r.family === 'ipv6-unicast' ? 'ipv6' : 'ipv4',
+    reason: r.reason,
+    local,
+    paths: r.paths.map((p) => ({
+      fromPeer: p.source.kind === 'local' ? '' : p.source.address,
+      nextHop: p.attrs.nextHop ?? '',
+      asPath: (p.attrs.asPath ?? []).flatMap((s) => [...s.asns]),
+      origin: ORIGIN[p.attrs.origin ?? 0] ?? 'IGP',
+      localPref: p.attrs.localPref ?? 100,
+      med: p.attrs.med,
+      originatorId: p.attrs.originatorId ?? '',
+      clusterList: [...(p.attrs.clusterList ?? [])],
+      communities: (p.attrs.communities ?? []).map(communityText),
+      best: p === r.best,
+    })),
+  };
+}
+
+function errText(err: unknown): string {
+  if (isGrpcError(err)) return err.details;
+  return err instanceof Error ? err.message : String(err);
+}
+

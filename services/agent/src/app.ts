@@ -1,0 +1,134 @@
+import type { Server as HttpServer } from 'node:http';
+import { AgentService, ResourceStoreClient, TopologyClient, loadDescriptorSet } from '@tabby/proto';
+import {
+  CLIENT_CHANNEL_OPTIONS,
+  ConfigError,
+  GrpcServer,
+  NatsBus,
+  channelCredentials,
+  componentLogger,
+  startMetricsServer,
+  type EventBus,
+  type HostPort,
+  type Logger,
+  type ServerTlsFiles,
+  type ServiceMetrics,
+} from '@tabby/runtime';
+import { parseIP } from '@tabby/api';
+import { NodeAgent } from './agent.js';
+import { createAgentMetrics } from './agent-metrics.js';
+import { parseAllowList } from './peers.js';
+import { agentService } from './service.js';
+
+export interface AgentAppOptions {
+  readonly node: string;
+  readonly listen: HostPort;
+  readonly bgpAddress: string;
+  readonly bgpIpv6Address?: string;
+  readonly bgpPort: number;
+  readonly nextHopIPv4?: string;
+  readonly nextHopIPv6?: string;
+  readonly asNumber: number;
+  readonly holdTimeS: number;
+  /** Comma-separated CIDRs the agent may dial or accept. */
+  readonly peerAllow?: string;
+  readonly store: string;
+  readonly topology: string;
+  readonly natsUrl?: string;
+  readonly bus?: EventBus;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly metricsAddress?: HostPort;
+  readonly tls?: ServerTlsFiles;
+  readonly statusIntervalMs: number;
+  readonly callLogLevel?: 'info' | 'debug';
+}
+
+export interface AgentApp {
+  readonly port: number;
+  readonly metricsPort: number | undefined;
+  readonly agent: NodeAgent;
+  stop(): Promise<void>;
+}
+
+function checkAddress(flag: string, value: string | undefined, family: 4 | 6): void {
+  if (value === undefined) return;
+  const ip = parseIP(value);
+  if (!ip || ip.family !== family) throw new ConfigError(`${flag}: expected an IPv${family} address, got "${value}"`);
+}
+
+/** Starts tabby-agent for one node. */
+export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
+  if (!opts.node) throw new ConfigError('--node is required (the name of this node)');
+  if (!opts.bgpAddress) throw new ConfigError('--bgp-address is required (the IPv4 address BGP binds to)');
+  checkAddress('--bgp-address', opts.bgpAddress, 4);
+  checkAddress('--bgp-ipv6-address', opts.bgpIpv6Address, 6);
+  checkAddress('--next-hop-ipv4', opts.nextHopIPv4, 4);
+  checkAddress('--next-hop-ipv6', opts.nextHopIPv6, 6);
+  if (opts.holdTimeS !== 0 && opts.holdTimeS < 3) throw new ConfigError('--hold-time: expected 0 or 3-65535');
+  const allow = parseAllowList(opts.peerAllow);
+  const log = opts.logger;
+  const metrics = createAgentMetrics(opts.metrics.registry);
+  const insecure = channelCredentials({});
+  const store = new ResourceStoreClient(opts.store, insecure, CLIENT_CHANNEL_OPTIONS);
+  const topology = new TopologyClient(opts.topology, insecure, CLIENT_CHANNEL_OPTIONS);
+  let bus = opts.bus;
+  let ownBus = false;
+  if (!bus && opts.natsUrl) {
+    bus = await NatsBus.connect({ url: opts.natsUrl, name: `tabby-agent-${opts.node}`, logger: componentLogger(log, 'nats') });
+    ownBus = true;
+  }
+  const agent = new NodeAgent({
+    node: opts.node,
+    bgpAddress: opts.bgpAddress,
+    bgpIpv6Address: opts.bgpIpv6Address,
+    bgpPort: opts.bgpPort,
+    nextHopIPv4: opts.nextHopIPv4,
+    nextHopIPv6: opts.nextHopIPv6,
+    asNumber: opts.asNumber,
+    holdTimeS: opts.holdTimeS,
+    allow,
+    store,
+    topology,
+    bus,
+    logger: componentLogger(log, 'agent'),
+    metrics,
+    statusIntervalMs: opts.statusIntervalMs,
+  });
+  const server = new GrpcServer({ logger: componentLogger(log, 'grpc'), metrics: opts.metrics, tls: opts.tls, descriptorSets: [loadDescriptorSet()], callLogLevel: opts.callLogLevel });
+  server.addService('tabby.v1.Agent', AgentService, agentService(agent));
+  let metricsServer: HttpServer | undefined;
+  let metricsPort: number | undefined;
+  const close = async (): Promise<void> => {
+    store.close();
+    topology.close();
+    if (ownBus && bus) await bus.close();
+    if (metricsServer) await new Promise<void>((resolve) => metricsServer?.close(() => resolve()));
+  };
+  try {
+    const port = await server.listen(opts.listen);
+    if (opts.metricsAddress) {
+      const m = await startMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
+      metricsServer = m.server;
+      metricsPort = m.port;
+    }
+    await agent.start();
+    server.setServing(true);
+    log.info({ node: opts.node, bgpAddress: opts.bgpAddress, store: opts.store, topology: opts.topology }, 'agent running');
+    return {
+      port,
+      metricsPort,
+      agent,
+      stop: async () => {
+        await server.shutdown();
+        await agent.stop();
+        await close();
+      },
+    };
+  } catch (err) {
+    await server.shutdown(0);
+    await agent.stop();
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+import { runService } from '@tabby/runtime';
+import { startAgent } from './app.js';
+import { agentOptions } from './options.js';
+import { AGENT_VERSION } from './version.js';
+
+await runService({
+  program: 'tabby-agent',
+  version: AGENT_VERSION,
+  options: agentOptions,
+  start: async ({ config, logger, metrics }) =>
+    startAgent({
+      node: config.node,
+      listen: config.listen,
+      bgpAddress: config.bgpAddress,
+      bgpIpv6Address: config.bgpIpv6Address,
+      bgpPort: config.bgpPort,
+      nextHopIPv4: config.nextHopIpv4,
+      nextHopIPv6: config.nextHopIpv6,
+      asNumber: config.asNumber,
+      holdTimeS: config.holdTime,
+      peerAllow: config.peerAllow,
+      store: config.store,
+      topology: config.topology,
+      natsUrl: config.nats,
+      logger,
+      metrics,
+      metricsAddress: config.metrics,
+      tls: { cert: config.tlsCert, key: config.tlsKey, clientCa: config.tlsClientCa },
+      statusIntervalMs: config.statusInterval * 1000,
+      callLogLevel: config.rpcLog,
+    }),
+});

@@ -1,0 +1,20 @@
+import { option } from '@tabby/runtime';
+
+/** Flags of tabby-agent; each is also read from TABBY_<FLAG> (e.g. TABBY_NODE). */
+export const agentOptions = {
+  node: option.string('name of this node (its Node resource)', '', 'NAME'),
+  listen: option.address('gRPC listen address (Status, Routes, ResetPeer)', '127.0.0.1:50054'),
+  bgpAddress: option.string('IPv4 address BGP sessions bind to and the Node is registered with', '', 'IP'),
+  bgpIpv6Address: option.optionalString('IPv6 address for IPv6 sessions (registered as the Node\'s ipv6Address)', 'IP'),
+  bgpPort: option.integer('BGP listen port; 0 = the compiled listenPort (BGPConfiguration, else 179)', 0, 0, 65535),
+  nextHopIpv4: option.optionalString('next hop announced for this node\'s IPv4 prefixes (default: the session address)', 'IP'),
+  nextHopIpv6: option.optionalString('next hop announced for this node\'s IPv6 prefixes (default: the session address)', 'IP'),
+  asNumber: option.integer('AS number to register on the Node (0 = leave the Node\'s AS unset: default BGPConfiguration, else 64512)', 0, 0, 4294967295),
+  holdTime: option.integer('BGP hold time proposed to peers, seconds (0, or 3-65535)', 90, 0, 65535),
+  peerAllow: option.optionalString('comma-separated CIDRs the agent may dial or accept (e.g. 127.0.0.0/8); other peers stay Idle', 'CIDRS'),
+  store: option.string('address of tabby-store (Node registration, NodeStatus)', '127.0.0.1:50051', 'ADDR'),
+  topology: option.string('address of tabby-topology (this node\'s compiled configuration)', '127.0.0.1:50053', 'ADDR'),
+  nats: option.optionalString('NATS server URL for status events (tabby.v1.agents.<node>.status)', 'URL'),
+  statusInterval: option.integer('seconds between periodic NodeStatus reports (also sent on every change)', 30, 1, 3600),
+  rpcLog: option.oneOf('log level of successful RPCs', 'info', ['info', 'debug'] as const),
+};

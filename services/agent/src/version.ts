@@ -1,0 +1,2 @@
+/** Version of the agent binary (keep in step with package.json). */
+export const AGENT_VERSION = '0.1.0';
