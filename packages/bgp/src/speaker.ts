@@ -172,7 +172,8 @@ export class Speaker {
   /**
    * Replaces a peer's configuration: an unchanged one is left alone; one whose only change is
    * its route-reflector role keeps its session (the role changes in place, with a route
-   * refresh); any other change resets the session (CEASE Other Configuration Change).
+   * refresh; a change of which side dials applies to the next connection); any other change
+   * resets the session (CEASE Other Configuration Change).
    */
   updatePeer(cfg: PeerConfig): 'unchanged' | 'reset' | 'added' | 'role-changed' {
     const key = peerKey(cfg.address, cfg.port ?? 179);
@@ -183,8 +184,8 @@ export class Speaker {
     }
     if (sameConfig(cur.config, cfg)) return 'unchanged';
     this.validatePeer(cfg);
-    if (sameConfig({ ...cur.config, rrClient: cfg.rrClient, description: cfg.description }, cfg)) {
-      // Only the route-reflector role (or label) changed: keep the session (calico#3819).
+    if (sameConfig({ ...cur.config, rrClient: cfg.rrClient, description: cfg.description, passive: cfg.passive }, cfg)) {
+      // Only the route-reflector role, the dialling side or the label changed: keep the session (calico#3819).
       cur.changeRole(cfg);
       for (const s of this.sessions.values()) if (s !== cur) s.reexport();
       this.log.info({ peer: key, rrClient: cfg.rrClient ?? false }, 'peer role changed in place');

@@ -212,11 +212,16 @@ export class PeerSession {
 
   /**
    * Changes what the session only decides about routes, not about the wire: the peer's
-   * route-reflector role (and its description). The session stays up; what it is sent is
+   * route-reflector role, which side dials, its description. The session stays up; what it is sent is
    * re-evaluated (differences go out as UPDATEs) and the peer is asked for a ROUTE-REFRESH.
    */
   changeRole(config: PeerConfig): void {
     this.config = config;
+    // Passive or active only matters for the next connection attempt.
+    const passive = config.passive ?? false;
+    for (const inst of [this.primary, this.candidate]) {
+      if (inst && inst.fsm.config.passive !== passive) inst.fsm = { ...inst.fsm, config: { ...inst.fsm.config, passive } };
+    }
     const source = this.source;
     if (source && this.primary.fsm.state === 'Established') source.rrClient = (config.rrClient ?? false) && source.ibgp;
     this.reexport();
