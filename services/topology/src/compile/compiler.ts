@@ -37,6 +37,9 @@ export interface CommitResult {
 interface MutablePeerState extends PeerState {
   readonly local: Set<string> | undefined;
   readonly remote: Set<string>;
+  /** Sorted copies of local and remote, dropped when they change. */
+  sortedLocal: string[] | undefined;
+  sortedRemote: string[] | undefined;
 }
 
 /** A block as IPAM describes it. */
@@ -306,7 +309,7 @@ export class TopologyCompiler {
         if (local && model.nodeSelector?.matches(n.labels)) local.add(n.name);
         if (model.peerSelector?.matches(n.labels)) remote.add(n.name);
       }
-      next = { model, local, remote };
+      next = { model, local, remote, sortedLocal: undefined, sortedRemote: undefined };
       this.peers.set(name, next);
     } else {
       this.peers.delete(name);
@@ -387,6 +390,7 @@ export class TopologyCompiler {
         if (next && m.nodeSelector.matches(next.labels)) s.local.add(name);
         else if (m.node !== name) s.local.delete(name);
       }
+      if (s.local !== undefined && s.local.has(name) !== wasLocal) s.sortedLocal = undefined;
       const isLocal = s.local === undefined ? next !== undefined : s.local.has(name);
       const wasRemote = s.remote.has(name);
       if (m.peerSelector) {
@@ -394,6 +398,7 @@ export class TopologyCompiler {
         else s.remote.delete(name);
       }
       const isRemote = s.remote.has(name);
+      if (wasRemote !== isRemote) s.sortedRemote = undefined;
       if ((wasLocal || isLocal) && (wasLocal !== isLocal || identityChanged)) this.markReverseSide(s);
       if ((wasRemote || isRemote) && (wasRemote !== isRemote || identityChanged)) this.markLocalSide(s);
       const ip = m.peerAddress?.ip.text;
@@ -426,17 +431,19 @@ export class TopologyCompiler {
     const settings = this.settingsValue;
     const meshResource = settings.hasDefaultConfig ? `BGPConfiguration(${DEFAULT_CONFIG_NAME})` : '';
     const listenPort = (n: string): number => this.configuredListenPort(n) ?? 0;
-    const expand = (names: Iterable<string>, families: readonly IPFamily[], peer: PeerModel, kind: 'global' | 'node', rule: PeerSourceInfo['rule']): Candidate[] => {
+    const expand = (names: readonly string[], families: readonly IPFamily[], peer: PeerModel, kind: 'global' | 'node', rule: PeerSourceInfo['rule']): Candidate[] => {
       const out: Candidate[] = [];
-      for (const name of sorted(names)) {
+      for (const name of names) {
         const n = this.nodes.get(name);
         if (!n) continue;
         for (const f of families) {
-          const c = nodeCandidate(n, f, this.nodeAs(name), listenPort(name), peer, kind, rule);
+          const c = nodeCandidate(n, f, this.nodeAs(name), listenPort(name), peer, kind, rule, settings);
           if (c) out.push(c);
         }
       }
-      return out;
+      // Name order decides which of two nodes at one address wins; address order makes the
+      // final sort of each node's sessions cheap.
+      return out.sort((a, b) => (a.addressKey < b.addressKey ? -1 : a.addressKey > b.addressKey ? 1 : 0));
     };
     return {
       settings,
@@ -449,7 +456,7 @@ export class TopologyCompiler {
         if (c) return c;
         const m = p.model;
         if (m.peerSelector) {
-          c = expand(p.remote, [4, 6], m, m.global ? 'global' : 'node', m.global ? 'global-peer-selector' : 'node-peer-selector');
+          c = expand(this.sortedSide(p, 'remote'), [4, 6], m, m.global ? 'global' : 'node', m.global ? 'global-peer-selector' : 'node-peer-selector');
         } else {
           const at = this.nodesAt(m.peerAddress?.ip.text ?? '')
             .map((n) => this.nodes.get(n))
@@ -457,7 +464,7 @@ export class TopologyCompiler {
           const matching = at.filter((n) => this.ipMatches({ ...m, peerAddress: m.peerAddress ? { ip: m.peerAddress.ip } : undefined }, n));
           let port = m.peerAddress?.port ?? 0;
           if (port === 0 && matching.length > 0) port = listenPort(matching[0].name);
-          const one = addressCandidate(m, port, matching[0] ?? at[0], at.length > 0);
+          const one = addressCandidate(m, port, matching[0] ?? at[0], at.length > 0, settings);
           c = one ? [one] : [];
         }
         forwardCache.set(p, c);
@@ -468,7 +475,7 @@ export class TopologyCompiler {
         if (c) return c;
         const m = p.model;
         const families: readonly IPFamily[] = m.peerSelector ? [4, 6] : [m.peerAddress?.ip.family ?? 4];
-        c = expand(p.local ?? this.nodeNames(), families, m, 'node', m.peerSelector ? 'reverse-peer-selector' : 'reverse-peer-ip');
+        c = expand(p.local ? this.sortedSide(p, 'local') : this.nodeNames(), families, m, 'node', m.peerSelector ? 'reverse-peer-selector' : 'reverse-peer-ip');
         reverseCache.set(p, c);
         return c;
       },
@@ -479,7 +486,7 @@ export class TopologyCompiler {
         c = [];
         for (const n of this.nodes.values()) {
           if (n.clusterId !== '') continue;
-          const cand = nodeCandidate(n, family, this.nodeAs(n.name), listenPort(n.name), undefined, 'mesh', 'mesh');
+          const cand = nodeCandidate(n, family, this.nodeAs(n.name), listenPort(n.name), undefined, 'mesh', 'mesh', settings);
           if (cand) c.push(cand);
         }
         c.sort((a, b) => (a.addressKey < b.addressKey ? -1 : a.addressKey > b.addressKey ? 1 : byName(a.peerNode, b.peerNode)));
@@ -487,6 +494,14 @@ export class TopologyCompiler {
         return c;
       },
     };
+  }
+
+  /** A BGPPeer's local or remote nodes, sorted (cached until they change). */
+  private sortedSide(p: PeerState, side: 'local' | 'remote'): readonly string[] {
+    const s = this.peers.get(p.model.name);
+    if (!s) return [];
+    if (side === 'local') return (s.sortedLocal ??= sorted(s.local ?? []));
+    return (s.sortedRemote ??= sorted(s.remote));
   }
 
   private compileNode(n: NodeModel, round: CompileContext): CompiledNodeConfig {

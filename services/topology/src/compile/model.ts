@@ -26,6 +26,9 @@ export interface NodeModel {
   /** Sort keys of the addresses (fixed-width hex). */
   readonly ipv4Key: string;
   readonly ipv6Key: string;
+  /** The addresses as BIRD protocol names write them (`10_0_0_1`, `fd00__1`). */
+  readonly ipv4Id: string;
+  readonly ipv6Id: string;
   /** The masked subnets the addresses were written with ('' when given without one). */
   readonly ipv4Network: string;
   readonly ipv6Network: string;
@@ -110,6 +113,11 @@ export interface BlockModel {
   readonly pool: string;
 }
 
+/** An address as Calico's BIRD protocol names write it: `.` and `:` become `_`. */
+export function protocolId(address: string): string {
+  return address.replace(/[.:]/g, '_');
+}
+
 /** Fixed-width sort key of an address value: IPv4 before IPv6, numeric order. */
 export function addressSortKey(family: IPFamily, value: bigint): string {
   return `${family}${value.toString(16).padStart(family === 4 ? 8 : 32, '0')}`;
@@ -146,6 +154,8 @@ export function nodeModel(node: Node): NodeModel {
     ipv6: ok6?.address.text ?? '',
     ipv4Key: ok4 ? addressSortKey(4, ok4.address.value) : '',
     ipv6Key: ok6 ? addressSortKey(6, ok6.address.value) : '',
+    ipv4Id: protocolId(ok4?.address.text ?? ''),
+    ipv6Id: protocolId(ok6?.address.text ?? ''),
     ipv4Network: ok4 && bgp?.ipv4Address.includes('/') ? ok4.canonical : '',
     ipv6Network: ok6 && bgp?.ipv6Address.includes('/') ? ok6.canonical : '',
     asNumber: bgp?.asNumber,
