@@ -214,7 +214,8 @@ export class NodeAgent {
     this.config = config;
     this.opts.metrics.configGeneration.set(Number(config.generation));
     if (!config.exists) {
-      log.warn({ node: this.opts.node }, 'the Node does not exist (any more): no BGP sessions');
+      if (this.registered) log.warn({ node: this.opts.node }, 'the Node does not exist (any more): no BGP sessions');
+      else log.info({ node: this.opts.node }, 'waiting for the Node to be registered');
       this.reconcilePeers([]);
       this.reconcilePrefixes([]);
       this.scheduleStatus();
