@@ -5,6 +5,7 @@ import { deleteCommand } from './commands/delete.js';
 import { getCommand } from './commands/get.js';
 import { registerIpam } from './commands/ipam.js';
 import { labelCommand } from './commands/label.js';
+import { registerNode } from './commands/node.js';
 import { patchCommand } from './commands/patch.js';
 import { CLI_VERSION, versionCommand } from './commands/version.js';
 import { registerWorkload } from './commands/workload.js';
@@ -28,6 +29,7 @@ Examples:
   tabbyctl get ippool -o wide
   tabbyctl get wep --all-namespaces
   tabbyctl delete bgppeer bgppeer-global-3040
+  tabbyctl node status node1
 
 The store address comes from --store, TABBY_STORE_ADDR, or a config file (--config,
 TABBY_CONFIG, ~/.tabby/tabbyctl.yaml or /etc/tabby/tabbyctl.yaml):
@@ -155,6 +157,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
 
   registerIpam(program, ctx, act);
   registerWorkload(program, ctx, act);
+  registerNode(program, ctx, act);
 
   program
     .command('version')
