@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { completions, kindWords } from '../src/index.js';
 
-const NAMES: Record<string, string[]> = { bgppeer: ['peer-a', 'peer-b'], ippool: ['pool-a', 'pool-b'], node: ['node1'] };
+const NAMES: Record<string, string[]> = { bgppeer: ['peer-a', 'peer-b'], ippool: ['pool-a', 'pool-b'], node: ['node1'], nodestatus: ['node1', 'node7'] };
 const names = (kind: string): Promise<string[]> => Promise.resolve(NAMES[kind] ?? []);
 const workloads = (): Promise<string[]> => Promise.resolve(['default/web', 'kube-system/kube-dns']);
 
 describe('completions', () => {
   it.each([
-    [[], ['apply', 'completion', 'create', 'delete', 'get', 'ipam', 'label', 'patch', 'replace', 'version', 'workload']],
+    [[], ['apply', 'completion', 'create', 'delete', 'get', 'ipam', 'label', 'node', 'patch', 'replace', 'version', 'workload']],
     [['get'], kindWords()],
     [['get', 'bgppeer'], ['peer-a', 'peer-b']],
     [['get', '-o', 'wide', 'bgppeer'], ['peer-a', 'peer-b']],
@@ -29,6 +29,14 @@ describe('completions', () => {
     [['workload', 'add', 'default/web', '--node'], ['node1']],
     [['workload', 'add', 'default/web', '--pool'], ['pool-a', 'pool-b']],
     [['workload', 'delete'], ['default/web', 'kube-system/kube-dns']],
+    [['node'], ['routes', 'status']],
+    [['node', 'status'], ['node1', 'node7', '--all', '--agent']],
+    [['node', 'status', '--agent', '127.0.0.11:50054'], ['node1', 'node7', '--all']],
+    [['node', 'status', 'node1'], ['--all', '--agent']],
+    [['node', 'routes', 'node1', '--family'], ['ipv4', 'ipv6']],
+    [['node', 'routes', 'node1', '-o'], ['ps', 'wide', 'json', 'yaml']],
+    [['node', 'routes', 'node1', '--agent'], []],
+    [['node', 'routes', 'node1', '--family', 'ipv4'], ['--agent', '--prefix', '-o']],
   ] as const)('after %j offers %j', async (before, expected) => {
     expect(await completions(before, names, workloads)).toEqual(expected);
   });

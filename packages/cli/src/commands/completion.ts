@@ -3,13 +3,15 @@ import type { WorkloadEndpoint } from '@tabby/proto';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { OUTPUT_FORMATS } from '../printers.js';
+import { ROUTE_FORMATS } from '../route-table.js';
 
-export const VERBS = ['apply', 'completion', 'create', 'delete', 'get', 'ipam', 'label', 'patch', 'replace', 'version', 'workload'] as const;
+export const VERBS = ['apply', 'completion', 'create', 'delete', 'get', 'ipam', 'label', 'node', 'patch', 'replace', 'version', 'workload'] as const;
 const KIND_VERBS = new Set(['get', 'delete', 'patch', 'label']);
 /** Flags that take a value, so the word after them is not a positional argument. */
 const VALUE_FLAGS = new Set([
   '-f', '--filename', '-o', '--output', '-n', '--namespace', '-l', '--selector', '-p', '--patch', '-t', '--type', '--store', '--config', '--tls-ca', '--tls-cert', '--tls-key',
   '--ipam', '--ip', '--from', '--to', '--timeout', '--interval', '--node', '--label', '--pool',
+  '--agent', '--family', '--prefix',
 ]);
 /** Sub-commands of the command groups, and the flags each takes. */
 const SUBCOMMANDS: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
@@ -18,6 +20,10 @@ const SUBCOMMANDS: Readonly<Record<string, Readonly<Record<string, readonly stri
     migrate: ['--from', '--to', '--wait', '--timeout', '--interval'],
     release: ['--ip', '--force'],
     show: ['--ip', '--show-blocks', '--show-borrowed'],
+  },
+  node: {
+    routes: ['--agent', '--family', '--prefix', '-o'],
+    status: ['--all', '--agent'],
   },
   workload: {
     add: ['--node', '-l', '--ipv6', '--no-ipv4', '--pool'],
@@ -74,11 +80,19 @@ function firstPositional(words: readonly string[]): string {
   return '';
 }
 
-/** Completion inside `ipam ...` and `workload ...`. */
+/** Nodes known by a Node or a NodeStatus (a node's agent may have reported before its Node was read). */
+async function nodeNames(names: (kind: string) => Promise<string[]>): Promise<string[]> {
+  const [nodes, statuses] = await Promise.all([names('node'), names('nodestatus')]);
+  return [...new Set([...nodes, ...statuses])].sort();
+}
+
+/** Completion inside `ipam ...`, `workload ...` and `node ...`. */
 async function groupCompletions(before: readonly string[], names: (kind: string) => Promise<string[]>, workloads: () => Promise<string[]>): Promise<string[]> {
   const last = before[before.length - 1];
   if (last === '--from' || last === '--to' || last === '--pool') return names('ippool');
   if (last === '--node') return names('node');
+  if (last === '--family') return ['ipv4', 'ipv6'];
+  if ((last === '-o' || last === '--output') && firstPositional(before) === 'node') return [...ROUTE_FORMATS];
   if (VALUE_FLAGS.has(last)) return [];
   const positional: string[] = [];
   const used = new Set<string>();
@@ -96,6 +110,7 @@ async function groupCompletions(before: readonly string[], names: (kind: string)
   if (sub === undefined) return Object.keys(subs).sort();
   const flags = (subs[sub] ?? []).filter((f) => REPEATABLE.has(f) || !used.has(f));
   if (group === 'workload' && arg === undefined) return sub === 'delete' ? workloads() : [];
+  if (group === 'node' && arg === undefined) return [...(await nodeNames(names)), ...flags];
   return [...flags];
 }
 
