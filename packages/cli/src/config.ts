@@ -8,6 +8,8 @@ export interface ClientConfig {
   readonly store: string;
   /** Address of tabby-ipam (ipam and workload commands). */
   readonly ipam: string;
+  /** Address of tabby-topology (topology commands, --dry-run). */
+  readonly topology: string;
   readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string };
   /** Where the values came from, for error messages. */
   readonly source: string;
@@ -17,6 +19,7 @@ export interface ClientConfig {
 export interface ConfigFlags {
   readonly store?: string;
   readonly ipam?: string;
+  readonly topology?: string;
   readonly config?: string;
   readonly tlsCa?: string;
   readonly tlsCert?: string;
@@ -25,7 +28,8 @@ export interface ConfigFlags {
 
 export const DEFAULT_STORE = '127.0.0.1:50051';
 export const DEFAULT_IPAM = '127.0.0.1:50052';
-const FILE_KEYS = new Set(['store', 'ipam', 'tls']);
+export const DEFAULT_TOPOLOGY = '127.0.0.1:50053';
+const FILE_KEYS = new Set(['store', 'ipam', 'topology', 'tls']);
 const TLS_KEYS = new Set(['ca', 'cert', 'key']);
 
 /** Default config file locations, first existing wins: ~/.tabby/tabbyctl.yaml, then /etc/tabby/tabbyctl.yaml. */
@@ -37,6 +41,7 @@ export function defaultConfigPaths(env: Readonly<Record<string, string | undefin
 interface FileConfig {
   store?: string;
   ipam?: string;
+  topology?: string;
   tls?: { ca?: string; cert?: string; key?: string };
 }
 
@@ -56,7 +61,7 @@ function readConfigFile(file: string): FileConfig {
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new CliError(`config file ${file}: expected a mapping with store and tls`);
   const obj = doc as Record<string, unknown>;
-  for (const k of Object.keys(obj)) if (!FILE_KEYS.has(k)) throw new CliError(`config file ${file}: unknown key "${k}" (known: store, ipam, tls)`);
+  for (const k of Object.keys(obj)) if (!FILE_KEYS.has(k)) throw new CliError(`config file ${file}: unknown key "${k}" (known: store, ipam, topology, tls)`);
   const out: FileConfig = {};
   if (obj.store !== undefined) {
     if (typeof obj.store !== 'string') throw new CliError(`config file ${file}: store must be HOST:PORT`);
@@ -65,6 +70,10 @@ function readConfigFile(file: string): FileConfig {
   if (obj.ipam !== undefined) {
     if (typeof obj.ipam !== 'string') throw new CliError(`config file ${file}: ipam must be HOST:PORT`);
     out.ipam = obj.ipam;
+  }
+  if (obj.topology !== undefined) {
+    if (typeof obj.topology !== 'string') throw new CliError(`config file ${file}: topology must be HOST:PORT`);
+    out.topology = obj.topology;
   }
   if (obj.tls !== undefined) {
     if (typeof obj.tls !== 'object' || obj.tls === null) throw new CliError(`config file ${file}: tls must be a mapping of ca, cert, key`);
@@ -86,7 +95,8 @@ function readConfigFile(file: string): FileConfig {
  * `TABBY_TLS_CA` / `TABBY_TLS_CERT` / `TABBY_TLS_KEY`, then the config file (`--config`,
  * `TABBY_CONFIG`, or the first default path that exists), then 127.0.0.1:50051. The ipam
  * address likewise: `--ipam`, `TABBY_IPAM_ADDR`, the file's `ipam`, then 127.0.0.1:50052;
- * both services share the TLS files.
+ * the topology address: `--topology`, `TABBY_TOPOLOGY_ADDR`, the file's `topology`, then
+ * 127.0.0.1:50053. The services share the TLS files.
  */
 export function resolveConfig(flags: ConfigFlags, env: Readonly<Record<string, string | undefined>>): ClientConfig {
   const explicit = flags.config ?? env.TABBY_CONFIG;
@@ -110,6 +120,7 @@ export function resolveConfig(flags: ConfigFlags, env: Readonly<Record<string, s
   return {
     store,
     ipam: pick(flags.ipam, 'TABBY_IPAM_ADDR', file.ipam) ?? DEFAULT_IPAM,
+    topology: pick(flags.topology, 'TABBY_TOPOLOGY_ADDR', file.topology) ?? DEFAULT_TOPOLOGY,
     source,
     tls: {
       ca: pick(flags.tlsCa, 'TABBY_TLS_CA', file.tls?.ca),

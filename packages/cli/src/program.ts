@@ -7,6 +7,7 @@ import { registerIpam } from './commands/ipam.js';
 import { labelCommand } from './commands/label.js';
 import { registerNode } from './commands/node.js';
 import { patchCommand } from './commands/patch.js';
+import { dryRunDeleteCommand, dryRunWriteCommand, registerTopology } from './commands/topology.js';
 import { CLI_VERSION, versionCommand } from './commands/version.js';
 import { registerWorkload } from './commands/workload.js';
 import { writeCommand } from './commands/write.js';
@@ -37,6 +38,8 @@ TABBY_CONFIG, ~/.tabby/tabbyctl.yaml or /etc/tabby/tabbyctl.yaml):
   tls: { ca: ca.pem, cert: me.pem, key: me-key.pem }
 and is 127.0.0.1:50051 otherwise. The ipam address (ipam and workload commands) comes
 from --ipam, TABBY_IPAM_ADDR or the file's ipam key, and is 127.0.0.1:50052 otherwise.
+The topology address (topology commands, --dry-run) comes from --topology,
+TABBY_TOPOLOGY_ADDR or the file's topology key, and is 127.0.0.1:50053 otherwise.
 `;
 
 function examples(...lines: string[]): string {
@@ -65,6 +68,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .usage('[options] <command> [<args>...]')
     .option('--store <address>', 'store address HOST:PORT (env TABBY_STORE_ADDR; default 127.0.0.1:50051)')
     .option('--ipam <address>', 'ipam address HOST:PORT (env TABBY_IPAM_ADDR; default 127.0.0.1:50052)')
+    .option('--topology <address>', 'topology address HOST:PORT (env TABBY_TOPOLOGY_ADDR; default 127.0.0.1:50053)')
     .option('--config <file>', 'config file with store and tls (env TABBY_CONFIG)')
     .option('--tls-ca <file>', 'PEM CA to trust for the store (env TABBY_TLS_CA)')
     .option('--tls-cert <file>', 'PEM client certificate for mTLS (env TABBY_TLS_CERT)')
@@ -85,6 +89,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     const cmd = program.command(verb).description(`${what} from files or stdin`);
     fileOptions(cmd, true).option('-n, --namespace <ns>', 'namespace of namespaced resources that name none (default: default)');
     if (verb === 'create') cmd.option('--skip-exists', 'count resources that already exist as created');
+    cmd.option('--dry-run', 'write nothing: print how the BGP sessions of every node would change, and new warnings');
     cmd.addHelpText(
       'after',
       {
@@ -93,7 +98,11 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         replace: examples('tabbyctl get bgpconfig default --export -o yaml > bgp.yaml', '$EDITOR bgp.yaml', 'tabbyctl replace -f bgp.yaml'),
       }[verb],
     );
-    cmd.action(act((opts: { filename: string; recursive?: boolean; skipEmpty?: boolean; skipExists?: boolean; namespace?: string }) => writeCommand(verb, opts, ctx)));
+    cmd.action(
+      act((opts: { filename: string; recursive?: boolean; skipEmpty?: boolean; skipExists?: boolean; namespace?: string; dryRun?: boolean }) =>
+        opts.dryRun ? dryRunWriteCommand(verb, opts, ctx) : writeCommand(verb, opts, ctx),
+      ),
+    );
   }
 
   const del = program
@@ -105,10 +114,11 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .option('-s, --skip-not-exists', 'count resources that do not exist as deleted')
     .option('-n, --namespace <ns>', 'namespace (default: default)')
     .option('--force', 'delete an IP pool even though workloads still hold addresses in it (they break; see tabbyctl ipam migrate)')
+    .option('--dry-run', 'delete nothing: print how the BGP sessions of every node would change, and new warnings')
     .addHelpText('after', examples('tabbyctl delete bgppeer bgppeer-global-3040', 'tabbyctl delete pool default-ipv4-ippool', 'tabbyctl delete -f bgppeers.yaml'))
     .action(
-      act((kind: string | undefined, names: string[], opts: { filename?: string; recursive?: boolean; skipEmpty?: boolean; skipNotExists?: boolean; namespace?: string; force?: boolean }) =>
-        deleteCommand(kind === undefined ? [] : [kind, ...names], opts, ctx),
+      act((kind: string | undefined, names: string[], opts: { filename?: string; recursive?: boolean; skipEmpty?: boolean; skipNotExists?: boolean; namespace?: string; force?: boolean; dryRun?: boolean }) =>
+        (opts.dryRun ? dryRunDeleteCommand : deleteCommand)(kind === undefined ? [] : [kind, ...names], opts, ctx),
       ),
     );
 
@@ -158,6 +168,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   registerIpam(program, ctx, act);
   registerWorkload(program, ctx, act);
   registerNode(program, ctx, act);
+  registerTopology(program, ctx, act);
 
   program
     .command('version')

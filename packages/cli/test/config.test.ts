@@ -37,7 +37,7 @@ describe('resolveConfig', () => {
   });
 
   it.each([
-    ['stor: x\n', 'unknown key "stor" (known: store, ipam, tls)'],
+    ['stor: x\n', 'unknown key "stor" (known: store, ipam, topology, tls)'],
     ['ipam: 5\n', 'ipam must be HOST:PORT'],
     ['store: 5\n', 'store must be HOST:PORT'],
     ['tls:\n  cacert: x\n', 'unknown key "tls.cacert" (known: ca, cert, key)'],
