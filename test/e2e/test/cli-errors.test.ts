@@ -131,7 +131,12 @@ ${walkthroughManifest('3. node-specific BGP peer')}`;
 
 it('explains itself: --help for the program and every verb, with examples', async () => {
   const h = new Transcript(dir.path, {});
-  for (const args of [['--help'], ...['create', 'apply', 'replace', 'delete', 'get', 'patch', 'label', 'version', 'completion'].map((v) => [v, '--help'])]) {
+  const groups = ['ipam', 'ipam show', 'ipam check', 'ipam release', 'ipam migrate', 'workload', 'workload add', 'workload delete', 'node', 'node status', 'node routes'];
+  for (const args of [
+    ['--help'],
+    ...['create', 'apply', 'replace', 'delete', 'get', 'patch', 'label', 'version', 'completion'].map((v) => [v, '--help']),
+    ...groups.map((g) => [...g.split(' '), '--help']),
+  ]) {
     const r = await h.run(args);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Examples:');

@@ -51,7 +51,7 @@ it('talks mTLS with the CA and a client certificate from flags, variables or the
   const viaFile = await tabbyctl(['--config', cfg, 'version'], { cwd: dir.path });
   expect(viaFile.code).toBe(0);
   expect(viaFile.stdout).toContain('Cluster Type:      tabby,sqlite');
-});
+}, 60_000);
 
 it('fails in one line without a client certificate or with a missing file', async () => {
   const noCert = await tabbyctl(['--store', address, '--tls-ca', certs.ca, 'get', 'ippool'], { cwd: dir.path });
@@ -71,4 +71,4 @@ it('fails in one line without a client certificate or with a missing file', asyn
 
   const missing = await tabbyctl(['--store', address, '--tls-ca', '/nonexistent/ca.pem', 'get', 'ippool'], { cwd: dir.path });
   expect(missing).toEqual({ code: 1, stdout: '', stderr: 'cannot read CA /nonexistent/ca.pem: ENOENT\n' });
-});
+}, 60_000);

@@ -45,9 +45,11 @@ export function normalize(text: string): string {
 export class Transcript {
   private text = '';
 
+  /** `mask` hides what differs between runs beyond uids and times (e.g. assigned addresses). */
   constructor(
     readonly cwd: string,
     readonly env: Record<string, string>,
+    private readonly mask: (text: string) => string = (t) => t,
   ) {}
 
   /** Runs `tabbyctl ARGS` (stdin optional), records it, and returns the result. */
@@ -57,10 +59,10 @@ export class Transcript {
     let line = `$ ${stdin !== undefined ? `cat << EOF | ` : ''}tabbyctl ${shown}${opts.redirect ? ` > ${opts.redirect}` : ''}`;
     if (opts.note) line = `# ${opts.note}\n${line}`;
     if (stdin !== undefined) line += `\n${stdin}EOF`;
-    this.text += `${line}\n[exit ${r.code}]\n`;
+    this.text += `${this.mask(line)}\n[exit ${r.code}]\n`;
     if (opts.redirect) writeFileSync(path.join(this.cwd, opts.redirect), r.stdout);
-    else if (r.stdout) this.text += `--- stdout\n${normalize(r.stdout)}`;
-    if (r.stderr) this.text += `--- stderr\n${normalize(r.stderr)}`;
+    else if (r.stdout) this.text += `--- stdout\n${this.mask(normalize(r.stdout))}`;
+    if (r.stderr) this.text += `--- stderr\n${this.mask(normalize(r.stderr))}`;
     this.text += '\n';
     return r;
   }
@@ -70,7 +72,7 @@ export class Transcript {
     const p = path.join(this.cwd, file);
     const after = change(readFileSync(p, 'utf8'));
     writeFileSync(p, after);
-    this.text += `# ${note}\n$ cat ${file}\n${normalize(after)}\n`;
+    this.text += `# ${note}\n$ cat ${file}\n${this.mask(normalize(after))}\n`;
   }
 
   /** Compares with (or, with UPDATE_GOLDEN=1, writes) the golden file; returns [actual, expected]. */
