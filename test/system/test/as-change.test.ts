@@ -43,6 +43,7 @@ spec:
   asNumber: ${BIRD_AS}
 `);
   await Promise.all(NODES.map(([node, address]) => cluster.startAgent(node, address)));
+  await eventually('every agent to register its Node', async () => (await cluster.nodeNames()).length === NODES.length);
   for (const [node] of NODES) {
     await cluster.addWorkload('default', `web-${node}`, node);
     const [block] = await cluster.blocksOf(node);
