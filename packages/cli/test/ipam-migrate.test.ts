@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { kindOf, metaOf, objectOf, wrap } from '@tabby/api';
 import { IPPool, Node, WorkloadEndpoint, type PoolUsageResponse, type Resource } from '@tabby/proto';
 import { migratePool, type MigrateDeps, type MigrateOptions } from '../src/commands/ipam-migrate.js';
+import { CliError } from '../src/errors.js';
 import { StoreCallError } from '../src/store-client.js';
 
 function pool(name: string, cidr: string, spec: Partial<NonNullable<IPPool['spec']>> = {}): Resource {
@@ -263,6 +264,26 @@ describe('ipam migrate --wait', () => {
     expect(err).toMatchObject({ exitCode: 130, message: expect.stringContaining('interrupted with 1 workload left in default-ipv4-ippool') as unknown });
     expect(disabled(h, 'default-ipv4-ippool')).toBe(true);
     expect(h.store.calls.filter((c) => c.startsWith('delete'))).toEqual([]);
+  });
+
+  it('keeps waiting through an ipam restart, saying so once', async () => {
+    const h = harness(CLUSTER(), [usage(1, ['kube-system/kube-dns-6f4fd4bdf-8q7zp'])]);
+    h.store.items.delete('WorkloadEndpoint/kube-system/vagrant-k8s-kube-dns-6f4fd4bdf-8q7zp-eth0');
+    let calls = 0;
+    h.deps = {
+      ...h.deps,
+      ipam: {
+        poolUsage: () => {
+          calls++;
+          if (calls === 1) return Promise.resolve(usage(1, ['kube-system/kube-dns-6f4fd4bdf-8q7zp']));
+          if (calls <= 4) return Promise.reject(new CliError('cannot reach the Tabby ipam at 127.0.0.1:1 (connection refused)'));
+          return Promise.resolve(usage(0, []));
+        },
+      },
+    };
+    expect(await migratePool(opts({ wait: true }), h.deps)).toBe(0);
+    expect(h.err).toBe('cannot reach the Tabby ipam at 127.0.0.1:1 (connection refused); still waiting\n');
+    expect(h.out).toContain('1 workload left in default-ipv4-ippool\n0 workloads left in default-ipv4-ippool\nDeleted IP pool default-ipv4-ippool');
   });
 
   it('does not delete a pool someone enabled again while it waited', async () => {

@@ -131,6 +131,17 @@ spec:
   expect((await t.run(['workload', 'delete', 'default/t-2'])).code).toBe(0);
   expect((await t.run(['ipam', 'show', '--show-blocks'])).stdout).not.toContain('10.1.0.0/26');
 
+  // IPv6: a dual-stack workload, and calicoctl's %.5g for a pool of 2^80 addresses
+  expect((await t.run(['create', '-f', '-'], poolYaml('v6-pool', 'fd00:30::/48'), { note: 'IPv6: a dual-stack workload in a /48' })).code).toBe(0);
+  await cluster.waitForPool('v6-pool');
+  const dual = await plain(['workload', 'add', 'default/dual-1', '--node', 'node1', '--ipv6']);
+  expect(dual.code, dual.stderr).toBe(0);
+  expect(dual.stdout).toMatch(/^ {2}addresses: 10\.0\.\d+\.\d+\/32, fd00:30::[0-9a-f:]+\/128$/m);
+  const v6 = /, (fd00:30::[0-9a-f:]+)\/128$/m.exec(dual.stdout)![1];
+  expect((await plain(['ipam', 'show', '--ip', v6])).stdout).toMatch(new RegExp(`^IP ${v6} is in use\\nAttributes:\\n {2}namespace: default\\n {2}node: node1\\n {2}pod: dual-1\\n`));
+  const show = await t.run(['ipam', 'show']);
+  expect(show.stdout).toContain('| IP Pool  | fd00:30::/48 | 1.2089e+24 | 1 (0%)     | 1.2089e+24 (100%) |\n');
+
   const [actual, expected] = t.golden(new URL('../golden/ipam-cli.txt', import.meta.url).pathname);
   expect(actual).toBe(expected);
 }, 180_000);

@@ -248,6 +248,7 @@ export async function migratePool(opts: MigrateOptions, deps: MigrateDeps): Prom
   let interrupted = false;
   void deps.interrupted?.then(() => (interrupted = true));
   let last = '';
+  let lastError = '';
   for (;;) {
     const line = progressLine(survey, from);
     if (line !== last) {
@@ -264,10 +265,12 @@ export async function migratePool(opts: MigrateOptions, deps: MigrateDeps): Prom
     if (interrupted) continue;
     try {
       survey = await surveyPool(deps, from, oldCidr);
+      lastError = '';
     } catch (err) {
-      // A service restarting is no reason to stop waiting: say so and look again.
+      // A service restarting is no reason to stop waiting: say so (once) and look again.
       if (!(err instanceof CliError)) throw err;
-      deps.stderr(`${err.message}; still waiting\n`);
+      if (err.message !== lastError) deps.stderr(`${err.message}; still waiting\n`);
+      lastError = err.message;
     }
   }
 
