@@ -14,8 +14,11 @@ export interface BlockChange {
 /** Called with each batch of block changes and the block revision they bring the view to. */
 export type BlockListener = (changes: readonly BlockChange[], revision: number) => void;
 
+/** The one Ipam call the follower makes. */
+export type BlockLister = Pick<IpamClient, 'listBlocks'>;
+
 export interface BlockFollowerOptions {
-  readonly client: IpamClient;
+  readonly client: BlockLister;
   /** Where BlockEvents arrive; without it the follower re-lists every `resyncIntervalMs`. */
   readonly bus?: EventBus;
   readonly logger: Logger;

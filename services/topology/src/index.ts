@@ -10,7 +10,7 @@ export { TOPOLOGY_VERSION } from './version.js';
 export { TopologyState, nodeSubject } from './state.js';
 export type { TopologyStateOptions } from './state.js';
 export { BLOCKS_SUBJECT, BlockFollower } from './block-follower.js';
-export type { BlockChange, BlockFollowerOptions, BlockListener } from './block-follower.js';
+export type { BlockChange, BlockFollowerOptions, BlockLister, BlockListener } from './block-follower.js';
 export { TOPOLOGY_KINDS, TopologyCompiler } from './compile/compiler.js';
 export type { BlockInput, CommitResult } from './compile/compiler.js';
 export { PEER_TYPE_LABELS, sessionKey } from './compile/types.js';
