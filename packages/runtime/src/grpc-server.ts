@@ -141,7 +141,9 @@ export class GrpcServer {
     reflectionDefs.push(
       protoLoader.loadSync(['grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'], { includeDirs: [reflectionProtoDir] }),
     );
-    new ReflectionService(oneEntryPerFileSet(reflectionDefs)).addToServer(this.server);
+    // List only what this server serves (the descriptor set holds every Tabby service).
+    const served = [...this.serviceNames, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
+    new ReflectionService(oneEntryPerFileSet(reflectionDefs), { services: served }).addToServer(this.server);
     const creds = serverCredentials(this.opts.tls ?? {});
     const port = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(address.text, creds, (err, p) => (err ? reject(err) : resolve(p)));
