@@ -6,7 +6,7 @@ import { CLIENT_CHANNEL_OPTIONS, ServiceError, callUnary, channelCredentials, is
 /** Asks IPAM whether a pool still holds addresses before the store deletes it. */
 export type PoolGuard = (name: string, cidr: string) => Promise<void>;
 
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`;
 
 /**
  * Deleting an IPPool that still holds workload addresses breaks those workloads (no more
