@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     const ipam = await startService(group, 'ipam', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/ipam`, '--store', store.address, '--rpc-log', 'debug']);
     const storeClient = new ResourceStoreClient(store.address, credentials.createInsecure());
     const clients = Array.from({ length: CHANNELS }, (_, i) => new IpamClient(ipam.address, credentials.createInsecure(), { 'grpc.channel_id': i }));
-    const ipamOf = (i: number): IpamClient => clients[i % CHANNELS] as IpamClient;
+    const ipamOf = (i: number): IpamClient => clients[i % CHANNELS];
     await callUnary(storeClient.create.bind(storeClient), { resource: resource('apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: bench\nspec:\n  cidr: 10.0.0.0/8\n') });
     const nodes = Array.from({ length: NODES }, (_, i) => `node-${i}`);
     for (const n of nodes) {
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     }
     // ipam follows the store: wait for the pool and the last node.
     for (;;) {
-      const ok = await callUnary(ipamOf(0).autoAssign.bind(ipamOf(0)), { node: nodes[NODES - 1] as string, handle: 'warmup', numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} }).then(
+      const ok = await callUnary(ipamOf(0).autoAssign.bind(ipamOf(0)), { node: nodes[NODES - 1], handle: 'warmup', numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} }).then(
         () => true,
         () => false,
       );
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     console.log(`bench/ipam: tabby-store + tabby-ipam on loopback, ${CONCURRENCY} calls in flight over ${CHANNELS} channels, pool 10.0.0.0/8 (/26 blocks), ${NODES} nodes`);
     const assign = (i: number): Promise<unknown> => {
       const c = ipamOf(i);
-      return callUnary(c.autoAssign.bind(c), { node: nodes[i % NODES] as string, handle: `a-${live + i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: { namespace: 'bench', pod: `p${i}` } });
+      return callUnary(c.autoAssign.bind(c), { node: nodes[i % NODES], handle: `a-${live + i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: { namespace: 'bench', pod: `p${i}` } });
     };
     const a = await drive(ASSIGNS, assign, 'AutoAssign');
     live += ASSIGNS;
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       WORKLOADS,
       (i) => {
         const c = ipamOf(i);
-        return callUnary(c.workloadAdd.bind(c), { namespace: 'bench', name: `pod-${i}`, node: nodes[i % NODES] as string, labels: { app: 'bench' }, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+        return callUnary(c.workloadAdd.bind(c), { namespace: 'bench', name: `pod-${i}`, node: nodes[i % NODES], labels: { app: 'bench' }, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
       },
       'WorkloadAdd',
     );
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
       while (live < level) {
         const batch = Math.min(256, level - live);
         const c = ipamOf(filler);
-        await callUnary(c.autoAssign.bind(c), { node: nodes[filler % NODES] as string, handle: `fill-${filler}`, numIpv4: batch, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} });
+        await callUnary(c.autoAssign.bind(c), { node: nodes[filler % NODES], handle: `fill-${filler}`, numIpv4: batch, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} });
         filler++;
         live += batch;
       }
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
         SAMPLE,
         (i) => {
           const c = ipamOf(i);
-          return callUnary(c.autoAssign.bind(c), { node: nodes[i % NODES] as string, handle: `s-${base + i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} });
+          return callUnary(c.autoAssign.bind(c), { node: nodes[i % NODES], handle: `s-${base + i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} });
         },
         `at ${level}`,
       );
