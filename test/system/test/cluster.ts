@@ -180,7 +180,7 @@ ${extraSpec}`);
 
   async addWorkload(namespace: string, name: string, node: string): Promise<string> {
     const r = await call(this.ipamClient.workloadAdd.bind(this.ipamClient), { namespace, name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
-    return r.ipNetworks[0] as string;
+    return r.ipNetworks[0];
   }
 
   async deleteWorkload(namespace: string, name: string): Promise<void> {

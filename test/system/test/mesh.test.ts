@@ -38,7 +38,7 @@ describe('three agents, default configuration', () => {
     const address = await cluster.addWorkload('default', 'web-1', 'node1');
     const [block] = await cluster.blocksOf('node1');
     expect(block).toBeDefined();
-    expect(address.startsWith(block!.split('.').slice(0, 3).join('.'))).toBe(true);
+    expect(address.startsWith(block.split('.').slice(0, 3).join('.'))).toBe(true);
     // The bound: in node2's and node3's RIB within 2 s of the workload add.
     const deadline = Date.now() + 2000;
     for (const node of ['node2', 'node3']) {
