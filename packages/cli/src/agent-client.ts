@@ -1,8 +1,7 @@
-import type { ChannelCredentials, status } from '@grpc/grpc-js';
 import { AgentClient as GrpcAgentClient, type AgentStatusResponse, type RoutesResponse } from '@tabby/proto';
-import { CLIENT_CHANNEL_OPTIONS, callUnary, channelCredentials, isConfigError, isGrpcError, type ClientTlsFiles } from '@tabby/runtime';
-import { CliError } from './errors.js';
-import { connectionFailure, type ServiceTarget } from './store-client.js';
+import type { callUnary } from '@tabby/runtime';
+import { type ClientTlsFiles } from '@tabby/runtime';
+import { CLI_CHANNEL_OPTIONS, ServiceCallError, callService, cliCredentials, type ServiceTarget } from './service-call.js';
 
 const TIMEOUT_MS = 10_000;
 
@@ -12,14 +11,8 @@ export const DEFAULT_AGENT = '127.0.0.1:50054';
 export const AGENT_TARGET: ServiceTarget = { what: 'agent', bin: 'tabby-agent', flag: '--agent', env: 'TABBY_AGENT_ADDR' };
 
 /** A failed agent call: the agent's message and its gRPC code. */
-export class AgentCallError extends Error {
+export class AgentCallError extends ServiceCallError {
   override readonly name = 'AgentCallError';
-  constructor(
-    message: string,
-    readonly code: status,
-  ) {
-    super(message);
-  }
 }
 
 export function isAgentCallError(err: unknown): err is AgentCallError {
@@ -44,23 +37,11 @@ export class AgentClient implements AgentApi {
     readonly address: string,
     tls: ClientTlsFiles,
   ) {
-    let creds: ChannelCredentials;
-    try {
-      creds = channelCredentials(tls);
-    } catch (err) {
-      if (isConfigError(err)) throw new CliError(err.message);
-      throw err;
-    }
-    this.client = new GrpcAgentClient(address, creds, { ...CLIENT_CHANNEL_OPTIONS, 'grpc.max_reconnect_backoff_ms': 1000 });
+    this.client = new GrpcAgentClient(address, cliCredentials(tls), CLI_CHANNEL_OPTIONS);
   }
 
-  private async call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req): Promise<Res> {
-    try {
-      return await callUnary(method, req, { timeoutMs: TIMEOUT_MS });
-    } catch (err) {
-      if (!isGrpcError(err)) throw err;
-      throw connectionFailure(err, this.address, AGENT_TARGET, TIMEOUT_MS) ?? new AgentCallError(err.details, err.code);
-    }
+  private call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req): Promise<Res> {
+    return callService(method, req, { address: this.address, target: AGENT_TARGET, timeoutMs: TIMEOUT_MS }, (message, code) => new AgentCallError(message, code));
   }
 
   status(): Promise<AgentStatusResponse> {

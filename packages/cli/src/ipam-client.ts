@@ -1,20 +1,7 @@
-import type { ChannelCredentials, status } from '@grpc/grpc-js';
-import {
-  IpamClient as GrpcIpamClient,
-  type CheckResponse,
-  type GetAllocationResponse,
-  type ListBlocksResponse,
-  type PoolUsageResponse,
-  type ReleaseIPsResponse,
-  type UtilizationResponse,
-  type WorkloadAddRequest,
-  type WorkloadAddResponse,
-  type WorkloadDeleteResponse,
-} from '@tabby/proto';
-import { CLIENT_CHANNEL_OPTIONS, callUnary, channelCredentials, isConfigError, isGrpcError } from '@tabby/runtime';
+import { IpamClient as GrpcIpamClient, type CheckResponse, type GetAllocationResponse, type ListBlocksResponse, type PoolUsageResponse, type ReleaseIPsResponse, type UtilizationResponse, type WorkloadAddRequest, type WorkloadAddResponse, type WorkloadDeleteResponse } from '@tabby/proto';
+import type { callUnary } from '@tabby/runtime';
 import type { ClientConfig } from './config.js';
-import { CliError } from './errors.js';
-import { connectionFailure, type ServiceTarget } from './store-client.js';
+import { CLI_CHANNEL_OPTIONS, ServiceCallError, callService, cliCredentials, type ServiceTarget } from './service-call.js';
 
 const TIMEOUT_MS = 15_000;
 /** A check reads every allocation and endpoint: give it longer. */
@@ -23,14 +10,8 @@ const CHECK_TIMEOUT_MS = 120_000;
 export const IPAM_TARGET: ServiceTarget = { what: 'ipam', bin: 'tabby-ipam', flag: '--ipam', env: 'TABBY_IPAM_ADDR' };
 
 /** A failed ipam call: the service's message and its gRPC code. */
-export class IpamCallError extends Error {
+export class IpamCallError extends ServiceCallError {
   override readonly name = 'IpamCallError';
-  constructor(
-    message: string,
-    readonly code: status,
-  ) {
-    super(message);
-  }
 }
 
 export function isIpamCallError(err: unknown): err is IpamCallError {
@@ -54,23 +35,11 @@ export class IpamClient implements IpamApi {
   private readonly client: GrpcIpamClient;
 
   constructor(private readonly config: ClientConfig) {
-    let creds: ChannelCredentials;
-    try {
-      creds = channelCredentials(config.tls);
-    } catch (err) {
-      if (isConfigError(err)) throw new CliError(err.message);
-      throw err;
-    }
-    this.client = new GrpcIpamClient(config.ipam, creds, { ...CLIENT_CHANNEL_OPTIONS, 'grpc.max_reconnect_backoff_ms': 1000 });
+    this.client = new GrpcIpamClient(config.ipam, cliCredentials(config.tls), CLI_CHANNEL_OPTIONS);
   }
 
-  private async call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req, timeoutMs = TIMEOUT_MS): Promise<Res> {
-    try {
-      return await callUnary(method, req, { timeoutMs });
-    } catch (err) {
-      if (!isGrpcError(err)) throw err;
-      throw connectionFailure(err, this.config.ipam, IPAM_TARGET, timeoutMs) ?? new IpamCallError(err.details, err.code);
-    }
+  private call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req, timeoutMs = TIMEOUT_MS): Promise<Res> {
+    return callService(method, req, { address: this.config.ipam, target: IPAM_TARGET, timeoutMs }, (message, code) => new IpamCallError(message, code));
   }
 
   releaseIPs(addresses: readonly string[]): Promise<ReleaseIPsResponse> {

@@ -1,17 +1,7 @@
-import type { ChannelCredentials, status } from '@grpc/grpc-js';
-import {
-  TopologyClient as GrpcTopologyClient,
-  type ExplainResponse,
-  type ListPeeringsResponse,
-  type NodeConfig,
-  type PreviewResponse,
-  type Resource,
-  type TopologyCheckResponse,
-} from '@tabby/proto';
-import { CLIENT_CHANNEL_OPTIONS, callUnary, channelCredentials, isConfigError, isGrpcError } from '@tabby/runtime';
+import { TopologyClient as GrpcTopologyClient, type ExplainResponse, type ListPeeringsResponse, type NodeConfig, type PreviewResponse, type Resource, type TopologyCheckResponse } from '@tabby/proto';
+import type { callUnary } from '@tabby/runtime';
 import type { ClientConfig } from './config.js';
-import { CliError } from './errors.js';
-import { connectionFailure, type ServiceTarget } from './store-client.js';
+import { CLI_CHANNEL_OPTIONS, ServiceCallError, callService, cliCredentials, type ServiceTarget } from './service-call.js';
 
 const TIMEOUT_MS = 15_000;
 /** Preview and check compile and analyse the whole cluster: give them longer. */
@@ -20,14 +10,8 @@ const ANALYSIS_TIMEOUT_MS = 120_000;
 export const TOPOLOGY_TARGET: ServiceTarget = { what: 'topology service', bin: 'tabby-topology', flag: '--topology', env: 'TABBY_TOPOLOGY_ADDR' };
 
 /** A failed topology call: the service's message and its gRPC code. */
-export class TopologyCallError extends Error {
+export class TopologyCallError extends ServiceCallError {
   override readonly name = 'TopologyCallError';
-  constructor(
-    message: string,
-    readonly code: status,
-  ) {
-    super(message);
-  }
 }
 
 export function isTopologyCallError(err: unknown): err is TopologyCallError {
@@ -48,23 +32,11 @@ export class TopologyClient implements TopologyApi {
   private readonly client: GrpcTopologyClient;
 
   constructor(private readonly config: ClientConfig) {
-    let creds: ChannelCredentials;
-    try {
-      creds = channelCredentials(config.tls);
-    } catch (err) {
-      if (isConfigError(err)) throw new CliError(err.message);
-      throw err;
-    }
-    this.client = new GrpcTopologyClient(config.topology, creds, { ...CLIENT_CHANNEL_OPTIONS, 'grpc.max_reconnect_backoff_ms': 1000 });
+    this.client = new GrpcTopologyClient(config.topology, cliCredentials(config.tls), CLI_CHANNEL_OPTIONS);
   }
 
-  private async call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req, timeoutMs = TIMEOUT_MS): Promise<Res> {
-    try {
-      return await callUnary(method, req, { timeoutMs });
-    } catch (err) {
-      if (!isGrpcError(err)) throw err;
-      throw connectionFailure(err, this.config.topology, TOPOLOGY_TARGET, timeoutMs) ?? new TopologyCallError(err.details, err.code);
-    }
+  private call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req, timeoutMs = TIMEOUT_MS): Promise<Res> {
+    return callService(method, req, { address: this.config.topology, target: TOPOLOGY_TARGET, timeoutMs }, (message, code) => new TopologyCallError(message, code));
   }
 
   nodeConfig(node: string): Promise<NodeConfig> {

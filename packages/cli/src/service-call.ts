@@ -1,0 +1,79 @@
+import { status, type ChannelCredentials } from '@grpc/grpc-js';
+import { CLIENT_CHANNEL_OPTIONS, callUnary, channelCredentials, isConfigError, isGrpcError, type ClientTlsFiles } from '@tabby/runtime';
+import { CliError } from './errors.js';
+
+/** Channel options of every tabbyctl client: the services' own, with quick reconnects (a CLI lives briefly). */
+export const CLI_CHANNEL_OPTIONS = { ...CLIENT_CHANNEL_OPTIONS, 'grpc.max_reconnect_backoff_ms': 1000 } as const;
+
+/** A service answered with an error: its message and gRPC code. Each client has its own subclass. */
+export class ServiceCallError extends Error {
+  constructor(
+    message: string,
+    readonly code: status,
+  ) {
+    super(message);
+  }
+}
+
+/** Credentials from the TLS flags; a bad file is one CLI error line. */
+export function cliCredentials(tls: ClientTlsFiles): ChannelCredentials {
+  try {
+    return channelCredentials(tls);
+  } catch (err) {
+    if (isConfigError(err)) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * One unary call of a Tabby service as tabbyctl makes it: a deadline, one line naming the
+ * address when the service cannot be reached, otherwise the service's own error.
+ */
+export async function callService<Req, Res>(
+  method: Parameters<typeof callUnary<Req, Res>>[0],
+  req: Req,
+  where: { readonly address: string; readonly target: ServiceTarget; readonly timeoutMs: number },
+  failed: (message: string, code: status) => Error,
+): Promise<Res> {
+  try {
+    return await callUnary(method, req, { timeoutMs: where.timeoutMs });
+  } catch (err) {
+    if (!isGrpcError(err)) throw err;
+    throw connectionFailure(err, where.address, where.target, where.timeoutMs) ?? failed(err.details, err.code);
+  }
+}
+
+/** A service tabbyctl talks to, as its connection errors name it. */
+export interface ServiceTarget {
+  /** `store`, `ipam`: "the Tabby store at ...". */
+  readonly what: string;
+  readonly bin: string;
+  readonly flag: string;
+  readonly env: string;
+}
+
+/** Why a connection failed, in words an operator can act on (one line). */
+export function unreachableReason(details: string, t: ServiceTarget): string {
+  const d = details.replace(/^No connection established\. Last error: /, '');
+  if (/certificate required/i.test(d)) return `the ${t.what} requires a client certificate: set --tls-cert and --tls-key`;
+  if (/unknown ca|self.signed|unable to (get|verify)|certificate verify failed/i.test(d)) return `the ${t.what}'s certificate is not signed by the CA of --tls-ca`;
+  if (/wrong version number|packet length too long|http\/1/i.test(d)) return `TLS mismatch: the ${t.what} does not serve TLS, drop --tls-ca`;
+  if (/Hostname\/IP does not match|altnames/i.test(d)) return `the ${t.what}'s certificate does not name this address`;
+  if (/ECONNREFUSED/.test(d)) return `connection refused; is ${t.bin} running? Set the address with ${t.flag} or ${t.env}`;
+  if (/Connection dropped|ECONNRESET|^Failed to connect/i.test(d)) return `the ${t.what} closed the connection during setup; if it serves TLS, set --tls-ca, and for mTLS a --tls-cert/--tls-key its client CA signed`;
+  if (/getaddrinfo|ENOTFOUND/.test(d)) return `the host name does not resolve; check ${t.flag} or ${t.env}`;
+  return d.split('\n')[0].trim();
+}
+
+/**
+ * The one-line CliError for a call that could not reach the service (unreachable, TLS
+ * trouble, no answer in time), or undefined when the service answered with an error.
+ */
+export function connectionFailure(err: { code: status; details: string }, address: string, t: ServiceTarget, timeoutMs: number): CliError | undefined {
+  if (err.code === status.UNAVAILABLE && /No connection established|ECONNREFUSED|connect|getaddrinfo|Connection dropped|SSL|certificate/i.test(err.details)) {
+    return new CliError(`cannot reach the Tabby ${t.what} at ${address} (${unreachableReason(err.details, t)})`);
+  }
+  if (err.code === status.DEADLINE_EXCEEDED) return new CliError(`the Tabby ${t.what} at ${address} did not answer within ${timeoutMs / 1000} s`);
+  return undefined;
+}
+
