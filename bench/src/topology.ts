@@ -6,7 +6,7 @@
  * <= 5 ms. Run: npm run bench:topology -w @tabby/bench.
  */
 import { BGPConfiguration, BGPPeer, Node, type Resource } from '@tabby/proto';
-import { TopologyCompiler } from '@tabby/topology';
+import { TopologyCompiler, analyze, preview } from '@tabby/topology';
 
 const RUNS = Number(process.env.BENCH_TOPOLOGY_RUNS ?? 5);
 
@@ -98,6 +98,17 @@ function run(s: Scenario): void {
     }
     console.log(`  ${ch.what}: ${fmt(median(times))} ms (median of ${times.length}; ${recompiled} recompiled, ${changed} changed)`);
   }
+  const checks: number[] = [];
+  const previews: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    let t = process.hrtime.bigint();
+    analyze(c);
+    checks.push(ms(t));
+    t = process.hrtime.bigint();
+    preview(c, { apply: [peer('extra', { nodeSelector: "rack == 'r3'", peerIP: '192.0.2.200', asNumber: 65100 })], delete: [] });
+    previews.push(ms(t));
+  }
+  console.log(`  check (safety analysis, route propagation): ${fmt(median(checks))} ms; preview of one BGPPeer (full recompile + 2 analyses): ${fmt(median(previews))} ms`);
 }
 
 function mesh(n: number): Scenario {

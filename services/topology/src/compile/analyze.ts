@@ -5,7 +5,7 @@
 import type { IPFamily } from '@tabby/api';
 import type { TopologyCompiler } from './compiler.js';
 import { sessionGraph, type GraphEdge } from './graph.js';
-import { routeReachability } from './propagation.js';
+import { routeReachability, type Reachability } from './propagation.js';
 import type { CompiledNodeConfig } from './types.js';
 
 export const WARNING_CODES = [
@@ -60,16 +60,36 @@ function familyName(f: IPFamily): string {
   return f === 4 ? 'IPv4' : 'IPv6';
 }
 
-/** Every warning of the compiled state, errors first. */
-export function analyze(c: TopologyCompiler, tense: Tense = 'current'): Warning[] {
-  const v = (now: string, then: string): string => (tense === 'current' ? now : then);
+/** The costly part of the analysis: the session graph and route propagation. */
+interface Facts {
+  readonly bgpNodes: readonly CompiledNodeConfig[];
+  readonly edges: readonly GraphEdge[];
+  readonly reachability: readonly Reachability[];
+}
+
+function factsOf(c: TopologyCompiler): Facts {
   const configs = c.allConfigs();
-  const out: Warning[] = [];
-  const push = (w: Omit<Warning, 'id'>, subject = ''): void => {
-    out.push({ id: `${w.code}|${subject}|${w.nodes.join(",")}|${w.resources.join(",")}`, ...w });
-  };
   const bgpNodes = [...configs.values()].filter((n) => n.ipv4 !== '' || n.ipv6 !== '').sort((a, b) => (a.node < b.node ? -1 : 1));
   const edges = sessionGraph(configs);
+  const reachability: Reachability[] = [];
+  for (const family of [4, 6] as const) {
+    const names = bgpNodes.filter((n) => (family === 4 ? n.ipv4 : n.ipv6) !== '').map((n) => n.node);
+    if (names.length >= 2) reachability.push(routeReachability(edges, family, names, (n) => configs.get(n)?.clusterId ?? ''));
+  }
+  return { bgpNodes, edges, reachability };
+}
+
+/**
+ * Every warning of the compiled state, errors first. Warning ids do not depend on the
+ * tense, so a preview compares states by id.
+ */
+export function analyze(c: TopologyCompiler, tense: Tense = 'current'): Warning[] {
+  const v = (now: string, then: string): string => (tense === 'current' ? now : then);
+  const out: Warning[] = [];
+  const push = (w: Omit<Warning, 'id'>, subject = ''): void => {
+    out.push({ id: `${w.code}|${subject}|${w.nodes.join(',')}|${w.resources.join(',')}`, ...w });
+  };
+  const { bgpNodes, edges, reachability } = factsOf(c);
 
   // Nodes with an address but no session at all.
   if (bgpNodes.length > 1) {
@@ -88,10 +108,9 @@ export function analyze(c: TopologyCompiler, tense: Tense = 'current'): Warning[
   }
 
   // Route propagation, per family.
-  for (const family of [4, 6] as const) {
-    const names = bgpNodes.filter((n) => (family === 4 ? n.ipv4 : n.ipv6) !== '').map((n) => n.node);
-    if (names.length < 2) continue;
-    const r = routeReachability(edges, family, names, (n) => configs.get(n)?.clusterId ?? '');
+  for (const r of reachability) {
+    const family = r.family;
+    const names = r.nodes;
     if (r.unreached.size === 0) continue;
     const sources = [...r.unreached.keys()];
     const pairs = [...r.unreached.values()].reduce((sum, l) => sum + l.length, 0);

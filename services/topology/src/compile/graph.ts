@@ -1,4 +1,5 @@
-import type { IPFamily } from '@tabby/api';
+import { parseIP, type IPFamily } from '@tabby/api';
+import { addressSortKey } from './model.js';
 import type { CompiledNodeConfig, CompiledPeer } from './types.js';
 
 /** One end of a session in the graph. */
@@ -30,14 +31,35 @@ function ownAddress(c: CompiledNodeConfig, family: IPFamily): string {
   return family === 4 ? c.ipv4 : c.ipv6;
 }
 
-/** The session `y` configures back to `x`'s address, preferring one aimed at x's listen port. */
-function sessionBack(y: CompiledNodeConfig, x: CompiledNodeConfig, family: IPFamily): CompiledPeer | undefined {
-  const address = ownAddress(x, family);
+/** The sort key of a node's own address of a family (as its peers' `addressKey`). */
+function ownKey(x: CompiledNodeConfig, family: IPFamily, cache: Map<string, string>): string {
+  const id = `${family}${x.node}`;
+  let k = cache.get(id);
+  if (k === undefined) {
+    const ip = parseIP(ownAddress(x, family));
+    k = ip ? addressSortKey(ip.family, ip.value) : '';
+    cache.set(id, k);
+  }
+  return k;
+}
+
+/**
+ * The session `y` configures back to `x`'s address, preferring one aimed at x's listen
+ * port. Sessions are sorted by address key, so this is a binary search.
+ */
+function sessionBack(y: CompiledNodeConfig, x: CompiledNodeConfig, key: string): CompiledPeer | undefined {
+  const peers = y.peers;
+  let lo = 0;
+  let hi = peers.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (peers[mid].addressKey < key) lo = mid + 1;
+    else hi = mid;
+  }
   let found: CompiledPeer | undefined;
-  for (const q of y.peers) {
-    if (q.address !== address) continue;
-    if (q.port === x.listenPort) return q;
-    found ??= q;
+  for (let i = lo; i < peers.length && peers[i].addressKey === key; i++) {
+    if (peers[i].port === x.listenPort) return peers[i];
+    found ??= peers[i];
   }
   return found;
 }
@@ -85,10 +107,12 @@ export function peerNodeOf(p: CompiledPeer, configs: ReadonlyMap<string, Compile
  */
 export function sessionGraph(configs: ReadonlyMap<string, CompiledNodeConfig>, only?: string): GraphEdge[] {
   const names = [...configs.keys()].sort();
-  const seen = new Set<string>();
+  const keys = new Map<string, string>();
   const edges: GraphEdge[] = [];
   for (const name of names) {
     const x = configs.get(name) as CompiledNodeConfig;
+    const k4 = ownKey(x, 4, keys);
+    const k6 = ownKey(x, 6, keys);
     for (const p of x.peers) {
       const xa = ownAddress(x, p.family);
       const y = peerNodeOf(p, configs);
@@ -105,11 +129,10 @@ export function sessionGraph(configs: ReadonlyMap<string, CompiledNodeConfig>, o
           });
         continue;
       }
-      const key = x.node < y.node ? `${p.family}|${xa}|${p.address}` : `${p.family}|${p.address}|${xa}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
       if (only !== undefined && only !== x.node && only !== y.node) continue;
-      const q = sessionBack(y, x, p.family);
+      const q = sessionBack(y, x, p.family === 4 ? k4 : k6);
+      // A session both ends configure is listed once, from the end whose name sorts first.
+      if (q && y.node < x.node) continue;
       const v = viability(x, p, y, q);
       edges.push({
         family: p.family,

@@ -29,10 +29,11 @@ export function preview(current: TopologyCompiler, changes: PreviewChanges): Pre
   for (const d of changes.delete) next.delete(d.kind, d.name);
   for (const r of changes.apply) next.apply(r);
   next.commit();
+  // One analysis per state: warning ids do not depend on the tense.
   const before = analyze(current, 'current');
-  const afterIds = new Set(analyze(next, 'current').map((w) => w.id));
-  const beforeIds = new Set(before.map((w) => w.id));
   const after = analyze(next, 'preview');
+  const afterIds = new Set(after.map((w) => w.id));
+  const beforeIds = new Set(before.map((w) => w.id));
   return {
     nodes: diffConfigs(current.allConfigs(), next.allConfigs()),
     warnings: after.filter((w) => !beforeIds.has(w.id)),

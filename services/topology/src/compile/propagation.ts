@@ -39,6 +39,8 @@ interface Router {
   /** Bit of the cluster id when the router is a node that reflects; -1 otherwise. */
   readonly clusterBit: number;
   readonly links: Link[];
+  /** The links a route learned from an iBGP non-client may take: eBGP, and iBGP to clients. */
+  readonly onward: Link[];
 }
 
 /** Reachability of one family's routes between nodes. */
@@ -82,7 +84,7 @@ function buildRouters(edges: readonly GraphEdge[], family: IPFamily, nodeNames: 
       i = routers.length;
       index.set(key, i);
       const cluster = node ? clusterOf(name) : '';
-      routers.push({ name, node, clusterBit: cluster === '' ? -1 : clusterBits.of(cluster), links: [] });
+      routers.push({ name, node, clusterBit: cluster === '' ? -1 : clusterBits.of(cluster), links: [], onward: [] });
     }
     return i;
   };
@@ -119,21 +121,70 @@ function buildRouters(edges: readonly GraphEdge[], family: IPFamily, nodeNames: 
       fromAllowsOwnAs: bAllows,
     });
   }
+  for (const r of routers) for (const l of r.links) if (!l.ibgp || l.toIsClient) r.onward.push(l);
   return routers;
 }
 
-/** A signature such that two nodes with equal signatures are interchangeable in the graph. */
-function signature(routers: readonly Router[], i: number): string {
+/** A link as a number: neighbour index and every attribute that matters (exact, no collisions). */
+function linkCode(l: Link): number {
+  const flags =
+    (l.ibgp ? 1 : 0) | (l.toIsClient ? 2 : 0) | (l.fromIsClient ? 4 : 0) | (l.toAllowsOwnAs ? 8 : 0) | (l.fromAllowsOwnAs ? 16 : 0);
+  // 5 flag bits, 5 bits per AS bit index (+1, -1 means untracked), then the neighbour.
+  return ((l.to * 32 + (l.fromAsBit + 1)) * 32 + (l.toAsBit + 1)) * 32 + flags;
+}
+
+/**
+ * Two nodes with equal signatures (same cluster, same neighbours over sessions of the same
+ * roles) are interchangeable in the graph. The signature is a sorted array of link codes;
+ * `fingerprint` groups candidates cheaply before the arrays are compared.
+ */
+interface Signature {
+  readonly fingerprint: string;
+  readonly codes: Float64Array;
+}
+
+function signature(routers: readonly Router[], i: number): Signature {
   const r = routers[i];
-  const links = r.links.map((l) => `${l.to}:${l.ibgp ? 1 : 0}${l.toIsClient ? 1 : 0}${l.fromIsClient ? 1 : 0}:${l.fromAsBit}:${l.toAsBit}:${l.toAllowsOwnAs ? 1 : 0}${l.fromAllowsOwnAs ? 1 : 0}`).sort();
-  return `${r.clusterBit}|${links.join(',')}`;
+  const codes = new Float64Array(r.links.length);
+  let sum = 0;
+  let mix = 0;
+  for (let k = 0; k < r.links.length; k++) {
+    const c = linkCode(r.links[k]);
+    codes[k] = c;
+    sum = (sum + c) % 4294967291;
+    mix = (mix + Math.imul((c % 4294967296) ^ 0x9e3779b9, 0x85ebca6b)) | 0;
+  }
+  codes.sort();
+  return { fingerprint: `${r.clusterBit}|${r.links.length}|${sum}|${mix}`, codes };
+}
+
+function sameCodes(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The routers a route originated by `source` reaches (by index). */
 function reach(routers: readonly Router[], source: number): Uint8Array {
   const reached = new Uint8Array(routers.length);
   // Visited states: router × how the route arrived, with the AS and cluster masks it carried.
-  const seen = new Map<number, Set<number>>();
+  // The first masks seen per state sit in a typed array; other masks (rare) in a map.
+  const first = new Float64Array(routers.length * 4).fill(-1);
+  let extra: Map<number, Set<number>> | undefined;
+  const visit = (state: number, masks: number): boolean => {
+    const f = first[state];
+    if (f === -1) {
+      first[state] = masks;
+      return true;
+    }
+    if (f === masks) return false;
+    extra ??= new Map();
+    let s = extra.get(state);
+    if (!s) extra.set(state, (s = new Set()));
+    if (s.has(masks)) return false;
+    s.add(masks);
+    return true;
+  };
   const queue: number[] = [source, ORIGIN, 0];
   for (let head = 0; head < queue.length; head += 3) {
     const at = queue[head];
@@ -142,9 +193,10 @@ function reach(routers: readonly Router[], source: number): Uint8Array {
     const asMask = Math.floor(masks / 65536);
     const clusterMask = masks % 65536;
     const from = routers[at];
-    for (const l of from.links) {
+    // A node passes a route learned from an iBGP non-client only over eBGP and to its clients.
+    const links = from.node && via === FROM_NON_CLIENT ? from.onward : from.links;
+    for (const l of links) {
       if (l.to === source) continue;
-      if (from.node && via === FROM_NON_CLIENT && l.ibgp && !l.toIsClient) continue;
       if (from.node && via === FROM_CLIENT && from.clusterBit < 0 && l.ibgp) continue;
       let nextAs = asMask;
       let nextCluster = clusterMask;
@@ -161,12 +213,8 @@ function reach(routers: readonly Router[], source: number): Uint8Array {
         nextCluster = 0;
         nextVia = EBGP;
       }
-      const state = l.to * 4 + nextVia;
       const combined = nextAs * 65536 + nextCluster;
-      let s = seen.get(state);
-      if (!s) seen.set(state, (s = new Set()));
-      if (s.has(combined)) continue;
-      s.add(combined);
+      if (!visit(l.to * 4 + nextVia, combined)) continue;
       reached[l.to] = 1;
       queue.push(l.to, nextVia, combined);
     }
@@ -184,16 +232,18 @@ export function routeReachability(edges: readonly GraphEdge[], family: IPFamily,
   const routers = buildRouters(edges, family, nodeNames, clusterOf);
   const nodeCount = nodeNames.length;
   const unreached = new Map<string, readonly string[]>();
-  const classes = new Map<string, { rep: number; missing: number[] }>();
+  const classes = new Map<string, { rep: number; codes: Float64Array; missing: number[] }[]>();
   for (let i = 0; i < nodeCount; i++) {
     const sig = signature(routers, i);
-    const cls = classes.get(sig);
+    let group = classes.get(sig.fingerprint);
+    if (!group) classes.set(sig.fingerprint, (group = []));
+    const cls = group.find((c) => sameCodes(c.codes, sig.codes));
     let missing: number[];
     if (!cls) {
       const r = reach(routers, i);
       missing = [];
       for (let j = 0; j < nodeCount; j++) if (j !== i && r[j] === 0) missing.push(j);
-      classes.set(sig, { rep: i, missing });
+      group.push({ rep: i, codes: sig.codes, missing });
     } else {
       // Swap the representative and this node in the representative's result.
       missing = cls.missing.map((j) => (j === i ? cls.rep : j));
