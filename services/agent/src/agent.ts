@@ -180,11 +180,15 @@ export class NodeAgent {
       await new Promise<void>((resolve) => {
         const call = this.opts.topology.watchNodeConfig({ node: this.opts.node });
         this.watchCall = call;
+        // The first message of a stream is the current configuration, whatever its generation
+        // (the topology service may have restarted); later ones only move forward.
+        let first = true;
         call.on('data', (m: WatchNodeConfigResponse) => {
           if (!this.topologyConnected) this.opts.logger.info({ topology: 'connected' }, 'following the node configuration');
           this.topologyConnected = true;
           delay = 200;
-          if (m.config) this.enqueue(m.config);
+          if (m.config) this.enqueue(m.config, first);
+          first = false;
         });
         const done = (err?: unknown): void => {
           if (this.topologyConnected && !this.stopped) this.opts.logger.warn({ err: err ? errText(err) : 'stream ended' }, 'lost the topology service; keeping the last configuration');
@@ -200,16 +204,16 @@ export class NodeAgent {
     }
   }
 
-  private enqueue(config: NodeConfig): void {
+  private enqueue(config: NodeConfig, current: boolean): void {
     this.applying = this.applying
-      .then(() => this.apply(config))
+      .then(() => this.apply(config, current))
       .catch((err: unknown) => this.opts.logger.error({ err: errText(err) }, 'cannot apply the node configuration'));
   }
 
   /** Reconciles the speaker with a configuration. */
-  private async apply(config: NodeConfig): Promise<void> {
+  private async apply(config: NodeConfig, current: boolean): Promise<void> {
     if (this.stopped) return;
-    if (this.config && config.generation < this.config.generation && config.exists === this.config.exists) return;
+    if (!current && this.config && config.generation < this.config.generation) return;
     const log = this.opts.logger;
     this.config = config;
     this.opts.metrics.configGeneration.set(Number(config.generation));
