@@ -7,7 +7,7 @@
  */
 import { credentials } from '@grpc/grpc-js';
 import { parseManifest } from '@tabby/api';
-import { ProcessGroup, startService, tempDir } from '@tabby/harness';
+import { ProcessGroup, freePort, startService, tempDir } from '@tabby/harness';
 import { IpamClient, ResourceStoreClient, type Resource } from '@tabby/proto';
 import { callUnary } from '@tabby/runtime';
 
@@ -66,7 +66,15 @@ async function main(): Promise<void> {
   const dir = tempDir('tabby-bench-ipam-');
   try {
     const store = await startService(group, 'store', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/store`, '--rpc-log', 'debug']);
-    const ipam = await startService(group, 'ipam', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/ipam`, '--store', store.address, '--rpc-log', 'debug']);
+    const metricsPort = await freePort('127.0.0.1');
+    const ipam = await startService(group, 'ipam', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/ipam`, '--store', store.address, '--rpc-log', 'debug', '--metrics', `127.0.0.1:${metricsPort}`]);
+    /** Operations per commit so far, from ipam's own histogram (group commit at work). */
+    const opsPerCommit = async (): Promise<string> => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const sum = Number(/^tabby_ipam_commit_batch_ops_sum(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? 0);
+      const count = Number(/^tabby_ipam_commit_batch_ops_count(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? 0);
+      return count > 0 ? `${(sum / count).toFixed(1)} ops/commit over ${count.toLocaleString('en')} commits` : 'no commits';
+    };
     const storeClient = new ResourceStoreClient(store.address, credentials.createInsecure());
     const clients = Array.from({ length: CHANNELS }, (_, i) => new IpamClient(ipam.address, credentials.createInsecure(), { 'grpc.channel_id': i }));
     const ipamOf = (i: number): IpamClient => clients[i % CHANNELS];
@@ -92,7 +100,7 @@ async function main(): Promise<void> {
     };
     const a = await drive(ASSIGNS, assign, 'AutoAssign');
     live += ASSIGNS;
-    console.log(`AutoAssign   ${ASSIGNS.toLocaleString('en').padStart(7)} calls  ${fmt(a)}`);
+    console.log(`AutoAssign   ${ASSIGNS.toLocaleString('en').padStart(7)} calls  ${fmt(a)}   (${await opsPerCommit()})`);
     const w = await drive(
       WORKLOADS,
       (i) => {
