@@ -7,7 +7,7 @@ const workloads = (): Promise<string[]> => Promise.resolve(['default/web', 'kube
 
 describe('completions', () => {
   it.each([
-    [[], ['apply', 'completion', 'create', 'delete', 'get', 'ipam', 'label', 'node', 'patch', 'replace', 'version', 'workload']],
+    [[], ['apply', 'completion', 'create', 'delete', 'get', 'ipam', 'label', 'node', 'patch', 'replace', 'topology', 'version', 'workload']],
     [['get'], kindWords()],
     [['get', 'bgppeer'], ['peer-a', 'peer-b']],
     [['get', '-o', 'wide', 'bgppeer'], ['peer-a', 'peer-b']],
@@ -37,6 +37,12 @@ describe('completions', () => {
     [['node', 'routes', 'node1', '-o'], ['ps', 'wide', 'json', 'yaml']],
     [['node', 'routes', 'node1', '--agent'], []],
     [['node', 'routes', 'node1', '--family', 'ipv4'], ['--agent', '--prefix', '-o']],
+    [['topology'], ['check', 'explain', 'show']],
+    [['topology', 'show'], ['node1', '-o']],
+    [['topology', 'show', '-o'], ['table', 'json', 'dot']],
+    [['--topology', '127.0.0.1:1', 'topology', 'explain'], ['node1']],
+    [['topology', 'explain', 'node1'], ['node1']],
+    [['topology', 'check'], []],
   ] as const)('after %j offers %j', async (before, expected) => {
     expect(await completions(before, names, workloads)).toEqual(expected);
   });

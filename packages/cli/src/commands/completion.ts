@@ -5,13 +5,13 @@ import { CliError } from '../errors.js';
 import { OUTPUT_FORMATS } from '../printers.js';
 import { ROUTE_FORMATS } from '../route-table.js';
 
-export const VERBS = ['apply', 'completion', 'create', 'delete', 'get', 'ipam', 'label', 'node', 'patch', 'replace', 'version', 'workload'] as const;
+export const VERBS = ['apply', 'completion', 'create', 'delete', 'get', 'ipam', 'label', 'node', 'patch', 'replace', 'topology', 'version', 'workload'] as const;
 const KIND_VERBS = new Set(['get', 'delete', 'patch', 'label']);
 /** Flags that take a value, so the word after them is not a positional argument. */
 const VALUE_FLAGS = new Set([
   '-f', '--filename', '-o', '--output', '-n', '--namespace', '-l', '--selector', '-p', '--patch', '-t', '--type', '--store', '--config', '--tls-ca', '--tls-cert', '--tls-key',
   '--ipam', '--ip', '--from', '--to', '--timeout', '--interval', '--node', '--label', '--pool',
-  '--agent', '--family', '--prefix',
+  '--agent', '--family', '--prefix', '--topology',
 ]);
 /** Sub-commands of the command groups, and the flags each takes. */
 const SUBCOMMANDS: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
@@ -24,6 +24,11 @@ const SUBCOMMANDS: Readonly<Record<string, Readonly<Record<string, readonly stri
   node: {
     routes: ['--agent', '--family', '--prefix', '-o'],
     status: ['--all', '--agent'],
+  },
+  topology: {
+    check: [],
+    explain: [],
+    show: ['-o'],
   },
   workload: {
     add: ['--node', '-l', '--ipv6', '--no-ipv4', '--pool'],
@@ -86,13 +91,14 @@ async function nodeNames(names: (kind: string) => Promise<string[]>): Promise<st
   return [...new Set([...nodes, ...statuses])].sort();
 }
 
-/** Completion inside `ipam ...`, `workload ...` and `node ...`. */
+/** Completion inside `ipam ...`, `workload ...`, `node ...` and `topology ...`. */
 async function groupCompletions(before: readonly string[], names: (kind: string) => Promise<string[]>, workloads: () => Promise<string[]>): Promise<string[]> {
   const last = before[before.length - 1];
   if (last === '--from' || last === '--to' || last === '--pool') return names('ippool');
   if (last === '--node') return names('node');
   if (last === '--family') return ['ipv4', 'ipv6'];
   if ((last === '-o' || last === '--output') && firstPositional(before) === 'node') return [...ROUTE_FORMATS];
+  if ((last === '-o' || last === '--output') && firstPositional(before) === 'topology') return ['table', 'json', 'dot'];
   if (VALUE_FLAGS.has(last)) return [];
   const positional: string[] = [];
   const used = new Set<string>();
@@ -111,6 +117,9 @@ async function groupCompletions(before: readonly string[], names: (kind: string)
   const flags = (subs[sub] ?? []).filter((f) => REPEATABLE.has(f) || !used.has(f));
   if (group === 'workload' && arg === undefined) return sub === 'delete' ? workloads() : [];
   if (group === 'node' && arg === undefined) return [...(await nodeNames(names)), ...flags];
+  // topology show NODE, topology explain NODE PEER (a peer may be a node name too)
+  if (group === 'topology' && (sub === 'show' || sub === 'explain') && (arg === undefined || (sub === 'explain' && positional.length === 3)))
+    return [...(await names('node')), ...flags];
   return [...flags];
 }
 
