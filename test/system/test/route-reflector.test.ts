@@ -29,6 +29,8 @@ beforeAll(async () => {
     blocks.set(node, block);
   }
   for (const [node] of NODES) await cluster.waitEstablished(node, 3);
+  // The mesh has carried every block everywhere before the change starts.
+  await eventually('every block on every node', async () => (await allRoutesPresent()).length === 0, 30_000, 100);
 }, 120_000);
 afterAll(() => cluster.stop(), 60_000);
 
