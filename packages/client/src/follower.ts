@@ -184,12 +184,9 @@ export class StoreFollower {
   private watchOnce(kind: KindName, onData: () => void): Promise<'compacted' | 'broken'> {
     const s = this.kindState(kind);
     const log = this.opts.logger;
-    // Watch "from 0" means "from now" to the store: with an empty store (revision 0), a write
-    // between our List and the stream's start would be missed. Re-list once the stream is
-    // known to be open (its first message) to close that window.
-    let relistAfterFirst = s.revision === 0;
+    // From exactly the listed revision, 0 included (fromZero): nothing between List and Watch is missed.
     return new Promise((resolve) => {
-      const stream = this.opts.client.watch({ kind, namespace: '', fromRevision: s.revision, bookmarkIntervalSeconds: this.opts.bookmarkIntervalS ?? 5 });
+      const stream = this.opts.client.watch({ kind, namespace: '', fromRevision: s.revision, fromZero: true, bookmarkIntervalSeconds: this.opts.bookmarkIntervalS ?? 5 });
       s.stream = stream;
       let settled = false;
       const done = (outcome: 'compacted' | 'broken'): void => {
@@ -211,12 +208,6 @@ export class StoreFollower {
           if (ev.revision > s.revision) s.revision = ev.revision;
         } else {
           this.applyEvent(kind, ev.type, ev.revision, ev.object, ev.previous);
-        }
-        if (relistAfterFirst) {
-          relistAfterFirst = false;
-          void callUnary(this.opts.client.list.bind(this.opts.client), { kind, namespace: '', labelSelector: '' }, { timeoutMs: 30_000 })
-            .then((res) => this.applySnapshot(kind, res.items, res.revision))
-            .catch(() => stream.cancel());
         }
       });
       stream.on('error', (err: unknown) => {

@@ -80,6 +80,21 @@ describe('StoreFollower against a real tabby-store', () => {
     client.close();
   }, 60_000);
 
+  it('on an empty store (revision 0) misses nothing written between its List and its Watch', async () => {
+    const dir = tempDir('tabby-follower-');
+    dirs.push(dir);
+    const port = await freePort('127.0.0.1');
+    const store = await startStore(port, dir.path);
+    const client = new ResourceStoreClient(store.address, credentials.createInsecure());
+    // Long bookmarks: nothing but the watch itself can deliver the write.
+    follower = new StoreFollower({ client, kinds: ['Node'], logger, bookmarkIntervalS: 3600 });
+    const started = follower.start();
+    await callUnary(client.create.bind(client), { resource: node('early') });
+    await started;
+    await eventually('the early write seen', () => names(follower!).includes('early'), 10_000, 20);
+    client.close();
+  }, 60_000);
+
   it('keeps its view while the store is down, and after a compacted gap re-lists and delivers only the difference', async () => {
     const dir = tempDir('tabby-follower-');
     dirs.push(dir);

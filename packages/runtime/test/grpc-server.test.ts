@@ -114,7 +114,7 @@ describe('GrpcServer', () => {
   it('lets calls in flight finish, refuses new ones with UNAVAILABLE and ends streams when shutting down', async () => {
     const { address, server } = await serve();
     const c = client(address);
-    const stream = c.watch({ kind: '', namespace: '', fromRevision: 0, bookmarkIntervalSeconds: 0 });
+    const stream = c.watch({ kind: '', namespace: '', fromRevision: 0, bookmarkIntervalSeconds: 0, fromZero: false });
     const streamEnd = new Promise<number | undefined>((resolve) => {
       stream.on('error', (e: { code?: number }) => resolve(e.code));
       stream.on('end', () => resolve(status.OK));

@@ -82,6 +82,7 @@ export function resourceStoreService(store: ResourceStore, opts: ServiceOptions)
             kind,
             namespace,
             fromRevision: req.fromRevision,
+            fromZero: req.fromZero,
             bookmarkIntervalMs: req.bookmarkIntervalSeconds > 0 ? req.bookmarkIntervalSeconds * 1000 : opts.bookmarkIntervalMs,
             maxQueued: opts.maxQueuedPerWatcher,
           },

@@ -18,6 +18,8 @@ export interface WatchParams {
   readonly namespace: string | undefined;
   /** Send changes after this revision; 0 = from now. */
   readonly fromRevision: number;
+  /** With fromRevision 0: from the store's first change, not from now. */
+  readonly fromZero?: boolean;
   readonly bookmarkIntervalMs: number;
   /** Most events held for a slow watcher before its stream is ended. */
   readonly maxQueued: number;
@@ -43,7 +45,7 @@ function toMessage(e: StoredEvent): WatchResponse {
  * Idle streams get BOOKMARK events carrying the revision they are complete up to.
  */
 export async function runWatch(store: ResourceStore, params: WatchParams, sink: WatchSink, signal: AbortSignal): Promise<void> {
-  const start = params.fromRevision === 0 ? store.revision : params.fromRevision;
+  const start = params.fromRevision === 0 && !params.fromZero ? store.revision : params.fromRevision;
   const compactedError = (): ServiceError =>
     new ServiceError(
       'out-of-range',

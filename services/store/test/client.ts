@@ -16,7 +16,7 @@ export function storeClient(address: string, creds: ChannelCredentials = credent
     list: (kind: string, namespace = '', labelSelector = '') => callUnary(c.list.bind(c), { kind, namespace, labelSelector }, { timeoutMs: 10_000 }),
     /** Opens a Watch stream and collects what it delivers. */
     watch: (kind: string, fromRevision: number, namespace = '', bookmarkIntervalSeconds = 0) => {
-      const stream = c.watch({ kind, namespace, fromRevision, bookmarkIntervalSeconds });
+      const stream = c.watch({ kind, namespace, fromRevision, bookmarkIntervalSeconds, fromZero: false });
       const received: WatchResponse[] = [];
       let error: (Error & { code?: number }) | undefined;
       let ended = false;

@@ -107,6 +107,13 @@ describe("the walkthrough's route-reflector recipe on a running mesh", () => {
     await eventually('every route through the reflector', async () => (await allRoutesPresent()).length === 0, 10_000, 100);
     watching = false;
     await watcher;
+    if (gaps.length > 0) {
+      // What the agents did meanwhile: the first thing to read when this fails.
+      for (const [node] of NODES) {
+        const lines = cluster.agents.get(node)?.process.process.output().split('\n') ?? [];
+        console.error(`--- ${node}\n${lines.filter((l) => /speaker|peer (added|removed|changed|role)|does not exist|configuration applied|lost|Hold|CEASE|Notification|NOTIFICATION/.test(l)).join('\n')}`);
+      }
+    }
     expect(gaps).toEqual([]);
 
     // The sessions to node1 never went down: their "since" did not move.
