@@ -49,6 +49,8 @@ export interface Allocation {
   readonly attributes: Record<string, string>;
   readonly block: string;
   readonly blockNode: string | null;
+  /** CIDR of the pool the block was carved from. */
+  readonly blockPoolCidr: string;
   readonly createdAt: number;
 }
 
@@ -82,6 +84,7 @@ interface AllocationDbRow {
   attributes: string;
   created_at: number;
   block_node: string | null;
+  block_pool_cidr: string;
 }
 
 const HOST_BITS: Record<IPFamily, number> = { 4: 32, 6: 128 };
@@ -132,7 +135,8 @@ export class IpamEngine {
     this.s = {
       blocksOfNode: db.prepare<[string, number], BlockDbRow>('SELECT * FROM blocks WHERE node = ? AND family = ? ORDER BY cidr'),
       countNodeBlocks: db.prepare<[string, number], { n: number }>('SELECT COUNT(*) AS n FROM blocks WHERE node = ? AND family = ?'),
-      blockCidrsOfPool: db.prepare<[string], { cidr: string }>('SELECT cidr FROM blocks WHERE pool_cidr = ?').pluck(),
+      countPoolBlocks: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM blocks WHERE pool_cidr = ?'),
+      blockExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM blocks WHERE cidr = ?'),
       blockWithRoom: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks WHERE pool_cidr = ? AND in_use < size ORDER BY cidr LIMIT 1'),
       block: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks WHERE cidr = ?'),
       insertBlock: db.prepare<[string, number, string, string | null, number, number, Buffer]>(
@@ -148,15 +152,15 @@ export class IpamEngine {
         'INSERT INTO allocations (address, block, ordinal, family, handle, node, attributes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       allocation: db.prepare<[string], AllocationDbRow>(
-        'SELECT a.*, b.node AS block_node FROM allocations a JOIN blocks b ON b.cidr = a.block WHERE a.address = ?',
+        'SELECT a.*, b.node AS block_node, b.pool_cidr AS block_pool_cidr FROM allocations a JOIN blocks b ON b.cidr = a.block WHERE a.address = ?',
       ),
       allocationsOfHandle: db.prepare<[string], AllocationDbRow>(
-        'SELECT a.*, b.node AS block_node FROM allocations a JOIN blocks b ON b.cidr = a.block WHERE a.handle = ? ORDER BY a.family, a.created_at, a.address',
+        'SELECT a.*, b.node AS block_node, b.pool_cidr AS block_pool_cidr FROM allocations a JOIN blocks b ON b.cidr = a.block WHERE a.handle = ? ORDER BY a.family, a.created_at, a.address',
       ),
       allocationsOfPool: db.prepare<[string], { handle: string; attributes: string }>(
         'SELECT a.handle, a.attributes FROM allocations a JOIN blocks b ON b.cidr = a.block WHERE b.pool_cidr = ?',
       ),
-      allAllocations: db.prepare<[], AllocationDbRow>('SELECT a.*, b.node AS block_node FROM allocations a JOIN blocks b ON b.cidr = a.block ORDER BY a.address'),
+      allAllocations: db.prepare<[], AllocationDbRow>('SELECT a.*, b.node AS block_node, b.pool_cidr AS block_pool_cidr FROM allocations a JOIN blocks b ON b.cidr = a.block ORDER BY a.address'),
       deleteAllocation: db.prepare<[string]>('DELETE FROM allocations WHERE address = ?'),
       borrowedByBlock: db.prepare<[], { block: string; n: number }>(
         'SELECT a.block AS block, COUNT(*) AS n FROM allocations a JOIN blocks b ON b.cidr = a.block WHERE b.node IS NULL OR a.node != b.node GROUP BY a.block',
@@ -295,16 +299,16 @@ export class IpamEngine {
   private claimFreeBlock(tx: Tx, family: IPFamily, node: string, pools: readonly PoolInfo[]): BlockDbRow | undefined {
     for (const pool of pools) {
       if (pool.blockSize < pool.cidr.prefix) continue;
-      const taken = new Set(this.s.blockCidrsOfPool.all(pool.cidr.canonical) as unknown as string[]);
+      const taken = this.s.countPoolBlocks.get(pool.cidr.canonical)?.n ?? 0;
       const nBlocks = 1n << BigInt(pool.blockSize - pool.cidr.prefix);
-      if (BigInt(taken.size) >= nBlocks) continue;
+      if (BigInt(taken) >= nBlocks) continue;
       const step = 1n << BigInt(HOST_BITS[family] - pool.blockSize);
       const start = BigInt(fnv32a(node)) % nBlocks;
-      // At most taken.size candidates can be in use, so this finds one within taken.size + 1 steps.
+      // At most `taken` candidates exist, so a probe per step finds a free one within taken + 1 steps.
       for (let i = 0n; i < nBlocks; i++) {
         const index = (start + i) % nBlocks;
         const cidr = `${formatIP(family, pool.cidr.network + index * step)}/${pool.blockSize}`;
-        if (taken.has(cidr)) continue;
+        if (this.s.blockExists.get(cidr)) continue;
         const size = Number(step);
         const row: BlockDbRow = { cidr, family, pool_cidr: pool.cidr.canonical, node, size, in_use: 0, free_list: freeListOf(size) };
         this.s.insertBlock.run(cidr, family, row.pool_cidr, node, size, 0, row.free_list);
@@ -484,6 +488,7 @@ function toAllocation(a: AllocationDbRow): Allocation {
     attributes: parseAttributes(a.attributes),
     block: a.block,
     blockNode: a.block_node,
+    blockPoolCidr: a.block_pool_cidr,
     createdAt: a.created_at,
   };
 }

@@ -83,7 +83,7 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
     getAllocation: (req) => {
       const a = engine.getAllocation(req.address);
       if (!a) return Promise.resolve({ allocated: false, address: req.address, handle: '', attributes: {}, block: '', blockNode: '', pool: '', borrowed: false });
-      const pool = view.pools().find((p) => p.cidr.canonical === engine.blocks().find((b) => b.cidr === a.block)?.poolCidr);
+      const pool = view.pools().find((p) => p.cidr.canonical === a.blockPoolCidr);
       return Promise.resolve({
         allocated: true,
         address: a.address,
