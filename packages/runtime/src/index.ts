@@ -20,6 +20,8 @@ export type { ErrorReason, ReasonedError } from './errors.js';
 export { LOG_LEVELS, componentLogger, createLogger, parseTraceList } from './logger.js';
 export type { LogLevel, Logger, LoggerOptions } from './logger.js';
 export { createMetrics, startMetricsServer } from './metrics.js';
+export { optionalMetricsServer, serviceBus } from './service-parts.js';
+export type { OptionalMetricsServer, ServiceBus } from './service-parts.js';
 export type { ServiceMetrics } from './metrics.js';
 export { GrpcServer } from './grpc-server.js';
 export type { AsyncServiceImplementation, GrpcServerOptions, ServerStreamHandler, UnaryHandler } from './grpc-server.js';

@@ -1,15 +1,15 @@
-import type { Server as HttpServer } from 'node:http';
 import { AgentService, ResourceStoreClient, TopologyClient, loadDescriptorSet } from '@tabby/proto';
 import {
   CLIENT_CHANNEL_OPTIONS,
   ConfigError,
   GrpcServer,
-  NatsBus,
   channelCredentials,
   componentLogger,
-  startMetricsServer,
+  optionalMetricsServer,
+  serviceBus,
   type EventBus,
   type HostPort,
+  type OptionalMetricsServer,
   type Logger,
   type ServerTlsFiles,
   type ServiceMetrics,
@@ -72,12 +72,8 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
   const insecure = channelCredentials({});
   const store = new ResourceStoreClient(opts.store, insecure, CLIENT_CHANNEL_OPTIONS);
   const topology = new TopologyClient(opts.topology, insecure, CLIENT_CHANNEL_OPTIONS);
-  let bus = opts.bus;
-  let ownBus = false;
-  if (!bus && opts.natsUrl) {
-    bus = await NatsBus.connect({ url: opts.natsUrl, name: `tabby-agent-${opts.node}`, logger: componentLogger(log, 'nats') });
-    ownBus = true;
-  }
+  const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, name: `tabby-agent-${opts.node}`, logger: log });
+  const bus = events.bus;
   const agent = new NodeAgent({
     node: opts.node,
     bgpAddress: opts.bgpAddress,
@@ -97,27 +93,22 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
   });
   const server = new GrpcServer({ logger: componentLogger(log, 'grpc'), metrics: opts.metrics, tls: opts.tls, descriptorSets: [loadDescriptorSet()], callLogLevel: opts.callLogLevel });
   server.addService('tabby.v1.Agent', AgentService, agentService(agent));
-  let metricsServer: HttpServer | undefined;
-  let metricsPort: number | undefined;
+  let metricsServer: OptionalMetricsServer | undefined;
   const close = async (): Promise<void> => {
     store.close();
     topology.close();
-    if (ownBus && bus) await bus.close();
-    if (metricsServer) await new Promise<void>((resolve) => metricsServer?.close(() => resolve()));
+    await events.close();
+    await metricsServer?.close();
   };
   try {
     const port = await server.listen(opts.listen);
-    if (opts.metricsAddress) {
-      const m = await startMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
-      metricsServer = m.server;
-      metricsPort = m.port;
-    }
+    metricsServer = await optionalMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
     await agent.start();
     server.setServing(true);
     log.info({ node: opts.node, bgpAddress: opts.bgpAddress, store: opts.store, topology: opts.topology }, 'agent running');
     return {
       port,
-      metricsPort,
+      metricsPort: metricsServer.port,
       agent,
       stop: async () => {
         await server.shutdown();

@@ -1,16 +1,16 @@
-import type { Server as HttpServer } from 'node:http';
 import { StoreFollower } from '@tabby/client';
 import { IpamService, ResourceStoreClient, loadDescriptorSet } from '@tabby/proto';
 import {
   CLIENT_CHANNEL_OPTIONS,
   GrpcServer,
-  NatsBus,
   channelCredentials,
   componentLogger,
-  startMetricsServer,
+  optionalMetricsServer,
+  serviceBus,
   type ClientTlsFiles,
   type EventBus,
   type HostPort,
+  type OptionalMetricsServer,
   type Logger,
   type ServerTlsFiles,
   type ServiceMetrics,
@@ -64,13 +64,8 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const follower = new StoreFollower({ client: storeClient, kinds: ['IPPool', 'Node'], logger: componentLogger(log, 'follower') });
   const view = new FollowedCluster(follower);
 
-  let bus = opts.bus;
-  let ownBus = false;
-  if (!bus && opts.natsUrl) {
-    bus = await NatsBus.connect({ url: opts.natsUrl, name: 'tabby-ipam', logger: componentLogger(log, 'nats') });
-    ownBus = true;
-  }
-  const eventBus = bus;
+  const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, name: 'tabby-ipam', logger: log });
+  const eventBus = events.bus;
   const committer = new GroupCommitter<BlockChange>(db, componentLogger(log, 'commit'), (changes) => {
     for (const c of changes) log.info({ block: c.block.cidr, node: c.block.node, type: c.type, revision: c.revision }, 'block affinity changed');
     if (eventBus) publishBlockChanges(eventBus, view, changes);
@@ -111,8 +106,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   });
   server.addService('tabby.v1.Ipam', IpamService, ipamService({ engine, committer, view, store: storeClient, workloads, metrics, leakGraceMs: opts.leakGraceMs ?? 30_000, ready }));
 
-  let metricsServer: HttpServer | undefined;
-  let metricsPort: number | undefined;
+  let metricsServer: OptionalMetricsServer | undefined;
   let recovery: NodeJS.Timeout | undefined;
   let gauges: NodeJS.Timeout | undefined;
   const cleanup = async (): Promise<void> => {
@@ -123,16 +117,12 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     committer.close();
     db.close();
     storeClient.close();
-    if (ownBus && eventBus) await eventBus.close();
-    if (metricsServer) await new Promise<void>((resolve) => metricsServer?.close(() => resolve()));
+    await events.close();
+    await metricsServer?.close();
   };
   try {
     const port = await server.listen(opts.listen);
-    if (opts.metricsAddress) {
-      const m = await startMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
-      metricsServer = m.server;
-      metricsPort = m.port;
-    }
+    metricsServer = await optionalMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
     await workloads.start();
     log.info({ store: opts.store }, 'listing pools and nodes from the store');
     await follower.start();
@@ -161,7 +151,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     server.setServing(true);
     return {
       port,
-      metricsPort,
+      metricsPort: metricsServer.port,
       stop: async () => {
         await server.shutdown();
         await cleanup();

@@ -1,9 +1,9 @@
 import { loadDescriptorSet, ResourceStoreService } from '@tabby/proto';
 import {
   GrpcServer,
-  NatsBus,
   componentLogger,
-  startMetricsServer,
+  optionalMetricsServer,
+  serviceBus,
   type EventBus,
   type HostPort,
   type Logger,
@@ -11,7 +11,6 @@ import {
   type ServerTlsFiles,
   type ServiceMetrics,
 } from '@tabby/runtime';
-import type { Server as HttpServer } from 'node:http';
 import { openDatabase } from './database.js';
 import { ipamPoolGuard } from './pool-guard.js';
 import { publishEvents } from './publisher.js';
@@ -58,13 +57,8 @@ export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
   const store = new ResourceStore({ db, logger: componentLogger(log, 'store'), metrics: storeMetrics, eventRetention: opts.eventRetention ?? 100_000 });
   log.info({ dataDir: opts.dataDir, revision: store.revision, compacted: store.compactedRevision }, 'database open');
 
-  let bus = opts.bus;
-  let ownBus = false;
-  if (!bus && opts.natsUrl) {
-    bus = await NatsBus.connect({ url: opts.natsUrl, name: 'tabby-store', logger: componentLogger(log, 'nats') });
-    ownBus = true;
-  }
-  const eventBus = bus;
+  const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, name: 'tabby-store', logger: log });
+  const eventBus = events.bus;
   if (eventBus) store.onCommit((events) => publishEvents(eventBus, events));
 
   const server = new GrpcServer({
@@ -81,32 +75,26 @@ export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
     maxQueuedPerWatcher: opts.maxQueuedPerWatcher ?? 10_000,
     metrics: storeMetrics,
   }));
-  let metricsServer: HttpServer | undefined;
-  let metricsPort: number | undefined;
   try {
     const port = await server.listen(opts.listen);
-    if (opts.metricsAddress) {
-      const m = await startMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
-      metricsServer = m.server;
-      metricsPort = m.port;
-    }
+    const metricsServer = await optionalMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
     server.setServing(true);
     return {
       port,
-      metricsPort,
+      metricsPort: metricsServer.port,
       store,
       stop: async () => {
         await server.shutdown();
         guard?.close();
         store.close();
-        if (ownBus && eventBus) await eventBus.close();
-        if (metricsServer) await new Promise<void>((resolve) => metricsServer?.close(() => resolve()));
+        await events.close();
+        await metricsServer.close();
       },
     };
   } catch (err) {
     await server.shutdown(0);
     store.close();
-    if (ownBus && eventBus) await eventBus.close();
+    await events.close();
     throw err;
   }
 }

@@ -1,16 +1,16 @@
-import type { Server as HttpServer } from 'node:http';
 import { StoreFollower } from '@tabby/client';
 import { IpamClient, ResourceStoreClient, TopologyService, loadDescriptorSet } from '@tabby/proto';
 import {
   CLIENT_CHANNEL_OPTIONS,
   GrpcServer,
-  NatsBus,
   channelCredentials,
   componentLogger,
-  startMetricsServer,
+  optionalMetricsServer,
+  serviceBus,
   type ClientTlsFiles,
   type EventBus,
   type HostPort,
+  type OptionalMetricsServer,
   type Logger,
   type ServerTlsFiles,
   type ServiceMetrics,
@@ -62,12 +62,8 @@ export async function startTopology(opts: TopologyAppOptions): Promise<TopologyA
   const storeClient = new ResourceStoreClient(opts.store, channelCredentials(opts.storeTls ?? {}), CLIENT_CHANNEL_OPTIONS);
   const ipamClient = opts.ipam ? new IpamClient(opts.ipam, channelCredentials(opts.ipamTls ?? {}), CLIENT_CHANNEL_OPTIONS) : undefined;
 
-  let bus = opts.bus;
-  let ownBus = false;
-  if (!bus && opts.natsUrl) {
-    bus = await NatsBus.connect({ url: opts.natsUrl, name: 'tabby-topology', logger: componentLogger(log, 'nats') });
-    ownBus = true;
-  }
+  const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, name: 'tabby-topology', logger: log });
+  const bus = events.bus;
   const follower = new StoreFollower({ client: storeClient, kinds: TOPOLOGY_KINDS, logger: componentLogger(log, 'follower') });
   const blocks = ipamClient ? new BlockFollower({ client: ipamClient, bus, logger: componentLogger(log, 'blocks'), resyncIntervalMs: opts.blockResyncMs }) : undefined;
   const storeRevision = (): number => Math.max(0, ...TOPOLOGY_KINDS.map((k) => follower.revision(k)));
@@ -88,19 +84,14 @@ export async function startTopology(opts: TopologyAppOptions): Promise<TopologyA
     callLogLevel: opts.callLogLevel,
   });
   server.addService('tabby.v1.Topology', TopologyService, topologyService(state));
-  let metricsServer: HttpServer | undefined;
-  let metricsPort: number | undefined;
+  let metricsServer: OptionalMetricsServer;
   let port: number;
   try {
     port = await server.listen(opts.listen);
-    if (opts.metricsAddress) {
-      const m = await startMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
-      metricsServer = m.server;
-      metricsPort = m.port;
-    }
+    metricsServer = await optionalMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
   } catch (err) {
     await server.shutdown(0);
-    if (ownBus && bus) await bus.close();
+    await events.close();
     storeClient.close();
     ipamClient?.close();
     throw err;
@@ -116,7 +107,7 @@ export async function startTopology(opts: TopologyAppOptions): Promise<TopologyA
   synced.catch((err: unknown) => log.error({ err }, 'following the store failed'));
   return {
     port,
-    metricsPort,
+    metricsPort: metricsServer.port,
     state,
     synced,
     stop: async () => {
@@ -126,8 +117,8 @@ export async function startTopology(opts: TopologyAppOptions): Promise<TopologyA
       await blocks?.stop();
       storeClient.close();
       ipamClient?.close();
-      if (ownBus && bus) await bus.close();
-      if (metricsServer) await new Promise<void>((resolve) => metricsServer?.close(() => resolve()));
+      await events.close();
+      await metricsServer.close();
     },
   };
 }
