@@ -10,7 +10,7 @@ const dirs = ['packages', 'services', 'test']
   .filter((d) => existsSync(path.join(root, d)) && !d.startsWith('packages/proto'));
 const madge = path.join(root, 'node_modules/.bin/madge');
 try {
-  execFileSync(madge, ['--circular', '--extensions', 'ts', '--ts-config', 'tsconfig.base.json', '--no-spinner', ...dirs], { cwd: root, stdio: 'inherit' });
+  execFileSync(madge, ['--circular', '--extensions', 'ts', '--ts-config', 'tsconfig.json', '--no-spinner', ...dirs], { cwd: root, stdio: 'inherit' });
 } catch {
   process.stderr.write('circular imports found (see above)\n');
   process.exit(1);
