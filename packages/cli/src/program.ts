@@ -3,6 +3,7 @@ import { KINDS, isUnknownKindError } from '@tabby/api';
 import { completeCommand, completionCommand } from './commands/completion.js';
 import { deleteCommand } from './commands/delete.js';
 import { getCommand } from './commands/get.js';
+import { healthCommand } from './commands/health.js';
 import { registerIpam } from './commands/ipam.js';
 import { labelCommand } from './commands/label.js';
 import { registerNode } from './commands/node.js';
@@ -176,6 +177,15 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .option('--client', 'only the client')
     .addHelpText('after', examples('tabbyctl version', 'tabbyctl version --client'))
     .action(act((opts: { client?: boolean }) => versionCommand(opts, ctx)));
+
+  program
+    .command('health')
+    .description('Ask a Tabby service (or any gRPC server) for its grpc.health.v1 status; exit 0 only when SERVING')
+    .argument('<address>', 'HOST:PORT of the service, e.g. 127.0.0.1:50051')
+    .option('--service <name>', 'a service of that server, e.g. tabby.v1.ResourceStore (default: the whole server)')
+    .option('--timeout <seconds>', 'give up after this many seconds (default 5)')
+    .addHelpText('after', examples('tabbyctl health 127.0.0.1:50051', 'tabbyctl health 127.0.0.1:50052 --service tabby.v1.Ipam', 'tabbyctl --tls-ca ca.pem health store.example:50051'))
+    .action(act((address: string, opts: { service?: string; timeout?: string }) => healthCommand(address, opts, ctx)));
 
   program
     .command('completion')

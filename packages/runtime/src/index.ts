@@ -26,6 +26,8 @@ export type { ServiceMetrics } from './metrics.js';
 export { GrpcServer } from './grpc-server.js';
 export type { AsyncServiceImplementation, GrpcServerOptions, ServerStreamHandler, UnaryHandler } from './grpc-server.js';
 export { CLIENT_CHANNEL_OPTIONS, callUnary, isGrpcError, isUnreachable } from './grpc-client.js';
+export { checkHealth } from './health-client.js';
+export type { HealthStatus } from './health-client.js';
 export type { CallOpts } from './grpc-client.js';
 export { channelCredentials, serverCredentials } from './tls.js';
 export type { ClientTlsFiles, ServerTlsFiles } from './tls.js';
