@@ -17,7 +17,7 @@ export {
 export type { ConfigSpec, ConfigValues, HostPort, LoadedConfig, OptionSpec } from './config.js';
 export { ERROR_REASONS, ServiceError, isReasonedError, isServiceError, reasonFromGrpcCode, toGrpcStatus } from './errors.js';
 export type { ErrorReason, ReasonedError } from './errors.js';
-export { LOG_LEVELS, componentLogger, createLogger, parseTraceList } from './logger.js';
+export { LOG_LEVELS, childLogger, componentLogger, createLogger, parseTraceList } from './logger.js';
 export type { LogLevel, Logger, LoggerOptions } from './logger.js';
 export { createMetrics, startMetricsServer } from './metrics.js';
 export { optionalMetricsServer, serviceBus } from './service-parts.js';
