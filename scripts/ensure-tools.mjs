@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Makes sure the programs the tests run for real are installed: nats-server, BIRD 2 and
+// Makes sure the programs the tests and benchmarks run for real are installed: nats-server, BIRD 2 and
 // GoBGP, from Debian's packages. As root with apt it installs what is missing, with a
 // policy-rc.d that stops Debian from starting the daemons (BIRD's default config would
 // export routes into this machine's kernel table). Otherwise it stops at once and prints
@@ -37,7 +37,7 @@ const POLICY_BODY = '#!/bin/sh\nexit 101\n';
 const command = `printf '#!/bin/sh\\nexit 101\\n' > ${POLICY} && chmod +x ${POLICY} && apt-get update && apt-get install -y ${missing.join(' ')}`;
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 if (!isRoot || !installed('apt-get')) {
-  process.stderr.write(`The tests need ${missing.join(', ')} (Debian packages). Install them as root with:\n  ${command}\n`);
+  process.stderr.write(`The tests and benchmarks need ${missing.join(', ')} (Debian packages). Install them as root with:\n  ${command}\n`);
   process.exit(1);
 }
 
@@ -48,8 +48,11 @@ writeFileSync(POLICY, POLICY_BODY);
 chmodSync(POLICY, 0o755);
 try {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  // Wait for another apt-get (a second `npm test` or `npm run bench` installing the same
+  // packages) instead of failing on dpkg's lock.
+  const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+  execFileSync('apt-get', [...lock, 'update', '-qq'], { stdio: 'inherit', env });
+  execFileSync('apt-get', [...lock, 'install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
 } catch (err) {
   process.stderr.write(`apt-get failed (${err.message}); install by hand with:\n  ${command}\n`);
   process.exit(1);

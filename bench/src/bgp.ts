@@ -4,6 +4,8 @@
  * into a Tabby speaker (its own process) and then into BIRD on the same machine. Prints the
  * time until every prefix is in the Loc-RIB, prefixes/s, memory per route, the Tabby/BIRD
  * ratios, and the largest gap between the receiver's KEEPALIVE/UPDATE messages during the load.
+ * BIRD is the anchor: without it the bench stops before loading anything and exits 1 with the
+ * command that installs it (`npm run bench` installs it first, as `npm test` does).
  * Run: npm run bench:bgp -w @tabby/bench (BENCH_BGP_PREFIXES to change the size,
  * BENCH_BGP_PROFILE=DIR for a CPU profile of the Tabby receiver).
  */
@@ -43,7 +45,19 @@ function profileFlags(): string[] {
 
 const mb = (n: number): string => `${(n / 1048576).toFixed(0)} MB`;
 
+/** The anchor must be there before an expensive run starts: no figures without BIRD's beside them. */
+function requireBird(): void {
+  if (findTool('bird')) return;
+  process.stderr.write(
+    'bench/bgp: BIRD is not installed, and it is the anchor this benchmark measures Tabby against.\n' +
+      'Install it with `node scripts/ensure-tools.mjs` from the repository root (as root it installs bird2 with apt;\n' +
+      'otherwise it prints the command to run as root). `npm run bench` does this first.\n',
+  );
+  process.exit(1);
+}
+
 async function main(): Promise<void> {
+  requireBird();
   const t = performance.now();
   const feed = buildFeed(COUNT);
   console.log(
@@ -51,7 +65,7 @@ async function main(): Promise<void> {
   );
   const group = new ProcessGroup();
   const dir = tempDir('tabby-bench-bgp-');
-  const results: Record<string, Result> = {};
+  const results: Partial<Record<'tabby' | 'tabbySend' | 'bird', Result>> = {};
   try {
     // Tabby
     const receiver = group.start('tabby-receiver', process.execPath, ['--expose-gc', ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), ...profileFlags(), fileURLToPath(new URL('./bgp-receiver.js', import.meta.url)), '127.0.0.201', SENDER, String(feed.prefixes), String(HOLD_S)]);
@@ -87,27 +101,25 @@ async function main(): Promise<void> {
     await receiver.stop();
 
     // BIRD
-    if (findTool('bird')) {
-      const port = await freePort('127.0.0.202');
-      const bird = await startBird(group, dir.path, {
-        name: 'bench',
-        routerId: '10.0.0.202',
-        address: '127.0.0.202',
-        port,
-        as: 65200,
-        peers: [{ name: 'feed', neighbor: SENDER, neighborPort: 179, remoteAs: 65100, passive: true, families: ['ipv4'] }],
-      });
-      const base = rssOf(bird.process.pid);
-      const s2 = new FeedSender();
-      await s2.connect('127.0.0.202', port, SENDER, '10.0.0.200', HOLD_S);
-      const sent2 = await s2.sendFeed(feed.messages);
-      await eventually('BIRD to hold every prefix', async () => (await bird.routeCount('ipv4')) >= feed.prefixes, 900_000, 100);
-      const birdSeconds = (performance.now() - sent2.startedAt) / 1000;
-      const proto = await bird.protocol('feed');
-      results.bird = { seconds: birdSeconds, memory: rssOf(bird.process.pid) - base, keepaliveGapMs: s2.maxKeepaliveGapMs, keepalives: s2.keepalivesReceived, notes: `session ${proto.bgpState ?? '?'}` };
-      s2.close();
-      await bird.stop();
-    }
+    const port = await freePort('127.0.0.202');
+    const bird = await startBird(group, dir.path, {
+      name: 'bench',
+      routerId: '10.0.0.202',
+      address: '127.0.0.202',
+      port,
+      as: 65200,
+      peers: [{ name: 'feed', neighbor: SENDER, neighborPort: 179, remoteAs: 65100, passive: true, families: ['ipv4'] }],
+    });
+    const base = rssOf(bird.process.pid);
+    const s2 = new FeedSender();
+    await s2.connect('127.0.0.202', port, SENDER, '10.0.0.200', HOLD_S);
+    const sent2 = await s2.sendFeed(feed.messages);
+    await eventually('BIRD to hold every prefix', async () => (await bird.routeCount('ipv4')) >= feed.prefixes, 900_000, 100);
+    const birdSeconds = (performance.now() - sent2.startedAt) / 1000;
+    const proto = await bird.protocol('feed');
+    results.bird = { seconds: birdSeconds, memory: rssOf(bird.process.pid) - base, keepaliveGapMs: s2.maxKeepaliveGapMs, keepalives: s2.keepalivesReceived, notes: `session ${proto.bgpState ?? '?'}` };
+    s2.close();
+    await bird.stop();
   } finally {
     await group.stopAll();
     dir.remove();
@@ -115,14 +127,15 @@ async function main(): Promise<void> {
   const n = feed.prefixes;
   const tb = results.tabby;
   const bd = results.bird;
+  if (!tb || !bd) throw new Error('bench/bgp: a run ended without its figures');
   const row = (label: string, a: string, b: string, ratio: string): string => `${label.padEnd(22)}${a.padEnd(24)}${b.padEnd(24)}${ratio}`;
-  console.log(row('', 'Tabby', bd ? 'BIRD' : '(no bird)', bd ? 'Tabby/BIRD' : ''));
-  console.log(row('time to Loc-RIB', `${tb.seconds.toFixed(2)} s`, bd ? `${bd.seconds.toFixed(2)} s` : '-', bd ? `${(tb.seconds / bd.seconds).toFixed(2)}x` : ''));
-  console.log(row('prefixes/s', Math.round(n / tb.seconds).toLocaleString('en'), bd ? Math.round(n / bd.seconds).toLocaleString('en') : '-', ''));
-  console.log(row('memory (RSS growth)', mb(tb.memory), bd ? mb(bd.memory) : '-', bd ? `${(tb.memory / bd.memory).toFixed(2)}x` : ''));
-  console.log(row('bytes per route', String(Math.round(tb.memory / n)), bd ? String(Math.round(bd.memory / n)) : '-', bd ? `${(tb.memory / bd.memory).toFixed(2)}x` : ''));
-  console.log(row('max silence of peer', gapText(tb), bd ? gapText(bd) : '-', `(largest gap between KEEPALIVE/UPDATE; hold ${HOLD_S} s, keepalive ${HOLD_S / 3} s)`));
-  console.log(row('session after load', tb.notes, bd?.notes ?? '-', ''));
+  console.log(row('', 'Tabby', 'BIRD', 'Tabby/BIRD'));
+  console.log(row('time to Loc-RIB', `${tb.seconds.toFixed(2)} s`, `${bd.seconds.toFixed(2)} s`, `${(tb.seconds / bd.seconds).toFixed(2)}x`));
+  console.log(row('prefixes/s', Math.round(n / tb.seconds).toLocaleString('en'), Math.round(n / bd.seconds).toLocaleString('en'), ''));
+  console.log(row('memory (RSS growth)', mb(tb.memory), mb(bd.memory), `${(tb.memory / bd.memory).toFixed(2)}x`));
+  console.log(row('bytes per route', String(Math.round(tb.memory / n)), String(Math.round(bd.memory / n)), `${(tb.memory / bd.memory).toFixed(2)}x`));
+  console.log(row('max silence of peer', gapText(tb), gapText(bd), `(largest gap between KEEPALIVE/UPDATE; hold ${HOLD_S} s, keepalive ${HOLD_S / 3} s)`));
+  console.log(row('session after load', tb.notes, bd.notes, ''));
   const ts = results.tabbySend;
   if (ts)
     console.log(
