@@ -14,6 +14,8 @@ const TOOLS = [
   { bin: 'birdc', pkg: 'bird2' },
   { bin: 'gobgpd', pkg: 'gobgpd' },
   { bin: 'gobgp', pkg: 'gobgpd' },
+  // docker-compose.yml is checked with `docker-compose config -q` (Debian's docker-compose works offline).
+  { bin: 'docker-compose', pkg: 'docker-compose' },
 ];
 const DIRS = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
 
