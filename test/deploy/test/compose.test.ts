@@ -89,7 +89,7 @@ describe('docker-compose.yml run as local processes', () => {
     let last = { code: null as number | null, out: '' };
     const deadline = Date.now() + budget * 1000;
     while (Date.now() < deadline) {
-      if (running.get(s.name)?.child.exitCode != null) throw new Error(`${s.name} exited:\n${running.get(s.name)!.output().slice(-3000)}`);
+      if ((running.get(s.name)?.child.exitCode ?? null) !== null) throw new Error(`${s.name} exited:\n${running.get(s.name)!.output().slice(-3000)}`);
       last = s.health![0] === 'wget' ? await httpCheck(s.health!) : runIn(s, s.health!);
       if (last.code === 0) return;
       await sleep(500);
