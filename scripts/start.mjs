@@ -173,7 +173,7 @@ Try:
   npx tabbyctl get wep --all-namespaces
   npx tabbyctl ipam show --show-blocks
   npx tabbyctl topology show
-  npx tabbyctl node routes node2 --agent 127.0.0.1:50055
+  npx tabbyctl node routes node1
   npx tabbyctl workload add default/web-4 --node node2
   npx tabbyctl get ippool -o wide
   grpcurl -plaintext 127.0.0.1:50053 list

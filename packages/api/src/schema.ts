@@ -220,6 +220,7 @@ const AgentStatusSchema: MessageSchema = {
     f('routerID', 'RouterID', str),
     f('lastBootTime', 'LastBootTime', str),
     f('lastReconfigurationTime', 'LastReconfigurationTime', str),
+    f('address', 'Address', str),
   ],
 };
 const BGPPeerStatusSchema: MessageSchema = {

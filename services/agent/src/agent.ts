@@ -75,6 +75,8 @@ export class NodeAgent {
   private readonly loops: Promise<void>[] = [];
   private readonly bootTime = new Date().toISOString();
   private reconfiguredAt = '';
+  /** The gRPC HOST:PORT reported in the NodeStatus (AgentStatus.address). */
+  private address = '';
   topologyConnected = false;
   storeConnected = false;
   registered = false;
@@ -85,8 +87,13 @@ export class NodeAgent {
     return Number(this.config?.generation ?? 0);
   }
 
-  /** Starts registering the Node and following the configuration, in the background (retrying until reachable). */
-  start(): Promise<void> {
+  /**
+   * Starts registering the Node and following the configuration, in the background
+   * (retrying until reachable). `address` is where the agent's gRPC service is reached,
+   * reported in the NodeStatus so tabbyctl finds the agent from the node name.
+   */
+  start(address = ''): Promise<void> {
+    this.address = address;
     this.loops.push(this.registerLoop(), this.watchLoop());
     this.statusTimer = setInterval(() => void this.reportStatus(), this.opts.statusIntervalMs);
     this.statusTimer.unref();
@@ -353,7 +360,7 @@ export class NodeAgent {
       spec: { node: this.opts.node, updatePeriodSeconds: Math.round(this.opts.statusIntervalMs / 1000) },
       status: {
         lastUpdated: new Date().toISOString(),
-        agent: { state: agentState, version: AGENT_VERSION, routerID: this.config?.routerId ?? '', lastBootTime: this.bootTime, lastReconfigurationTime: this.reconfiguredAt },
+        agent: { state: agentState, version: AGENT_VERSION, routerID: this.config?.routerId ?? '', lastBootTime: this.bootTime, lastReconfigurationTime: this.reconfiguredAt, address: this.address },
         bgp: {
           numberEstablishedV4: up(v4),
           numberNotEstablishedV4: v4.length - up(v4),

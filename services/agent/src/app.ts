@@ -23,6 +23,8 @@ import { agentService } from './service.js';
 export interface AgentAppOptions {
   readonly node: string;
   readonly listen: HostPort;
+  /** Where others reach the gRPC service (written to the NodeStatus); default {@link advertisedAddress}. */
+  readonly advertiseAddress?: HostPort;
   readonly bgpAddress: string;
   readonly bgpIpv6Address?: string;
   readonly bgpPort: number;
@@ -57,6 +59,29 @@ function checkAddress(flag: string, value: string | undefined, family: 4 | 6): v
   if (!ip || ip.family !== family) throw new ConfigError(`${flag}: expected an IPv${family} address, got "${value}"`);
 }
 
+function isUnspecified(host: string): boolean {
+  const ip = parseIP(host);
+  return ip !== undefined && ip.value === 0n;
+}
+
+/**
+ * The gRPC address the agent writes to its NodeStatus: --advertise-address when given,
+ * else the --listen host with the bound port, except that an unspecified listen host
+ * (0.0.0.0 or ::, as with hostNetwork in a DaemonSet) is replaced by the --bgp-address,
+ * the node's own address.
+ */
+export function advertisedAddress(listen: HostPort, boundPort: number, bgpAddress: string, advertise?: HostPort): string {
+  if (advertise) return advertise.text;
+  const host = isUnspecified(listen.host) ? bgpAddress : listen.host;
+  return host.includes(':') ? `[${host}]:${boundPort}` : `${host}:${boundPort}`;
+}
+
+function checkAdvertise(advertise: HostPort | undefined): void {
+  if (!advertise) return;
+  if (advertise.port === 0) throw new ConfigError(`--advertise-address: port 0 cannot be dialled, got "${advertise.text}" (leave the flag out to advertise the bound --listen port)`);
+  if (isUnspecified(advertise.host)) throw new ConfigError(`--advertise-address: ${advertise.host} cannot be dialled, got "${advertise.text}": give this node's address`);
+}
+
 /** Starts tabby-agent for one node. */
 export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
   if (!opts.node) throw new ConfigError('--node is required (the name of this node)');
@@ -65,6 +90,7 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
   checkAddress('--bgp-ipv6-address', opts.bgpIpv6Address, 6);
   checkAddress('--next-hop-ipv4', opts.nextHopIPv4, 4);
   checkAddress('--next-hop-ipv6', opts.nextHopIPv6, 6);
+  checkAdvertise(opts.advertiseAddress);
   if (opts.holdTimeS !== 0 && opts.holdTimeS < 3) throw new ConfigError('--hold-time: expected 0 or 3-65535');
   const allow = parseAllowList(opts.peerAllow);
   const log = opts.logger;
@@ -103,9 +129,10 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
   try {
     const port = await server.listen(opts.listen);
     metricsServer = await optionalMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
-    await agent.start();
+    const address = advertisedAddress(opts.listen, port, opts.bgpAddress, opts.advertiseAddress);
+    await agent.start(address);
     server.setServing(true);
-    log.info({ node: opts.node, bgpAddress: opts.bgpAddress, store: opts.store, topology: opts.topology }, 'agent running');
+    log.info({ node: opts.node, bgpAddress: opts.bgpAddress, advertiseAddress: address, store: opts.store, topology: opts.topology }, 'agent running');
     return {
       port,
       metricsPort: metricsServer.port,

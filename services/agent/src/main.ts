@@ -12,6 +12,7 @@ await runService({
     startAgent({
       node: config.node,
       listen: config.listen,
+      advertiseAddress: config.advertiseAddress,
       bgpAddress: config.bgpAddress,
       bgpIpv6Address: config.bgpIpv6Address,
       bgpPort: config.bgpPort,

@@ -4,6 +4,9 @@ import { option } from '@tabby/runtime';
 export const agentOptions = {
   node: option.string('name of this node (its Node resource)', '', 'NAME'),
   listen: option.address('gRPC listen address (Status, Routes, ResetPeer)', '127.0.0.1:50054'),
+  advertiseAddress: option.optionalAddress(
+    'gRPC address written to the NodeStatus, where tabbyctl node routes finds this agent (default: the bound --listen address; --bgp-address with the bound port when --listen is 0.0.0.0 or ::)',
+  ),
   bgpAddress: option.string('IPv4 address BGP sessions bind to and the Node is registered with', '', 'IP'),
   bgpIpv6Address: option.optionalString('IPv6 address for IPv6 sessions (registered as the Node\'s ipv6Address)', 'IP'),
   bgpPort: option.integer('BGP listen port; 0 = the compiled listenPort (BGPConfiguration, else 179)', 0, 0, 65535),

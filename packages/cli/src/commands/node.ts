@@ -2,19 +2,19 @@
  * `tabbyctl node status [NODE] [--all] [--agent ADDR]` and `tabbyctl node routes NODE`:
  * a node's BGP sessions in calicoctl's layout, read from the NodeStatus its agent writes
  * to the store (so from any machine, unlike calicoctl), or asked of the agent itself; and
- * the node's routing table, asked of its agent.
+ * the node's routing table, asked of its agent at the address its NodeStatus gives.
  */
 import { hostname } from 'node:os';
 import { status } from '@grpc/grpc-js';
 import { metaOf, objectOf, parseCIDR } from '@tabby/api';
 import type { NodeStatus } from '@tabby/proto';
 import type { Command } from 'commander';
-import { AgentClient, DEFAULT_AGENT, isAgentCallError, type AgentApi } from '../agent-client.js';
+import { AgentClient, isAgentCallError, type AgentApi } from '../agent-client.js';
 import { parseTime } from '../bird-time.js';
 import { examples, type Act } from '../command-kit.js';
 import type { CommandContext } from '../context.js';
 import { CliError, isCliError } from '../errors.js';
-import { nodeStatusText } from '../node-status-text.js';
+import { nodeStatusText, statusHealth } from '../node-status-text.js';
 import { parseRouteFormat, renderRoutes } from '../route-table.js';
 import { isStoreCallError, type StoreClient } from '../store-client.js';
 
@@ -51,14 +51,17 @@ function agentFactory(ctx: CommandContext): AgentFactory {
   return (address) => new AgentClient(address, ctx.config.tls);
 }
 
-/** A store call for `node` commands: answers with the store's message, or adds the --agent hint when the store is out of reach. */
-async function storeCall<T>(ctx: CommandContext, p: Promise<T>): Promise<T> {
+/**
+ * A store call for `node` commands: answers with the store's message, or adds the --agent
+ * hint (`hint`: the command that asks the agent directly) when the store is out of reach.
+ */
+async function storeCall<T>(ctx: CommandContext, p: Promise<T>, hint = 'tabbyctl node status --agent HOST:PORT'): Promise<T> {
   try {
     return await p;
   } catch (err) {
     if (isStoreCallError(err)) throw new CliError(err.message, 1, { cause: err });
     if (isCliError(err) && /^(cannot reach|the Tabby store at)/.test(err.message)) {
-      throw new CliError(`${err.message}; without a store, ask the node's agent: tabbyctl node status --agent HOST:PORT`, 1, { cause: err });
+      throw new CliError(`${err.message}; without a store, ask the node's agent: ${hint}`, 1, { cause: err });
     }
     throw err;
   }
@@ -170,10 +173,26 @@ export interface NodeRoutesOptions {
   readonly output?: string;
 }
 
+/** Where NODE's agent is: the address in NodeStatus NODE, with the status (for messages); one line when there is none. */
+async function agentOfNode(ctx: CommandContext, node: string): Promise<{ address: string; status: NodeStatus }> {
+  const hint = `tabbyctl node routes ${node} --agent HOST:PORT`;
+  const store = ctx.store();
+  const ns = await storeCall(ctx, readStatus(store, node), hint);
+  if (ns === undefined) {
+    if (!(await storeCall(ctx, nodeExists(store, node), hint))) throw new CliError(`no such node ${node} (tabbyctl get nodes lists the nodes)`);
+    throw new CliError(`no status for node ${node} yet, so no agent address: is its agent running? (tabby-agent --node ${node} reports it when it starts); or give it with --agent HOST:PORT`);
+  }
+  const address = ns.status?.agent?.address ?? '';
+  if (address === '') {
+    throw new CliError(`the status of node ${node} has no agent address (its agent predates --advertise-address): pass --agent HOST:PORT`);
+  }
+  return { address, status: ns };
+}
+
 /**
  * `node routes NODE [--family ipv4|ipv6] [--prefix CIDR] [--agent ADDR] [-o FORMAT]`: the
  * node's Loc-RIB from its agent. The agent's address is --agent, else TABBY_AGENT_ADDR,
- * else 127.0.0.1:50054 (NodeStatus does not carry it yet); the agent must be NODE's.
+ * else the address NODE's agent wrote in its NodeStatus; the agent must be NODE's.
  */
 export async function nodeRoutesCommand(node: string, opts: NodeRoutesOptions, ctx: CommandContext, makeAgent: AgentFactory = agentFactory(ctx)): Promise<number> {
   if (node === '') throw new CliError('node name may not be empty');
@@ -187,20 +206,26 @@ export async function nodeRoutesCommand(node: string, opts: NodeRoutesOptions, c
     prefix = cidr.canonical;
   }
   const explicit = opts.agent ?? (ctx.io.env.TABBY_AGENT_ADDR || undefined);
-  const address = explicit ?? DEFAULT_AGENT;
+  const found = explicit === undefined ? await agentOfNode(ctx, node) : undefined;
+  const address = explicit ?? found?.address ?? '';
   const agent = makeAgent(address);
   let res;
   try {
     res = await agentCall(agent.routes(family, prefix));
   } catch (err) {
-    if (explicit === undefined && isCliError(err) && err.message.startsWith('cannot reach')) {
-      throw new CliError(`${err.message}; tabbyctl cannot look up ${node}'s agent address yet: give it with --agent HOST:PORT`, 1, { cause: err });
+    if (found && isCliError(err) && /^(cannot reach|the Tabby agent at)/.test(err.message)) {
+      const health = statusHealth(found.status, clockOf(ctx.io.env));
+      const why = health.running ? "reported recently: can this machine reach the agent's --advertise-address?" : `which may be stale: ${health.line}`;
+      throw new CliError(`${err.message}; ${address} comes from ${node}'s NodeStatus, ${why}`, 1, { cause: err });
     }
     throw err;
   } finally {
     agent.close();
   }
-  if (res.node !== node) throw new CliError(`the agent at ${address} runs node ${res.node}, not ${node}: give ${node}'s agent address with --agent`);
+  if (res.node !== node) {
+    const whence = found ? ` (the address in ${node}'s NodeStatus: stale?)` : '';
+    throw new CliError(`the agent at ${address}${whence} runs node ${res.node}, not ${node}: give ${node}'s agent address with --agent`);
+  }
   ctx.io.stdout(renderRoutes(res, format));
   return 0;
 }
@@ -211,7 +236,7 @@ export function registerNode(program: Command, ctx: CommandContext, act: Act): v
     .command('node')
     .description("A node's BGP sessions and routes, from the status its agent reports or from the agent itself")
     .usage('<command> [options]')
-    .addHelpText('after', examples('tabbyctl node status node1', 'tabbyctl node status --all', 'tabbyctl node routes node1 --agent 127.0.0.11:50054'));
+    .addHelpText('after', examples('tabbyctl node status node1', 'tabbyctl node status --all', 'tabbyctl node routes node1'));
 
   group
     .command('status')
@@ -237,14 +262,18 @@ the Calico process is not running).
     .command('routes')
     .description("Show a node's routing table (best paths and alternatives), from its agent")
     .argument('<node>', 'node name')
-    .option('--agent <address>', "the node's agent HOST:PORT (env TABBY_AGENT_ADDR; default 127.0.0.1:50054)")
+    .option('--agent <address>', "ask the agent at HOST:PORT (env TABBY_AGENT_ADDR; default: the address in the node's status)")
     .option('--family <family>', 'ipv4 or ipv6 (default: both)')
     .option('--prefix <cidr>', 'only this prefix')
     .option('-o, --output <format>', 'ps (default), wide, json or yaml')
     .addHelpText(
       'after',
-      examples('tabbyctl node routes node1 --agent 127.0.0.11:50054', 'tabbyctl node routes node1 --family ipv6 -o wide', 'tabbyctl node routes node1 --prefix 10.0.24.0/26 -o yaml') +
+      examples('tabbyctl node routes node1', 'tabbyctl node routes node1 --family ipv6 -o wide', 'tabbyctl node routes node1 --prefix 10.0.24.0/26 -o yaml', 'tabbyctl node routes node1 --agent 127.0.0.11:50054') +
         `
+The agent is found at the gRPC address it writes to the node's NodeStatus (tabby-agent
+--advertise-address, else its --listen address), with the TLS flags of the store;
+--agent asks the agent at HOST:PORT instead (when the store is down).
+
 One row per path, best first; * marks the best path and REASON says why it won. FROM is
 the peer the path came from, or local for the node's own blocks.
 `,
