@@ -101,7 +101,7 @@ if (!natsUrl && natsServer) {
   run('nats-server', natsServer, ['-a', '127.0.0.1', '-p', '4222', '-l', path.join(data, 'nats.log')]);
 }
 const nats = natsUrl ? ['--nats', natsUrl] : [];
-run('tabby-store', process.execPath, [bin('store'), '--listen', '127.0.0.1:50051', '--data-dir', path.join(data, 'store'), '--ipam', '127.0.0.1:50052', '--metrics', '127.0.0.1:9451', ...nats]);
+run('tabby-store', process.execPath, [bin('store'), '--listen', '127.0.0.1:50051', '--data-dir', path.join(data, 'store'), '--metrics', '127.0.0.1:9451', ...nats]);
 
 const store = new ResourceStoreClient('127.0.0.1:50051', credentials.createInsecure());
 const ipam = new IpamClient('127.0.0.1:50052', credentials.createInsecure());

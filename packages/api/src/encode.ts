@@ -9,13 +9,14 @@ export type ManifestObject = { apiVersion: string; kind: string } & Record<strin
 export interface ToManifestOptions {
   /**
    * Leave out what ties the object to this cluster (uid, resourceVersion,
-   * creationTimestamp, namespace), as `calicoctl get --export` does, so the output can be
-   * applied elsewhere.
+   * creationTimestamp, namespace, finalizers), as `calicoctl get --export` does, so the
+   * output can be applied elsewhere.
    */
   readonly export?: boolean;
 }
 
-const EXPORT_DROPS = new Set(['uid', 'resourceVersion', 'creationTimestamp', 'namespace']);
+// Finalizers are set by the services of this cluster for what they hold in it.
+const EXPORT_DROPS = new Set(['uid', 'resourceVersion', 'creationTimestamp', 'namespace', 'finalizers']);
 
 function isEmpty(v: unknown): boolean {
   if (v === undefined || v === null || v === '' || v === 0 || v === false) return true;

@@ -56,6 +56,7 @@ export {
   isCommunityValue,
 } from './validate/index.js';
 export { crossResourceProblems } from './cross.js';
+export { IPAM_ALLOCATIONS_FINALIZER, finalizerRefusal } from './finalizers.js';
 export { MAX_AS_NUMBER, parseASNumber } from './asnumber.js';
 export {
   isDNSSubdomain,

@@ -56,6 +56,7 @@ export const ObjectMetaSchema: MessageSchema = {
     f('labels', 'Labels', { t: 'map' }),
     f('annotations', 'Annotations', { t: 'map' }),
     f('generateName', 'GenerateName', str),
+    f('finalizers', 'Finalizers', strList),
   ],
 };
 

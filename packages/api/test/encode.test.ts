@@ -55,6 +55,8 @@ metadata:
     app: nginx
   annotations:
     note: x
+  finalizers:
+  - example.com/holder
 spec:
   node: node1
   orchestrator: k8s
@@ -64,7 +66,7 @@ spec:
 `;
   const r = parseOne(text).resource;
 
-  it('drops uid, resourceVersion, creationTimestamp and namespace, and keeps the rest', () => {
+  it('drops uid, resourceVersion, creationTimestamp, namespace and finalizers, and keeps the rest', () => {
     expect(toManifestObject(r, { export: true }).metadata).toEqual({ name: 'node1-k8s-nginx-eth0', labels: { app: 'nginx' }, annotations: { note: 'x' } });
   });
 
@@ -77,7 +79,9 @@ spec:
       creationTimestamp: '2024-05-01T10:00:00Z',
       labels: { app: 'nginx' },
       annotations: { note: 'x' },
+      finalizers: ['example.com/holder'],
     });
+    expect(toYAML(toManifestObject(r))).toContain('  finalizers:\n  - example.com/holder\n');
   });
 
   it('of a list leaves out the list revision', () => {

@@ -781,6 +781,20 @@ const metaCases: Case[] = [
       `-  Metadata.Annotations (key) = 'bad key' (${NAME_PART})\n` +
       '-  Metadata.Annotations (total size of annotations is too large by 12 bytes)\n',
   },
+  {
+    name: 'finalizer names: qualified names, each once',
+    kind: 'Node',
+    metadata: { name: 'node1', finalizers: ['example.com/holder', 'bad name', 'example.com/holder'] },
+    spec: {},
+    errors: [
+      fe('Metadata.Finalizers', 'metadata.finalizers[1]', 'bad name', NAME_PART),
+      fe('Metadata.Finalizers', 'metadata.finalizers[2]', 'example.com/holder', 'duplicate finalizer'),
+    ],
+    message:
+      'error with the following fields:\n' +
+      `-  Metadata.Finalizers = 'bad name' (${NAME_PART})\n` +
+      "-  Metadata.Finalizers = 'example.com/holder' (duplicate finalizer)\n",
+  },
 ];
 
 const workloadEndpointCases: Case[] = [
@@ -1134,7 +1148,7 @@ ${spec}`;
     [
       'unknown field in metadata',
       peer(head, '  peerIP: 10.0.0.1\n').replace('  name: p\n', '  name: p\n  nmae: q\n'),
-      'document 1, line 5, column 3: metadata.nmae: unknown field "nmae" (ObjectMeta fields: name, namespace, uid, resourceVersion, creationTimestamp, labels, annotations, generateName)',
+      'document 1, line 5, column 3: metadata.nmae: unknown field "nmae" (ObjectMeta fields: name, namespace, uid, resourceVersion, creationTimestamp, labels, annotations, generateName, finalizers)',
     ],
     [
       'wrong apiVersion',

@@ -41,6 +41,13 @@ export class StoreClient {
   delete(kind: string, namespace: string, name: string, resourceVersion = '', force = false): Promise<Resource> {
     return this.call(this.client.delete.bind(this.client), { kind, namespace, name, resourceVersion, force }).then((r) => r.resource as Resource);
   }
+  /** {@link delete}, also saying which finalizers a forced delete overrode. */
+  deleteReporting(kind: string, namespace: string, name: string, resourceVersion = '', force = false): Promise<{ resource: Resource; overriddenFinalizers: string[] }> {
+    return this.call(this.client.delete.bind(this.client), { kind, namespace, name, resourceVersion, force }).then((r) => ({
+      resource: r.resource as Resource,
+      overriddenFinalizers: r.overriddenFinalizers,
+    }));
+  }
   get(kind: string, namespace: string, name: string): Promise<Resource> {
     return this.call(this.client.get.bind(this.client), { kind, namespace, name }).then((r) => r.resource as Resource);
   }

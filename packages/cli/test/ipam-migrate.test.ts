@@ -27,6 +27,8 @@ class FakeStore {
   readonly items = new Map<string, Resource>();
   private rv = 0;
   conflictsToSimulate = 0;
+  /** Deletes refused for the ipam finalizer before it goes (and the pool gets a new version). */
+  finalizerRefusals = 0;
   readonly calls: string[] = [];
   /** Runs after every list, to let a test change the world while migrate waits. */
   onList: (() => void) | undefined;
@@ -74,6 +76,12 @@ class FakeStore {
     const k = this.key(kind, namespace, name);
     const cur = this.items.get(k);
     if (!cur) return Promise.reject(new StoreCallError('not found', status.NOT_FOUND));
+    if (this.finalizerRefusals > 0) {
+      // tabby-ipam's finalizer is still on its way out: refused, then gone (a new version).
+      this.finalizerRefusals--;
+      if (this.finalizerRefusals === 0) this.put(cur);
+      return Promise.reject(new StoreCallError(`IPPool(${name}) is still in use: finalizer ipam.tabby.io/allocations (tabby-ipam holds addresses in it).`, status.FAILED_PRECONDITION));
+    }
     this.items.delete(k);
     return Promise.resolve(cur);
   }
@@ -243,6 +251,19 @@ describe('ipam migrate --wait', () => {
     ]);
     expect(h.store.calls).toEqual(['update IPPool default-ipv4-ippool rv=1', 'delete IPPool default-ipv4-ippool rv=8 force=false']);
     expect(h.store.items.has('IPPool//default-ipv4-ippool')).toBe(false);
+  });
+
+  it("retries the delete while tabby-ipam's finalizer is still leaving the emptied pool", async () => {
+    const h = harness(CLUSTER(), [usage(0, [])]);
+    h.store.items.delete('WorkloadEndpoint/kube-system/vagrant-k8s-kube-dns-6f4fd4bdf-8q7zp-eth0');
+    h.store.finalizerRefusals = 2;
+    expect(await migratePool(opts({ wait: true }), h.deps)).toBe(0);
+    expect(h.store.calls.filter((c) => c.startsWith('delete'))).toEqual([
+      'delete IPPool default-ipv4-ippool rv=8 force=false',
+      'delete IPPool default-ipv4-ippool rv=8 force=false',
+      'delete IPPool default-ipv4-ippool rv=9 force=false',
+    ]);
+    expect(h.out).toContain('Deleted IP pool default-ipv4-ippool: migration to new-pool complete.');
   });
 
   it('gives up after --timeout, leaving the old pool disabled and in place', async () => {

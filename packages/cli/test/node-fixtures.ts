@@ -8,7 +8,7 @@ export function peer(peerIP: string, type: string, state: string, since: string,
 export function nodeStatus(node: string, lastUpdated: string, v4: BGPPeerStatus[], v6: BGPPeerStatus[], opts: { period?: number; state?: string; address?: string } = {}): NodeStatus {
   const up = (ps: BGPPeerStatus[]): number => ps.filter((p) => p.state === 'up').length;
   return {
-    metadata: { name: node, namespace: '', labels: {}, annotations: {}, uid: '', resourceVersion: '', generateName: '' },
+    metadata: { name: node, namespace: '', labels: {}, annotations: {}, uid: '', resourceVersion: '', generateName: '', finalizers: [] },
     spec: { node, updatePeriodSeconds: opts.period ?? 30 },
     status: {
       lastUpdated,

@@ -36,6 +36,8 @@ export {
 export { Resource } from './gen/tabby/v1/resource.js';
 export { EventType, ResourceEvent, eventTypeFromJSON, eventTypeToJSON } from './gen/tabby/v1/events.js';
 export {
+  AddFinalizerRequest,
+  AddFinalizerResponse,
   ApplyRequest,
   ApplyResponse,
   CreateRequest,
@@ -48,6 +50,8 @@ export {
   InfoResponse,
   ListRequest,
   ListResponse,
+  RemoveFinalizerRequest,
+  RemoveFinalizerResponse,
   ResourceStoreClient,
   ResourceStoreService,
   UpdateRequest,

@@ -147,7 +147,7 @@ export class NodeAgent {
     const sameIp = (a: string, b: string): boolean => a.split('/')[0] === b.split('/')[0];
     if (!existing) {
       const created: Node = {
-        metadata: { name: node, namespace: '', labels: {}, annotations: {}, uid: '', resourceVersion: '', generateName: '' },
+        metadata: { name: node, namespace: '', labels: {}, annotations: {}, uid: '', resourceVersion: '', generateName: '', finalizers: [] },
         spec: {
           bgp: { asNumber: this.opts.asNumber || undefined, ipv4Address: v4, ipv6Address: v6, ipv4IPIPTunnelAddr: '', routeReflectorClusterID: '' },
           ipv4VXLANTunnelAddr: '',
@@ -356,7 +356,7 @@ export class NodeAgent {
     for (const [state, n] of byState) m.sessions.set({ state }, n);
     const up = (rows: BGPPeerStatus[]): number => rows.filter((r) => r.state === 'up').length;
     return {
-      metadata: { name: this.opts.node, namespace: '', labels: {}, annotations: {}, uid: '', resourceVersion: '', generateName: '' },
+      metadata: { name: this.opts.node, namespace: '', labels: {}, annotations: {}, uid: '', resourceVersion: '', generateName: '', finalizers: [] },
       spec: { node: this.opts.node, updatePeriodSeconds: Math.round(this.opts.statusIntervalMs / 1000) },
       status: {
         lastUpdated: new Date().toISOString(),

@@ -21,6 +21,7 @@ import { openDatabase } from './database.js';
 import { IpamEngine, type BlockChange } from './engine.js';
 import { createIpamMetrics } from './ipam-metrics.js';
 import { publishBlockChanges } from './publisher.js';
+import { PoolFinalizers } from './pool-finalizers.js';
 import { ipamService } from './service.js';
 import { Workloads } from './workloads.js';
 
@@ -69,12 +70,14 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const committer = new GroupCommitter<BlockChange>(db, componentLogger(log, 'commit'), (changes) => {
     for (const c of changes) log.info({ block: c.block.cidr, node: c.block.node, type: c.type, revision: c.revision }, 'block affinity changed');
     if (eventBus) publishBlockChanges(eventBus, view, changes);
+    finalizers.blocksChanged(changes);
   }, 512, (ops, seconds) => {
     metrics.batchOps.observe(ops);
     metrics.commitSeconds.observe(seconds);
   });
   const engine = new IpamEngine({ db, view, strictAffinity: opts.strictAffinity, maxBlocksPerHost: opts.maxBlocksPerHost });
   const workloads = new Workloads(db, engine, committer, storeClient, componentLogger(log, 'workloads'));
+  const finalizers = new PoolFinalizers({ follower, engine, store: storeClient, logger: componentLogger(log, 'finalizers') });
 
   // Blocks of a pool that no longer exists lose their affinity (empty ones go, others stay
   // without a node), whether the pool was deleted while we watched or while we were down.
@@ -92,8 +95,11 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   };
   follower.onChange((events, info) => {
     if (info.kind === 'IPPool' && (info.resync || events.some((e) => e.type === 'deleted'))) releaseOrphanedBlocks();
+    // A pool created over old blocks, a finalizer removed by hand, a resync: put it right.
+    if (info.kind === 'IPPool' && started) finalizers.reconcileAll();
   });
 
+  let started = false;
   // Calls wait until the pools and nodes have been listed from the store.
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
@@ -104,7 +110,17 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     descriptorSets: [loadDescriptorSet()],
     callLogLevel: opts.callLogLevel,
   });
-  server.addService('tabby.v1.Ipam', IpamService, ipamService({ engine, committer, view, store: storeClient, workloads, metrics, leakGraceMs: opts.leakGraceMs ?? 30_000, ready }));
+  server.addService('tabby.v1.Ipam', IpamService, ipamService({
+    engine,
+    committer,
+    view,
+    store: storeClient,
+    workloads,
+    metrics,
+    leakGraceMs: opts.leakGraceMs ?? 30_000,
+    ready,
+    finalizersSettled: () => finalizers.settled(),
+  }));
 
   let metricsServer: OptionalMetricsServer | undefined;
   let recovery: NodeJS.Timeout | undefined;
@@ -114,6 +130,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     clearInterval(gauges);
     await follower.stop();
     await workloads.stop();
+    await finalizers.settled();
     committer.close();
     db.close();
     storeClient.close();
@@ -128,11 +145,14 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     await follower.start();
     log.info({ pools: view.pools().length, nodes: view.nodeNames().length }, 'following the store');
     releaseOrphanedBlocks();
+    started = true;
+    finalizers.reconcileAll();
     markReady();
     const recover = async (): Promise<void> => {
       const r = await workloads.recover();
       if (r.completed) metrics.recovered.inc({ outcome: 'completed' }, r.completed);
       if (r.undone) metrics.recovered.inc({ outcome: 'undone' }, r.undone);
+      finalizers.reconcileAll();
     };
     await recover();
     recovery = setInterval(() => void recover().catch((err: unknown) => log.warn({ err }, 'recovery round failed')), opts.recoveryIntervalMs ?? 10_000);

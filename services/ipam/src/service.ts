@@ -18,7 +18,17 @@ export interface IpamServiceDeps {
   readonly leakGraceMs: number;
   /** Resolves once the store has been listed; calls wait for it. */
   readonly ready?: Promise<void>;
+  /**
+   * Resolves once the pool finalizers of the blocks claimed or released so far are written;
+   * calls that change blocks answer only after it, so a caller that got an address knows its
+   * pool cannot be deleted without --force, and one that released a pool's last address can
+   * delete the pool right away.
+   */
+  readonly finalizersSettled?: () => Promise<void>;
 }
+
+/** The calls that may claim or release blocks. */
+const BLOCK_WRITERS = new Set(['autoAssign', 'assignIp', 'releaseIPs', 'releaseByHandle', 'workloadAdd', 'workloadDelete', 'check']);
 
 /** The proto Block of a stored block; `pool` is the name of the pool containing it now. */
 export function toProtoBlock(b: BlockRow, view: ClusterView, borrowed = 0): Block {
@@ -31,16 +41,23 @@ function countOf(n: number, field: string): number {
   return n;
 }
 
-/** The gRPC Ipam service; every call first waits for `deps.ready`. */
+/** The gRPC Ipam service; every call first waits for `deps.ready`, and calls that change blocks end with `deps.finalizersSettled`. */
 export function ipamService(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServer> {
   const handlers = handlersOf(deps);
-  const ready = deps.ready;
-  if (!ready) return handlers;
+  const { ready, finalizersSettled } = deps;
+  if (!ready && !finalizersSettled) return handlers;
   const gated = {} as Record<string, unknown>;
   for (const [name, handler] of Object.entries(handlers) as [string, (req: unknown, call: unknown) => Promise<unknown>][]) {
+    const settle = BLOCK_WRITERS.has(name) ? finalizersSettled : undefined;
     gated[name] = async (req: unknown, call: unknown) => {
       await ready;
-      return handler(req, call);
+      if (!settle) return handler(req, call);
+      try {
+        return await handler(req, call);
+      } finally {
+        // Also after a failure: a failed call may have claimed blocks (a partial workload add).
+        await settle();
+      }
     };
   }
   return gated as AsyncServiceImplementation<IpamServer>;

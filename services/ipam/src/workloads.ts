@@ -115,6 +115,7 @@ export class Workloads {
         uid: '',
         resourceVersion: '',
         generateName: '',
+        finalizers: [],
       },
       spec: {
         orchestrator: 'k8s',

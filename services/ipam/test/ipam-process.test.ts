@@ -4,7 +4,7 @@
  */
 import { credentials, status } from '@grpc/grpc-js';
 import { metaOf, parseManifest } from '@tabby/api';
-import { ProcessGroup, eventually, freePort, startNats, startService, tempDir, walkthroughManifest, type NatsServer, type ServiceProcess } from '@tabby/harness';
+import { ProcessGroup, eventually, startNats, startService, tempDir, walkthroughManifest, type NatsServer, type ServiceProcess } from '@tabby/harness';
 import { BlockEvent, IpamClient, ResourceStoreClient, type Resource } from '@tabby/proto';
 import { callUnary } from '@tabby/runtime';
 import { connect, type NatsConnection } from 'nats';
@@ -63,9 +63,9 @@ interface Cluster {
 
 async function startCluster(name: string, ipamEnv: NodeJS.ProcessEnv = {}): Promise<Cluster> {
   const dataDir = `${dir.path}/${name}`;
-  const ipamPort = await freePort('127.0.0.1');
-  const store = await startService(group, 'store', ['--listen', '127.0.0.1:0', '--data-dir', `${dataDir}/store`, '--nats', nats.url, '--ipam', `127.0.0.1:${ipamPort}`]);
-  const ipam = await startIpam(store.address, `${dataDir}/ipam`, ipamPort, ipamEnv);
+  // The store as the README starts it: no flag tells it about ipam (ipam marks pools in use).
+  const store = await startService(group, 'store', ['--listen', '127.0.0.1:0', '--data-dir', `${dataDir}/store`, '--nats', nats.url]);
+  const ipam = await startIpam(store.address, `${dataDir}/ipam`, 0, ipamEnv);
   return {
     store,
     ipam,
@@ -85,6 +85,14 @@ async function waitForPools(c: Cluster, n: number): Promise<void> {
   // ipam follows the store: wait until it sees the pools we just created.
   await eventually(`ipam to see ${n} pools`, async () => (await call(c.ipamClient.utilization.bind(c.ipamClient), { includeBlocks: false })).pools.length === n, 10_000, 50);
 }
+
+async function finalizersOf(c: Cluster, pool: string): Promise<string[]> {
+  const r = await call(c.storeClient.get.bind(c.storeClient), { kind: 'IPPool', namespace: '', name: pool });
+  return metaOf(r.resource!).finalizers;
+}
+
+const deletePool = (c: Cluster, name: string, force = false) =>
+  call(c.storeClient.delete.bind(c.storeClient), { kind: 'IPPool', namespace: '', name, resourceVersion: '', force });
 
 async function weps(c: Cluster): Promise<{ name: string; nets: string[]; iface: string; node: string }[]> {
   const list = await call(c.storeClient.list.bind(c.storeClient), { kind: 'WorkloadEndpoint', namespace: '', labelSelector: '' });
@@ -136,14 +144,16 @@ describe('the walkthrough: change IP pools on a running cluster, safely', () => 
     const refused = await call(c.storeClient.delete.bind(c.storeClient), { kind: 'pool', namespace: '', name: 'default-ipv4-ippool', resourceVersion: '', force: false }).catch((e: unknown) => e);
     expect(refused).toMatchObject({ code: status.FAILED_PRECONDITION });
     expect((refused as { details: string }).details).toBe(
-      'IPPool(default-ipv4-ippool) still has 1 address in use by 1 workload (kube-system/kube-dns-6f4fd4bdf-8q7zp): deleting it would break them. ' +
-        'Disable the pool, recreate those workloads so they get addresses from another pool, then delete it ' +
-        '(tabbyctl ipam migrate --from default-ipv4-ippool --to <new pool> --wait does all three); or delete with --force.',
+      'IPPool(default-ipv4-ippool) is still in use: finalizer ipam.tabby.io/allocations (tabby-ipam holds addresses in it). ' +
+        'Disable the pool, recreate its workloads so they get addresses from another pool, then delete it ' +
+        '(tabbyctl ipam migrate --from default-ipv4-ippool --to <new pool> --wait does all three); or delete with --force, which orphans those addresses.',
     );
 
     // Recreate the workload: it lands in new-pool.
     const del = await call(c.ipamClient.workloadDelete.bind(c.ipamClient), { namespace: 'kube-system', name: 'kube-dns-6f4fd4bdf-8q7zp' });
     expect(del).toEqual({ released: [added.ipNetworks[0].replace('/32', '')], found: true });
+    // Its last address released, the old pool lost ipam's finalizer before WorkloadDelete answered.
+    expect(await finalizersOf(c, 'default-ipv4-ippool')).toEqual([]);
     const again = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), {
       namespace: 'kube-system',
       name: 'kube-dns-6f4fd4bdf-8q7zp',
@@ -171,17 +181,19 @@ describe('the walkthrough: change IP pools on a running cluster, safely', () => 
     sub.unsubscribe();
   }, 90_000);
 
-  it('refuses to delete a pool it cannot check, and deletes it when forced', async () => {
+  it('refuses to delete a pool in use while ipam is down too, and deletes it when forced', async () => {
     const c = await startCluster('forced');
     await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p1', '10.5.0.0/16') });
     await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n1') });
     await waitForPools(c, 1);
     await call(c.ipamClient.autoAssign.bind(c.ipamClient), { node: 'n1', handle: 'h', numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} });
     await c.ipam.process.stop();
+    // The store needs no answer from ipam: the pool carries ipam's finalizer.
     const down = await call(c.storeClient.delete.bind(c.storeClient), { kind: 'IPPool', namespace: '', name: 'p1', resourceVersion: '', force: false }).catch((e: unknown) => e);
-    expect(down).toMatchObject({ code: status.UNAVAILABLE });
-    expect((down as { details: string }).details).toMatch(/^cannot tell whether IPPool\(p1\) is still in use \(tabby-ipam at 127\.0\.0\.1:\d+ is unreachable\); retry when tabby-ipam is up, or delete with --force$/);
-    await call(c.storeClient.delete.bind(c.storeClient), { kind: 'IPPool', namespace: '', name: 'p1', resourceVersion: '', force: true });
+    expect(down).toMatchObject({ code: status.FAILED_PRECONDITION });
+    expect((down as { details: string }).details).toMatch(/^IPPool\(p1\) is still in use: finalizer ipam\.tabby\.io\/allocations /);
+    const forced = await call(c.storeClient.delete.bind(c.storeClient), { kind: 'IPPool', namespace: '', name: 'p1', resourceVersion: '', force: true });
+    expect(forced.overriddenFinalizers).toEqual(['ipam.tabby.io/allocations']);
     // ipam, back up, sees the pool gone: its block keeps the address but loses its node; check reports it.
     c.ipam = await startIpam(c.store.address, `${c.dataDir}/ipam`, c.ipam.port);
     await eventually('affinity released', async () => (await call(c.ipamClient.listBlocks.bind(c.ipamClient), { node: '' })).blocks[0]?.node === '');
@@ -190,6 +202,60 @@ describe('the walkthrough: change IP pools on a running cluster, safely', () => 
     const u = await call(c.ipamClient.utilization.bind(c.ipamClient), { includeBlocks: true });
     expect(u.orphanedBlocks).toMatchObject([{ node: '', pool: '', inUse: 1 }]);
   }, 90_000);
+});
+
+describe('safe by default: a pool in use cannot be deleted, with the store started as the README says', () => {
+  it('ipam marks a pool with a finalizer while it holds addresses; the store refuses to delete it until they are released', async () => {
+    const c = await startCluster('finalizer');
+    await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('blue', '10.60.0.0/16') });
+    await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n1') });
+    await waitForPools(c, 1);
+    expect(await finalizersOf(c, 'blue')).toEqual([]);
+    const added = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'default', name: 'web-1', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+    expect(added.ipNetworks[0]).toMatch(/^10\.60\./);
+    // Set before WorkloadAdd answered.
+    expect(await finalizersOf(c, 'blue')).toEqual(['ipam.tabby.io/allocations']);
+
+    const refused = await deletePool(c, 'blue').catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: status.FAILED_PRECONDITION });
+    expect((refused as { details: string }).details).toBe(
+      'IPPool(blue) is still in use: finalizer ipam.tabby.io/allocations (tabby-ipam holds addresses in it). ' +
+        'Disable the pool, recreate its workloads so they get addresses from another pool, then delete it ' +
+        '(tabbyctl ipam migrate --from blue --to <new pool> --wait does all three); or delete with --force, which orphans those addresses.',
+    );
+    // A user's apply of the pool as first written (no finalizers) keeps ipam's.
+    await call(c.storeClient.apply.bind(c.storeClient), { resource: poolResource('blue', '10.60.0.0/16', '  natOutgoing: true\n') });
+    expect(await finalizersOf(c, 'blue')).toEqual(['ipam.tabby.io/allocations']);
+
+    await call(c.ipamClient.workloadDelete.bind(c.ipamClient), { namespace: 'default', name: 'web-1' });
+    expect(await finalizersOf(c, 'blue')).toEqual([]);
+    const deleted = await deletePool(c, 'blue');
+    expect(deleted.overriddenFinalizers).toEqual([]);
+    expect(c.ipam.process.output()).toMatch(/"pool":"blue".*"msg":"pool finalizer added: the pool holds addresses"/);
+    expect(c.ipam.process.output()).toMatch(/"pool":"blue".*"msg":"pool finalizer removed: the pool holds no addresses"/);
+  }, 60_000);
+
+  it('puts the finalizer back on a pool with blocks after a restart, and when someone removes it', async () => {
+    const c = await startCluster('finalizer-reconcile');
+    const store = c.storeClient;
+    await call(store.create.bind(store), { resource: poolResource('green', '10.61.0.0/16') });
+    await call(store.create.bind(store), { resource: poolResource('idle', '10.62.0.0/16') });
+    await call(store.create.bind(store), { resource: nodeResource('n1') });
+    await waitForPools(c, 2);
+    await call(c.ipamClient.autoAssign.bind(c.ipamClient), { node: 'n1', handle: 'h1', numIpv4: 1, numIpv6: 0, ipv4Pools: ['green'], ipv6Pools: [], attributes: {} });
+    expect(await finalizersOf(c, 'green')).toEqual(['ipam.tabby.io/allocations']);
+    // As if ipam had died between the block claim and the finalizer write (and a stale one on an idle pool):
+    await c.ipam.process.stop();
+    const req = { kind: 'IPPool', namespace: '', finalizer: 'ipam.tabby.io/allocations' };
+    await call(store.removeFinalizer.bind(store), { ...req, name: 'green' });
+    await call(store.addFinalizer.bind(store), { ...req, name: 'idle' });
+    c.ipam = await startIpam(c.store.address, `${c.dataDir}/ipam`, c.ipam.port);
+    await eventually('finalizers reconciled at start', async () => (await finalizersOf(c, 'green')).length === 1 && (await finalizersOf(c, 'idle')).length === 0, 10_000, 50);
+    // Removed by hand while ipam runs: back at once (ipam follows the pool).
+    await call(store.removeFinalizer.bind(store), { ...req, name: 'green' });
+    await eventually('finalizer put back', async () => (await finalizersOf(c, 'green')).length === 1, 10_000, 50);
+    expect(await deletePool(c, 'green').catch((e: unknown) => e)).toMatchObject({ code: status.FAILED_PRECONDITION });
+  }, 60_000);
 });
 
 describe('allocation over gRPC', () => {

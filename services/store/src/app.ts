@@ -7,12 +7,10 @@ import {
   type EventBus,
   type HostPort,
   type Logger,
-  type ClientTlsFiles,
   type ServerTlsFiles,
   type ServiceMetrics,
 } from '@tabby/runtime';
 import { openDatabase } from './database.js';
-import { ipamPoolGuard } from './pool-guard.js';
 import { publishEvents } from './publisher.js';
 import { ResourceStore } from './resource-store.js';
 import { resourceStoreService } from './service.js';
@@ -28,9 +26,6 @@ export interface StoreAppOptions {
   readonly bus?: EventBus;
   readonly metricsAddress?: HostPort;
   readonly tls?: ServerTlsFiles;
-  /** tabby-ipam address: when set, deleting an IPPool that still holds addresses needs `force`. */
-  readonly ipam?: string;
-  readonly ipamTls?: ClientTlsFiles;
   readonly eventRetention?: number;
   readonly bookmarkIntervalMs?: number;
   readonly maxQueuedPerWatcher?: number;
@@ -68,9 +63,7 @@ export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
     descriptorSets: [loadDescriptorSet()],
     callLogLevel: opts.callLogLevel,
   });
-  const guard = opts.ipam ? ipamPoolGuard(opts.ipam, opts.ipamTls) : undefined;
   server.addService('tabby.v1.ResourceStore', ResourceStoreService, resourceStoreService(store, {
-    poolGuard: guard?.guard,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 10_000,
     maxQueuedPerWatcher: opts.maxQueuedPerWatcher ?? 10_000,
     metrics: storeMetrics,
@@ -85,7 +78,6 @@ export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
       store,
       stop: async () => {
         await server.shutdown();
-        guard?.close();
         store.close();
         await events.close();
         await metricsServer.close();

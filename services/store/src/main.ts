@@ -18,8 +18,6 @@ await runService({
       metricsAddress: config.metrics,
       tls: { cert: config.tlsCert, key: config.tlsKey, clientCa: config.tlsClientCa },
       eventRetention: config.eventRetention,
-      ipam: config.ipam,
-      ipamTls: { ca: config.ipamTlsCa, cert: config.ipamTlsCert, key: config.ipamTlsKey },
       callLogLevel: config.rpcLog,
     }),
 });

@@ -5,10 +5,6 @@ export const storeOptions = {
   listen: option.address('gRPC listen address', '127.0.0.1:50051'),
   dataDir: option.string('directory of the SQLite database (created if missing)', './data/store', 'DIR'),
   nats: option.optionalString('NATS server URL for resource events, e.g. nats://127.0.0.1:4222 (events off when empty)', 'URL'),
-  ipam: option.optionalString('tabby-ipam address; when set, deleting an IPPool that still holds addresses is refused unless forced', 'ADDR'),
-  ipamTlsCa: option.optionalString('CA certificate to verify tabby-ipam (TLS when set)', 'FILE'),
-  ipamTlsCert: option.optionalString('client certificate for tabby-ipam (mTLS)', 'FILE'),
-  ipamTlsKey: option.optionalString('key of --ipam-tls-cert', 'FILE'),
   eventRetention: option.integer('committed events kept for Watch before compaction', 100_000, 1_000, 100_000_000),
   rpcLog: option.oneOf('log level of successful RPCs', 'info', ['info', 'debug'] as const),
 };

@@ -8,11 +8,13 @@ import {
   crossResourceProblems,
   decodeResource,
   encodeResource,
+  finalizerRefusal,
   idOf,
   kindByExactName,
   kindOf,
   metaOf,
   prepareResource,
+  qualifiedNameProblems,
   type KindInfo,
 } from '@tabby/api';
 import { EventType, type Resource } from '@tabby/proto';
@@ -202,7 +204,10 @@ export class ResourceStore {
     return this.write((tx) => this.doCreate(tx, input));
   }
 
-  /** Replaces an existing object's labels, annotations, spec (and status); a set resourceVersion must match. */
+  /**
+   * Replaces an existing object's labels, annotations, spec (and status); a set
+   * resourceVersion must match. Finalizers are replaced only when the input names some.
+   */
   update(input: Resource): Promise<Resource> {
     return this.write((tx) => this.doUpdate(tx, input));
   }
@@ -220,15 +225,43 @@ export class ResourceStore {
     });
   }
 
-  /** Deletes an object and returns it as it was; a set resourceVersion must match. */
-  delete(kind: KindInfo, namespace: string, name: string, resourceVersion: string): Promise<Resource> {
+  /**
+   * Deletes an object and returns it as it was; a set resourceVersion must match. An object
+   * with finalizers is refused (FAILED_PRECONDITION naming them) unless `force` is set;
+   * `overridden` lists the finalizers a forced delete went past.
+   */
+  delete(kind: KindInfo, namespace: string, name: string, resourceVersion: string, force = false): Promise<{ resource: Resource; overridden: string[] }> {
     return this.write((tx) => {
       const cur = tx.read(kind, namespace, name);
       const id = idOf(kind, namespace, name);
       if (!cur) throw new ResourceNotFoundError(id);
       if (resourceVersion !== '' && resourceVersion !== String(cur.revision)) throw new UpdateConflictError(id, resourceVersion, String(cur.revision));
+      const finalizers = [...metaOf(cur.resource).finalizers];
+      if (finalizers.length > 0 && !force) throw new ServiceError('failed-precondition', finalizerRefusal(kind, namespace, name, finalizers));
       tx.remove(kind, namespace, name, cur.data);
-      return cur.resource;
+      if (finalizers.length > 0) this.log.warn({ resource: id, finalizers }, 'forced delete: finalizers overridden');
+      return { resource: cur.resource, overridden: finalizers };
+    });
+  }
+
+  /**
+   * Adds (`present` true) or removes one finalizer, changing nothing else of the object, in
+   * one transaction: no read-modify-write race with other writers. `changed` is false (and
+   * nothing is written) when the object already was as asked.
+   */
+  setFinalizer(kind: KindInfo, namespace: string, name: string, finalizer: string, present: boolean): Promise<{ resource: Resource; changed: boolean }> {
+    const problems = qualifiedNameProblems(finalizer);
+    if (problems.length > 0) return Promise.reject(new ServiceError('invalid-argument', `finalizer "${finalizer}" is not a qualified name: ${problems.join('; ')}`));
+    return this.write((tx) => {
+      const cur = tx.read(kind, namespace, name);
+      if (!cur) throw new ResourceNotFoundError(idOf(kind, namespace, name));
+      const m = metaOf(cur.resource);
+      const has = m.finalizers.includes(finalizer);
+      if (has === present) return { resource: cur.resource, changed: false };
+      const resource = cloneResource(cur.resource);
+      const meta = metaOf(resource);
+      meta.finalizers = present ? [...meta.finalizers, finalizer] : meta.finalizers.filter((f) => f !== finalizer);
+      return { resource: tx.put(kind, resource, cur.data), changed: true };
     });
   }
 
@@ -265,6 +298,9 @@ export class ResourceStore {
     m.resourceVersion = String(cur.revision);
     m.labels = sortedMap(m.labels);
     m.annotations = sortedMap(m.annotations);
+    // Finalizers belong to the services that set them: a write that names none (a manifest
+    // written before they were set, or by hand) keeps them.
+    if (m.finalizers.length === 0) m.finalizers = [...curMeta.finalizers];
     // A write that changes nothing keeps the revision and sends no event.
     if (sameBytes(encodeResource(resource), cur.data)) return cur.resource;
     return tx.put(kind, resource, cur.data);

@@ -2,7 +2,6 @@ import { kindOf, metaOf, mustFindKind, type KindInfo } from '@tabby/api';
 import type { Resource, ResourceStoreServer } from '@tabby/proto';
 import { ServiceError, type AsyncServiceImplementation } from '@tabby/runtime';
 import { parseSelector, type Selector } from '@tabby/selector';
-import type { PoolGuard } from './pool-guard.js';
 import type { ResourceStore } from './resource-store.js';
 import type { StoreMetrics } from './store-metrics.js';
 import { STORE_VERSION } from './version.js';
@@ -36,8 +35,6 @@ function selectorOf(text: string): Selector | undefined {
 
 export interface ServiceOptions {
   readonly bookmarkIntervalMs: number;
-  /** Consulted before an IPPool is deleted without `force`. */
-  readonly poolGuard?: PoolGuard;
   readonly maxQueuedPerWatcher: number;
   readonly metrics?: StoreMetrics;
 }
@@ -51,12 +48,18 @@ export function resourceStoreService(store: ResourceStore, opts: ServiceOptions)
     delete: async (req) => {
       const kind = mustFindKind(req.kind);
       requireName(kind, req.namespace, req.name);
-      if (kind.kind === 'IPPool' && !req.force && opts.poolGuard) {
-        const pool = store.get(kind, req.namespace, req.name);
-        const cidr = pool.kind?.$case === 'ipPool' ? (pool.kind.value.spec?.cidr ?? '') : '';
-        await opts.poolGuard(req.name, cidr);
-      }
-      return { resource: await store.delete(kind, req.namespace, req.name, req.resourceVersion) };
+      const r = await store.delete(kind, req.namespace, req.name, req.resourceVersion, req.force);
+      return { resource: r.resource, overriddenFinalizers: r.overridden };
+    },
+    addFinalizer: async (req) => {
+      const kind = mustFindKind(req.kind);
+      requireName(kind, req.namespace, req.name);
+      return store.setFinalizer(kind, req.namespace, req.name, req.finalizer, true);
+    },
+    removeFinalizer: async (req) => {
+      const kind = mustFindKind(req.kind);
+      requireName(kind, req.namespace, req.name);
+      return store.setFinalizer(kind, req.namespace, req.name, req.finalizer, false);
     },
     get: (req) => {
       const kind = mustFindKind(req.kind);

@@ -10,8 +10,12 @@ export function storeClient(address: string, creds: ChannelCredentials = credent
     create: (resource: Resource) => callUnary(c.create.bind(c), { resource }, { timeoutMs: 10_000 }),
     update: (resource: Resource) => callUnary(c.update.bind(c), { resource }, { timeoutMs: 10_000 }),
     apply: (resource: Resource) => callUnary(c.apply.bind(c), { resource }, { timeoutMs: 10_000 }),
-    delete: (kind: string, name: string, namespace = '', resourceVersion = '') =>
-      callUnary(c.delete.bind(c), { kind, name, namespace, resourceVersion, force: false }, { timeoutMs: 10_000 }),
+    delete: (kind: string, name: string, namespace = '', resourceVersion = '', force = false) =>
+      callUnary(c.delete.bind(c), { kind, name, namespace, resourceVersion, force }, { timeoutMs: 10_000 }),
+    addFinalizer: (kind: string, name: string, finalizer: string, namespace = '') =>
+      callUnary(c.addFinalizer.bind(c), { kind, name, namespace, finalizer }, { timeoutMs: 10_000 }),
+    removeFinalizer: (kind: string, name: string, finalizer: string, namespace = '') =>
+      callUnary(c.removeFinalizer.bind(c), { kind, name, namespace, finalizer }, { timeoutMs: 10_000 }),
     get: (kind: string, name: string, namespace = '') => callUnary(c.get.bind(c), { kind, name, namespace }, { timeoutMs: 10_000 }),
     list: (kind: string, namespace = '', labelSelector = '') => callUnary(c.list.bind(c), { kind, namespace, labelSelector }, { timeoutMs: 10_000 }),
     /** Opens a Watch stream and collects what it delivers. */

@@ -111,7 +111,7 @@ describe('ResourceStore (in process, real SQLite file)', () => {
     );
     const delErr = await store.delete(BGPPEER, '', 'bgppeer-global-3040', '1').catch((e: unknown) => e);
     expect(isUpdateConflictError(delErr)).toBe(true);
-    const deleted = await store.delete(BGPPEER, '', 'bgppeer-global-3040', '2');
+    const { resource: deleted } = await store.delete(BGPPEER, '', 'bgppeer-global-3040', '2');
     expect(metaOf(deleted).resourceVersion).toBe('2');
     expect(() => store.get(BGPPEER, '', 'bgppeer-global-3040')).toThrow('resource does not exist: BGPPeer(bgppeer-global-3040) with error: <nil>');
   });

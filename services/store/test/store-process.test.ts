@@ -306,6 +306,64 @@ describe('NATS events', () => {
   });
 });
 
+describe('finalizers', () => {
+  it('refuse a delete naming them, survive writes that do not name them, and give way to force', async () => {
+    const { resource: created } = await client.create(pool('held', '172.31.0.0/16'));
+    const rev = Number(metaOf(created!).resourceVersion);
+    // Added once: the second call changes nothing and writes nothing.
+    const added = await client.addFinalizer('pool', 'held', 'ipam.tabby.io/allocations');
+    expect(added.changed).toBe(true);
+    expect(metaOf(added.resource!).finalizers).toEqual(['ipam.tabby.io/allocations']);
+    expect(Number(metaOf(added.resource!).resourceVersion)).toBe(rev + 1);
+    const again = await client.addFinalizer('IPPool', 'held', 'ipam.tabby.io/allocations');
+    expect(again.changed).toBe(false);
+    expect(metaOf(again.resource!).resourceVersion).toBe(String(rev + 1));
+    await client.addFinalizer('IPPool', 'held', 'example.com/backup');
+    expect(await failure(client.addFinalizer('IPPool', 'held', 'not a name'))).toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect(await failure(client.addFinalizer('IPPool', 'nope', 'example.com/x'))).toMatchObject({ code: status.NOT_FOUND });
+
+    // An apply of the manifest as first written (no finalizers) keeps them; -o yaml shows them.
+    const { resource: applied } = await client.apply(pool('held', '172.31.0.0/16', '  disabled: true\n'));
+    expect(metaOf(applied!).finalizers).toEqual(['ipam.tabby.io/allocations', 'example.com/backup']);
+    const { resource: got } = await client.get('IPPool', 'held');
+    expect(toYAML(toManifestObject(got!))).toContain('  finalizers:\n  - ipam.tabby.io/allocations\n  - example.com/backup\n');
+    expect(toManifestObject(got!, { export: true }).metadata).toEqual({ name: 'held' });
+    // Naming them replaces the list (here: the same list read back with -o yaml, edited).
+    const edited = one(toYAML(toManifestObject(got!)));
+    metaOf(edited).finalizers = ['example.com/backup'];
+    const { resource: updated } = await client.update(edited);
+    expect(metaOf(updated!).finalizers).toEqual(['example.com/backup']);
+    await client.addFinalizer('IPPool', 'held', 'ipam.tabby.io/allocations');
+
+    // Delete is refused while any is left, naming them and what to do.
+    expect(await failure(client.delete('IPPool', 'held'))).toEqual({
+      code: status.FAILED_PRECONDITION,
+      details:
+        'IPPool(held) is still in use: finalizers example.com/backup, ipam.tabby.io/allocations (tabby-ipam holds addresses in it). ' +
+        'Each is removed by the service that set it once that service no longer needs the object; delete it then, or delete with --force, which overrides them.',
+    });
+    expect((await client.removeFinalizer('IPPool', 'held', 'example.com/backup')).changed).toBe(true);
+    expect((await client.removeFinalizer('IPPool', 'held', 'example.com/backup')).changed).toBe(false);
+    expect(await failure(client.delete('IPPool', 'held'))).toEqual({
+      code: status.FAILED_PRECONDITION,
+      details:
+        'IPPool(held) is still in use: finalizer ipam.tabby.io/allocations (tabby-ipam holds addresses in it). ' +
+        'Disable the pool, recreate its workloads so they get addresses from another pool, then delete it ' +
+        '(tabbyctl ipam migrate --from held --to <new pool> --wait does all three); or delete with --force, which orphans those addresses.',
+    });
+    expect((await client.get('IPPool', 'held')).resource).toBeDefined();
+
+    // Forced: deleted, and the response says what was overridden.
+    const forced = await client.delete('IPPool', 'held', '', '', true);
+    expect(forced.overriddenFinalizers).toEqual(['ipam.tabby.io/allocations']);
+    expect(store.process.output()).toMatch(/"resource":"IPPool\(held\)","finalizers":\["ipam\.tabby\.io\/allocations"\].*"msg":"forced delete: finalizers overridden"/);
+    expect(await failure(client.get('IPPool', 'held'))).toMatchObject({ code: status.NOT_FOUND });
+    // Without finalizers, nothing to override.
+    await client.create(pool('free', '172.30.0.0/16'));
+    expect((await client.delete('IPPool', 'free')).overriddenFinalizers).toEqual([]);
+  });
+});
+
 describe('durability', () => {
   it('keeps every acknowledged write after kill -9', async () => {
     const dataDir = `${dir.path}/durable`;

@@ -20,7 +20,7 @@ export interface IpamCluster {
 export async function startIpamCluster(group: ProcessGroup, dir: string): Promise<IpamCluster> {
   const nats = await startNats(group, dir);
   const ipamPort = await freePort('127.0.0.1');
-  const store = await startService(group, 'store', ['--listen', '127.0.0.1:0', '--data-dir', `${dir}/store`, '--nats', nats.url, '--ipam', `127.0.0.1:${ipamPort}`]);
+  const store = await startService(group, 'store', ['--listen', '127.0.0.1:0', '--data-dir', `${dir}/store`, '--nats', nats.url]);
   const ipam = await startService(group, 'ipam', [
     '--listen',
     `127.0.0.1:${ipamPort}`,

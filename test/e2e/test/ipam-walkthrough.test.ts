@@ -69,9 +69,10 @@ it('changes IP pools on a running cluster, safely', async () => {
   const refused = await t.run(['delete', 'pool', 'default-ipv4-ippool'], undefined, { note: 'deleting the old pool now would break the pod: refused' });
   expect(refused.code).toBe(1);
   expect(refused.stderr).toBe(
-    "Failed to delete 'IPPool' resource: IPPool(default-ipv4-ippool) still has 1 address in use by 1 workload (kube-system/kube-dns-6f4fd4bdf-8q7zp): " +
-      'deleting it would break them. Disable the pool, recreate those workloads so they get addresses from another pool, then delete it ' +
-      '(tabbyctl ipam migrate --from default-ipv4-ippool --to <new pool> --wait does all three); or delete with --force.\n',
+    "Failed to delete 'IPPool' resource: IPPool(default-ipv4-ippool) is still in use: finalizer ipam.tabby.io/allocations (tabby-ipam holds addresses in it). " +
+      'Disable the pool, recreate its workloads so they get addresses from another pool, then delete it ' +
+      '(tabbyctl ipam migrate --from default-ipv4-ippool --to <new pool> --wait does all three); or delete with --force, which orphans those addresses. ' +
+      'In it now: 1 address of 1 workload (kube-system/kube-dns-6f4fd4bdf-8q7zp).\n',
   );
 
   expect((await t.run(['workload', 'delete', POD], undefined, { note: 'recreate the pod (Kubernetes: kubectl delete pod -n kube-system kube-dns-...)' })).code).toBe(0);

@@ -68,8 +68,6 @@ export class Cluster {
       `${this.dir.path}/store`,
       '--nats',
       this.nats.url,
-      '--ipam',
-      `127.0.0.1:${this.ipamPort}`,
     ]);
   }
 

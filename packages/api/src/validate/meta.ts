@@ -29,5 +29,11 @@ export function validateMeta(p: Problems, kind: KindInfo, meta: ObjectMeta, op: 
     for (const reason of qualifiedNameProblems(k)) p.add('Metadata.Annotations (key)', `metadata.annotations.${k}`, k, reason);
     size += Buffer.byteLength(k) + Buffer.byteLength(v);
   }
+  const seen = new Set<string>();
+  meta.finalizers.forEach((f, i) => {
+    for (const reason of qualifiedNameProblems(f)) p.add('Metadata.Finalizers', `metadata.finalizers[${i}]`, f, reason);
+    if (seen.has(f)) p.add('Metadata.Finalizers', `metadata.finalizers[${i}]`, f, 'duplicate finalizer');
+    seen.add(f);
+  });
   if (size > MAX_ANNOTATIONS_BYTES) p.add('Metadata.Annotations', 'metadata.annotations', undefined, `total size of annotations is too large by ${size - MAX_ANNOTATIONS_BYTES} bytes`);
 }

@@ -26,6 +26,10 @@ export interface MigrateOptions {
 }
 
 /** What migrate needs; the real clients fit, tests give fakes. */
+/** Tries to delete the emptied pool while its finalizer may still be on its way out (5 s). */
+const DELETE_ATTEMPTS = 25;
+const DELETE_RETRY_MS = 200;
+
 export interface MigrateDeps {
   readonly store: Pick<StoreClient, 'get' | 'update' | 'list' | 'delete'>;
   readonly ipam: Pick<IpamApi, 'poolUsage'>;
@@ -275,15 +279,24 @@ export async function migratePool(opts: MigrateOptions, deps: MigrateDeps): Prom
   }
 
   // 5. Delete the old pool, unless someone re-enabled it meanwhile (then it is in use again).
-  const before = await getPool(deps.store, from, 'old');
-  if (!poolOf(before).spec?.disabled) throw new CliError(`IP pool ${from} was enabled again while waiting: not deleting it`);
-  try {
-    await deps.store.delete('IPPool', '', from, metaOf(before).resourceVersion, false);
-  } catch (err) {
-    if (isStoreCallError(err)) {
-      throw new CliError(`cannot delete IP pool ${from}: ${err.message}${err.code === status.FAILED_PRECONDITION ? ` (${from} stays disabled; run this command again)` : ''}`);
+  // tabby-ipam removes its finalizer from the pool right after the last address went (which
+  // also changes the pool's version): a refusal in that moment is retried for a few seconds.
+  for (let attempt = 1; ; attempt++) {
+    const before = await getPool(deps.store, from, 'old');
+    if (!poolOf(before).spec?.disabled) throw new CliError(`IP pool ${from} was enabled again while waiting: not deleting it`);
+    try {
+      await deps.store.delete('IPPool', '', from, metaOf(before).resourceVersion, false);
+      break;
+    } catch (err) {
+      if (isStoreCallError(err) && err.code === status.FAILED_PRECONDITION && attempt < DELETE_ATTEMPTS) {
+        await deps.sleep(DELETE_RETRY_MS);
+        continue;
+      }
+      if (isStoreCallError(err)) {
+        throw new CliError(`cannot delete IP pool ${from}: ${err.message}${err.code === status.FAILED_PRECONDITION ? ` (${from} stays disabled; run this command again)` : ''}`);
+      }
+      throw err;
     }
-    throw err;
   }
   deps.stdout(`Deleted IP pool ${from}: migration to ${to} complete.\n`);
   return 0;
