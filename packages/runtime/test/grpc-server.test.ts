@@ -4,7 +4,6 @@
  * certificates.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import { credentials, status, type ChannelCredentials } from '@grpc/grpc-js';
 import { ResourceStoreClient, ResourceStoreService, loadDescriptorSet, type ResourceStoreServer } from '@tabby/proto';
 import { healthCheck, listServicesByReflection, makeCerts, tempDir } from '@tabby/harness';
@@ -18,35 +17,19 @@ import {
   type AsyncServiceImplementation,
   type ServerTlsFiles,
 } from '../src/index.js';
+import { logSink } from './log-sink.js';
 
-
-function logSink(): { stream: Writable; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString());
-      cb();
-    },
-  });
-  return {
-    stream,
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
 
 const impl: AsyncServiceImplementation<ResourceStoreServer> = {
   create: () => Promise.reject(new ServiceError('already-exists', 'resource already exists: IPPool(a)')),
   update: () => Promise.reject(new TypeError('a bug with a secret')),
   apply: () => new Promise((resolve) => setTimeout(() => resolve({ resource: undefined, created: true }), 300)),
-  delete: () => Promise.resolve({ resource: undefined }),
+  delete: () => Promise.resolve({ resource: undefined, overriddenFinalizers: [] }),
   get: (req) => (req.name === 'x' ? Promise.resolve({ resource: undefined }) : Promise.reject(new ServiceError('not-found', `no ${req.name}`))),
   list: () => Promise.resolve({ items: [], revision: 42 }),
   info: () => Promise.resolve({ version: 'test', clusterType: 'test', clusterGuid: '', revision: 0 }),
+  addFinalizer: () => Promise.resolve({ resource: undefined, changed: false }),
+  removeFinalizer: () => Promise.resolve({ resource: undefined, changed: false }),
   watch: (_call, signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())),
 };
 

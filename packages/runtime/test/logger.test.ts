@@ -3,27 +3,10 @@
  * (pino appends child bindings, so a component logger made from another would carry
  * "component" twice), TABBY_TRACE levels, redaction in children.
  */
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { childLogger, componentLogger, createLogger, type Logger } from '../src/index.js';
+import { logSink } from './log-sink.js';
 
-function sink(): { stream: Writable; lines: () => string[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString());
-      cb();
-    },
-  });
-  return {
-    stream,
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((l) => l !== ''),
-  };
-}
 
 /** How often each top-level key of a JSON line occurs in the raw text (JSON.parse keeps only the last of duplicates). */
 function keyCounts(line: string): Record<string, number> {
@@ -37,9 +20,9 @@ function expectEachKeyOnce(line: string): void {
 }
 
 function setup(trace: string[] = [], level: 'info' | 'debug' = 'info'): { root: Logger; lines: () => string[]; parsed: () => Record<string, unknown>[] } {
-  const s = sink();
+  const s = logSink();
   const root = createLogger({ service: 'tabby-test', level, trace, destination: s.stream });
-  return { root, lines: s.lines, parsed: () => s.lines().map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return { root, lines: s.raw, parsed: s.lines };
 }
 
 describe('component loggers', () => {
