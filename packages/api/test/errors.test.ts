@@ -18,7 +18,7 @@ import {
 
 const guards = [isValidationError, isResourceNotFoundError, isResourceAlreadyExistsError, isUpdateConflictError, isOperationNotSupportedError, isUnknownKindError, isManifestError];
 
-/** Each error: Calico's text (reference §0.1), its fixed name, its reason and the one guard that accepts it. */
+/** Each error: Calico's text (docs/calico-compat.md §0.1), its fixed name, its reason and the one guard that accepts it. */
 describe('error classes', () => {
   it.each([
     [new ValidationError([]), 'unknown validation error', 'ValidationError', 'invalid-argument', isValidationError],

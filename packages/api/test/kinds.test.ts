@@ -16,7 +16,7 @@ import {
 } from '../src/index.js';
 import { resourceOf } from './helpers.js';
 
-/** calicoctl's aliases (reference §4.2) for the kinds Tabby has, exactly and in order. */
+/** calicoctl's aliases (docs/calico-compat.md §4.2) for the kinds Tabby has, exactly and in order. */
 const CALICO_ALIASES: Readonly<Record<string, readonly string[]>> = {
   BGPConfiguration: ['bgpconfiguration', 'bgpconfigurations', 'bgpconfig', 'bgpconfigs'],
   BGPPeer: ['bgppeer', 'bgppeers', 'bgpp', 'bgpps', 'bp', 'bps'],

@@ -1,6 +1,6 @@
 /**
  * @tabby/selector: the Calico label-selector language (parser, evaluator,
- * canonical printer). See README.md for the reference it follows.
+ * canonical printer). See README.md for the Calico semantics it follows.
  */
 export type {
   AllNode,

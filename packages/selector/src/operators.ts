@@ -9,7 +9,7 @@ export interface OperatorRule<Operand> {
 }
 
 /**
- * Semantics of the value operators (reference §3.3). `!=` is true for an
+ * Semantics of the value operators (docs/calico-compat.md §3.3). `!=` is true for an
  * absent label; the string tests are case-sensitive.
  */
 export const VALUE_OPERATORS: Readonly<Record<ValueOperator, OperatorRule<string>>> = {
@@ -20,7 +20,7 @@ export const VALUE_OPERATORS: Readonly<Record<ValueOperator, OperatorRule<string
   'ends with': { whenAbsent: false, test: (actual, value) => actual.endsWith(value) },
 };
 
-/** Semantics of the set operators (reference §3.3). `not in` is true for an absent label. */
+/** Semantics of the set operators (docs/calico-compat.md §3.3). `not in` is true for an absent label. */
 export const SET_OPERATORS: Readonly<Record<SetOperator, OperatorRule<ReadonlySet<string>>>> = {
   in: { whenAbsent: false, test: (actual, values) => values.has(actual) },
   'not in': { whenAbsent: true, test: (actual, values) => !values.has(actual) },

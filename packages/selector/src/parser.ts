@@ -29,7 +29,7 @@ const COMMA_OR_RBRACE = '"," or "}"';
 type Step = SelectorNode | SelectorParseError;
 
 /**
- * Recursive-descent parser over the grammar of reference §3.2, mirroring
+ * Recursive-descent parser over the grammar of docs/calico-compat.md §3.2, mirroring
  * Calico's parser decision for decision so that the same inputs fail with the
  * same texts. Precedence, low to high: `||`, `&&`, `!`, terms.
  */

@@ -109,7 +109,7 @@ function scanOperator(input: string, from: number): { readonly kind: TokenKind; 
 }
 
 /**
- * Splits a selector into tokens following Calico's tokenizer (reference §3.1):
+ * Splits a selector into tokens following Calico's tokenizer (docs/calico-compat.md §3.1):
  * blanks are spaces and tabs only; strings have no escapes; operator words are
  * special only right after a label, function names only where a label would
  * start. The first lexical error is returned as a value with its column.

@@ -6,7 +6,7 @@ type LabelMap = Readonly<Record<string, string>>;
 
 /** selector, label maps it matches, label maps it does not match. */
 const cases: readonly [selector: string, matches: readonly LabelMap[], nonMatches: readonly LabelMap[]][] = [
-  // The evaluation table of reference §3.3, one operator at a time.
+  // The evaluation table of docs/calico-compat.md §3.3, one operator at a time.
   ['a == "b"', [{ a: 'b' }, { a: 'b', c: 'd' }], [{}, { a: 'c' }, { a: 'B' }, { c: 'b' }]],
   ["a == ''", [{ a: '' }], [{}, { a: ' ' }]],
   ['a != "b"', [{}, { a: 'c' }, { a: '' }, { c: 'b' }], [{ a: 'b' }]],

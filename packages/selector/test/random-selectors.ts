@@ -154,7 +154,7 @@ export function normaliseTree(node: SelectorNode): SelectorNode {
   }
 }
 
-/** Reference §3.3 evaluation, written without the package's code. */
+/** docs/calico-compat.md §3.3 evaluation, written without the package's code. */
 export function referenceEvaluate(node: SelectorNode, labels: ReadonlyMap<string, string>): boolean {
   switch (node.kind) {
     case 'all':

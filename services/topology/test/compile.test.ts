@@ -1,5 +1,5 @@
 /**
- * The compiler against Calico's peering rules (reference calico.md §2, confd client.go and
+ * The compiler against Calico's peering rules (docs/calico-compat.md §2, confd client.go and
  * bird.cfg.template), one case per rule, plus the walkthrough's route-reflector recipe.
  */
 import { describe, expect, it } from 'vitest';

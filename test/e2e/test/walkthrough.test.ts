@@ -1,5 +1,5 @@
 /**
- * The operator walkthrough (flows 1-3, 5 and 6 of reference/walkthrough.md), run exactly as
+ * The operator walkthrough (flows 1-3, 5 and 6 of docs/walkthrough.md), run exactly as
  * written with calicoctl replaced by the real tabbyctl binary, against a real tabby-store.
  * Output is compared with golden/walkthrough.txt (UPDATE_GOLDEN=1 rewrites it).
  */

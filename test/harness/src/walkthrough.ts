@@ -1,5 +1,5 @@
 /**
- * The manifests of the operator walkthrough (reference/walkthrough.md of the project notes), exactly
+ * The manifests of the operator walkthrough (docs/walkthrough.md), exactly
  * as the notes write them (key order, quoting, `kind` before `apiVersion`), plus the files
  * the flows make with `tabbyctl get ... -o yaml`, as calicoctl prints them.
  */

@@ -2,7 +2,7 @@
  * A node-specific BGPPeer (walkthrough flow 3, `node: node1`) pointing at a real GoBGP on
  * its own 127.0.x address and port: only node1 peers with it, and GoBGP accepts node1's block
  * because the agents announce a non-loopback next hop (--next-hop-ipv4; GoBGP treats a 127/8
- * next hop as a withdraw, reference/peers.md).
+ * next hop as a withdraw, docs/testing-with-peers.md).
  */
 import { eventually, freePort, loopbackNextHops, startGobgp, type GobgpProcess } from '@tabby/harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

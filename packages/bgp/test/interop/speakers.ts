@@ -1,7 +1,7 @@
 import { eventually, freePort, loopbackNextHops } from '@tabby/harness';
 import { Speaker, type Family, type PeerConfig, type PeerStatus } from '../../src/index.js';
 
-/** Short timers for tests: hold 9 s, keepalive 3 s, reconnect fast (reference/peers.md). */
+/** Short timers for tests: hold 9 s, keepalive 3 s, reconnect fast (docs/testing-with-peers.md). */
 export const FAST = { holdTimeS: 9, keepaliveTimeS: 3, connectRetryTimeMs: 1000, idleHold: { initialMs: 500, maxMs: 2000 } } as const;
 
 export interface TestSpeaker {

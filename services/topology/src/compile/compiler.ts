@@ -538,7 +538,7 @@ export class TopologyCompiler {
 
   /**
    * The node's affine blocks, except those inside a pool with disableBGPExport (Calico
-   * rejects anything inside such a pool before it exports, calico.md §2.8).
+   * rejects anything inside such a pool before it exports, docs/calico-compat.md §2.8).
    */
   private prefixesOf(node: string): CompiledPrefix[] {
     const cidrs = this.blocksByNode.get(node);

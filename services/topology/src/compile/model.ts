@@ -2,7 +2,7 @@ import { parseCIDR, parseDuration, parseIPOrCIDR, parsePeerAddress, type IPFamil
 import type { BGPConfiguration, BGPPeer, IPPool, Node } from '@tabby/proto';
 import { parseSelector, type Selector } from '@tabby/selector';
 
-/** Calico's built-in default AS (calico.md §2.1). */
+/** Calico's built-in default AS (docs/calico-compat.md §2.1). */
 export const DEFAULT_AS_NUMBER = 64512;
 /** The BGP port when nothing says otherwise. */
 export const BGP_PORT = 179;

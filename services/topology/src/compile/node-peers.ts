@@ -1,5 +1,5 @@
 /**
- * The sessions of one node, by Calico's rules (calico.md §2; confd `updatePeersV1` and the
+ * The sessions of one node, by Calico's rules (docs/calico-compat.md §2; confd `updatePeersV1` and the
  * BIRD templates):
  *
  * 1. global BGPPeers (no node, no nodeSelector), first writer wins per address and port;
@@ -103,7 +103,7 @@ interface CandidateCore {
   readonly rule: PeerRuleName;
 }
 
-/** Completes a candidate with what every node shares (calico.md §2.6, §2.7). */
+/** Completes a candidate with what every node shares (docs/calico-compat.md §2.6, §2.7). */
 function complete(c: CandidateCore, settings: Settings): Candidate {
   const p = c.peer;
   const mesh = c.kind === 'mesh';
@@ -287,7 +287,7 @@ class RenderedPeer implements CompiledPeer {
   }
 }
 
-/** Renders a candidate for `node` (calico.md §2.1, §2.5, §2.6, bird.cfg.template). */
+/** Renders a candidate for `node` (docs/calico-compat.md §2.1, §2.5, §2.6, bird.cfg.template). */
 function render(node: NodeModel, nodeAs: number, own: string, c: Candidate, sources: readonly PeerSourceInfo[]): CompiledPeer {
   const p = c.peer;
   const localAs = c.forward && p?.localAsNumber !== undefined ? p.localAsNumber : nodeAs;

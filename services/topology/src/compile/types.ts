@@ -1,7 +1,7 @@
 import type { IPFamily } from '@tabby/api';
 import type { SecretRef } from './model.js';
 
-/** The calicoctl peer types (calico.md §2.7). */
+/** The calicoctl peer types (docs/calico-compat.md §2.7). */
 export type PeerKind = 'mesh' | 'global' | 'node';
 
 /** "PEER TYPE" of `calicoctl node status` for each kind. */
