@@ -119,7 +119,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     metrics,
     leakGraceMs: opts.leakGraceMs ?? 30_000,
     ready,
-    finalizersSettled: () => finalizers.settled(),
+    finalizersWritten: (changes) => finalizers.awaitEdges(changes),
   }));
 
   let metricsServer: OptionalMetricsServer | undefined;

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from '@tabby/runtime';
 import type { Db } from './database.js';
 
@@ -10,6 +11,8 @@ interface Pending<E> {
   readonly op: (tx: TxContext<E>) => unknown;
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: unknown) => void;
+  /** Where the caller collects the events of its committed operations ({@link GroupCommitter.collecting}). */
+  readonly sink: E[] | undefined;
 }
 
 /**
@@ -24,6 +27,7 @@ export class GroupCommitter<E> {
   private scheduled = false;
   private closed = false;
   private lastCommitAt = -Infinity;
+  private readonly sinks = new AsyncLocalStorage<E[]>();
 
   constructor(
     private readonly db: Db,
@@ -36,7 +40,7 @@ export class GroupCommitter<E> {
   run<T>(op: (tx: TxContext<E>) => T): Promise<T> {
     if (this.closed) return Promise.reject(new Error('ipam database closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject, sink: this.sinks.getStore() });
       if (!this.scheduled) {
         this.scheduled = true;
         // Under load (a commit finished moments ago), wait a millisecond so that the calls
@@ -45,6 +49,14 @@ export class GroupCommitter<E> {
         else setImmediate(() => this.flush());
       }
     });
+  }
+
+  /**
+   * Runs `fn`; the events of every operation that `fn` (or anything it starts) runs through
+   * {@link run} are appended to `sink` once committed, before that operation's promise resolves.
+   */
+  collecting<T>(sink: E[], fn: () => Promise<T>): Promise<T> {
+    return this.sinks.run(sink, fn);
   }
 
   /** Runs queued operations now (used on shutdown). */
@@ -63,7 +75,7 @@ export class GroupCommitter<E> {
 
   private commitBatch(batch: Pending<E>[]): void {
     const started = performance.now();
-    const results: { ok: boolean; value: unknown }[] = [];
+    const results: { ok: boolean; value: unknown; events: E[] }[] = [];
     const events: E[] = [];
     try {
       this.db.exec('BEGIN IMMEDIATE');
@@ -78,12 +90,12 @@ export class GroupCommitter<E> {
       try {
         const value = p.op(tx);
         this.db.exec('RELEASE op');
-        results.push({ ok: true, value });
+        results.push({ ok: true, value, events: tx.events });
         events.push(...tx.events);
       } catch (err) {
         this.db.exec('ROLLBACK TO op');
         this.db.exec('RELEASE op');
-        results.push({ ok: false, value: err });
+        results.push({ ok: false, value: err, events: [] });
       }
     }
     try {
@@ -102,6 +114,7 @@ export class GroupCommitter<E> {
     this.onBatch?.(batch.length, (performance.now() - started) / 1000);
     batch.forEach((p, i) => {
       const r = results[i];
+      p.sink?.push(...r.events);
       if (r.ok) p.resolve(r.value);
       else p.reject(r.value);
     });

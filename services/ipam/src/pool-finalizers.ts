@@ -6,18 +6,23 @@ import { callUnary, isGrpcError, type Logger } from '@tabby/runtime';
 import type { BlockChange, IpamEngine } from './engine.js';
 
 const STORE_TIMEOUT_MS = 5_000;
+/** How long a call that claimed a pool's first block (or released its last) waits for the finalizer write. */
+const CALL_WAIT_MS = 2_000;
 
 export interface PoolFinalizersOptions {
   readonly follower: StoreFollower;
   readonly engine: IpamEngine;
   readonly store: ResourceStoreClient;
   readonly logger: Logger;
+  /** Bound of {@link PoolFinalizers.awaitEdges}; default 2 s. */
+  readonly callWaitMs?: number;
 }
 
 interface Queued {
   /** Call the store, when the pool has at most one block, even if the followed pool already looks right. */
   always: boolean;
-  readonly done: Promise<void>;
+  /** True once the store has the finalizer as wanted (or the pool is gone); false if the write failed. */
+  readonly done: Promise<boolean>;
 }
 
 /**
@@ -30,30 +35,89 @@ interface Queued {
  * changes and periodically: a crash between a block claim and the finalizer write, a store
  * that was unreachable, or a user who removed the finalizer by hand is put right then.
  * Syncs of one pool run one at a time and coalesce; each reads the block count when it runs.
+ * A call waits (boundedly, {@link awaitEdges}) only for the syncs its own commits made
+ * necessary: those of the pools whose first block it claimed or last block it released.
  */
 export class PoolFinalizers {
-  private readonly running = new Map<string, Promise<void>>();
+  private readonly running = new Map<string, Promise<boolean>>();
   private readonly queued = new Map<string, Queued>();
   /** What this process last wrote per pool, newer than the followed copy until its event arrives. */
   private readonly written = new Map<string, { revision: number; present: boolean }>();
+  /** A change that claimed its pool's first block or released its last → the sync writing that pool's finalizer. */
+  private readonly edges = new WeakMap<BlockChange, { readonly pool: string; readonly done: Promise<boolean> }>();
 
   constructor(private readonly opts: PoolFinalizersOptions) {}
 
-  /** After a commit: the pools whose first block was claimed or last block released are synced now. */
+  /**
+   * After a commit (all its changes, in order): the pools where a block was claimed or released
+   * are synced now; the changes that claimed a pool's first block or released its last are
+   * remembered for {@link awaitEdges}.
+   */
   blocksChanged(changes: readonly BlockChange[]): void {
-    const cidrs = new Set<string>();
+    const byPool = new Map<string, BlockChange[]>();
     for (const c of changes) {
-      if (c.type === BlockEventType.BLOCK_EVENT_TYPE_CLAIMED || c.type === BlockEventType.BLOCK_EVENT_TYPE_RELEASED) cidrs.add(c.block.poolCidr);
+      if (c.type !== BlockEventType.BLOCK_EVENT_TYPE_CLAIMED && c.type !== BlockEventType.BLOCK_EVENT_TYPE_RELEASED) continue;
+      const list = byPool.get(c.block.poolCidr);
+      if (list) list.push(c);
+      else byPool.set(c.block.poolCidr, [c]);
     }
-    if (cidrs.size === 0) return;
+    if (byPool.size === 0) return;
     for (const r of this.opts.follower.list('IPPool')) {
-      if (cidrs.has(poolCidrOf(r) ?? '')) this.enqueue(metaOf(r).name, true);
+      const cidr = poolCidrOf(r);
+      const list = cidr === undefined ? undefined : byPool.get(cidr);
+      if (!cidr || !list) continue;
+      const name = metaOf(r).name;
+      const done = this.enqueue(name, true);
+      // A claim adds a block, a release removes one: walk from the count before this commit.
+      const claims = list.filter((c) => c.type === BlockEventType.BLOCK_EVENT_TYPE_CLAIMED).length;
+      let blocks = Math.max(0, this.opts.engine.poolCounts(cidr).blocks - claims + (list.length - claims));
+      for (const c of list) {
+        const claimed = c.type === BlockEventType.BLOCK_EVENT_TYPE_CLAIMED;
+        const edge = claimed ? blocks === 0 : blocks === 1;
+        blocks = Math.max(0, blocks + (claimed ? 1 : -1));
+        if (edge) this.edges.set(c, { pool: name, done });
+      }
+    }
+  }
+
+  /**
+   * Waits for the finalizer writes of the pools whose first block `changes` claimed or whose
+   * last block they released (usually none), at most `callWaitMs`. A write that fails or is not
+   * done by then is logged and left to the periodic reconcile: the caller answers anyway.
+   */
+  async awaitEdges(changes: readonly BlockChange[]): Promise<void> {
+    const waits = new Map<string, Promise<boolean>>();
+    for (const c of changes) {
+      const e = this.edges.get(c);
+      if (e) waits.set(e.pool, e.done);
+    }
+    if (waits.size === 0) return;
+    const late = new Set(waits.keys());
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.opts.callWaitMs ?? CALL_WAIT_MS);
+    });
+    const all = Promise.all(
+      [...waits].map(async ([pool, done]) => {
+        if (await done) late.delete(pool);
+      }),
+    );
+    try {
+      await Promise.race([all, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (late.size > 0) {
+      this.opts.logger.warn(
+        { pools: [...late], finalizer: IPAM_ALLOCATIONS_FINALIZER },
+        'answering before the pool finalizer is written (the store is unreachable or slow); the periodic reconcile writes it',
+      );
     }
   }
 
   /** Every pool against the followed store: writes only where the finalizer is missing or extra. */
   reconcileAll(): void {
-    for (const r of this.opts.follower.list('IPPool')) this.enqueue(metaOf(r).name, false);
+    for (const r of this.opts.follower.list('IPPool')) void this.enqueue(metaOf(r).name, false); // failures are logged by the sync
   }
 
   /** Resolves once every sync started before the call has finished (failures are logged, not thrown). */
@@ -61,13 +125,14 @@ export class PoolFinalizers {
     await Promise.all([...this.running.values(), ...[...this.queued.values()].map((q) => q.done)]);
   }
 
-  private enqueue(name: string, always: boolean): void {
+  /** Queues a sync of the pool (joining one already queued); resolves as that sync's `done`. */
+  private enqueue(name: string, always: boolean): Promise<boolean> {
     const waiting = this.queued.get(name);
     if (waiting) {
       waiting.always ||= always;
-      return;
+      return waiting.done;
     }
-    const before = this.running.get(name) ?? Promise.resolve();
+    const before = this.running.get(name) ?? Promise.resolve(true);
     const entry: Queued = {
       always,
       done: before.then(async () => {
@@ -75,14 +140,17 @@ export class PoolFinalizers {
         this.running.set(name, entry.done);
         try {
           await this.sync(name, entry.always);
+          return true;
         } catch (err) {
           this.opts.logger.warn({ err, pool: name }, 'cannot update the finalizer of a pool; retrying at the next reconcile');
+          return false;
         } finally {
           if (this.running.get(name) === entry.done) this.running.delete(name);
         }
       }),
     };
     this.queued.set(name, entry);
+    return entry.done;
   }
 
   private async sync(name: string, always: boolean): Promise<void> {

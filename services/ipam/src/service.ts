@@ -19,12 +19,13 @@ export interface IpamServiceDeps {
   /** Resolves once the store has been listed; calls wait for it. */
   readonly ready?: Promise<void>;
   /**
-   * Resolves once the pool finalizers of the blocks claimed or released so far are written;
-   * calls that change blocks answer only after it, so a caller that got an address knows its
+   * Waits (boundedly) for the pool finalizer writes that the given block changes made
+   * necessary: those of the pools whose first block they claimed or last block they released.
+   * Calls that change blocks answer only after it, so a caller that got an address knows its
    * pool cannot be deleted without --force, and one that released a pool's last address can
-   * delete the pool right away.
+   * delete the pool right away (whenever the store answers in time).
    */
-  readonly finalizersSettled?: () => Promise<void>;
+  readonly finalizersWritten?: (changes: readonly BlockChange[]) => Promise<void>;
 }
 
 /** The calls that may claim or release blocks. */
@@ -41,22 +42,26 @@ function countOf(n: number, field: string): number {
   return n;
 }
 
-/** The gRPC Ipam service; every call first waits for `deps.ready`, and calls that change blocks end with `deps.finalizersSettled`. */
+/**
+ * The gRPC Ipam service; every call first waits for `deps.ready`, and calls that change blocks
+ * end with `deps.finalizersWritten` over the block changes they committed themselves.
+ */
 export function ipamService(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServer> {
   const handlers = handlersOf(deps);
-  const { ready, finalizersSettled } = deps;
-  if (!ready && !finalizersSettled) return handlers;
+  const { ready, committer, finalizersWritten } = deps;
+  if (!ready && !finalizersWritten) return handlers;
   const gated = {} as Record<string, unknown>;
   for (const [name, handler] of Object.entries(handlers) as [string, (req: unknown, call: unknown) => Promise<unknown>][]) {
-    const settle = BLOCK_WRITERS.has(name) ? finalizersSettled : undefined;
+    const written = BLOCK_WRITERS.has(name) ? finalizersWritten : undefined;
     gated[name] = async (req: unknown, call: unknown) => {
       await ready;
-      if (!settle) return handler(req, call);
+      if (!written) return handler(req, call);
+      const changes: BlockChange[] = [];
       try {
-        return await handler(req, call);
+        return await committer.collecting(changes, () => handler(req, call));
       } finally {
         // Also after a failure: a failed call may have claimed blocks (a partial workload add).
-        await settle();
+        await written(changes);
       }
     };
   }

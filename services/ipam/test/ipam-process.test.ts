@@ -4,7 +4,18 @@
  */
 import { credentials, status } from '@grpc/grpc-js';
 import { metaOf, parseManifest } from '@tabby/api';
-import { ProcessGroup, eventually, startNats, startService, tempDir, walkthroughManifest, type NatsServer, type ServiceProcess } from '@tabby/harness';
+import {
+  ProcessGroup,
+  eventually,
+  pauseProcess,
+  resumeProcess,
+  startNats,
+  startService,
+  tempDir,
+  walkthroughManifest,
+  type NatsServer,
+  type ServiceProcess,
+} from '@tabby/harness';
 import { BlockEvent, IpamClient, ResourceStoreClient, type Resource } from '@tabby/proto';
 import { callUnary } from '@tabby/runtime';
 import { connect, type NatsConnection } from 'nats';
@@ -255,6 +266,41 @@ describe('safe by default: a pool in use cannot be deleted, with the store start
     await call(store.removeFinalizer.bind(store), { ...req, name: 'green' });
     await eventually('finalizer put back', async () => (await finalizersOf(c, 'green')).length === 1, 10_000, 50);
     expect(await deletePool(c, 'green').catch((e: unknown) => e)).toMatchObject({ code: status.FAILED_PRECONDITION });
+  }, 60_000);
+
+  it('an AutoAssign in a pool already in use does not wait on the store; a first block claimed while the store hangs answers anyway and is reconciled', async () => {
+    const c = await startCluster('finalizer-store-paused');
+    const store = c.storeClient;
+    const ipam = c.ipamClient;
+    await call(store.create.bind(store), { resource: poolResource('busy', '10.63.0.0/16') });
+    await call(store.create.bind(store), { resource: poolResource('fresh', '10.64.0.0/16') });
+    await call(store.create.bind(store), { resource: nodeResource('n1') });
+    await waitForPools(c, 2);
+    const assign = (handle: string, pool: string) =>
+      call(ipam.autoAssign.bind(ipam), { node: 'n1', handle, numIpv4: 1, numIpv6: 0, ipv4Pools: [pool], ipv6Pools: [], attributes: {} });
+    await assign('h1', 'busy');
+    expect(await finalizersOf(c, 'busy')).toEqual(['ipam.tabby.io/allocations']);
+
+    // SIGSTOP: the store keeps its socket but answers nothing, so a finalizer write hangs.
+    pauseProcess(c.store.process);
+    try {
+      // The first block of `fresh`: this call waits for its finalizer write, boundedly.
+      let firstAnswered = false;
+      const first = assign('h2', 'fresh').finally(() => (firstAnswered = true));
+      await eventually('the first block of fresh claimed', async () => (await call(ipam.listBlocks.bind(ipam), { node: 'n1' })).blocks.some((b) => b.pool === 'fresh'), 10_000, 20);
+      // `busy` already has a block with free addresses: no pool changes its in-use state, nothing to wait for.
+      const second = await assign('h3', 'busy');
+      expect(second.ipv4[0]).toMatch(/^10\.63\./);
+      expect(firstAnswered).toBe(false);
+      // The call that claimed fresh's first block answers too, without the store.
+      expect((await first).ipv4[0]).toMatch(/^10\.64\./);
+    } finally {
+      resumeProcess(c.store.process);
+    }
+    expect(c.ipam.process.output()).toMatch(/"pools":\["fresh"\].*"msg":"answering before the pool finalizer is written/);
+    // The store is back: the reconcile writes what that call could not.
+    await eventually('fresh protected once the store answers', async () => (await finalizersOf(c, 'fresh')).length === 1, 20_000, 100);
+    expect(await deletePool(c, 'fresh').catch((e: unknown) => e)).toMatchObject({ code: status.FAILED_PRECONDITION });
   }, 60_000);
 });
 
