@@ -7,7 +7,7 @@
  *    `demo` service applies the demo cluster; then the three agents' mesh must be
  *    Established in `tabbyctl node status` and every node must have the others' routes.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,13 +28,14 @@ describe('docker-compose.yml as written', () => {
     expect(r.status).toBe(0);
   });
 
-  it('runs every Tabby service from the one image built by deploy/Dockerfile', () => {
+  it('runs every Tabby service from the one image, built once by deploy/Dockerfile', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['nats', ...TABBY_SERVICES].sort());
-    for (const name of TABBY_SERVICES) {
-      const svc = compose.services[name];
-      expect(svc.image, name).toBe('tabby:0.1.0');
-      expect(svc.build, name).toEqual({ context: '.', dockerfile: 'deploy/Dockerfile' });
-    }
+    for (const name of TABBY_SERVICES) expect(compose.services[name].image, name).toBe('tabby:0.1.0');
+    const builders = TABBY_SERVICES.filter((n) => compose.services[n].build !== undefined);
+    expect(builders).toEqual(['store']);
+    expect(compose.services.store.build).toEqual({ context: '.', dockerfile: 'deploy/Dockerfile', args: { TABBY_GIT_COMMIT: '${TABBY_GIT_COMMIT:-unknown}' } });
+    // The others never pull a tabby image from a registry: they wait for the one built here.
+    for (const name of TABBY_SERVICES.filter((n) => n !== 'store')) expect(compose.services[name].pull_policy, name).toBe('never');
   });
 
   it('keeps data in volumes, gates on health, publishes only on the host loopback', () => {
@@ -76,10 +77,29 @@ describe('docker-compose.yml run as local processes', () => {
   const running = new Map<string, TestProcess>();
   const store = (): string => `${byName.get('store')!.address}:50051`;
 
-  /** Runs a command the way the image would (its bins on PATH), returning exit code and output. */
-  function runIn(s: LocalService, argv: readonly string[], timeoutMs = 15_000): { code: number | null; out: string } {
-    const r = spawnSync(program(argv[0]), argv.slice(1), { env: env(s), encoding: 'utf8', timeout: timeoutMs });
-    return { code: r.status, out: `${r.stdout}${r.stderr}` };
+  /**
+   * Runs a command the way the image would (its bins on PATH), returning exit code and output.
+   * Its own process group, stopped by PID when it outlives `timeoutMs` (a one-shot that hangs).
+   */
+  function runIn(s: LocalService, argv: readonly string[], timeoutMs = 15_000): Promise<{ code: number | null; out: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(program(argv[0]), argv.slice(1), { env: env(s), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const timer = setTimeout(() => {
+        out += `\n(killed after ${timeoutMs} ms)`;
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      }, timeoutMs);
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, out });
+      });
+    });
   }
 
   /** Waits until the service's own healthcheck command passes, within compose's budget. */
@@ -90,7 +110,7 @@ describe('docker-compose.yml run as local processes', () => {
     const deadline = Date.now() + budget * 1000;
     while (Date.now() < deadline) {
       if ((running.get(s.name)?.child.exitCode ?? null) !== null) throw new Error(`${s.name} exited:\n${running.get(s.name)!.output().slice(-3000)}`);
-      last = s.health![0] === 'wget' ? await httpCheck(s.health!) : runIn(s, s.health!);
+      last = s.health![0] === 'wget' ? await httpCheck(s.health!) : await runIn(s, s.health!);
       if (last.code === 0) return;
       await sleep(500);
     }
@@ -104,7 +124,7 @@ describe('docker-compose.yml run as local processes', () => {
       for (const a of s.args) if (a.startsWith(path.join(dir.path, 'volumes'))) mkdirSync(path.dirname(a), { recursive: true });
       if (s.name === 'nats') mkdirSync(s.args[s.args.indexOf('-sd') + 1], { recursive: true });
       if (s.oneShot) {
-        const r = runIn(s, [s.program, ...s.args], 120_000);
+        const r = await runIn(s, [s.program, ...s.args], 120_000);
         if (r.code !== 0) throw new Error(`one-shot service ${s.name} failed (exit ${r.code}):\n${r.out}`);
         continue;
       }
@@ -125,9 +145,9 @@ describe('docker-compose.yml run as local processes', () => {
     expect(await listServicesByReflection(store())).toContain('tabby.v1.ResourceStore');
   });
 
-  it('the demo service created the pool and a workload on every node', () => {
+  it('the demo service created the pool and a workload on every node', async () => {
     const s = byName.get('demo')!;
-    const r = runIn(s, ['tabbyctl', 'get', 'wep', '--all-namespaces']);
+    const r = await runIn(s, ['tabbyctl', 'get', 'wep', '--all-namespaces']);
     expect(r.code).toBe(0);
     for (const n of AGENTS) expect(r.out).toMatch(new RegExp(`web-\\d\\s+${n}\\s+192\\.168\\.\\d+\\.\\d+/32`));
   });
@@ -138,8 +158,8 @@ describe('docker-compose.yml run as local processes', () => {
       const others = AGENTS.filter((o) => o !== n).map((o) => byName.get(o)!.address);
       const table = await eventually(
         `${n}'s mesh sessions Established`,
-        () => {
-          const r = runIn(s, ['tabbyctl', 'node', 'status', n]);
+        async () => {
+          const r = await runIn(s, ['tabbyctl', 'node', 'status', n]);
           return r.code === 0 && others.every((ip) => new RegExp(`\\|\\s*${ip.replace(/\./g, '\\.')}\\s*\\|\\s*node-to-node mesh\\s*\\|\\s*up\\s*\\|.*Established`).test(r.out)) && r.out;
         },
         90_000,
@@ -155,8 +175,8 @@ describe('docker-compose.yml run as local processes', () => {
       const others = AGENTS.filter((o) => o !== n).map((o) => byName.get(o)!.address);
       await eventually(
         `${n}'s routes from both other nodes`,
-        () => {
-          const r = runIn(s, ['tabbyctl', 'node', 'routes', n]);
+        async () => {
+          const r = await runIn(s, ['tabbyctl', 'node', 'routes', n]);
           return r.code === 0 && others.every((ip) => r.out.includes(ip)) && /192\.168\.\d+\.\d+\/26/.test(r.out);
         },
         60_000,
