@@ -130,8 +130,10 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     clearInterval(gauges);
     await follower.stop();
     await workloads.stop();
-    await finalizers.settled();
+    // The last commit first: the finalizer syncs it starts run while the database and the
+    // store client are still open; none starts after.
     committer.close();
+    await finalizers.close();
     db.close();
     storeClient.close();
     await events.close();

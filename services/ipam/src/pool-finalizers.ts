@@ -44,6 +44,7 @@ export class PoolFinalizers {
   /** What this process last wrote per pool, newer than the followed copy until its event arrives. */
   private readonly written = new Map<string, { revision: number; present: boolean }>();
   /** A change that claimed its pool's first block or released its last → the sync writing that pool's finalizer. */
+  private closed = false;
   private readonly edges = new WeakMap<BlockChange, { readonly pool: string; readonly done: Promise<boolean> }>();
 
   constructor(private readonly opts: PoolFinalizersOptions) {}
@@ -117,7 +118,10 @@ export class PoolFinalizers {
 
   /** Every pool against the followed store: writes only where the finalizer is missing or extra. */
   reconcileAll(): void {
-    for (const r of this.opts.follower.list('IPPool')) void this.enqueue(metaOf(r).name, false); // failures are logged by the sync
+    const names = new Set(this.opts.follower.list('IPPool').map((r) => metaOf(r).name));
+    // What we wrote to pools deleted since is of no use any more.
+    for (const name of this.written.keys()) if (!names.has(name)) this.written.delete(name);
+    for (const name of names) void this.enqueue(name, false); // failures are logged by the sync
   }
 
   /** Resolves once every sync started before the call has finished (failures are logged, not thrown). */
@@ -125,8 +129,18 @@ export class PoolFinalizers {
     await Promise.all([...this.running.values(), ...[...this.queued.values()].map((q) => q.done)]);
   }
 
+  /**
+   * For shutdown, after the last commit (so the syncs it started are queued) and before the
+   * store client closes: starts no sync any more and resolves once those queued have run.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.settled();
+  }
+
   /** Queues a sync of the pool (joining one already queued); resolves as that sync's `done`. */
   private enqueue(name: string, always: boolean): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
     const waiting = this.queued.get(name);
     if (waiting) {
       waiting.always ||= always;
@@ -155,7 +169,10 @@ export class PoolFinalizers {
 
   private async sync(name: string, always: boolean): Promise<void> {
     const pool = this.opts.follower.get('IPPool', '', name);
-    if (!pool) return;
+    if (!pool) {
+      this.written.delete(name);
+      return;
+    }
     const cidr = poolCidrOf(pool);
     if (!cidr) return;
     const blocks = this.opts.engine.poolCounts(cidr).blocks;
@@ -176,7 +193,10 @@ export class PoolFinalizers {
         : await callUnary(store.removeFinalizer.bind(store), req, { timeoutMs: STORE_TIMEOUT_MS });
     } catch (err) {
       // Deleted meanwhile (forced, or it had no finalizer yet): nothing left to mark.
-      if (isGrpcError(err) && err.code === status.NOT_FOUND) return;
+      if (isGrpcError(err) && err.code === status.NOT_FOUND) {
+        this.written.delete(name);
+        return;
+      }
       throw err;
     }
     if (r.resource) this.written.set(name, { revision: Number(metaOf(r.resource).resourceVersion), present: want });
