@@ -206,7 +206,8 @@ export class ResourceStore {
 
   /**
    * Replaces an existing object's labels, annotations, spec (and status); a set
-   * resourceVersion must match. Finalizers are replaced only when the input names some.
+   * resourceVersion must match. Finalizers merge: the stored ones stay and those the input
+   * names are added; only {@link setFinalizer} removes one.
    */
   update(input: Resource): Promise<Resource> {
     return this.write((tx) => this.doUpdate(tx, input));
@@ -298,9 +299,10 @@ export class ResourceStore {
     m.resourceVersion = String(cur.revision);
     m.labels = sortedMap(m.labels);
     m.annotations = sortedMap(m.annotations);
-    // Finalizers belong to the services that set them: a write that names none (a manifest
-    // written before they were set, or by hand) keeps them.
-    if (m.finalizers.length === 0) m.finalizers = [...curMeta.finalizers];
+    // Finalizers belong to the services that set them: a write keeps every stored one (it
+    // cannot tell "none" from "not given", and an old manifest must not drop ipam's) and adds
+    // those it names. Only RemoveFinalizer (or a forced delete) takes one away.
+    m.finalizers = mergeFinalizers(curMeta.finalizers, m.finalizers);
     // A write that changes nothing keeps the revision and sends no event.
     if (sameBytes(encodeResource(resource), cur.data)) return cur.resource;
     return tx.put(kind, resource, cur.data);
@@ -441,4 +443,11 @@ function kindNamed(kind: string): KindInfo {
   const k = kindByExactName(kind);
   if (!k) throw new ServiceError('internal', `event of unknown kind ${kind} in the database`);
   return k;
+}
+
+/** The stored finalizers, in order, then those a write names that are not stored yet. */
+function mergeFinalizers(stored: readonly string[], named: readonly string[]): string[] {
+  const out = [...stored];
+  for (const f of named) if (!out.includes(f)) out.push(f);
+  return out;
 }

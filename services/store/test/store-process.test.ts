@@ -307,7 +307,7 @@ describe('NATS events', () => {
 });
 
 describe('finalizers', () => {
-  it('refuse a delete naming them, survive writes that do not name them, and give way to force', async () => {
+  it('refuse a delete naming them, survive every write (which only adds), go through RemoveFinalizer, and give way to force', async () => {
     const { resource: created } = await client.create(pool('held', '172.31.0.0/16'));
     const rev = Number(metaOf(created!).resourceVersion);
     // Added once: the second call changes nothing and writes nothing.
@@ -328,18 +328,22 @@ describe('finalizers', () => {
     const { resource: got } = await client.get('IPPool', 'held');
     expect(toYAML(toManifestObject(got!))).toContain('  finalizers:\n  - ipam.tabby.io/allocations\n  - example.com/backup\n');
     expect(toManifestObject(got!, { export: true }).metadata).toEqual({ name: 'held' });
-    // Naming them replaces the list (here: the same list read back with -o yaml, edited).
+    // A write merges: it keeps every stored finalizer it does not name (the list read back with
+    // -o yaml and edited down drops nothing, so an old manifest cannot drop ipam's) and adds those it names.
     const edited = one(toYAML(toManifestObject(got!)));
-    metaOf(edited).finalizers = ['example.com/backup'];
+    metaOf(edited).finalizers = ['example.com/backup', 'example.com/mistake'];
     const { resource: updated } = await client.update(edited);
-    expect(metaOf(updated!).finalizers).toEqual(['example.com/backup']);
-    await client.addFinalizer('IPPool', 'held', 'ipam.tabby.io/allocations');
+    expect(metaOf(updated!).finalizers).toEqual(['ipam.tabby.io/allocations', 'example.com/backup', 'example.com/mistake']);
+    const { resource: reapplied } = await client.apply(pool('held', '172.31.0.0/16', '  disabled: true\n'));
+    expect(metaOf(reapplied!).finalizers).toEqual(['ipam.tabby.io/allocations', 'example.com/backup', 'example.com/mistake']);
+    // Only RemoveFinalizer takes one away.
+    expect((await client.removeFinalizer('IPPool', 'held', 'example.com/mistake')).changed).toBe(true);
 
     // Delete is refused while any is left, naming them and what to do.
     expect(await failure(client.delete('IPPool', 'held'))).toEqual({
       code: status.FAILED_PRECONDITION,
       details:
-        'IPPool(held) is still in use: finalizers example.com/backup, ipam.tabby.io/allocations (tabby-ipam holds addresses in it). ' +
+        'IPPool(held) is still in use: finalizers ipam.tabby.io/allocations (tabby-ipam holds addresses in it), example.com/backup. ' +
         'Each is removed by the service that set it once that service no longer needs the object; delete it then, or delete with --force, which overrides them.',
     });
     expect((await client.removeFinalizer('IPPool', 'held', 'example.com/backup')).changed).toBe(true);
