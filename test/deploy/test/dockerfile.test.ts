@@ -18,7 +18,7 @@ const DOCKERFILE = path.join(REPO_ROOT, 'deploy/Dockerfile');
 const df = parseDockerfile(readFileSync(DOCKERFILE, 'utf8'));
 const BINS = ['tabby-store', 'tabby-ipam', 'tabby-topology', 'tabby-agent', 'tabbyctl'];
 /** What only the image's own OS can do; everything else in a RUN runs here. */
-const IMAGE_ONLY = /^(apt-get (update|install)\b|rm -rf \/var\/lib\/apt\/lists\/\*$|groupadd |useradd |mkdir -p \/var\/lib\/tabby$|chown tabby:tabby \/var\/lib\/tabby$)/;
+const IMAGE_ONLY = /^(apt-get (update|install)\b|npm install -g npm@[\d.]+$|rm -rf \/var\/lib\/apt\/lists\/\*$|groupadd |useradd |mkdir -p \/var\/lib\/tabby$|chown tabby:tabby \/var\/lib\/tabby$)/;
 
 describe('deploy/Dockerfile as written', () => {
   it('is multi-stage, every stage on Node 20 / Debian bookworm slim', () => {
@@ -29,7 +29,12 @@ describe('deploy/Dockerfile as written', () => {
 
   it('prunes with turbo prune --docker, installs the lockfile exactly, keeps production dependencies only', () => {
     const runs = (stage: string): string => df.stages.find((s) => s.name === stage)!.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
-    expect(runs('prune')).toMatch(/turbo@\$\{TURBO_VERSION\}" prune\s+@tabby\/cli @tabby\/store @tabby\/ipam @tabby\/topology @tabby\/agent --docker/);
+    // turbo as the lockfile pins it, from the root's own devDependencies (no registry lookup by name).
+    expect(runs('prune')).toMatch(/npm ci --ignore-scripts .*--workspaces=false --include-workspace-root/);
+    expect(runs('prune')).toMatch(/npx --no-install turbo prune\s+@tabby\/cli @tabby\/store @tabby\/ipam @tabby\/topology @tabby\/agent --docker/);
+    // The build uses the npm that package.json's packageManager names, not the base image's.
+    const pm = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { packageManager: string }).packageManager;
+    expect(runs('build')).toContain(`npm install -g ${pm}`);
     expect(runs('build')).toMatch(/npm ci /);
     expect(runs('build')).toMatch(/npm prune --omit=dev/);
   });
@@ -56,8 +61,9 @@ describe('deploy/Dockerfile built by the stand-in', () => {
       workRoot: path.join(dir.path, 'stages'),
       buildArgs: { TABBY_GIT_COMMIT: commit },
       imageOnly: IMAGE_ONLY,
-      // npm from the local cache first (npm ci filled it), the registry for the rest (npx turbo@VERSION).
-      env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', TURBO_TELEMETRY_DISABLED: '1' },
+      // npm from the local cache only (npm ci filled it), better-sqlite3 compiled here rather than
+      // downloaded: this test sends nothing off the machine.
+      env: { ...process.env, npm_config_offline: 'true', npm_config_build_from_source: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', TURBO_TELEMETRY_DISABLED: '1' },
     });
     app = path.join(result.roots.runtime, 'opt/tabby');
   }, 900_000);
@@ -72,6 +78,7 @@ describe('deploy/Dockerfile built by the stand-in', () => {
       'apt-get update',
       'apt-get install -y --no-install-recommends python3 make g++',
       'rm -rf /var/lib/apt/lists/*',
+      'npm install -g npm@11.19.1',
       'groupadd --system --gid 10001 tabby',
       'useradd --system --uid 10001 --gid tabby --home-dir /var/lib/tabby --shell /usr/sbin/nologin tabby',
       'mkdir -p /var/lib/tabby',

@@ -1,6 +1,6 @@
 /**
  * A new user's first hour, for real: `git clone`, one `npm install` (from the local npm
- * cache where it can: nothing of the project's own comes from a registry), then `npm start`, then every
+ * cache: nothing comes from a registry), then `npm start`, then every
  * `npx tabbyctl …` line that `npm start` prints, run exactly as printed. npm is pointed at a
  * registry address where nothing listens, so a command that is not linked locally fails
  * instead of being fetched from the public registry.
@@ -26,7 +26,7 @@ for (const k of Object.keys(env)) if (/^(npm_(?!config_cache$|config_registry$)|
 
 /** The environment for `npm install`: as the user has it (registry included), npm's own variables out. */
 function installEnv(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...env };
+  const e: NodeJS.ProcessEnv = { ...env, npm_config_build_from_source: 'true' };
   delete e.npm_config_registry;
   if (process.env.npm_config_registry !== undefined) e.npm_config_registry = process.env.npm_config_registry;
   return e;
@@ -50,21 +50,27 @@ let start: ChildProcess | undefined;
 let startOutput = '';
 
 afterAll(async () => {
-  // An install cut short by a timeout is stopped by its PID.
-  if (install?.pid !== undefined && install.exitCode === null && install.signalCode === null) install.kill('SIGKILL');
+  // An install cut short by a timeout is stopped with everything it started (its process group).
+  if (install?.pid !== undefined && install.exitCode === null && install.signalCode === null) process.kill(-install.pid, 'SIGKILL');
   if (start?.pid !== undefined && start.exitCode === null && start.signalCode === null) {
-    // npm start stops its children (each by PID) on SIGTERM; its process group is the fallback.
+    // npm start stops its children, each by PID, on SIGTERM; its process group is the fallback.
+    const pid = start.pid;
     const exited = new Promise((r) => start!.once('exit', r));
-    process.kill(-start.pid, 'SIGTERM');
+    process.kill(pid, 'SIGTERM');
     const timer = setTimeout(() => {
       try {
-        process.kill(-start!.pid!, 'SIGKILL');
+        process.kill(-pid, 'SIGKILL');
       } catch {
         // already gone
       }
     }, 20_000);
     await exited;
     clearTimeout(timer);
+    try {
+      process.kill(-pid, 'SIGKILL'); // anything of the group still there (normally nothing)
+    } catch {
+      // the group is gone: everything stopped
+    }
   }
   dir.remove();
 }, 60_000);
@@ -73,12 +79,12 @@ describe('fresh clone', () => {
   beforeAll(async () => {
     const c = spawnSync('git', ['clone', '--quiet', REPO_ROOT, clone], { encoding: 'utf8' });
     if (c.status !== 0) throw new Error(`git clone failed: ${c.stderr}`);
-    // --prefer-offline: from the local cache (which npm ci filled), the registry only for what
-    // the cache lacks; the configured registry stays because the cache is keyed by it. The
-    // project's own commands never come from a registry: the npx calls below get none at all.
+    // --offline: everything from the local cache (which npm ci filled; the configured registry
+    // stays because the cache is keyed by it), better-sqlite3 compiled here, not downloaded:
+    // nothing leaves the machine. The npx calls below get no registry at all.
     // Not spawnSync: a minutes-long install must not block the test runner's own event loop.
     const i = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn('npm', ['install', '--prefer-offline'], { cwd: clone, env: installEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('npm', ['install', '--offline'], { cwd: clone, env: installEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       install = child;
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
@@ -86,7 +92,7 @@ describe('fresh clone', () => {
       child.on('error', reject);
       child.on('close', (code) => resolve({ code, out }));
     });
-    if (i.code !== 0) throw new Error(`npm install --prefer-offline failed (exit ${i.code}):\n${i.out.slice(-4000)}`);
+    if (i.code !== 0) throw new Error(`npm install --offline failed (exit ${i.code}):\n${i.out.slice(-4000)}`);
   }, 960_000);
 
   it('has all five commands in node_modules/.bin after the first npm install', () => {
