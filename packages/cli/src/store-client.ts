@@ -39,7 +39,7 @@ export class StoreClient {
     return this.call(this.client.apply.bind(this.client), { resource }).then((r) => ({ resource: r.resource as Resource, created: r.created }));
   }
   delete(kind: string, namespace: string, name: string, resourceVersion = '', force = false): Promise<Resource> {
-    return this.call(this.client.delete.bind(this.client), { kind, namespace, name, resourceVersion, force }).then((r) => r.resource as Resource);
+    return this.deleteReporting(kind, namespace, name, resourceVersion, force).then((r) => r.resource);
   }
   /** {@link delete}, also saying which finalizers a forced delete overrode. */
   deleteReporting(kind: string, namespace: string, name: string, resourceVersion = '', force = false): Promise<{ resource: Resource; overriddenFinalizers: string[] }> {

@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { IPAM_ALLOCATIONS_FINALIZER, idOf, metaOf, mustFindKind, type KindInfo } from '@tabby/api';
 import type { PoolUsageResponse } from '@tabby/proto';
+import { plural } from '../command-kit.js';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { readInput } from '../input.js';
@@ -22,12 +23,10 @@ export interface DeleteOptions {
   readonly namespace?: string;
 }
 
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`;
-
 /** `3 addresses of 2 workloads (a, b)`; at most five names. */
 function usageText(u: PoolUsageResponse): string {
   const names = u.workloads.slice(0, 5).join(', ') + (u.workloadCount > 5 ? `, and ${u.workloadCount - 5} more` : '');
-  return `${plural(u.allocations, 'address')} of ${plural(u.workloadCount, 'workload')}${names ? ` (${names})` : ''}`;
+  return `${plural(u.allocations, 'address', 'addresses')} of ${plural(u.workloadCount, 'workload')}${names ? ` (${names})` : ''}`;
 }
 
 /** What tabby-ipam holds in a pool; `unknown` says why it could not tell (not known to ipam: nothing). */

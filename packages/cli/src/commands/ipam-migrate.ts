@@ -25,11 +25,11 @@ export interface MigrateOptions {
   readonly intervalMs: number;
 }
 
-/** What migrate needs; the real clients fit, tests give fakes. */
 /** Tries to delete the emptied pool while its finalizer may still be on its way out (5 s). */
 const DELETE_ATTEMPTS = 25;
 const DELETE_RETRY_MS = 200;
 
+/** What migrate needs; the real clients fit, tests give fakes. */
 export interface MigrateDeps {
   readonly store: Pick<StoreClient, 'get' | 'update' | 'list' | 'delete'>;
   readonly ipam: Pick<IpamApi, 'poolUsage'>;
