@@ -43,8 +43,8 @@ export class PoolFinalizers {
   private readonly queued = new Map<string, Queued>();
   /** What this process last wrote per pool, newer than the followed copy until its event arrives. */
   private readonly written = new Map<string, { revision: number; present: boolean }>();
-  /** A change that claimed its pool's first block or released its last → the sync writing that pool's finalizer. */
   private closed = false;
+  /** A change that claimed its pool's first block or released its last → the sync writing that pool's finalizer. */
   private readonly edges = new WeakMap<BlockChange, { readonly pool: string; readonly done: Promise<boolean> }>();
 
   constructor(private readonly opts: PoolFinalizersOptions) {}
