@@ -7,12 +7,13 @@
  *    `demo` service applies the demo cluster; then the three agents' mesh must be
  *    Established in `tabbyctl node status` and every node must have the others' routes.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessGroup, REPO_ROOT, eventually, listServicesByReflection, requireTool, sleep, tempDir, type TestProcess } from '@tabby/harness';
 import { durationSeconds, localServices, readCompose, startOrder, type LocalService } from './compose.js';
+import { runCommand, stopCommands, type CommandResult } from './run-command.js';
 
 const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
 const BIN_DIR = path.join(REPO_ROOT, 'node_modules', '.bin');
@@ -77,30 +78,8 @@ describe('docker-compose.yml run as local processes', () => {
   const running = new Map<string, TestProcess>();
   const store = (): string => `${byName.get('store')!.address}:50051`;
 
-  /**
-   * Runs a command the way the image would (its bins on PATH), returning exit code and output.
-   * Its own process group, stopped by PID when it outlives `timeoutMs` (a one-shot that hangs).
-   */
-  function runIn(s: LocalService, argv: readonly string[], timeoutMs = 15_000): Promise<{ code: number | null; out: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(program(argv[0]), argv.slice(1), { env: env(s), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const timer = setTimeout(() => {
-        out += `\n(killed after ${timeoutMs} ms)`;
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      }, timeoutMs);
-      child.on('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, out });
-      });
-    });
-  }
+  /** Runs a command the way the image would (its bins on PATH); stopped by PID if it hangs. */
+  const runIn = (s: LocalService, argv: readonly string[], timeoutMs = 15_000): Promise<CommandResult> => runCommand(program(argv[0]), argv.slice(1), { env: env(s), timeoutMs });
 
   /** Waits until the service's own healthcheck command passes, within compose's budget. */
   async function healthy(s: LocalService): Promise<void> {
@@ -133,6 +112,7 @@ describe('docker-compose.yml run as local processes', () => {
   }, 240_000);
 
   afterAll(async () => {
+    stopCommands();
     await group.stopAll();
     dir.remove();
   });

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessGroup, REPO_ROOT, eventually, tempDir } from '@tabby/harness';
 import { build, gitCommit, parseDockerfile, words, type BuildResult } from './dockerfile.js';
+import { stopCommands } from './run-command.js';
 
 const DOCKERFILE = path.join(REPO_ROOT, 'deploy/Dockerfile');
 const df = parseDockerfile(readFileSync(DOCKERFILE, 'utf8'));
@@ -69,6 +70,7 @@ describe('deploy/Dockerfile built by the stand-in', () => {
   }, 900_000);
 
   afterAll(async () => {
+    stopCommands();
     await group.stopAll();
     dir.remove();
   }, 60_000);

@@ -6,9 +6,10 @@
  * system of the image (apt-get, users), which cannot run here and are reported back so a test
  * can check that nothing else was left out.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { runCommand } from './run-command.js';
 
 export interface Instruction {
   readonly op: string;
@@ -192,8 +193,8 @@ export async function build(df: Dockerfile, opts: BuildOptions): Promise<BuildRe
           const stray = script.split(/[\s"'=:;|&<>()]+/).filter((t) => t.startsWith('/') && t !== '/dev/null' && !t.startsWith(opts.workRoot));
           if (stray.length > 0) throw new Error(`Dockerfile line ${ins.line}: RUN uses ${stray.join(', ')} outside the image's folders; this stand-in will not run it here`);
           opts.log?.(`[${stage.name}] RUN ${script}`);
-          const r = await runScript(script, inRoot(workdir), { ...opts.env, ...args, ...env });
-          if (r.code !== 0) throw new Error(`Dockerfile line ${ins.line} (stage ${stage.name}): RUN failed with exit ${r.code}:\n${script}\n${r.output.slice(-6000)}`);
+          const r = await runCommand('sh', ['-ec', script], { cwd: inRoot(workdir), env: { ...opts.env, ...args, ...env }, timeoutMs: 600_000 });
+          if (r.code !== 0) throw new Error(`Dockerfile line ${ins.line} (stage ${stage.name}): RUN failed with exit ${r.code}:\n${script}\n${r.out.slice(-6000)}`);
           break;
         }
         case 'USER':
@@ -216,21 +217,6 @@ export async function build(df: Dockerfile, opts: BuildOptions): Promise<BuildRe
     last = { env, user, healthcheck, cmd };
   }
   return { roots, skipped, ...last };
-}
-
-/** Runs a RUN script with sh -e, without blocking the event loop; output kept for errors. */
-function runScript(script: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-ec', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const keep = (d: Buffer): void => {
-      output = (output + d.toString()).slice(-100_000);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
 }
 
 /** The commit of the checkout, as a build arg would carry it. */

@@ -14,6 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, eventually, listServicesByReflection, tempDir } from '@tabby/harness';
+import { runCommand, stopCommands } from './run-command.js';
 
 const BINS = ['tabby-agent', 'tabby-ipam', 'tabby-store', 'tabby-topology', 'tabbyctl'];
 const dir = tempDir('tabby-clone-');
@@ -45,13 +46,12 @@ function portFree(host: string, port: number): Promise<boolean> {
   });
 }
 
-let install: ChildProcess | undefined;
 let start: ChildProcess | undefined;
 let startOutput = '';
 
 afterAll(async () => {
-  // An install cut short by a timeout is stopped with everything it started (its process group).
-  if (install?.pid !== undefined && install.exitCode === null && install.signalCode === null) process.kill(-install.pid, 'SIGKILL');
+  // An install cut short is stopped with everything it started (its process group).
+  stopCommands();
   if (start?.pid !== undefined && start.exitCode === null && start.signalCode === null) {
     // npm start stops its children, each by PID, on SIGTERM; its process group is the fallback.
     const pid = start.pid;
@@ -82,16 +82,7 @@ describe('fresh clone', () => {
     // --offline: everything from the local cache (which npm ci filled; the configured registry
     // stays because the cache is keyed by it), better-sqlite3 compiled here, not downloaded:
     // nothing leaves the machine. The npx calls below get no registry at all.
-    // Not spawnSync: a minutes-long install must not block the test runner's own event loop.
-    const i = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn('npm', ['install', '--offline'], { cwd: clone, env: installEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-      install = child;
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-      child.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, out }));
-    });
+    const i = await runCommand('npm', ['install', '--offline'], { cwd: clone, env: installEnv(), timeoutMs: 900_000 });
     if (i.code !== 0) throw new Error(`npm install --offline failed (exit ${i.code}):\n${i.out.slice(-4000)}`);
   }, 960_000);
 
