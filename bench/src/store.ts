@@ -4,7 +4,7 @@
  * Gets/s, and List latency over 1,000 objects. Run: npm run bench -w @tabby/bench.
  */
 import { credentials } from '@grpc/grpc-js';
-import { ResourceStoreClient, type Resource } from '@tabby/proto';
+import { ObjectMeta, ResourceStoreClient, type Resource } from '@tabby/proto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ProcessGroup, startNats, startService, tempDir } from '@tabby/harness';
@@ -24,7 +24,7 @@ function peer(name: string): Resource {
     kind: {
       $case: 'bgpPeer',
       value: {
-        metadata: { name, namespace: '', uid: '', resourceVersion: '', labels: { bench: 'yes' }, annotations: {}, generateName: '', finalizers: [] },
+        metadata: ObjectMeta.fromPartial({ name, labels: { bench: 'yes' } }),
         spec: {
           node: '',
           nodeSelector: '',
@@ -55,7 +55,7 @@ function node(name: string): Resource {
     kind: {
       $case: 'node',
       value: {
-        metadata: { name, namespace: '', uid: '', resourceVersion: '', labels: { rack: `r${name.length % 7}` }, annotations: {}, generateName: '', finalizers: [] },
+        metadata: ObjectMeta.fromPartial({ name, labels: { rack: `r${name.length % 7}` } }),
         spec: {
           bgp: { asNumber: undefined, ipv4Address: '10.0.0.1/24', ipv6Address: '', ipv4IPIPTunnelAddr: '', routeReflectorClusterID: '' },
           ipv4VXLANTunnelAddr: '',

@@ -5,7 +5,7 @@ import {
   Node,
   NodeStatus,
   WorkloadEndpoint,
-  type ObjectMeta,
+  ObjectMeta,
   type Resource,
 } from '@tabby/proto';
 import { UnknownKindError } from './errors.js';
@@ -152,7 +152,7 @@ export function wrap(kind: KindInfo | KindName, object: KindObject): Resource {
 /** The metadata of a resource (created empty when missing, so callers may assign to it). */
 export function metaOf(resource: Resource): ObjectMeta {
   const obj = objectOf(resource);
-  obj.metadata ??= { name: '', namespace: '', uid: '', resourceVersion: '', labels: {}, annotations: {}, generateName: '', finalizers: [] };
+  obj.metadata ??= ObjectMeta.fromPartial({});
   return obj.metadata;
 }
 

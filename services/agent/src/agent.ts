@@ -3,6 +3,7 @@ import { parseIP, wrap, type ParsedCIDR } from '@tabby/api';
 import { Speaker, peerKey, type Family, type PeerStatus as SpeakerPeerStatus, type RouteEntry } from '@tabby/bgp';
 import {
   NodeStatus,
+  ObjectMeta,
   type BGPPeerStatus,
   type Node,
   type NodeConfig,
@@ -147,7 +148,7 @@ export class NodeAgent {
     const sameIp = (a: string, b: string): boolean => a.split('/')[0] === b.split('/')[0];
     if (!existing) {
       const created: Node = {
-        metadata: { name: node, namespace: '', labels: {}, annotations: {}, uid: '', resourceVersion: '', generateName: '', finalizers: [] },
+        metadata: ObjectMeta.fromPartial({ name: node }),
         spec: {
           bgp: { asNumber: this.opts.asNumber || undefined, ipv4Address: v4, ipv6Address: v6, ipv4IPIPTunnelAddr: '', routeReflectorClusterID: '' },
           ipv4VXLANTunnelAddr: '',
@@ -356,7 +357,7 @@ export class NodeAgent {
     for (const [state, n] of byState) m.sessions.set({ state }, n);
     const up = (rows: BGPPeerStatus[]): number => rows.filter((r) => r.state === 'up').length;
     return {
-      metadata: { name: this.opts.node, namespace: '', labels: {}, annotations: {}, uid: '', resourceVersion: '', generateName: '', finalizers: [] },
+      metadata: ObjectMeta.fromPartial({ name: this.opts.node }),
       spec: { node: this.opts.node, updatePeriodSeconds: Math.round(this.opts.statusIntervalMs / 1000) },
       status: {
         lastUpdated: new Date().toISOString(),

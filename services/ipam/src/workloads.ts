@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { status } from '@grpc/grpc-js';
 import { metaOf, nameProblems, workloadEndpointName, workloadInterfaceName, wrap } from '@tabby/api';
-import type { ResourceStoreClient, Resource, WorkloadEndpoint } from '@tabby/proto';
+import { ObjectMeta, type ResourceStoreClient, type Resource, type WorkloadEndpoint } from '@tabby/proto';
 import { ServiceError, callUnary, isGrpcError, type Logger } from '@tabby/runtime';
 import type { GroupCommitter } from './commit.js';
 import type { Db } from './database.js';
@@ -107,16 +107,11 @@ export class Workloads {
     if ('problems' in named) throw new ServiceError('invalid-argument', named.problems.map((p) => `${p.field}: ${p.reason}`).join('; '));
     const interfaceName = workloadInterfaceName(input.namespace, input.name);
     const wep: WorkloadEndpoint = {
-      metadata: {
+      metadata: ObjectMeta.fromPartial({
         name: named.name,
         namespace: input.namespace,
         labels: { ...input.labels, 'projectcalico.org/namespace': input.namespace, 'projectcalico.org/orchestrator': 'k8s' },
-        annotations: {},
-        uid: '',
-        resourceVersion: '',
-        generateName: '',
-        finalizers: [],
-      },
+      }),
       spec: {
         orchestrator: 'k8s',
         workload: '',
