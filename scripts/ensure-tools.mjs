@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Makes sure the programs the tests and benchmarks run for real are installed: nats-server, BIRD 2 and
-// GoBGP, from Debian's packages. As root with apt it installs what is missing, with a
+// Makes sure the programs the tests and benchmarks run for real are installed: nats-server, BIRD 2,
+// GoBGP, iproute2 and busybox, from Debian's packages. As root with apt it installs what is missing, with a
 // policy-rc.d that stops Debian from starting the daemons (BIRD's default config would
 // export routes into this machine's kernel table). Otherwise it stops at once and prints
 // the one command that would install them.
@@ -16,6 +16,10 @@ const TOOLS = [
   { bin: 'gobgp', pkg: 'gobgpd' },
   // docker-compose.yml is checked with `docker-compose config -q` (Debian's docker-compose works offline).
   { bin: 'docker-compose', pkg: 'docker-compose' },
+  // test/netns builds its fabric of network namespaces with iproute2 and pings through busybox
+  // (Debian's images have no iputils-ping).
+  { bin: 'ip', pkg: 'iproute2' },
+  { bin: 'busybox', pkg: 'busybox-static' },
 ];
 const DIRS = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
 
