@@ -103,6 +103,9 @@ export function toNodeConfig(node: string, config: CompiledNodeConfig | undefine
       routeReflectorClusterId: '',
       peers: [],
       prefixes: [],
+      blocks: [],
+      workloads: [],
+      pools: [],
     };
   return {
     node,
@@ -122,6 +125,17 @@ export function toNodeConfig(node: string, config: CompiledNodeConfig | undefine
     routeReflectorClusterId: config.clusterId,
     peers: config.peers.map(toPeerConfig),
     prefixes: config.prefixes.map((p) => ({ cidr: p.cidr, pool: p.pool, family: addressFamily(p.family) })),
+    blocks: config.blocks.map((b) => ({ cidr: b.cidr, pool: b.pool, family: addressFamily(b.family), exported: b.exported })),
+    workloads: config.workloads.map((w) => ({ name: w.name, interfaceName: w.interfaceName, addresses: [...w.addresses] })),
+    pools: config.pools.map((p) => ({
+      name: p.name,
+      cidr: p.cidr,
+      family: addressFamily(p.family),
+      disableBGPExport: p.disableBGPExport,
+      ipipMode: p.ipipMode,
+      vxlanMode: p.vxlanMode,
+      disabled: p.disabled,
+    })),
   };
 }
 

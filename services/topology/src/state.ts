@@ -45,7 +45,7 @@ export class TopologyState {
   /** Store events (from the follower) into the compiler. */
   onResources(events: readonly FollowEvent[]): void {
     for (const e of events) {
-      if (e.type === 'deleted') this.compiler.delete(e.kind, metaOf(e.object).name);
+      if (e.type === 'deleted') this.compiler.delete(e.kind, e.kind === 'WorkloadEndpoint' ? e.key : metaOf(e.object).name);
       else this.compiler.apply(e.object);
     }
     this.schedule();

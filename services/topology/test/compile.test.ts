@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { walkthroughManifest } from '@tabby/harness';
 import { hashToIPv4 } from '../src/compile/router-id.js';
-import { bgpConfig, bgpPeer, compile, node, nodes, sessionsOf } from './support.js';
+import { bgpConfig, bgpPeer, compile, manifest, node, nodes, sessionsOf } from './support.js';
 
 const MESH_OFF = bgpConfig('nodeToNodeMeshEnabled: false');
 
@@ -324,5 +324,61 @@ spec:
     ]);
     expect(c.config('node1')?.prefixes.map((p) => `${p.cidr} ${p.pool}`)).toEqual(['10.244.0.0/26 exported', '10.244.0.64/26 exported']);
     expect(c.config('node2')?.prefixes.map((p) => p.cidr)).toEqual(['10.244.1.0/26']);
+  });
+
+  it('carries every affine block (blackholed, exported or not), the node’s workloads and every pool', () => {
+    const pools = `apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata:
+  name: quiet
+spec:
+  cidr: 10.245.0.0/16
+  disableBGPExport: true
+---
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata:
+  name: exported
+spec:
+  cidr: 10.244.0.0/16
+  vxlanMode: Always
+  disabled: true
+`;
+    const wep = (name: string, nodeName: string, iface: string, ips: string): string => `apiVersion: projectcalico.org/v3
+kind: WorkloadEndpoint
+metadata:
+  name: ${name}
+  namespace: default
+spec:
+  node: ${nodeName}
+  orchestrator: k8s
+  pod: ${name}
+  endpoint: eth0
+  interfaceName: ${iface}
+  ipNetworks: [${ips}]
+`;
+    const c = compile(
+      [nodes(2), pools, wep('b', 'node1', 'cali0000000000b', '10.244.0.5/32'), wep('a', 'node1', 'cali0000000000a', '10.244.1.9/32'), wep('c', 'node2', 'cali0000000000c', '10.244.1.2/32')],
+      [
+        { cidr: '10.244.0.0/26', node: 'node1', pool: 'exported' },
+        { cidr: '10.245.0.0/26', node: 'node1', pool: 'quiet' },
+        { cidr: '10.244.1.0/26', node: 'node2', pool: 'exported' },
+      ],
+    );
+    const n1 = c.config('node1');
+    expect(n1?.blocks.map((b) => `${b.cidr} ${b.exported ? 'exported' : 'blackhole-only'}`)).toEqual(['10.244.0.0/26 exported', '10.245.0.0/26 blackhole-only']);
+    expect(n1?.workloads.map((w) => `${w.name} ${w.interfaceName} ${w.addresses.join(',')}`)).toEqual(['default/a cali0000000000a 10.244.1.9/32', 'default/b cali0000000000b 10.244.0.5/32']);
+    expect(n1?.pools.map((p) => `${p.name} ${p.cidr} ${p.disableBGPExport} ${p.vxlanMode} ${p.disabled}`)).toEqual(['exported 10.244.0.0/16 false Always true', 'quiet 10.245.0.0/16 true Never false']);
+    expect(c.config('node2')?.workloads.map((w) => w.name)).toEqual(['default/c']);
+
+    // A workload moving to another node and one deleted: only those nodes change.
+    const moved = manifest(wep('a', 'node2', 'cali0000000000a', '10.244.1.9/32'))[0];
+    if (!moved) throw new Error('no resource');
+    c.apply(moved);
+    c.delete('WorkloadEndpoint', 'default/c');
+    expect(c.commit().changed).toEqual(['node1', 'node2']);
+    expect(c.config('node1')?.workloads.map((w) => w.name)).toEqual(['default/b']);
+    expect(c.config('node2')?.workloads.map((w) => w.name)).toEqual(['default/a']);
+    expect(c.commit().changed).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { cidrsOverlap, type IPFamily, type KindName } from '@tabby/api';
-import type { BGPConfiguration, BGPPeer, IPPool, Node, Resource } from '@tabby/proto';
+import type { BGPConfiguration, BGPPeer, IPPool, Node, Resource, WorkloadEndpoint } from '@tabby/proto';
 import { sameNodeConfig } from './equal.js';
 import {
   BGP_PORT,
@@ -13,18 +13,20 @@ import {
   peerModel,
   poolModel,
   settingsOf,
+  workloadModel,
   type BlockModel,
   type NodeModel,
   type PeerModel,
   type PoolModel,
   type Settings,
+  type WorkloadModel,
 } from './model.js';
 import { addressCandidate, compileNodePeers, nodeCandidate, type Candidate, type CompileContext, type PeerState } from './node-peers.js';
 import { hashToIPv4 } from './router-id.js';
-import type { CompiledNodeConfig, CompiledPrefix, PeerSourceInfo, ValueOrigin } from './types.js';
+import type { CompiledBlock, CompiledNodeConfig, CompiledPool, CompiledWorkload, PeerSourceInfo, ValueOrigin } from './types.js';
 
 /** The kinds the topology compiler reads. */
-export const TOPOLOGY_KINDS: readonly KindName[] = ['BGPConfiguration', 'Node', 'BGPPeer', 'IPPool'];
+export const TOPOLOGY_KINDS: readonly KindName[] = ['BGPConfiguration', 'Node', 'BGPPeer', 'IPPool', 'WorkloadEndpoint'];
 
 /** What one {@link TopologyCompiler.commit} did. */
 export interface CommitResult {
@@ -75,6 +77,9 @@ export class TopologyCompiler {
   private readonly pools = new Map<string, PoolModel>();
   private readonly blocks = new Map<string, BlockModel>();
   private readonly blocksByNode = new Map<string, Set<string>>();
+  private readonly workloads = new Map<string, WorkloadModel>();
+  private readonly workloadsByNode = new Map<string, Set<string>>();
+  private poolList: readonly CompiledPool[] | undefined;
   private readonly configs = new Map<string, CompiledNodeConfig>();
   private readonly dirty = new Set<string>();
   private dirtyAll = true;
@@ -107,12 +112,21 @@ export class TopologyCompiler {
         this.raw.set(`IPPool/${k.value.metadata?.name ?? ''}`, resource);
         this.putPool(k.value.metadata?.name ?? '', k.value);
         return;
+      case 'workloadEndpoint': {
+        const key = `${k.value.metadata?.namespace ?? ''}/${k.value.metadata?.name ?? ''}`;
+        this.raw.set(`WorkloadEndpoint/${key}`, resource);
+        this.putWorkload(key, k.value);
+        return;
+      }
       default:
         return;
     }
   }
 
-  /** Deletes a resource by kind and name (unknown ones are ignored). */
+  /**
+   * Deletes a resource by kind and name (`namespace/name` for a WorkloadEndpoint);
+   * unknown ones are ignored.
+   */
   delete(kind: KindName, name: string): void {
     if (!this.raw.delete(`${kind}/${name}`)) return;
     switch (kind) {
@@ -127,6 +141,9 @@ export class TopologyCompiler {
         return;
       case 'IPPool':
         this.putPool(name, undefined);
+        return;
+      case 'WorkloadEndpoint':
+        this.putWorkload(name, undefined);
         return;
       default:
         return;
@@ -172,8 +189,9 @@ export class TopologyCompiler {
       for (const n of this.dirty) targets.add(n);
     }
     if (this.prefixDirtyAll) {
-      for (const n of this.blocksByNode.keys()) targets.add(n);
-      for (const [n, c] of this.configs) if (c.prefixes.length > 0) targets.add(n);
+      // Pools are in every node's configuration (export and kernel filters).
+      for (const n of this.configs.keys()) targets.add(n);
+      for (const n of this.nodes.keys()) targets.add(n);
     } else {
       for (const n of this.prefixDirty) targets.add(n);
     }
@@ -195,7 +213,7 @@ export class TopologyCompiler {
         next = this.compileNode(model, round);
         recompiled++;
       } else {
-        next = { ...old, prefixes: this.prefixesOf(name) };
+        next = { ...old, ...this.routingOf(name) };
       }
       if (old && sameNodeConfig(old, next)) continue;
       this.configs.set(name, next);
@@ -277,7 +295,7 @@ export class TopologyCompiler {
   fork(): TopologyCompiler {
     const f = new TopologyCompiler();
     // Configurations first, so that peers and nodes see the final settings.
-    const order: Record<string, number> = { bgpConfiguration: 0, ipPool: 1, node: 2, bgpPeer: 3 };
+    const order: Record<string, number> = { bgpConfiguration: 0, ipPool: 1, node: 2, bgpPeer: 3, workloadEndpoint: 4 };
     const all = this.resources().sort((a, b) => (order[a.kind?.$case ?? ''] ?? 9) - (order[b.kind?.$case ?? ''] ?? 9));
     for (const r of all) f.apply(r);
     for (const b of this.blocks.values()) f.setBlock(b);
@@ -343,7 +361,28 @@ export class TopologyCompiler {
   private putPool(name: string, pool: IPPool | undefined): void {
     if (pool) this.pools.set(name, poolModel(pool));
     else this.pools.delete(name);
+    this.poolList = undefined;
     this.prefixDirtyAll = true;
+  }
+
+  private putWorkload(key: string, wep: WorkloadEndpoint | undefined): void {
+    const old = this.workloads.get(key);
+    if (old) {
+      const set = this.workloadsByNode.get(old.node);
+      set?.delete(key);
+      if (set?.size === 0) this.workloadsByNode.delete(old.node);
+      this.prefixDirty.add(old.node);
+    }
+    if (!wep) {
+      this.workloads.delete(key);
+      return;
+    }
+    const model = workloadModel(wep);
+    this.workloads.set(key, model);
+    let set = this.workloadsByNode.get(model.node);
+    if (!set) this.workloadsByNode.set(model.node, (set = new Set()));
+    set.add(key);
+    this.prefixDirty.add(model.node);
   }
 
   private unindexBlock(block: BlockModel): void {
@@ -532,18 +571,52 @@ export class TopologyCompiler {
       ipv6Network: n.ipv6Network,
       clusterId: n.clusterId,
       peers: compileNodePeers(n, round),
-      prefixes: this.prefixesOf(n.name),
+      ...this.routingOf(n.name),
     };
   }
 
+  /** The parts of a node's configuration that blocks, workloads and pools make. */
+  private routingOf(node: string): Pick<CompiledNodeConfig, 'prefixes' | 'blocks' | 'workloads' | 'pools'> {
+    const blocks = this.blocksOf(node);
+    return { prefixes: blocks.filter((b) => b.exported).map(({ cidr, pool, family, sortKey }) => ({ cidr, pool, family, sortKey })), blocks, workloads: this.workloadsOf(node), pools: this.poolsList() };
+  }
+
+  private workloadsOf(node: string): CompiledWorkload[] {
+    const keys = this.workloadsByNode.get(node);
+    if (!keys) return [];
+    const out: CompiledWorkload[] = [];
+    for (const key of [...keys].sort(byName)) {
+      const w = this.workloads.get(key);
+      if (w) out.push({ name: w.key, interfaceName: w.interfaceName, addresses: w.addresses });
+    }
+    return out;
+  }
+
+  private poolsList(): readonly CompiledPool[] {
+    this.poolList ??= [...this.pools.values()]
+      .filter((p) => p.cidr !== undefined)
+      .sort((a, b) => byName(a.name, b.name))
+      .map((p) => ({
+        name: p.name,
+        cidr: p.cidr?.canonical ?? '',
+        family: p.cidr?.family ?? 4,
+        disableBGPExport: p.disableBGPExport,
+        ipipMode: p.ipipMode,
+        vxlanMode: p.vxlanMode,
+        disabled: p.disabled,
+      }));
+    return this.poolList;
+  }
+
   /**
-   * The node's affine blocks, except those inside a pool with disableBGPExport (Calico
-   * rejects anything inside such a pool before it exports, docs/calico-compat.md §2.8).
+   * The node's affine blocks; `exported` false for those inside a pool with
+   * disableBGPExport (Calico rejects anything inside such a pool before it exports,
+   * docs/calico-compat.md §2.8): those are blackholed but not originated.
    */
-  private prefixesOf(node: string): CompiledPrefix[] {
+  private blocksOf(node: string): CompiledBlock[] {
     const cidrs = this.blocksByNode.get(node);
     if (!cidrs) return [];
-    const out: CompiledPrefix[] = [];
+    const out: CompiledBlock[] = [];
     for (const cidr of cidrs) {
       const b = this.blocks.get(cidr);
       if (!b?.parsed) continue;
@@ -555,7 +628,7 @@ export class TopologyCompiler {
         if (pool === '') pool = p.name;
         if (p.disableBGPExport) exported = false;
       }
-      if (exported) out.push({ cidr: b.cidr, pool, family: parsed.family, sortKey: `${addressSortKey(parsed.family, parsed.network)}/${parsed.prefix}` });
+      out.push({ cidr: b.cidr, pool, family: parsed.family, exported, sortKey: `${addressSortKey(parsed.family, parsed.network)}/${parsed.prefix}` });
     }
     return out.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
   }

@@ -1,4 +1,4 @@
-import type { CompiledNodeConfig, CompiledPeer, CompiledPrefix, PeerSourceInfo } from './types.js';
+import type { CompiledBlock, CompiledNodeConfig, CompiledPeer, CompiledPool, CompiledPrefix, CompiledWorkload, PeerSourceInfo } from './types.js';
 
 function sameList<T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boolean): boolean {
   if (a === b) return true;
@@ -55,6 +55,19 @@ export function samePrefixes(a: readonly CompiledPrefix[], b: readonly CompiledP
   return sameList(a, b, samePrefix);
 }
 
+const sameBlock = (a: CompiledBlock, b: CompiledBlock): boolean => a.cidr === b.cidr && a.pool === b.pool && a.exported === b.exported;
+
+const sameWorkload = (a: CompiledWorkload, b: CompiledWorkload): boolean =>
+  a.name === b.name && a.interfaceName === b.interfaceName && sameList(a.addresses, b.addresses, sameString);
+
+const samePool = (a: CompiledPool, b: CompiledPool): boolean =>
+  a.name === b.name &&
+  a.cidr === b.cidr &&
+  a.disableBGPExport === b.disableBGPExport &&
+  a.ipipMode === b.ipipMode &&
+  a.vxlanMode === b.vxlanMode &&
+  a.disabled === b.disabled;
+
 /** True when two compiled node configurations are identical (deep). */
 export function sameNodeConfig(a: CompiledNodeConfig, b: CompiledNodeConfig): boolean {
   if (a === b) return true;
@@ -73,6 +86,9 @@ export function sameNodeConfig(a: CompiledNodeConfig, b: CompiledNodeConfig): bo
     a.ipv6Network === b.ipv6Network &&
     a.clusterId === b.clusterId &&
     sameList(a.peers, b.peers, samePeer) &&
-    samePrefixes(a.prefixes, b.prefixes)
+    samePrefixes(a.prefixes, b.prefixes) &&
+    sameList(a.blocks, b.blocks, sameBlock) &&
+    sameList(a.workloads, b.workloads, sameWorkload) &&
+    sameList(a.pools, b.pools, samePool)
   );
 }

@@ -1,5 +1,5 @@
 import { parseCIDR, parseDuration, parseIPOrCIDR, parsePeerAddress, type IPFamily, type ParsedCIDR, type PeerAddress } from '@tabby/api';
-import type { BGPConfiguration, BGPPeer, IPPool, Node } from '@tabby/proto';
+import type { BGPConfiguration, BGPPeer, IPPool, Node, WorkloadEndpoint } from '@tabby/proto';
 import { parseSelector, type Selector } from '@tabby/selector';
 
 /** Calico's built-in default AS (docs/calico-compat.md §2.1). */
@@ -103,6 +103,19 @@ export interface PoolModel {
   readonly name: string;
   readonly cidr: ParsedCIDR | undefined;
   readonly disableBGPExport: boolean;
+  readonly ipipMode: string;
+  readonly vxlanMode: string;
+  readonly disabled: boolean;
+}
+
+/** A WorkloadEndpoint as routing sees it. */
+export interface WorkloadModel {
+  /** namespace/name */
+  readonly key: string;
+  readonly node: string;
+  readonly interfaceName: string;
+  /** Canonical single-address CIDRs; unparsable entries are dropped (the store validates them). */
+  readonly addresses: readonly string[];
 }
 
 /** An IPAM block and the node it is affine to ('' when none). */
@@ -231,6 +244,24 @@ export function poolModel(pool: IPPool): PoolModel {
     name: pool.metadata?.name ?? '',
     cidr: parseCIDR(pool.spec?.cidr ?? ''),
     disableBGPExport: pool.spec?.disableBGPExport ?? false,
+    ipipMode: pool.spec?.ipipMode || 'Never',
+    vxlanMode: pool.spec?.vxlanMode || 'Never',
+    disabled: pool.spec?.disabled ?? false,
+  };
+}
+
+/** A WorkloadEndpoint's node, host-side interface and addresses. */
+export function workloadModel(wep: WorkloadEndpoint): WorkloadModel {
+  const addresses: string[] = [];
+  for (const n of wep.spec?.ipNetworks ?? []) {
+    const c = parseCIDR(n.includes('/') ? n : `${n}/${n.includes(':') ? 128 : 32}`);
+    if (c) addresses.push(c.canonical);
+  }
+  return {
+    key: `${wep.metadata?.namespace ?? ''}/${wep.metadata?.name ?? ''}`,
+    node: wep.spec?.node ?? '',
+    interfaceName: wep.spec?.interfaceName ?? '',
+    addresses,
   };
 }
 

@@ -93,6 +93,38 @@ export interface CompiledNodeConfig {
   /** Sorted by family, address and port; at most one per address and port. */
   readonly peers: readonly CompiledPeer[];
   readonly prefixes: readonly CompiledPrefix[];
+  /** Every block affine to the node (blackholed), exported or not; sorted like prefixes. */
+  readonly blocks: readonly CompiledBlock[];
+  /** The node's WorkloadEndpoints, sorted by namespace/name. */
+  readonly workloads: readonly CompiledWorkload[];
+  /** Every IP pool, sorted by name (the same array for every node of a commit). */
+  readonly pools: readonly CompiledPool[];
+}
+
+/** A block affine to the node. */
+export interface CompiledBlock extends CompiledPrefix {
+  /** False inside a disableBGPExport pool. */
+  readonly exported: boolean;
+}
+
+/** A WorkloadEndpoint on the node. */
+export interface CompiledWorkload {
+  /** namespace/name */
+  readonly name: string;
+  readonly interfaceName: string;
+  /** Canonical /32 and /128 CIDRs. */
+  readonly addresses: readonly string[];
+}
+
+/** What routing needs of an IP pool. */
+export interface CompiledPool {
+  readonly name: string;
+  readonly cidr: string;
+  readonly family: IPFamily;
+  readonly disableBGPExport: boolean;
+  readonly ipipMode: string;
+  readonly vxlanMode: string;
+  readonly disabled: boolean;
 }
 
 /** Identity of a session within a node: address and port (Calico's `<ip>[-<port>]` key). */
