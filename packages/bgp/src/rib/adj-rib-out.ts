@@ -1,4 +1,6 @@
 import type { Family, PathAttributes, Prefix } from '../types.js';
+import type { Path } from './best-path.js';
+import type { ExportFilter } from './export-filter.js';
 import type { ExportPolicy } from './export-policy.js';
 import type { LocRib, RibChanges } from './loc-rib.js';
 
@@ -45,24 +47,55 @@ class PendingQueue {
   }
 }
 
+/** Export filter calls that threw since the last {@link AdjRibOut.takeFilterErrors}. */
+export interface FilterErrors {
+  readonly count: number;
+  /** The first error thrown, with the prefix it was thrown for. */
+  readonly first: { readonly err: unknown; readonly family: Family; readonly prefix: Prefix };
+}
+
 /**
  * What one peer has been sent (Adj-RIB-Out) and what it still must be sent. Best-path
  * changes only mark prefixes; {@link takeBatch} compares the wanted state with what was
  * sent, so a prefix that flaps several times between two sends costs one announcement, and
- * prefixes with equal attributes are grouped to pack into few UPDATEs.
+ * prefixes with equal attributes are grouped to pack into few UPDATEs. The wanted state of a
+ * prefix is its best path through the {@link ExportPolicy} and then the optional
+ * {@link ExportFilter}: a filter rejecting the best path withdraws the prefix from this peer.
  */
 export class AdjRibOut {
   private readonly sent: Record<Family, Map<Prefix, PathAttributes>> = { 'ipv4-unicast': new Map(), 'ipv6-unicast': new Map() };
   private readonly dirty: Record<Family, PendingQueue> = { 'ipv4-unicast': new PendingQueue(), 'ipv6-unicast': new PendingQueue() };
+  private filterErrors: { count: number; first: FilterErrors['first'] } | undefined;
 
   constructor(
     private readonly rib: LocRib,
     private currentPolicy: ExportPolicy,
     readonly families: ReadonlySet<Family>,
+    private currentFilter?: ExportFilter,
   ) {}
 
   get policy(): ExportPolicy {
     return this.currentPolicy;
+  }
+
+  get filter(): ExportFilter | undefined {
+    return this.currentFilter;
+  }
+
+  /**
+   * Sets (or clears) the export filter and re-evaluates every prefix: only the differences
+   * from what was sent go out. Pass the same function again when the filter's own inputs changed.
+   */
+  setFilter(filter: ExportFilter | undefined): void {
+    this.currentFilter = filter;
+    this.markAll();
+  }
+
+  /** Filter calls that threw since the last call (each counted as a rejection), for the caller to log. */
+  takeFilterErrors(): FilterErrors | undefined {
+    const e = this.filterErrors;
+    this.filterErrors = undefined;
+    return e;
   }
 
   /**
@@ -88,9 +121,18 @@ export class AdjRibOut {
     }
   }
 
-  /** Marks every prefix of the Loc-RIB: the initial table after the session comes up. */
+  /**
+   * Marks every prefix of the Loc-RIB and every prefix announced to the peer: the initial
+   * table after the session comes up, or a re-evaluation of everything after a rule changed.
+   */
   markAll(): void {
-    for (const family of this.families) for (const [prefix] of this.rib.bestPaths(family)) this.dirty[family].add(prefix);
+    for (const family of this.families) {
+      const dirty = this.dirty[family];
+      for (const [prefix] of this.rib.bestPaths(family)) dirty.add(prefix);
+      // Normally a subset of the above (a prefix leaving the Loc-RIB is marked when it goes);
+      // cheap insurance that nothing announced escapes a re-evaluation.
+      for (const prefix of this.sent[family].keys()) dirty.add(prefix);
+    }
   }
 
   /** Forgets what was sent in a family and queues it all again (the peer asked for a ROUTE-REFRESH). */
@@ -108,6 +150,8 @@ export class AdjRibOut {
   /** Takes up to `max` pending prefixes and returns what to send for them; records them as sent. */
   takeBatch(max: number): OutBatch[] {
     const out: OutBatch[] = [];
+    const peer = this.currentPolicy.peer.id;
+    const filter = this.currentFilter;
     let budget = max;
     for (const family of this.families) {
       const dirty = this.dirty[family];
@@ -119,7 +163,8 @@ export class AdjRibOut {
         if (prefix === undefined) break;
         budget--;
         const d = this.rib.best(family, prefix);
-        const want = d ? this.currentPolicy.exportAttributes(d.best, family) : null;
+        let want = d ? this.currentPolicy.exportAttributes(d.best, family) : null;
+        if (want !== null && d && filter && !this.accepts(filter, family, prefix, d.best, peer)) want = null;
         const had = sent.get(prefix);
         if (want === null) {
           if (had !== undefined) {
@@ -140,6 +185,16 @@ export class AdjRibOut {
       if (batch.announce.size > 0 || batch.withdraw.length > 0) out.push(batch);
     }
     return out;
+  }
+
+  private accepts(filter: ExportFilter, family: Family, prefix: Prefix, path: Path, peer: string): boolean {
+    try {
+      return filter(family, prefix, path, peer) === true;
+    } catch (err) {
+      if (this.filterErrors) this.filterErrors.count++;
+      else this.filterErrors = { count: 1, first: { err, family, prefix } };
+      return false;
+    }
   }
 
   /** What was announced for a prefix. */
