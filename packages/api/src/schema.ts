@@ -249,9 +249,33 @@ const BGPDaemonStatusSchema: MessageSchema = {
     f('peersV6', 'PeersV6', msgList(BGPPeerStatusSchema)),
   ],
 };
+const RouteProblemSchema: MessageSchema = {
+  name: 'RouteProblem',
+  fields: [f('prefix', 'Prefix', str), f('error', 'Error', str)],
+};
+const RoutingStatusSchema: MessageSchema = {
+  name: 'RoutingStatus',
+  fields: [
+    f('dataplane', 'Dataplane', str),
+    f('programmed', 'Programmed', uint32),
+    f('blackholes', 'Blackholes', uint32),
+    f('workloads', 'Workloads', uint32),
+    f('remote', 'Remote', uint32),
+    f('lastReconcileTime', 'LastReconcileTime', str),
+    f('failures', 'Failures', msgList(RouteProblemSchema)),
+    f('waitingForInterface', 'WaitingForInterface', strList),
+    f('converging', 'Converging', bool),
+    f('borrowed', 'Borrowed', strList),
+  ],
+};
 export const NodeStatusReportSchema: MessageSchema = {
   name: 'NodeStatusReport',
-  fields: [f('lastUpdated', 'LastUpdated', str), f('agent', 'Agent', msg(AgentStatusSchema)), f('bgp', 'BGP', msg(BGPDaemonStatusSchema))],
+  fields: [
+    f('lastUpdated', 'LastUpdated', str),
+    f('agent', 'Agent', msg(AgentStatusSchema)),
+    f('bgp', 'BGP', msg(BGPDaemonStatusSchema)),
+    f('routes', 'Routes', msg(RoutingStatusSchema)),
+  ],
 };
 
 /** Schema of a whole kind object: metadata, spec and (for some kinds) status. */
