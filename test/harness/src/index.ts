@@ -1,6 +1,7 @@
 /**
  * The test harness: starts real processes (nats-server, Tabby services) on loopback
- * addresses and stops them by PID, even when a test fails.
+ * addresses, or inside a fabric of network namespaces (netns.ts), and stops them by PID,
+ * even when a test fails.
  */
 export { ProcessGroup, eventually, sleep, startProcess } from './processes.js';
 export type { TestProcess } from './processes.js';
@@ -33,3 +34,20 @@ export { parseGobgpNeighbors, parseGobgpRib } from './gobgp-json.js';
 export type { GobgpFamilyCounters, GobgpNeighborState, GobgpPath, GobgpSessionState, RawAttr } from './gobgp-json.js';
 export { GobgpCommandError, GobgpConfigError, GobgpProcess, checkGobgpConfig, startGobgp } from './gobgp.js';
 export type { GobgpAnnounce } from './gobgp.js';
+export {
+  FABRIC_RANGE,
+  Fabric,
+  NetnsCommandError,
+  NetnsGobgpProcess,
+  assertFabricAddress,
+  inFabricRange,
+  parseKernelRoutes,
+  parsePing,
+  renderFabricBirdConfig,
+  renderFabricGobgpConfig,
+  startBirdIn,
+  startGobgpIn,
+  startNatsIn,
+  startServiceIn,
+} from './netns.js';
+export type { CommandResult, FabricBirdConfig, FabricBirdPeer, FabricGobgpConfig, FabricGobgpNeighbor, KernelRoute, PingResult, PingStream, WorkloadWiring } from './netns.js';

@@ -1,0 +1,638 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+import path from 'node:path';
+import { BirdProcess, checkBirdConfig } from './bird.js';
+import { BirdClient } from './birdc.js';
+import { GobgpProcess, GobgpCommandError, checkGobgpConfig } from './gobgp.js';
+import type { NatsServer } from './nats.js';
+import { resumeBeforeStop } from './process-pause.js';
+import { ProcessGroup, eventually, startProcess, type TestProcess } from './processes.js';
+import { serviceBin, type ServiceProcess } from './services.js';
+import { requireTool } from './tools.js';
+
+/**
+ * A fabric of network namespaces for end-to-end network tests: a bridge in one namespace,
+ * nodes, peers and workloads in others, each joined by veth pairs, and the processes that
+ * run inside them — all removed again by {@link Fabric.cleanup}.
+ *
+ * Safety, enforced here rather than left to each test:
+ * - nothing is configured in this machine's own namespace: every `ip` call names one of the
+ *   fabric's namespaces (`ip -n NS …`, `ip netns exec NS …`), and a veth pair is created in
+ *   one fabric namespace with its peer created directly in another, so no end ever sits in
+ *   the root namespace and nothing links the fabric to it;
+ * - addresses come from 198.18.0.0/15 (RFC 2544 benchmarking space) only;
+ * - namespaces carry a random prefix (`tn` + 6 hex digits) so concurrent runs never collide,
+ *   and only names with this fabric's prefix are ever created or deleted;
+ * - processes are stopped by PID (a {@link ProcessGroup}), then the namespaces are deleted,
+ *   also when a test fails; an exit hook deletes what is left if the runner dies first.
+ */
+
+/** The only addresses a fabric may configure: 198.18.0.0/15. */
+export const FABRIC_RANGE = '198.18.0.0/15';
+
+function ipv4ToInt(address: string): number {
+  return address.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+}
+
+/** True when `address` (an IPv4 address, optionally `/len`) lies inside {@link FABRIC_RANGE}. */
+export function inFabricRange(address: string): boolean {
+  const [ip, len] = address.split('/');
+  if (!isIPv4(ip)) return false;
+  if (len !== undefined && !(/^\d+$/.test(len) && Number(len) >= 15 && Number(len) <= 32)) return false;
+  return Math.floor(ipv4ToInt(ip) / 2 ** 17) === Math.floor(ipv4ToInt('198.18.0.0') / 2 ** 17);
+}
+
+/** Throws unless `address` is inside {@link FABRIC_RANGE}. */
+export function assertFabricAddress(address: string, what: string): void {
+  if (!inFabricRange(address)) throw new Error(`${what} must be inside ${FABRIC_RANGE} (never an address this machine may use), got "${address}"`);
+}
+
+/** A command run inside a fabric namespace exited non-zero (or timed out). */
+export class NetnsCommandError extends Error {
+  override readonly name = 'NetnsCommandError';
+  constructor(
+    readonly argv: readonly string[],
+    readonly code: number | null,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    super(`${argv.join(' ')} failed (${code === null ? 'timed out or killed' : `exit ${code}`}): ${(stderr || stdout).trim()}`);
+  }
+}
+
+/** Output of a command run with {@link Fabric.exec}. */
+export interface CommandResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** One route of `ip -j route show`, with `dst` always written as a prefix (`/32` added). */
+export interface KernelRoute {
+  /** `unicast`, `blackhole`, `unreachable`, `prohibit`, … (`unicast` when ip prints none). */
+  readonly type: string;
+  readonly dst: string;
+  readonly gateway?: string;
+  readonly dev?: string;
+  readonly scope?: string;
+  readonly protocol?: string;
+  readonly metric?: number;
+  readonly table?: string;
+  readonly flags: readonly string[];
+  /** Multipath next hops (`nexthop via A nexthop via B`), as `via A dev D` texts. */
+  readonly nexthops: readonly string[];
+  /** The route as one canonical line, e.g. `blackhole 198.19.0.0/26`, `198.19.0.64/26 via 198.18.0.12 dev eth0`. */
+  readonly text: string;
+}
+
+interface RawRoute {
+  type?: string;
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  scope?: string;
+  protocol?: string;
+  metric?: number;
+  table?: string;
+  flags?: string[];
+  nexthops?: { gateway?: string; dev?: string }[];
+}
+
+/** Parses `ip -j route show …` output. */
+export function parseKernelRoutes(json: string): KernelRoute[] {
+  const raw = (json.trim() === '' ? [] : JSON.parse(json)) as RawRoute[];
+  return raw.map((r) => {
+    const dst = r.dst === 'default' || r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`;
+    const type = r.type ?? 'unicast';
+    const nexthops = (r.nexthops ?? []).map((n) => [n.gateway ? `via ${n.gateway}` : '', n.dev ? `dev ${n.dev}` : ''].filter(Boolean).join(' '));
+    const flags = r.flags ?? [];
+    const parts = [type === 'unicast' ? '' : type, dst];
+    if (r.gateway) parts.push(`via ${r.gateway}`);
+    if (r.dev) parts.push(`dev ${r.dev}`);
+    for (const n of nexthops) parts.push(`nexthop ${n}`);
+    if (r.scope && r.scope !== 'global' && !(type !== 'unicast' && r.scope === 'universe')) parts.push(`scope ${r.scope}`);
+    if (r.metric) parts.push(`metric ${r.metric}`);
+    if (r.protocol) parts.push(`proto ${r.protocol}`);
+    if (r.table && r.table !== 'main') parts.push(`table ${r.table}`);
+    for (const f of flags) parts.push(f);
+    return {
+      type,
+      dst,
+      gateway: r.gateway,
+      dev: r.dev,
+      scope: r.scope,
+      protocol: r.protocol,
+      metric: r.metric,
+      table: r.table,
+      flags,
+      nexthops,
+      text: parts.filter(Boolean).join(' '),
+    };
+  });
+}
+
+/** What `busybox ping` reported. */
+export interface PingResult {
+  readonly transmitted: number;
+  readonly received: number;
+  readonly lost: number;
+  /** Sequence numbers (0-based, as busybox prints them) that got no reply, of those sent. */
+  readonly missingSeqs: readonly number[];
+  readonly output: string;
+}
+
+/** Parses busybox ping output (`N packets transmitted, M packets received`, `seq=K` reply lines). */
+export function parsePing(output: string): PingResult {
+  const m = /(\d+) packets transmitted, (\d+) packets received/.exec(output);
+  const seen = new Set([...output.matchAll(/ seq=(\d+) /g)].map((x) => Number(x[1])));
+  const transmitted = m ? Number(m[1]) : Math.max(-1, ...seen) + 1;
+  const received = m ? Number(m[2]) : seen.size;
+  const missingSeqs: number[] = [];
+  for (let i = 0; i < transmitted; i++) if (!seen.has(i)) missingSeqs.push(i);
+  return { transmitted, received, lost: transmitted - received, missingSeqs, output };
+}
+
+/** A `busybox ping` running in the background (see {@link Fabric.startPing}). */
+export interface PingStream {
+  readonly process: TestProcess;
+  /** Replies so far. */
+  replies(): number;
+  /** SIGINT (busybox then prints its statistics); resolves with the result. */
+  stop(): Promise<PingResult>;
+}
+
+/** How a workload namespace was wired by {@link Fabric.wireWorkload}. */
+export interface WorkloadWiring {
+  /** The workload's namespace. */
+  readonly namespace: string;
+  /** The node namespace holding the host side. */
+  readonly nodeNamespace: string;
+  /** Host-side interface name (`cali…`). */
+  readonly interfaceName: string;
+  /** The workload's address (no prefix length). */
+  readonly address: string;
+}
+
+const PREFIX = /^tn[0-9a-f]{6}$/;
+/** Every fabric alive in this process, for the exit hook. */
+const liveFabrics = new Set<Fabric>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Last resort if the runner exits without cleanup (its processes are SIGKILLed by the
+  // ProcessGroup's own hook): delete the namespace names, which frees the veths and bridges.
+  process.on('exit', () => {
+    for (const f of liveFabrics) f.deleteNamespacesSync();
+  });
+}
+
+/**
+ * A set of network namespaces named `<prefix>-<short>` and the processes running in them.
+ * Register `cleanup()` (in afterAll) before building anything.
+ */
+export class Fabric {
+  /** `tn` + 6 hex digits. */
+  readonly prefix: string;
+  /** Processes started in the fabric; stopped by PID in {@link cleanup}, before the namespaces go. */
+  readonly group = new ProcessGroup();
+  private readonly created: string[] = [];
+  private readonly running = new Set<ChildProcess>();
+  private readonly ipBin = requireTool('ip', 'iproute2');
+
+  constructor(opts: { prefix?: string } = {}) {
+    this.prefix = opts.prefix ?? `tn${randomBytes(3).toString('hex')}`;
+    if (!PREFIX.test(this.prefix)) throw new Error(`fabric prefix must be tn + 6 hex digits, got "${this.prefix}"`);
+    installExitHook();
+    liveFabrics.add(this);
+  }
+
+  /** The full name of the fabric namespace `short` (`tn1a2b3c-node1`). */
+  ns(short: string): string {
+    if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(short)) throw new Error(`namespace short name must be lower-case letters, digits and -, got "${short}"`);
+    return `${this.prefix}-${short}`;
+  }
+
+  /** The namespaces created so far, in creation order. */
+  get namespaces(): readonly string[] {
+    return [...this.created];
+  }
+
+  private assertOurs(ns: string): void {
+    if (!this.created.includes(ns)) throw new Error(`"${ns}" is not a namespace of fabric ${this.prefix}: the fabric configures nothing outside its own namespaces`);
+  }
+
+  /** Runs a program (no shell); resolves with its output, rejects with NetnsCommandError on a non-zero exit unless `allowFailure`. */
+  private run(argv: readonly string[], opts: { input?: string; timeoutMs?: number; allowFailure?: boolean } = {}): Promise<CommandResult> {
+    return new Promise<CommandResult>((resolve, reject) => {
+      const child = spawn(argv[0], argv.slice(1), { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+      this.running.add(child);
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+      child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+      if (opts.input !== undefined) child.stdin?.end(opts.input);
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+      child.once('error', (e) => {
+        clearTimeout(timer);
+        this.running.delete(child);
+        reject(e);
+      });
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        this.running.delete(child);
+        if (code !== 0 && !opts.allowFailure) reject(new NetnsCommandError(argv, code, stdout, stderr));
+        else resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** Creates namespace `short` (with `lo` up); resolves with its full name. */
+  async addNamespace(short: string): Promise<string> {
+    const ns = this.ns(short);
+    if (this.created.includes(ns)) throw new Error(`namespace ${ns} exists already`);
+    // Recorded before it exists, so a failure half-way is still cleaned up.
+    this.created.push(ns);
+    await this.run([this.ipBin, 'netns', 'add', ns]);
+    await this.ip(ns, ['link', 'set', 'lo', 'up']);
+    return ns;
+  }
+
+  /** `ip -n NS ARGS…`; resolves with stdout. */
+  async ip(ns: string, args: readonly string[], opts: { allowFailure?: boolean } = {}): Promise<string> {
+    this.assertOurs(ns);
+    return (await this.run([this.ipBin, '-n', ns, ...args], opts)).stdout;
+  }
+
+  /** `ip netns exec NS COMMAND ARGS…` (no shell). */
+  async exec(ns: string, command: string, args: readonly string[], opts: { input?: string; timeoutMs?: number; allowFailure?: boolean } = {}): Promise<CommandResult> {
+    this.assertOurs(ns);
+    return this.run([this.ipBin, 'netns', 'exec', ns, command, ...args], opts);
+  }
+
+  /** `sysctl -w K=V…` inside NS (net.* keys are per namespace). */
+  async sysctl(ns: string, settings: Readonly<Record<string, string | number>>): Promise<void> {
+    const pairs = Object.entries(settings).map(([k, v]) => {
+      if (!k.startsWith('net.')) throw new Error(`only net.* sysctls are per namespace, got ${k}`);
+      return `${k}=${v}`;
+    });
+    await this.exec(ns, requireTool('sysctl', 'procps'), ['-q', '-w', ...pairs]);
+  }
+
+  /** A bridge `name` in NS with `address` (`A.B.C.D/len`, inside the fabric range), up. */
+  async addBridge(ns: string, name: string, address: string): Promise<void> {
+    assertFabricAddress(address, `bridge ${name}'s address`);
+    await this.ip(ns, ['link', 'add', 'name', name, 'type', 'bridge']);
+    await this.ip(ns, ['addr', 'add', address, 'dev', name]);
+    await this.ip(ns, ['link', 'set', name, 'up']);
+  }
+
+  /**
+   * Joins namespace `ns` to `bridge` in `bridgeNs`: a veth pair created in `bridgeNs` (port
+   * `port`, enslaved to the bridge) whose peer is created directly in `ns` as `ifname` with
+   * `address` (`A.B.C.D/len`). Both ends are up.
+   */
+  async connectToBridge(bridgeNs: string, bridge: string, ns: string, opts: { port: string; address: string; ifname?: string }): Promise<void> {
+    this.assertOurs(ns);
+    assertFabricAddress(opts.address, `${ns}'s address`);
+    const ifname = opts.ifname ?? 'eth0';
+    await this.ip(bridgeNs, ['link', 'add', 'name', opts.port, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns]);
+    await this.ip(bridgeNs, ['link', 'set', opts.port, 'master', bridge, 'up']);
+    await this.ip(ns, ['addr', 'add', opts.address, 'dev', ifname]);
+    await this.ip(ns, ['link', 'set', ifname, 'up']);
+  }
+
+  /**
+   * Wires a workload as Calico's CNI plugin does (reference: docs/calico-compat.md, host-side
+   * wiring): a new namespace `short` with `eth0` holding `address/32`, a link route to
+   * 169.254.1.1 and the default route via it; the veth's host side `interfaceName` in `nodeNs`,
+   * up, no address, MAC ee:ee:ee:ee:ee:ee, proxy_arp=1, proxy_delay=0, forwarding=1. The route
+   * `address dev interfaceName` is NOT added: that is the node agent's job.
+   */
+  async wireWorkload(nodeNs: string, short: string, interfaceName: string, address: string): Promise<WorkloadWiring> {
+    this.assertOurs(nodeNs);
+    if (!/^[a-z0-9]{1,15}$/.test(interfaceName)) throw new Error(`interface name must be 1-15 lower-case letters and digits, got "${interfaceName}"`);
+    assertFabricAddress(address, `workload ${short}'s address`);
+    const ns = await this.addNamespace(short);
+    await this.ip(nodeNs, ['link', 'add', 'name', interfaceName, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    await this.ip(nodeNs, ['link', 'set', interfaceName, 'address', 'ee:ee:ee:ee:ee:ee']);
+    await this.sysctl(nodeNs, {
+      [`net.ipv4.conf.${interfaceName}.proxy_arp`]: 1,
+      [`net.ipv4.neigh.${interfaceName}.proxy_delay`]: 0,
+      [`net.ipv4.conf.${interfaceName}.forwarding`]: 1,
+    });
+    await this.ip(nodeNs, ['link', 'set', interfaceName, 'up']);
+    await this.ip(ns, ['addr', 'add', `${address}/32`, 'dev', 'eth0']);
+    await this.ip(ns, ['link', 'set', 'eth0', 'up']);
+    await this.ip(ns, ['route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link']);
+    await this.ip(ns, ['route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
+    return { namespace: ns, nodeNamespace: nodeNs, interfaceName, address };
+  }
+
+  /** Deletes one namespace of the fabric now (a workload's, say); its veth ends go with it. */
+  async deleteNamespace(ns: string): Promise<void> {
+    this.assertOurs(ns);
+    await this.run([this.ipBin, 'netns', 'del', ns]);
+    this.created.splice(this.created.indexOf(ns), 1);
+  }
+
+  /**
+   * Starts a long-running process inside NS (`ip netns exec` execs in place: the PID is the
+   * program's), owned by {@link group}. `resumeBeforeStop` for daemons a test may SIGSTOP.
+   */
+  start(ns: string, name: string, command: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; logFile?: string; resumeBeforeStop?: boolean } = {}): TestProcess {
+    this.assertOurs(ns);
+    const proc = startProcess(name, this.ipBin, ['netns', 'exec', ns, command, ...args], { env: { ...process.env, ...opts.env }, logFile: opts.logFile });
+    return this.group.add(opts.resumeBeforeStop ? resumeBeforeStop(proc) : proc);
+  }
+
+  /** `ip -j route show [table T] [proto P]` in NS, parsed. */
+  async routes(ns: string, opts: { proto?: string | number; table?: string | number } = {}): Promise<KernelRoute[]> {
+    const args = ['-j', 'route', 'show'];
+    if (opts.table !== undefined) args.push('table', String(opts.table));
+    if (opts.proto !== undefined) args.push('proto', String(opts.proto));
+    return parseKernelRoutes(await this.ip(ns, args));
+  }
+
+  /** `busybox ping -c COUNT -W TIMEOUT ADDRESS` from NS; never rejects on lost replies. */
+  async ping(ns: string, address: string, opts: { count?: number; timeoutS?: number } = {}): Promise<PingResult> {
+    const count = opts.count ?? 3;
+    const r = await this.exec(ns, requireTool('busybox', 'busybox-static'), ['ping', '-c', String(count), '-W', String(opts.timeoutS ?? 1), address], {
+      allowFailure: true,
+      timeoutMs: (count + (opts.timeoutS ?? 1)) * 1000 + 10_000,
+    });
+    return parsePing(r.stdout + r.stderr);
+  }
+
+  /** A background `busybox ping -i INTERVAL ADDRESS` from NS, until `stop()`. */
+  startPing(ns: string, address: string, intervalS = 0.2): PingStream {
+    const proc = this.start(ns, `ping-${address}`, requireTool('busybox', 'busybox-static'), ['ping', '-i', String(intervalS), address]);
+    return {
+      process: proc,
+      replies: () => [...proc.output().matchAll(/ seq=\d+ /g)].length,
+      stop: async () => {
+        proc.signal('SIGINT');
+        const timer = setTimeout(() => proc.signal('SIGKILL'), 5000);
+        await proc.exited();
+        clearTimeout(timer);
+        return parsePing(proc.output());
+      },
+    };
+  }
+
+  /** The namespaces with this fabric's prefix that exist now (`ip netns list`). */
+  async listOurs(): Promise<string[]> {
+    const out = (await this.run([this.ipBin, 'netns', 'list'])).stdout;
+    return out
+      .split('\n')
+      .map((l) => l.split(' ')[0])
+      .filter((n) => n.startsWith(`${this.prefix}-`));
+  }
+
+  /**
+   * Stops every process (by PID) and short-lived command, then deletes every namespace of
+   * the fabric. Idempotent; tries everything and throws the first error at the end.
+   */
+  async cleanup(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const child of this.running) {
+      try {
+        child.kill('SIGKILL');
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    try {
+      await this.group.stopAll();
+    } catch (e) {
+      errors.push(e);
+    }
+    for (const ns of [...this.created].reverse()) {
+      const r = await this.run([this.ipBin, 'netns', 'del', ns], { allowFailure: true });
+      if (r.code === 0 || /No such file/.test(r.stderr)) this.created.splice(this.created.indexOf(ns), 1);
+      else errors.push(new Error(`ip netns del ${ns}: ${r.stderr.trim()}`));
+    }
+    const left = await this.listOurs();
+    if (left.length > 0) errors.push(new Error(`namespaces left after cleanup: ${left.join(', ')}`));
+    if (this.created.length === 0) liveFabrics.delete(this);
+    if (errors.length > 0) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]));
+  }
+
+  /** @internal the exit hook's synchronous cleanup. */
+  deleteNamespacesSync(): void {
+    for (const ns of [...this.created].reverse()) {
+      try {
+        execFileSync(this.ipBin, ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {
+        // Deliberate: already gone, or the process is exiting and nothing more can be done.
+      }
+    }
+    this.created.length = 0;
+  }
+}
+
+/**
+ * Starts nats-server inside NS on `address:port` (JetStream off), waiting for its ports file
+ * in `dir`. The URL is reachable from the fabric only.
+ */
+export async function startNatsIn(fabric: Fabric, ns: string, dir: string, address: string, port = 4222): Promise<NatsServer> {
+  assertFabricAddress(address, 'nats-server address');
+  const proc = fabric.start(ns, 'nats-server', requireTool('nats-server'), ['-a', address, '-p', String(port), '--ports_file_dir', dir, '-l', path.join(dir, 'nats.log')]);
+  const file = path.join(dir, `nats-server_${proc.pid}.ports`);
+  await eventually('the nats-server ports file', () => existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { nats?: string[] }).nats?.[0], 10_000, 20);
+  return { url: `nats://${address}:${port}`, port, process: proc };
+}
+
+/**
+ * Starts a built Tabby service inside NS (`node services/X/dist/main.js ARGS…`) and waits for
+ * its "gRPC listening" log line.
+ */
+export async function startServiceIn(
+  fabric: Fabric,
+  ns: string,
+  service: 'store' | 'ipam' | 'topology' | 'agent',
+  args: readonly string[],
+  opts: { name?: string; env?: NodeJS.ProcessEnv; logFile?: string } = {},
+): Promise<ServiceProcess> {
+  const proc = fabric.start(ns, opts.name ?? `tabby-${service}`, process.execPath, [serviceBin(service), ...args], { env: opts.env, logFile: opts.logFile });
+  const m = await proc.waitForLine(/"msg":"gRPC listening".*"address":"([^"]+)"|"address":"([^"]+)".*"msg":"gRPC listening"/, 20_000);
+  const address = m[1] ?? m[2];
+  return { process: proc, address, port: Number(address.slice(address.lastIndexOf(':') + 1)) };
+}
+
+/** One eBGP/iBGP session of a fabric BIRD (direct, on the shared subnet). */
+export interface FabricBirdPeer {
+  /** Protocol name (letters, digits, `_`). */
+  readonly name: string;
+  readonly neighbor: string;
+  readonly remoteAs: number;
+  /** Channel filters as BIRD writes them; defaults: import all, export none. */
+  readonly import?: string;
+  readonly export?: string;
+}
+
+export interface FabricBirdConfig {
+  /** Names the files in the directory (`NAME.conf`, `NAME.ctl`, `NAME.log`). Default `bird`. */
+  readonly name?: string;
+  /** Router id and the address sessions bind to (inside the fabric range). */
+  readonly address: string;
+  readonly as: number;
+  readonly peers: readonly FabricBirdPeer[];
+}
+
+/**
+ * bird.conf for a BIRD router on a fabric bridge: IPv4 sessions on port 179 bound to
+ * `address` (`strict bind`), short timers, graceful restart helper, and no `protocol kernel`
+ * (it only shows what it learned; nothing reaches any routing table).
+ */
+export function renderFabricBirdConfig(config: FabricBirdConfig): string {
+  assertFabricAddress(config.address, 'BIRD address');
+  const out = ['# Generated by @tabby/harness (startBirdIn). No protocol kernel.', 'log stderr all;', `router id ${config.address};`, 'protocol device { scan time 2; }'];
+  for (const p of config.peers) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(p.name)) throw new Error(`BIRD protocol name "${p.name}" is not a symbol`);
+    assertFabricAddress(p.neighbor, `peer ${p.name}'s neighbor`);
+    out.push(
+      `protocol bgp ${p.name} {`,
+      `  local ${config.address} as ${config.as};`,
+      `  neighbor ${p.neighbor} as ${p.remoteAs};`,
+      '  strict bind;',
+      '  hold time 9; keepalive time 3; connect retry time 2; connect delay time 1;',
+      '  error wait time 1, 5;',
+      '  graceful restart aware;',
+      `  ipv4 { import ${p.import ?? 'all'}; export ${p.export ?? 'none'}; };`,
+      '}',
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * Starts BIRD 2 inside NS with {@link renderFabricBirdConfig}'s config in `dir`; resolves once
+ * its control socket answers. Query it with the returned BirdProcess (routes, protocol,
+ * waitEstablished…; its `configure` is for loopback peers and refuses a fabric address).
+ */
+export async function startBirdIn(fabric: Fabric, ns: string, dir: string, config: FabricBirdConfig): Promise<BirdProcess> {
+  const name = config.name ?? 'bird';
+  const configPath = path.join(dir, `${name}.conf`);
+  const socketPath = path.join(dir, `${name}.ctl`);
+  const text = renderFabricBirdConfig(config);
+  writeFileSync(configPath, text);
+  await checkBirdConfig(configPath, text);
+  const proc = fabric.start(ns, name, requireTool('bird', 'bird2'), ['-f', '-c', configPath, '-s', socketPath, '-P', path.join(dir, `${name}.pid`)], {
+    logFile: path.join(dir, `${name}.log`),
+    resumeBeforeStop: true,
+  });
+  const client = new BirdClient(socketPath);
+  fabric.group.defer(() => client.close());
+  let exited = false;
+  void proc.exited().then(() => (exited = true));
+  const r = await eventually(
+    `BIRD ${name} to answer on ${socketPath}`,
+    async () => {
+      if (exited) return 'exited';
+      await client.command('show status', 2000);
+      return 'ready';
+    },
+    15_000,
+    50,
+  );
+  if (r === 'exited') throw new Error(`BIRD ${name} (pid ${proc.pid}) exited during start-up; output:\n${proc.output().slice(-4000)}`);
+  return new BirdProcess(proc, client, configPath, { name, routerId: config.address, address: config.address, port: 179, as: config.as });
+}
+
+/** One neighbor of a fabric GoBGP. */
+export interface FabricGobgpNeighbor {
+  readonly address: string;
+  readonly remoteAs: number;
+}
+
+export interface FabricGobgpConfig {
+  /** Names the files (`NAME.toml`, `NAME.log`). Default `gobgpd`. */
+  readonly name?: string;
+  /** Router id and listen/source address (inside the fabric range); port 179. */
+  readonly address: string;
+  readonly as: number;
+  readonly neighbors: readonly FabricGobgpNeighbor[];
+}
+
+/** gobgpd.toml for a GoBGP router on a fabric bridge (IPv4 unicast, port 179, short timers). */
+export function renderFabricGobgpConfig(config: FabricGobgpConfig): string {
+  assertFabricAddress(config.address, 'GoBGP address');
+  const q = (s: string): string => JSON.stringify(s);
+  const out = ['# Generated by @tabby/harness (startGobgpIn).', '[global.config]', `  as = ${config.as}`, `  router-id = ${q(config.address)}`, '  port = 179', `  local-address-list = [${q(config.address)}]`];
+  for (const n of config.neighbors) {
+    assertFabricAddress(n.address, 'GoBGP neighbor');
+    out.push(
+      '[[neighbors]]',
+      '  [neighbors.config]',
+      `    neighbor-address = ${q(n.address)}`,
+      `    peer-as = ${n.remoteAs}`,
+      '  [neighbors.transport.config]',
+      `    local-address = ${q(config.address)}`,
+      '  [neighbors.timers.config]',
+      '    connect-retry = 2',
+      '    hold-time = 9',
+      '    keepalive-interval = 3',
+      '    idle-hold-time-after-reset = 1',
+      '  [[neighbors.afi-safis]]',
+      '    [neighbors.afi-safis.config]',
+      '      afi-safi-name = "ipv4-unicast"',
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** A gobgpd inside a fabric namespace: the `gobgp` CLI runs there too (its API is on that namespace's 127.0.0.1). */
+export class NetnsGobgpProcess extends GobgpProcess {
+  /** @internal use {@link startGobgpIn} */
+  constructor(
+    readonly fabric: Fabric,
+    readonly namespace: string,
+    proc: TestProcess,
+    apiPort: number,
+    configPath: string,
+    config: FabricGobgpConfig,
+  ) {
+    super(proc, apiPort, configPath, { name: config.name, as: config.as, routerId: config.address, address: config.address, port: 179 });
+  }
+
+  override async gobgp(args: readonly string[], timeoutMs = 10_000): Promise<string> {
+    const r = await this.fabric.exec(this.namespace, requireTool('gobgp', 'gobgpd'), ['-u', '127.0.0.1', '-p', String(this.apiPort), ...args], { timeoutMs, allowFailure: true });
+    if (r.code !== 0) throw new GobgpCommandError(args, (r.stderr || r.stdout).trim());
+    return r.stdout;
+  }
+}
+
+/**
+ * Starts gobgpd inside NS (API on that namespace's 127.0.0.1:`apiPort`, pprof off) and waits
+ * until `gobgp global` answers.
+ */
+export async function startGobgpIn(fabric: Fabric, ns: string, dir: string, config: FabricGobgpConfig, apiPort = 50051): Promise<NetnsGobgpProcess> {
+  const name = config.name ?? 'gobgpd';
+  const configPath = path.join(dir, `${name}.toml`);
+  const text = renderFabricGobgpConfig(config);
+  writeFileSync(configPath, text);
+  await checkGobgpConfig(configPath, text);
+  const proc = fabric.start(ns, name, requireTool('gobgpd'), ['-f', configPath, '-p', '-l', 'info', '--api-hosts', `127.0.0.1:${apiPort}`, '--pprof-disable'], {
+    logFile: path.join(dir, `${name}.log`),
+    resumeBeforeStop: true,
+  });
+  const gobgp = new NetnsGobgpProcess(fabric, ns, proc, apiPort, configPath, config);
+  let exited = false;
+  void proc.exited().then(() => (exited = true));
+  const r = await eventually(
+    `gobgpd ${name} to answer in ${ns}`,
+    async () => {
+      if (exited) return 'exited';
+      await gobgp.gobgp(['global'], 2000);
+      return 'ready';
+    },
+    15_000,
+    100,
+  );
+  if (r === 'exited') throw new Error(`gobgpd ${name} (pid ${proc.pid}) exited during start-up; output:\n${proc.output().slice(-4000)}`);
+  return gobgp;
+}
