@@ -32,6 +32,8 @@ export {
   NodeStatus,
   NodeStatusReport,
   NodeStatusSpec,
+  RouteProblem,
+  RoutingStatus,
 } from './gen/tabby/v1/nodestatus.js';
 export { Resource } from './gen/tabby/v1/resource.js';
 export { EventType, ResourceEvent, eventTypeFromJSON, eventTypeToJSON } from './gen/tabby/v1/events.js';
@@ -108,6 +110,9 @@ export {
   NodeConfigChanged,
   NodeDiff,
   OriginatedPrefix,
+  AffineBlock,
+  LocalWorkload,
+  PoolRoutes,
   PeerConfig,
   PeerRule,
   PeerSource,

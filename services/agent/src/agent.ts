@@ -1,6 +1,7 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { parseIP, wrap, type ParsedCIDR } from '@tabby/api';
-import { Speaker, peerKey, type Family, type PeerStatus as SpeakerPeerStatus, type RouteEntry } from '@tabby/bgp';
+import { peerKey, type ExportFilter, type Family, type PeerStatus as SpeakerPeerStatus, type RouteEntry } from '@tabby/bgp';
+import type { Dataplane } from '@tabby/dataplane';
 import {
   NodeStatus,
   ObjectMeta,
@@ -15,6 +16,9 @@ import {
 import { ServiceError, callUnary, isGrpcError, type EventBus, type Logger } from '@tabby/runtime';
 import type { AgentMetrics } from './agent-metrics.js';
 import { desiredPeers, type DesiredPeer } from './peers.js';
+import { RouteManager } from './route-manager.js';
+import { PoolIndex, exportAllowed } from './routing.js';
+import { realSpeaker, type SpeakerApi, type SpeakerFactory } from './speaker-api.js';
 import { AGENT_VERSION } from './version.js';
 
 export interface NodeAgentOptions {
@@ -35,14 +39,18 @@ export interface NodeAgentOptions {
   readonly logger: Logger;
   readonly metrics: AgentMetrics;
   readonly statusIntervalMs: number;
+  /** The routing table (`--dataplane linux`); undefined for `none`: BGP only. */
+  readonly dataplane?: Dataplane;
+  /** Table scan period (default 2 s, BIRD's `scan time 2`). */
+  readonly scanIntervalMs?: number;
+  /** Longest wait for BGP to converge after a restart before stale routes go (default 120 s). */
+  readonly convergenceTimeoutMs?: number;
+  /** Makes the BGP speaker (tests give a fake). */
+  readonly speakerFactory?: SpeakerFactory;
 }
 
 const ORIGIN = ['IGP', 'EGP', 'INCOMPLETE'];
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
-
-function familyOf(prefix: string): Family {
-  return prefix.includes(':') ? 'ipv6-unicast' : 'ipv4-unicast';
-}
 
 function communityText(c: number): string {
   return `${Math.floor(c / 65536)}:${c % 65536}`;
@@ -63,11 +71,14 @@ function birdState(s: SpeakerPeerStatus | undefined): string {
  * last configuration, sessions and routes, and resyncs when they return.
  */
 export class NodeAgent {
-  private speaker: Speaker | undefined;
+  private speaker: SpeakerApi | undefined;
   private speakerIdentity = '';
   private config: NodeConfig | undefined;
   private desired = new Map<string, DesiredPeer>();
-  private originated = new Set<string>();
+  private readonly routing: RouteManager;
+  private restarting = false;
+  private pools = new PoolIndex([]);
+  private exportInputs = '';
   private stopped = false;
   private watchCall: { cancel(): void } | undefined;
   private applying: Promise<void> = Promise.resolve();
@@ -82,7 +93,36 @@ export class NodeAgent {
   storeConnected = false;
   registered = false;
 
-  constructor(private readonly opts: NodeAgentOptions) {}
+  constructor(private readonly opts: NodeAgentOptions) {
+    const own = new Set([opts.bgpAddress, opts.bgpIpv6Address, opts.nextHopIPv4, opts.nextHopIPv6].filter((a): a is string => Boolean(a)));
+    this.routing = new RouteManager({
+      dataplane: opts.dataplane,
+      logger: opts.logger,
+      scanIntervalMs: opts.scanIntervalMs ?? 2000,
+      convergenceTimeoutMs: opts.convergenceTimeoutMs ?? 120_000,
+      ownAddresses: own,
+      onChange: () => this.scheduleStatus(),
+    });
+    this.routing.onConverged(() => {
+      this.restarting = false;
+      this.speaker?.restartComplete();
+    });
+  }
+
+  /** The routing side (tests and the service read it). */
+  get routeManager(): RouteManager {
+    return this.routing;
+  }
+
+  /**
+   * Calico's export filter on top of RFC 4271/4456 rules: see {@link exportAllowed}. It reads
+   * the current peers and pools, so re-applying it after they change re-evaluates every prefix.
+   */
+  private readonly exportFilter: ExportFilter = (_family, prefix, path, toPeer) => {
+    const from = path.source.kind === 'peer' ? this.desired.get(path.source.id) : undefined;
+    const to = this.desired.get(toPeer);
+    return exportAllowed(prefix, path, from?.external ?? false, to?.external ?? true, this.pools);
+  };
 
   get generation(): number {
     return Number(this.config?.generation ?? 0);
@@ -93,12 +133,15 @@ export class NodeAgent {
    * (retrying until reachable). `address` is where the agent's gRPC service is reached,
    * reported in the NodeStatus so tabbyctl finds the agent from the node name.
    */
-  start(address = ''): Promise<void> {
+  async start(address = ''): Promise<void> {
     this.address = address;
+    // Read the routing table first: Tabby routes there mean a restart, announced to peers
+    // as a graceful restart with forwarding preserved.
+    const { restarting } = await this.routing.start();
+    this.restarting = restarting;
     this.loops.push(this.registerLoop(), this.watchLoop());
     this.statusTimer = setInterval(() => void this.reportStatus(), this.opts.statusIntervalMs);
     this.statusTimer.unref();
-    return Promise.resolve();
   }
 
   /** Closes every session with CEASE and reports the agent NotReady. */
@@ -108,6 +151,7 @@ export class NodeAgent {
     clearInterval(this.statusTimer);
     clearTimeout(this.statusScheduled);
     await this.applying.catch(() => undefined);
+    await this.routing.stop();
     await this.speaker?.stop();
     await this.reportStatus('NotReady');
     await Promise.allSettled(this.loops);
@@ -229,7 +273,9 @@ export class NodeAgent {
       if (this.registered) log.warn({ node: this.opts.node }, 'the Node does not exist (any more): no BGP sessions');
       else log.info({ node: this.opts.node }, 'waiting for the Node to be registered');
       this.reconcilePeers([]);
-      this.reconcilePrefixes([]);
+      // A Node that existed and is gone takes its routes with it; before the first
+      // registration nothing is known yet, so nothing changes.
+      if (this.registered) this.routing.setInputs({ blocks: [], workloads: [], pools: [] });
       this.scheduleStatus();
       return;
     }
@@ -242,20 +288,26 @@ export class NodeAgent {
       }
       const listen = [{ address: this.opts.bgpAddress, port }];
       if (this.opts.bgpIpv6Address) listen.push({ address: this.opts.bgpIpv6Address, port });
-      const speaker = new Speaker({
+      const restarting = this.restarting;
+      const speaker = (this.opts.speakerFactory ?? realSpeaker)({
         asn: config.asNumber,
         routerId: config.routerId,
         listen,
         clusterId: config.routeReflectorClusterId || undefined,
         logger: log,
+        exportFilter: this.exportFilter,
+        // The kernel keeps forwarding with the routes of the last run (persist): peers keep
+        // ours while we come back (RFC 4724, F bit) and we keep theirs until End-of-RIB.
+        gracefulRestart: restarting ? { restarting: true, forwardingPreserved: true } : undefined,
       });
       speaker.onPeerStatus(() => this.scheduleStatus());
       await speaker.start();
       this.speaker = speaker;
       this.speakerIdentity = identity;
       this.desired = new Map();
-      this.originated = new Set();
-      log.info({ asn: config.asNumber, routerId: config.routerId, address: this.opts.bgpAddress, port }, 'BGP speaker listening');
+      this.exportInputs = '';
+      this.routing.attach(speaker);
+      log.info({ asn: config.asNumber, routerId: config.routerId, address: this.opts.bgpAddress, port, gracefulRestart: restarting }, 'BGP speaker listening');
     }
     const speaker = this.speaker;
     const peers = desiredPeers(
@@ -268,7 +320,18 @@ export class NodeAgent {
     if (clusterId) speaker.setClusterId(clusterId);
     this.reconcilePeers(peers);
     if (!clusterId) speaker.setClusterId(undefined);
-    this.reconcilePrefixes(config.prefixes.map((p) => p.cidr));
+    const pools = config.pools.map((p) => ({ name: p.name, cidr: p.cidr, disableBGPExport: p.disableBGPExport, vxlanMode: p.vxlanMode, ipipMode: p.ipipMode }));
+    this.pools = new PoolIndex(pools);
+    const exportInputs = JSON.stringify([config.pools, peers.map((p) => [p.key, p.external])]);
+    if (exportInputs !== this.exportInputs) {
+      this.exportInputs = exportInputs;
+      speaker.setExportFilter(this.exportFilter);
+    }
+    this.routing.setInputs({
+      blocks: config.blocks.map((b) => ({ cidr: b.cidr, exported: b.exported })),
+      workloads: config.workloads.map((w) => ({ name: w.name, interfaceName: w.interfaceName, addresses: w.addresses })),
+      pools,
+    });
     this.reconfiguredAt = new Date().toISOString();
     log.info({ generation: config.generation, peers: peers.length, prefixes: config.prefixes.length }, 'configuration applied');
     this.scheduleStatus();
@@ -300,15 +363,6 @@ export class NodeAgent {
       if (r !== 'unchanged') log.info({ peer: p.key, change: r }, r === 'reset' ? 'peer changed: session reset' : 'peer role changed in place');
     }
     this.desired = next;
-  }
-
-  private reconcilePrefixes(prefixes: readonly string[]): void {
-    const speaker = this.speaker;
-    if (!speaker) return;
-    const next = new Set(prefixes);
-    for (const p of this.originated) if (!next.has(p)) speaker.withdraw(familyOf(p), p);
-    for (const p of next) if (!this.originated.has(p)) speaker.announce(familyOf(p), p);
-    this.originated = next;
   }
 
   // ---- status ----
@@ -370,6 +424,7 @@ export class NodeAgent {
           peersV4: v4,
           peersV6: v6,
         },
+        routes: this.routing.status(),
       },
     };
   }
@@ -399,7 +454,7 @@ export class NodeAgent {
     for (const f of fams) {
       for (const r of speaker.routes(f)) {
         if (prefix && r.prefix !== prefix) continue;
-        out.push(toRoute(r, this.originated.has(r.prefix)));
+        out.push(toRoute(r, this.routing.originatedPrefixes().has(r.prefix)));
       }
     }
     return out;

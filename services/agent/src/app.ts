@@ -15,6 +15,7 @@ import {
   type ServiceMetrics,
 } from '@tabby/runtime';
 import { parseIP } from '@tabby/api';
+import { DEFAULT_ROUTE_PROTOCOL, LinuxDataplane, parseRouteTable, type Dataplane } from '@tabby/dataplane';
 import { NodeAgent } from './agent.js';
 import { createAgentMetrics } from './agent-metrics.js';
 import { parseAllowList } from './peers.js';
@@ -44,6 +45,14 @@ export interface AgentAppOptions {
   readonly tls?: ServerTlsFiles;
   readonly statusIntervalMs: number;
   readonly callLogLevel?: 'info' | 'debug';
+  /** `linux` programs the routing table; `none` (default) only speaks BGP. */
+  readonly dataplane?: 'linux' | 'none';
+  /** `main` or a table number (default main). */
+  readonly routeTable?: string;
+  /** Protocol number of Tabby's routes (default 84). */
+  readonly routeProtocol?: number;
+  readonly routeScanIntervalMs?: number;
+  readonly gracefulRestartWaitMs?: number;
 }
 
 export interface AgentApp {
@@ -94,6 +103,21 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
   if (opts.holdTimeS !== 0 && opts.holdTimeS < 3) throw new ConfigError('--hold-time: expected 0 or 3-65535');
   const allow = parseAllowList(opts.peerAllow);
   const log = opts.logger;
+  let table: number | undefined;
+  if (opts.dataplane === 'linux') {
+    const parsed = parseRouteTable(opts.routeTable ?? 'main');
+    if ('error' in parsed) throw new ConfigError(`--route-table: ${parsed.error}`);
+    table = parsed.value;
+  }
+  let dataplane: Dataplane | undefined;
+  if (table !== undefined) {
+    try {
+      dataplane = await LinuxDataplane.open({ table, protocol: opts.routeProtocol ?? DEFAULT_ROUTE_PROTOCOL, logger: componentLogger(log, 'dataplane') });
+    } catch (err) {
+      throw new ConfigError(`--dataplane linux: ${(err as Error).message}`);
+    }
+    log.info({ dataplane: dataplane.description }, 'programming the routing table');
+  }
   const metrics = createAgentMetrics(opts.metrics.registry);
   const insecure = channelCredentials({});
   const store = new ResourceStoreClient(opts.store, insecure, CLIENT_CHANNEL_OPTIONS);
@@ -116,6 +140,9 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
     logger: componentLogger(log, 'agent'),
     metrics,
     statusIntervalMs: opts.statusIntervalMs,
+    dataplane,
+    scanIntervalMs: opts.routeScanIntervalMs,
+    convergenceTimeoutMs: opts.gracefulRestartWaitMs,
   });
   const server = new GrpcServer({ logger: componentLogger(log, 'grpc'), metrics: opts.metrics, tls: opts.tls, descriptorSets: [loadDescriptorSet()], callLogLevel: opts.callLogLevel });
   server.addService('tabby.v1.Agent', AgentService, agentService(agent));

@@ -29,6 +29,11 @@ await runService({
       metricsAddress: config.metrics,
       tls: { cert: config.tlsCert, key: config.tlsKey, clientCa: config.tlsClientCa },
       statusIntervalMs: config.statusInterval * 1000,
+      dataplane: config.dataplane,
+      routeTable: config.routeTable,
+      routeProtocol: config.routeProtocol,
+      routeScanIntervalMs: config.routeScanInterval * 1000,
+      gracefulRestartWaitMs: config.gracefulRestartWait * 1000,
       callLogLevel: config.rpcLog,
     }),
 });

@@ -18,6 +18,25 @@ export const agentOptions = {
   store: option.string('address of tabby-store (Node registration, NodeStatus)', '127.0.0.1:50051', 'ADDR'),
   topology: option.string('address of tabby-topology (this node\'s compiled configuration)', '127.0.0.1:50053', 'ADDR'),
   nats: option.optionalString('NATS server URL for status events (tabby.v1.agents.<node>.status)', 'URL'),
+  dataplane: option.oneOf(
+    'routing table programming: linux (remote blocks via their BGP next hops, blackholes for own blocks, /32 routes to local workloads, in --route-table with --route-protocol) or none (BGP only, for the loopback demo)',
+    'none',
+    ['none', 'linux'] as const,
+  ),
+  routeTable: option.string('kernel routing table for --dataplane linux: main, or a number 1-4294967295 other than 253 (default) and 255 (local)', 'main', 'TABLE'),
+  routeProtocol: option.integer(
+    'routing protocol number Tabby\'s routes carry (routes of any other protocol are never touched); 84 is unassigned in iproute2\'s rt_protos, name it with deploy/iproute2/rt_protos.d/tabby.conf',
+    84,
+    5,
+    255,
+  ),
+  routeScanInterval: option.integer('seconds between scans of the routing table that repair routes someone else changed (BIRD\'s scan time)', 2, 1, 3600),
+  gracefulRestartWait: option.integer(
+    'after a restart that finds Tabby routes in the table: longest wait, seconds, for every peer\'s End-of-RIB before stale routes are removed',
+    120,
+    1,
+    3600,
+  ),
   statusInterval: option.integer('seconds between periodic NodeStatus reports (also sent on every change)', 30, 1, 3600),
   rpcLog: option.oneOf('log level of successful RPCs', 'info', ['info', 'debug'] as const),
 };

@@ -18,6 +18,8 @@ export interface DesiredPeer {
   readonly config: SpeakerPeer;
   readonly typeLabel: string;
   readonly family: 'ipv4' | 'ipv6';
+  /** A router outside the cluster (not a node): routes are never passed from one such peer to another. */
+  readonly external: boolean;
   /** Why the agent will not run it (outside --peer-allow, no local address of its family). */
   readonly blocked?: string;
 }
@@ -79,7 +81,7 @@ export function desiredPeers(node: NodeConfig, defaults: PeerDefaults, allow: re
       ...(defaults.nextHopIPv6 ? { nextHopIPv6: defaults.nextHopIPv6 } : {}),
       description: p.typeLabel,
     };
-    out.push({ key: peerKey(config.address, config.port), config, typeLabel: p.typeLabel, family: v6 ? 'ipv6' : 'ipv4', blocked });
+    out.push({ key: peerKey(config.address, config.port), config, typeLabel: p.typeLabel, family: v6 ? 'ipv6' : 'ipv4', external: p.peerNode === '', blocked });
   }
   return out;
 }

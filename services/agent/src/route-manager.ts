@@ -1,0 +1,268 @@
+import type { Family, PeerStatus } from '@tabby/bgp';
+import type { Dataplane, ReconcileReport, RouteFailure } from '@tabby/dataplane';
+import type { RoutingStatus } from '@tabby/proto';
+import type { Logger } from '@tabby/runtime';
+import { planRoutes, type RoutingBlock, type RoutingPlan, type RoutingPool, type RoutingWorkload } from './routing.js';
+import type { SpeakerApi } from './speaker-api.js';
+
+export interface RouteManagerOptions {
+  /** The routing table; undefined with `--dataplane none` (originations only). */
+  readonly dataplane?: Dataplane;
+  readonly logger: Logger;
+  /** Period of the table scan that repairs routes someone else changed (BIRD's `scan time`). */
+  readonly scanIntervalMs: number;
+  /**
+   * After a restart with routes already in the table: the longest wait for BGP to converge
+   * (every peer Established and its End-of-RIB received) before stale routes are removed.
+   */
+  readonly convergenceTimeoutMs: number;
+  /** This node's own addresses (learned paths pointing at them are not programmed). */
+  readonly ownAddresses: ReadonlySet<string>;
+  /** Called when something a status report shows has changed. */
+  readonly onChange?: () => void;
+  /** Milliseconds to gather changes before acting on them. */
+  readonly debounceMs?: number;
+}
+
+export interface RoutingInputs {
+  readonly blocks: readonly RoutingBlock[];
+  readonly workloads: readonly RoutingWorkload[];
+  readonly pools: readonly RoutingPool[];
+}
+
+const familyOf = (prefix: string): Family => (prefix.includes(':') ? 'ipv6-unicast' : 'ipv4-unicast');
+
+/**
+ * Keeps the node's kernel table and its originated prefixes equal to {@link planRoutes} of
+ * the current inputs: on every configuration or Loc-RIB change (debounced) and on a periodic
+ * scan. Routes stay in the table when the agent stops or crashes (BIRD's `persist`); after a
+ * start that finds Tabby routes in the table, nothing is removed until BGP has converged
+ * (graceful restart), so forwarding never stops while the agent restarts.
+ */
+export class RouteManager {
+  private speaker: SpeakerApi | undefined;
+  private unsubscribe: (() => void)[] = [];
+  private inputs: RoutingInputs | undefined;
+  private originated = new Set<string>();
+  private plan: RoutingPlan | undefined;
+  private report: ReconcileReport | undefined;
+  private reportedAt = '';
+  private failures = new Map<string, string>();
+  private waitingLogged = new Set<string>();
+  private restartingValue = false;
+  private convergedValue = true;
+  private convergenceTimer: NodeJS.Timeout | undefined;
+  private scanTimer: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private readonly convergedListeners = new Set<() => void>();
+
+  constructor(private readonly opts: RouteManagerOptions) {}
+
+  /**
+   * Reads the table. Tabby routes already there mean the agent restarted: the speaker should
+   * announce a graceful restart with forwarding preserved, and nothing is pruned until
+   * convergence. Throws when the table cannot be read at all.
+   */
+  async start(): Promise<{ restarting: boolean }> {
+    const dp = this.opts.dataplane;
+    if (dp) {
+      const existing = await dp.list();
+      this.restartingValue = existing.length > 0;
+      this.convergedValue = !this.restartingValue;
+      if (this.restartingValue) {
+        this.opts.logger.info(
+          { routes: existing.length, waitMs: this.opts.convergenceTimeoutMs },
+          'Tabby routes found in the table: restarting gracefully, keeping them until BGP has converged',
+        );
+        this.convergenceTimer = setTimeout(() => this.markConverged('convergence timeout'), this.opts.convergenceTimeoutMs);
+        this.convergenceTimer.unref();
+      }
+      this.scanTimer = setInterval(() => this.schedule(0), this.opts.scanIntervalMs);
+      this.scanTimer.unref();
+    }
+    return { restarting: this.restartingValue };
+  }
+
+  /** True while stale routes are kept after a restart. */
+  get converging(): boolean {
+    return !this.convergedValue;
+  }
+
+  /** Called once when BGP has converged after a restart (at once when there was none). */
+  onConverged(listener: () => void): void {
+    if (this.convergedValue) listener();
+    else this.convergedListeners.add(listener);
+  }
+
+  /** Follows a (new) speaker: its best-path changes and peer states. */
+  attach(speaker: SpeakerApi | undefined): void {
+    for (const u of this.unsubscribe) u();
+    this.unsubscribe = [];
+    this.speaker = speaker;
+    this.originated = new Set();
+    if (speaker) {
+      this.unsubscribe.push(
+        speaker.onBestChange(() => this.schedule()),
+        speaker.onPeerStatus(() => this.checkConvergence()),
+      );
+    }
+    this.schedule();
+  }
+
+  /** New blocks, workloads or pools from the node's configuration. */
+  setInputs(inputs: RoutingInputs): void {
+    this.inputs = inputs;
+    this.schedule();
+    this.checkConvergence();
+  }
+
+  /**
+   * Converged when the node's configuration is known and every peer the speaker has is
+   * Established with an End-of-RIB received for each of its families.
+   */
+  private checkConvergence(): void {
+    if (this.convergedValue || !this.inputs || !this.speaker) return;
+    const peers = this.speaker.peers();
+    const done = (p: PeerStatus): boolean => p.state === 'Established' && p.families.every((f) => p.endOfRibReceived.includes(f));
+    if (peers.every(done)) this.markConverged(`End-of-RIB from ${peers.length} peer(s)`);
+  }
+
+  private markConverged(why: string): void {
+    if (this.convergedValue || this.stopped) return;
+    this.convergedValue = true;
+    clearTimeout(this.convergenceTimer);
+    this.opts.logger.info({ why }, 'BGP converged after the restart: stale routes are removed from now on');
+    for (const l of this.convergedListeners) l();
+    this.convergedListeners.clear();
+    this.schedule(0);
+  }
+
+  /** Runs a reconcile soon; several requests in a row make one. */
+  schedule(delayMs = this.opts.debounceMs ?? 50): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.debounce && delayMs > 0) return;
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      this.running = this.run().finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.schedule();
+        }
+      });
+    }, delayMs);
+  }
+
+  /** Waits for the current and any requested reconcile to finish (tests, stop). */
+  async settle(): Promise<void> {
+    for (;;) {
+      if (this.debounce) await new Promise((r) => setTimeout(r, 5));
+      else if (this.running) await this.running;
+      else return;
+    }
+  }
+
+  private async run(): Promise<void> {
+    const inputs = this.inputs;
+    // Before the first configuration there is nothing to compare with: change nothing.
+    if (!inputs) return;
+    const speaker = this.speaker;
+    const dp = this.opts.dataplane;
+    const links = dp ? await dp.links().catch(() => undefined) : undefined;
+    const rib = speaker ? [...speaker.routes('ipv4-unicast'), ...speaker.routes('ipv6-unicast')] : [];
+    const plan = planRoutes({ ...inputs, rib, links: dp ? (links ?? new Set()) : undefined, ownAddresses: this.opts.ownAddresses });
+    this.plan = plan;
+    if (speaker) this.originate(speaker, plan.originate);
+    for (const w of plan.waitingForInterface) {
+      if (this.waitingLogged.has(w)) continue;
+      this.opts.logger.info({ workload: w }, 'workload route waits for its interface');
+    }
+    this.waitingLogged = new Set(plan.waitingForInterface);
+    if (!dp) {
+      this.opts.onChange?.();
+      return;
+    }
+    let report: ReconcileReport;
+    try {
+      report = await dp.reconcile(plan.kernel, { prune: this.convergedValue });
+    } catch (err) {
+      this.opts.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot read the routing table; retrying at the next scan');
+      return;
+    }
+    this.report = report;
+    this.reportedAt = new Date().toISOString();
+    this.noteFailures(report.failed);
+    if (report.added + report.changed + report.removed > 0)
+      this.opts.logger.info(
+        { added: report.added, changed: report.changed, removed: report.removed, unchanged: report.unchanged, failed: report.failed.length, ms: report.ms, pruned: this.convergedValue },
+        'routing table updated',
+      );
+    this.opts.onChange?.();
+  }
+
+  private noteFailures(failures: readonly RouteFailure[]): void {
+    const next = new Map(failures.map((f) => [f.prefix, f.error]));
+    for (const [prefix, error] of next) {
+      if (this.failures.get(prefix) !== error) this.opts.logger.warn({ prefix, error }, 'the kernel refused a route; keeping the others and retrying at every scan');
+    }
+    for (const prefix of this.failures.keys()) if (!next.has(prefix)) this.opts.logger.info({ prefix }, 'route programmed after earlier failures');
+    this.failures = next;
+  }
+
+  private originate(speaker: SpeakerApi, prefixes: readonly string[]): void {
+    const next = new Set(prefixes);
+    for (const p of this.originated) if (!next.has(p)) speaker.withdraw(familyOf(p), p);
+    for (const p of next) if (!this.originated.has(p)) speaker.announce(familyOf(p), p);
+    this.originated = next;
+  }
+
+  /** Prefixes originated now. */
+  originatedPrefixes(): ReadonlySet<string> {
+    return this.originated;
+  }
+
+  /** The last plan (tests, status). */
+  lastPlan(): RoutingPlan | undefined {
+    return this.plan;
+  }
+
+  /** The routes section of the NodeStatus; undefined without a data plane. */
+  status(): RoutingStatus | undefined {
+    const dp = this.opts.dataplane;
+    if (!dp) return undefined;
+    const plan = this.plan;
+    const r = this.report;
+    return {
+      dataplane: dp.description,
+      programmed: r && plan ? plan.kernel.length - this.failures.size : 0,
+      blackholes: plan?.counts.blackholes ?? 0,
+      workloads: plan?.counts.workloads ?? 0,
+      remote: plan?.counts.remote ?? 0,
+      lastReconcileTime: this.reportedAt,
+      failures: [...this.failures].map(([prefix, error]) => ({ prefix, error })),
+      waitingForInterface: [...(plan?.waitingForInterface ?? [])],
+      converging: !this.convergedValue,
+      borrowed: [...(plan?.borrowed ?? [])],
+    };
+  }
+
+  /** Stops scanning. The routes stay in the table (BIRD's `persist`). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.debounce);
+    this.debounce = undefined;
+    clearInterval(this.scanTimer);
+    clearTimeout(this.convergenceTimer);
+    for (const u of this.unsubscribe) u();
+    await this.running;
+    await this.opts.dataplane?.close();
+  }
+}

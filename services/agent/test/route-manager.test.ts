@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '@tabby/runtime';
+import { MemoryDataplane, type KernelRoute } from '@tabby/dataplane';
+import { RouteManager, type RoutingInputs } from '../src/route-manager.js';
+import { FakeSpeaker, learned, peerSource } from './fakes.js';
+
+const logger = createLogger({ service: 'test', level: 'silent' });
+const node2 = peerSource('198.18.0.12', 64512, true);
+const node3 = peerSource('198.18.0.13', 64512, true);
+
+const INPUTS: RoutingInputs = {
+  blocks: [{ cidr: '198.19.1.0/26', exported: true }],
+  workloads: [{ name: 'default/a', interfaceName: 'cali0000000000a', addresses: ['198.19.1.5/32'] }],
+  pools: [{ name: 'default', cidr: '198.19.0.0/16', disableBGPExport: false, vxlanMode: 'Never', ipipMode: 'Never' }],
+};
+
+function speaker(): FakeSpeaker {
+  return new FakeSpeaker({ asn: 64512, routerId: '198.18.0.11', listen: [] });
+}
+
+function manager(dp: MemoryDataplane | undefined, over: { convergenceTimeoutMs?: number } = {}): RouteManager {
+  return new RouteManager({
+    dataplane: dp,
+    logger,
+    scanIntervalMs: 3_600_000,
+    convergenceTimeoutMs: over.convergenceTimeoutMs ?? 3_600_000,
+    ownAddresses: new Set(['198.18.0.11']),
+    debounceMs: 1,
+  });
+}
+
+const show = (routes: readonly KernelRoute[]): string[] =>
+  routes.map((r) => `${r.type === 'blackhole' ? 'blackhole ' : ''}${r.prefix}${r.nextHops.map((h) => (h.via ? ` via ${h.via}` : ` dev ${h.dev}`)).join('')}`);
+
+describe('RouteManager against a MemoryDataplane and a fake speaker', () => {
+  it('programs blackholes, workload routes and learned routes, and originates the node’s blocks', async () => {
+    const dp = new MemoryDataplane({ links: ['eth0', 'cali0000000000a'] });
+    const sp = speaker();
+    const rm = manager(dp);
+    expect(await rm.start()).toEqual({ restarting: false });
+    rm.attach(sp);
+    rm.setInputs(INPUTS);
+    sp.learn('198.19.2.0/26', [learned('198.19.2.0/26', '198.18.0.12', node2).path]);
+    await rm.settle();
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26', '198.19.1.5/32 dev cali0000000000a', '198.19.2.0/26 via 198.18.0.12']);
+    expect([...sp.announced]).toEqual(['198.19.1.0/26']);
+    expect(rm.status()).toMatchObject({ dataplane: 'memory', programmed: 3, blackholes: 1, workloads: 1, remote: 1, converging: false, failures: [] });
+
+    // A withdrawal removes the route; a rescan with nothing changed writes nothing.
+    sp.learn('198.19.2.0/26', []);
+    await rm.settle();
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26', '198.19.1.5/32 dev cali0000000000a']);
+    const writes = dp.writes;
+    rm.schedule(0);
+    await rm.settle();
+    expect(dp.writes).toBe(writes);
+    await rm.stop();
+  });
+
+  it('repairs a route someone deleted at the next scan, and never touches routes of other protocols', async () => {
+    const dp = new MemoryDataplane({ links: ['cali0000000000a'] });
+    dp.addForeignRoute({ prefix: '198.19.250.0/24', type: 'unicast', nextHops: [{ via: '198.18.0.12' }] }, 'static');
+    const rm = manager(dp);
+    await rm.start();
+    rm.attach(speaker());
+    rm.setInputs(INPUTS);
+    await rm.settle();
+    dp.removeRoute('198.19.1.0/26');
+    rm.schedule(0); // what the scan timer does
+    await rm.settle();
+    expect(show(dp.routes())).toContain('blackhole 198.19.1.0/26');
+    expect(dp.foreignRoutes().map((f) => `${f.protocol} ${f.route.prefix}`)).toEqual(['static 198.19.250.0/24']);
+    rm.setInputs({ blocks: [], workloads: [], pools: [] });
+    await rm.settle();
+    expect(dp.routes()).toEqual([]);
+    expect(dp.foreignRoutes()).toHaveLength(1);
+    await rm.stop();
+  });
+
+  it('routes a workload once its interface appears, and reports it as waiting until then', async () => {
+    const dp = new MemoryDataplane({ links: [] });
+    const rm = manager(dp);
+    await rm.start();
+    rm.attach(speaker());
+    rm.setInputs(INPUTS);
+    await rm.settle();
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26']);
+    expect(rm.status()?.waitingForInterface).toEqual(['default/a (cali0000000000a)']);
+    dp.setLinks(['cali0000000000a']);
+    rm.schedule(0);
+    await rm.settle();
+    expect(show(dp.routes())).toContain('198.19.1.5/32 dev cali0000000000a');
+    expect(rm.status()?.waitingForInterface).toEqual([]);
+    await rm.stop();
+  });
+
+  it('keeps its other routes when the kernel refuses one, reports it, and retries it', async () => {
+    const dp = new MemoryDataplane({ links: ['cali0000000000a'] });
+    const sp = speaker();
+    const rm = manager(dp);
+    await rm.start();
+    rm.attach(sp);
+    dp.failAlwaysFor('198.19.3.0/26', 'Error: Nexthop has invalid gateway.');
+    sp.learn('198.19.3.0/26', [learned('198.19.3.0/26', '198.18.99.1', node3).path]);
+    sp.learn('198.19.2.0/26', [learned('198.19.2.0/26', '198.18.0.12', node2).path]);
+    rm.setInputs(INPUTS);
+    await rm.settle();
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26', '198.19.1.5/32 dev cali0000000000a', '198.19.2.0/26 via 198.18.0.12']);
+    expect(rm.status()?.failures).toEqual([{ prefix: '198.19.3.0/26', error: 'Error: Nexthop has invalid gateway.' }]);
+    dp.failAlwaysFor('198.19.3.0/26', undefined);
+    rm.schedule(0);
+    await rm.settle();
+    expect(show(dp.routes())).toContain('198.19.3.0/26 via 198.18.99.1');
+    expect(rm.status()?.failures).toEqual([]);
+    await rm.stop();
+  });
+
+  it('after a restart keeps stale routes until every peer sent End-of-RIB, then prunes them', async () => {
+    const stale: KernelRoute = { prefix: '198.19.9.0/26', type: 'unicast', nextHops: [{ via: '198.18.0.13' }] };
+    const dp = new MemoryDataplane({ links: ['cali0000000000a'], routes: [stale, { prefix: '198.19.1.0/26', type: 'blackhole', nextHops: [] }] });
+    const sp = speaker();
+    const rm = manager(dp);
+    expect(await rm.start()).toEqual({ restarting: true });
+    let converged = false;
+    rm.onConverged(() => (converged = true));
+    sp.addPeer({ address: '198.18.0.12', remoteAs: 64512, families: ['ipv4-unicast'] });
+    rm.attach(sp);
+    rm.setInputs(INPUTS);
+    await rm.settle();
+    // Nothing removed, nothing duplicated: the blackhole was already there.
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26', '198.19.1.5/32 dev cali0000000000a', '198.19.9.0/26 via 198.18.0.13']);
+    expect(dp.writeLog().map((w) => `${w.op} ${w.prefix}`)).toEqual(['add 198.19.1.5/32']);
+    expect(rm.status()?.converging).toBe(true);
+    sp.setStatus('198.18.0.12', { state: 'Established' });
+    await rm.settle();
+    expect(converged).toBe(false);
+    sp.setStatus('198.18.0.12', { endOfRibReceived: ['ipv4-unicast'] });
+    await rm.settle();
+    expect(converged).toBe(true);
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26', '198.19.1.5/32 dev cali0000000000a']);
+    expect(rm.status()?.converging).toBe(false);
+    await rm.stop();
+  });
+
+  it('after a restart with a peer that never returns, prunes at the convergence timeout', async () => {
+    const dp = new MemoryDataplane({ routes: [{ prefix: '198.19.9.0/26', type: 'unicast', nextHops: [{ via: '198.18.0.13' }] }] });
+    const sp = speaker();
+    sp.addPeer({ address: '198.18.0.13', remoteAs: 64512 });
+    const rm = manager(dp, { convergenceTimeoutMs: 100 });
+    await rm.start();
+    rm.attach(sp);
+    rm.setInputs({ blocks: [], workloads: [], pools: [] });
+    await rm.settle();
+    expect(dp.routes()).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 200));
+    await rm.settle();
+    expect(dp.routes()).toEqual([]);
+    await rm.stop();
+  });
+
+  it('changes nothing before the first configuration, and leaves the routes in place when stopped', async () => {
+    const dp = new MemoryDataplane({ links: ['cali0000000000a'], routes: [{ prefix: '198.19.1.0/26', type: 'blackhole', nextHops: [] }] });
+    const rm = manager(dp);
+    await rm.start();
+    rm.attach(speaker());
+    rm.schedule(0);
+    await rm.settle();
+    expect(dp.writes).toBe(0);
+    rm.setInputs(INPUTS);
+    await rm.settle();
+    await rm.stop();
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26', '198.19.1.5/32 dev cali0000000000a']);
+  });
+
+  it('without a data plane only originates (blocks and borrowed addresses)', async () => {
+    const sp = speaker();
+    const rm = manager(undefined);
+    expect(await rm.start()).toEqual({ restarting: false });
+    rm.attach(sp);
+    rm.setInputs({ ...INPUTS, workloads: [{ name: 'default/b', interfaceName: 'cali0000000000b', addresses: ['198.19.7.7/32'] }] });
+    await rm.settle();
+    expect([...sp.announced].sort()).toEqual(['198.19.1.0/26', '198.19.7.7/32']);
+    expect(rm.status()).toBeUndefined();
+    rm.setInputs({ ...INPUTS, workloads: [] });
+    await rm.settle();
+    expect([...sp.announced]).toEqual(['198.19.1.0/26']);
+    await rm.stop();
+  });
+});
