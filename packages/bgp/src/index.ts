@@ -47,7 +47,8 @@ export type { Decision, DecisionReason, Path } from './rib/best-path.js';
 export { LocRib } from './rib/loc-rib.js';
 export type { BestChange, LocRibOptions, RejectReason, RibChanges } from './rib/loc-rib.js';
 export { AdjRibOut } from './rib/adj-rib-out.js';
-export type { OutBatch } from './rib/adj-rib-out.js';
+export type { FilterErrors, OutBatch } from './rib/adj-rib-out.js';
+export type { ExportFilter } from './rib/export-filter.js';
 export { COMMUNITY_NO_ADVERTISE, COMMUNITY_NO_EXPORT, COMMUNITY_NO_EXPORT_SUBCONFED, ExportPolicy } from './rib/export-policy.js';
 export type { ExportPeer } from './rib/export-policy.js';
 export { localSource } from './rib/source.js';
@@ -56,7 +57,7 @@ export { peerKey } from './session/peer-config.js';
 export type { PeerConfig } from './session/peer-config.js';
 export type { FamilyCounters, PeerStatus } from './session/peer-status.js';
 export { Speaker, SpeakerConfigError, isSpeakerConfigError } from './speaker.js';
-export type { LocalRouteAttributes, RouteEntry, SpeakerConfig } from './speaker.js';
+export type { GracefulRestartConfig, LocalRouteAttributes, RouteEntry, SpeakerConfig } from './speaker.js';
 export {
   FSM_EVENTS,
   FSM_REASONS,

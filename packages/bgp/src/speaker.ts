@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { canonicalPrefix } from './codec/index.js';
 import { silentLogger, systemClock, type BgpLogger, type Clock } from './platform.js';
 import type { Decision, DecisionReason, Path } from './rib/best-path.js';
+import type { ExportFilter } from './rib/export-filter.js';
 import { LocRib, type BestChange } from './rib/loc-rib.js';
 import { localSource, type PathSource } from './rib/source.js';
 import { peerKey, type PeerConfig } from './session/peer-config.js';
@@ -20,8 +21,30 @@ export interface SpeakerConfig {
   readonly listen: readonly { readonly address: string; readonly port: number }[];
   /** Set to make this speaker a route reflector with this cluster id (RFC 4456). */
   readonly clusterId?: string;
+  /** Per-prefix export decision on top of the export rules; see {@link Speaker.setExportFilter}. */
+  readonly exportFilter?: ExportFilter;
+  /** Our side of graceful restart (RFC 4724); see {@link GracefulRestartConfig}. */
+  readonly gracefulRestart?: GracefulRestartConfig;
   readonly logger?: BgpLogger;
   readonly clock?: Clock;
+}
+
+/**
+ * Our side of graceful restart (RFC 4724). The capability itself is sent to every peer whose
+ * `gracefulRestartTimeS` is not 0 (default 120 s); these set its bits.
+ */
+export interface GracefulRestartConfig {
+  /**
+   * This process is a restart of a speaker whose peers may keep its routes: the OPENs carry
+   * the Restart State bit (R) until {@link Speaker.restartComplete} is called.
+   */
+  readonly restarting?: boolean;
+  /**
+   * Our routes' forwarding state survives a restart of this process (the kernel keeps them):
+   * every family of the capability carries the Forwarding State bit (F). Without it a helper
+   * drops our routes as soon as we reconnect.
+   */
+  readonly forwardingPreserved?: boolean;
 }
 
 /** Attributes of a route this speaker originates. */
@@ -93,6 +116,8 @@ export class Speaker {
       clock: this.clock,
       logger: this.log,
       attributeCache: this.attributeCache,
+      exportFilter: config.exportFilter,
+      gracefulRestart: { restarting: config.gracefulRestart?.restarting ?? false, forwardingPreserved: config.gracefulRestart?.forwardingPreserved ?? false },
       defaultLocalAddress: (v6) => config.listen.find((l) => l.address.includes(':') === v6)?.address,
       ribChanged: () => this.scheduleChanges(),
       statusChanged: (key) => this.emitStatus(key),
@@ -131,6 +156,18 @@ export class Speaker {
     await this.closeServers();
     // Let the NOTIFICATIONs leave before the caller exits.
     await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /**
+   * For tests: stops as a crash of this process would (kill -9). Every connection is destroyed
+   * with nothing more sent (no NOTIFICATION, so peers that help with graceful restart keep our
+   * routes), the listen sockets close, timers stop. The speaker cannot be started again; make
+   * a new one (with `gracefulRestart: { restarting: true }`) to play the restarted process.
+   */
+  async abort(): Promise<void> {
+    this.running = false;
+    for (const s of this.sessions.values()) s.abort();
+    await this.closeServers();
   }
 
   private async closeServers(): Promise<void> {
@@ -217,6 +254,40 @@ export class Speaker {
   /** The cluster id while this speaker is a route reflector. */
   get clusterId(): string | undefined {
     return this.host.clusterId;
+  }
+
+  /**
+   * Sets or clears the export filter and re-evaluates what every Established peer is sent:
+   * only differences go out, a withdrawal for each announced prefix the filter now rejects
+   * and an announcement for each prefix it now accepts. Setting the same function again
+   * re-evaluates too (as {@link reexportAll}).
+   */
+  setExportFilter(filter: ExportFilter | undefined): void {
+    this.host.exportFilter = filter;
+    for (const s of this.sessions.values()) s.refilter();
+  }
+
+  /**
+   * The inputs of the export filter changed (pools, peers, …): re-evaluates every prefix for
+   * every Established peer with the current filter; only differences are sent.
+   */
+  reexportAll(): void {
+    this.setExportFilter(this.host.exportFilter);
+  }
+
+  /**
+   * Our restart is over (the agent converged): OPENs sent from now on carry the Restart State
+   * bit clear. Sessions already up are not touched. Idempotent.
+   */
+  restartComplete(): void {
+    if (!this.host.gracefulRestart.restarting) return;
+    this.host.gracefulRestart = { ...this.host.gracefulRestart, restarting: false };
+    this.log.info({}, 'graceful restart complete: Restart State bit cleared');
+  }
+
+  /** True while our OPENs carry the Restart State bit (until {@link restartComplete}). */
+  get restarting(): boolean {
+    return this.host.gracefulRestart.restarting;
   }
 
   /** Removes a peer, sending CEASE Peer De-configured (RFC 4486). */

@@ -7,7 +7,7 @@ import {
   encodeEndOfRib,
   encodeMessage,
   encodeUpdates,
-  isEndOfRib,
+  endOfRibFamily,
   peerAsOf,
   type CodecOptions,
 } from '../codec/index.js';
@@ -26,18 +26,15 @@ import {
 } from '../fsm/index.js';
 import type { BgpLogger, Clock, TimerHandle } from '../platform.js';
 import { AdjRibOut } from '../rib/adj-rib-out.js';
+import type { ExportFilter } from '../rib/export-filter.js';
 import { ExportPolicy } from '../rib/export-policy.js';
 import type { LocRib } from '../rib/loc-rib.js';
 import type { PathSource } from '../rib/source.js';
 import {
-  AFI_IPV4,
-  AFI_IPV6,
   CAP_FOUR_OCTET_AS,
-  CAP_GRACEFUL_RESTART,
   CAP_MULTIPROTOCOL,
   CAP_ROUTE_REFRESH,
   SAFI_UNICAST,
-  type Afi,
   type Capability,
   type Family,
   type OpenMessage,
@@ -46,6 +43,15 @@ import {
   type UpdateMessage,
 } from '../types.js';
 import { OUTPUT_HIGH_WATER, closeConnection, writeBytes, type Connection } from './connection.js';
+import { AFI_OF, FAMILIES, familyOf } from './families.js';
+import {
+  STALE_ROUTES_LIMIT_S,
+  familiesToRetain,
+  gracefulRestartOf,
+  ourGracefulRestartCapability,
+  staleFamiliesToFlush,
+  type LocalGracefulRestart,
+} from './graceful-restart.js';
 import { peerKey, type PeerConfig } from './peer-config.js';
 import type { FamilyCounters, PeerStatus } from './peer-status.js';
 
@@ -59,6 +65,10 @@ export interface SessionHost {
   readonly clock: Clock;
   readonly logger: BgpLogger;
   readonly attributeCache: Map<string, PathAttributes>;
+  /** The speaker's export filter, applied per prefix after the export policy; may change at run time. */
+  exportFilter?: ExportFilter;
+  /** Our graceful-restart bits for the OPENs we send; `restarting` may change at run time. */
+  gracefulRestart: LocalGracefulRestart;
   /** The speaker's own address of a family, used as the default source and next hop. */
   defaultLocalAddress(v6: boolean): string | undefined;
   /** The RIB changed: the speaker hands the changes to every session. */
@@ -89,14 +99,8 @@ interface Instance {
   alive: boolean;
 }
 
-const FAMILIES: readonly Family[] = ['ipv4-unicast', 'ipv6-unicast'];
-const AFI_OF: Record<Family, Afi> = { 'ipv4-unicast': AFI_IPV4, 'ipv6-unicast': AFI_IPV6 };
 const PUMP_BUDGET_MS = 10;
 const OUT_BATCH = 4000;
-
-function familyOf(afi: number): Family | undefined {
-  return afi === AFI_IPV4 ? 'ipv4-unicast' : afi === AFI_IPV6 ? 'ipv6-unicast' : undefined;
-}
 
 function zeroCounters(): Record<Family, FamilyCounters> {
   return { 'ipv4-unicast': { received: 0, rejected: 0, advertised: 0 }, 'ipv6-unicast': { received: 0, rejected: 0, advertised: 0 } };
@@ -117,6 +121,8 @@ export class PeerSession {
   private out: AdjRibOut | undefined;
   private families: Family[] = [];
   private eorSent = new Set<Family>();
+  /** Families whose End-of-RIB the peer sent in the current session. */
+  private readonly eorReceived = new Set<Family>();
   private flushScheduled = false;
   private readonly log: BgpLogger;
   private stopped = false;
@@ -134,8 +140,11 @@ export class PeerSession {
   private flaps = 0;
   private negotiated = { holdTimeS: 0, keepaliveTimeS: 0 };
 
-  // graceful restart helper (RFC 4724)
+  // graceful restart helper (RFC 4724 §4.2)
+  /** Runs while the peer is away: its Restart Time. */
   private restartTimer: TimerHandle | undefined;
+  /** Runs once it is back: how long its stale routes may wait for End-of-RIB. */
+  private staleTimer: TimerHandle | undefined;
   private stale: Record<Family, Set<Prefix>> | undefined;
 
   constructor(
@@ -180,11 +189,36 @@ export class PeerSession {
     if (this.candidate) this.discard(this.candidate, notification);
     this.feed(this.primary, { type: 'ManualStop', notification });
     this.cancelTimers(this.primary);
-    this.restartTimer?.cancel();
+    this.cancelGracefulRestartTimers();
     this.abortConnecting();
+    // A peer stopped or removed while we keep its routes (RFC 4724 helper): they go now.
     if (this.stale && this.source) this.host.rib.dropSource(this.source);
     this.stale = undefined;
     this.host.ribChanged();
+  }
+
+  /**
+   * For tests: ends the session as a crash of this process would (kill -9): its sockets are
+   * destroyed with nothing more written (no NOTIFICATION), its timers stop, the RIB is left as
+   * it is. The session does nothing afterwards; it cannot be started again.
+   */
+  abort(): void {
+    this.stopped = true;
+    for (const inst of [this.primary, this.candidate]) {
+      if (!inst) continue;
+      inst.alive = false;
+      this.cancelTimers(inst);
+      const conn = inst.conn;
+      inst.conn = undefined;
+      if (conn) {
+        conn.closed = true;
+        conn.socket.destroy();
+      }
+    }
+    this.candidate = undefined;
+    this.abortConnecting();
+    this.cancelGracefulRestartTimers();
+    this.out = undefined;
   }
 
   /** Resets the session (CEASE Administrative Reset) and starts again at once. */
@@ -228,6 +262,16 @@ export class PeerSession {
     this.requestRefresh();
   }
 
+  /**
+   * The speaker's export filter changed, or the inputs it decides on did: re-evaluate every
+   * prefix for this peer; only the differences go out.
+   */
+  refilter(): void {
+    if (!this.out) return;
+    this.out.setFilter(this.host.exportFilter);
+    this.scheduleFlush();
+  }
+
   /** Our cluster id or a peer's role changed: recompute what this peer must be sent. */
   reexport(): void {
     const conn = this.primary.conn;
@@ -249,6 +293,7 @@ export class PeerSession {
 
   /** An inbound TCP connection from this peer's address. */
   acceptInbound(socket: Socket): void {
+    if (this.primary.fsm.state === 'Established' && !this.stopped && !this.candidate && gracefulRestartOf(this.primary.peerOpen)) this.replacedByRestart();
     const state = this.primary.fsm.state;
     const conn: Connection = { socket, direction: 'inbound', fourOctetAs: false, closed: false };
     if (this.stopped || state === 'Idle' || state === 'Established' || (this.candidate && (state === 'OpenSent' || state === 'OpenConfirm'))) {
@@ -273,6 +318,25 @@ export class PeerSession {
     this.attach(inst, conn);
     this.log.debug({}, 'inbound connection while opening: collision candidate');
     this.execute(inst, r.actions);
+  }
+
+  /**
+   * A peer that advertised graceful restart connects again while its session looks
+   * Established: it restarted and the end of the old connection never reached us. RFC 4724
+   * §4.2: close the old connection as a TCP failure (its routes are kept, stale) and take the
+   * new one; the FSM starts again at once to accept it.
+   */
+  private replacedByRestart(): void {
+    this.log.info({}, 'peer connected again while Established: it restarted (graceful restart); the old connection is closed');
+    const old = this.primary.conn;
+    this.primary.conn = undefined;
+    if (old) {
+      old.closed = true;
+      old.socket.destroy();
+    }
+    this.lastError = 'Graceful restart';
+    this.feed(this.primary, { type: 'TcpConnectionFails' });
+    this.feed(this.primary, { type: 'ManualStart' });
   }
 
   // ---- FSM plumbing ----
@@ -614,14 +678,8 @@ export class PeerSession {
     const caps: Capability[] = [];
     for (const f of this.configuredFamilies) caps.push({ code: CAP_MULTIPROTOCOL, afi: AFI_OF[f], safi: SAFI_UNICAST });
     caps.push({ code: CAP_ROUTE_REFRESH });
-    const gr = this.config.gracefulRestartTimeS ?? 120;
-    if (gr > 0)
-      caps.push({
-        code: CAP_GRACEFUL_RESTART,
-        restarting: false,
-        restartTime: Math.min(gr, 4095),
-        families: this.configuredFamilies.map((f) => ({ afi: AFI_OF[f], safi: SAFI_UNICAST, forwardingPreserved: false })),
-      });
+    const gr = ourGracefulRestartCapability(this.configuredFamilies, this.config.gracefulRestartTimeS ?? 120, this.host.gracefulRestart);
+    if (gr) caps.push(gr);
     caps.push({ code: CAP_FOUR_OCTET_AS, asn: this.localAs });
     return { type: 'open', version: 4, myAs: this.localAs > 0xffff ? 23456 : this.localAs, holdTime: holdTimeS, bgpId: this.host.routerId, capabilities: caps };
   }
@@ -667,11 +725,12 @@ export class PeerSession {
       ibgp,
       rrClient: (this.config.rrClient ?? false) && ibgp,
     };
-    this.out = new AdjRibOut(this.host.rib, this.exportPolicy(conn, ibgp), new Set(this.families));
+    this.out = new AdjRibOut(this.host.rib, this.exportPolicy(conn, ibgp), new Set(this.families), this.host.exportFilter);
     this.eorSent.clear();
+    this.eorReceived.clear();
     this.restartTimer?.cancel();
     this.restartTimer = undefined;
-    if (this.stale) this.log.info({ stale: this.staleCount() }, 'peer restarted: refreshing its stale routes');
+    if (this.stale) this.peerBack(open);
     this.upSince = this.host.clock.now();
     this.lastError = '';
     this.out.markAll();
@@ -682,29 +741,80 @@ export class PeerSession {
     this.flaps++;
     this.upSince = 0;
     this.out = undefined;
+    this.eorReceived.clear();
     const source = this.source;
-    const gr = this.primary.peerOpen?.capabilities.find((c): c is Extract<Capability, { code: 64 }> => c.code === CAP_GRACEFUL_RESTART);
-    if (source && gr && gr.restartTime > 0 && reason === 'tcp-failed' && !this.stopped) {
-      // RFC 4724 helper: keep the routes, stale, until the peer is back or its restart time ends.
-      this.stale = { 'ipv4-unicast': new Set(this.host.rib.prefixesOf(source.id, 'ipv4-unicast')), 'ipv6-unicast': new Set(this.host.rib.prefixesOf(source.id, 'ipv6-unicast')) };
-      this.log.info({ restartTimeS: gr.restartTime, stale: this.staleCount() }, 'peer may be restarting: keeping its routes');
-      this.restartTimer = this.host.clock.setTimeout(() => {
-        this.restartTimer = undefined;
-        if (this.primary.fsm.state !== 'Established') this.dropStale('restart time expired');
-      }, gr.restartTime * 1000);
-    } else if (source) {
+    if (!source) return;
+    this.staleTimer?.cancel();
+    this.staleTimer = undefined;
+    const previous = gracefulRestartOf(this.primary.peerOpen);
+    // RFC 4724 §4.2: only a session that ended without a NOTIFICATION keeps the families the
+    // peer listed in its Graceful Restart capability.
+    const retain = reason === 'tcp-failed' && !this.stopped ? familiesToRetain(previous, this.families) : [];
+    if (!previous || retain.length === 0) {
+      this.cancelGracefulRestartTimers();
       this.stale = undefined;
       this.host.rib.dropSource(source);
-      this.counters['ipv4-unicast'] = { received: 0, rejected: 0, advertised: 0 };
-      this.counters['ipv6-unicast'] = { received: 0, rejected: 0, advertised: 0 };
+      for (const f of FAMILIES) this.counters[f] = { received: 0, rejected: 0, advertised: 0 };
       this.host.ribChanged();
+      return;
     }
+    // Consecutive restarts: what is still stale from the previous one is deleted (§4.2).
+    if (this.stale) this.dropStale('the peer went down again before its End-of-RIB');
+    const rib = this.host.rib;
+    const stale: Record<Family, Set<Prefix>> = { 'ipv4-unicast': new Set(), 'ipv6-unicast': new Set() };
+    for (const f of FAMILIES) {
+      const prefixes = rib.prefixesOf(source.id, f);
+      if (retain.includes(f)) {
+        for (const p of prefixes) stale[f].add(p);
+        continue;
+      }
+      for (const p of prefixes) rib.withdraw(source, f, p);
+      this.counters[f] = { received: 0, rejected: 0, advertised: 0 };
+    }
+    this.stale = stale;
+    if (this.staleCount() === 0) this.stale = undefined;
+    this.host.ribChanged();
+    if (!this.stale) return;
+    this.log.info({ restartTimeS: previous.restartTime, stale: this.staleCount(), families: retain }, 'peer may be restarting: keeping its routes');
+    this.restartTimer?.cancel();
+    this.restartTimer = this.host.clock.setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.primary.fsm.state !== 'Established') this.dropStale('restart time expired');
+    }, previous.restartTime * 1000);
+  }
+
+  /**
+   * A peer whose routes we keep is Established again (RFC 4724 §4.2): the families its new
+   * OPEN does not cover with the Forwarding State bit lose their stale routes at once; the
+   * others keep them until the family's End-of-RIB, at most {@link STALE_ROUTES_LIMIT_S}.
+   */
+  private peerBack(open: OpenMessage): void {
+    const gr = gracefulRestartOf(open);
+    for (const f of staleFamiliesToFlush(gr, this.families)) {
+      if (!this.stale || this.stale[f].size === 0) continue;
+      this.dropStale(!gr ? 'the peer no longer advertises graceful restart' : !this.families.includes(f) ? 'family no longer negotiated' : 'forwarding state not preserved (F=0 or family not listed)', f);
+    }
+    if (!this.stale) return;
+    this.log.info({ stale: this.staleCount(), peerRestarting: gr?.restarting ?? false }, 'peer restarted: its stale routes wait for End-of-RIB');
+    this.staleTimer?.cancel();
+    this.staleTimer = this.host.clock.setTimeout(() => {
+      this.staleTimer = undefined;
+      this.dropStale('no End-of-RIB within the stale-routes limit');
+    }, STALE_ROUTES_LIMIT_S * 1000);
+  }
+
+  private cancelGracefulRestartTimers(): void {
+    this.restartTimer?.cancel();
+    this.restartTimer = undefined;
+    this.staleTimer?.cancel();
+    this.staleTimer = undefined;
   }
 
   private staleCount(): number {
     return (this.stale?.['ipv4-unicast'].size ?? 0) + (this.stale?.['ipv6-unicast'].size ?? 0);
   }
 
+  /** Withdraws the routes still stale (of one family, or all); forgets the stale state once none is left. */
   private dropStale(why: string, family?: Family): void {
     if (!this.stale || !this.source) return;
     let n = 0;
@@ -715,9 +825,15 @@ export class PeerSession {
       }
       this.stale[f].clear();
     }
-    if (this.staleCount() === 0) this.stale = undefined;
-    this.log.info({ withdrawn: n, why }, 'stale routes removed');
+    if (this.staleCount() === 0) {
+      this.stale = undefined;
+      this.cancelGracefulRestartTimers();
+    }
+    if (n === 0) return;
+    this.log.info({ withdrawn: n, family: family ?? 'all', why }, 'stale routes removed');
+    this.refreshCounters();
     this.host.ribChanged();
+    this.host.statusChanged(this.key);
   }
 
   private applyUpdate(msg: UpdateMessage, treatAsWithdraw: boolean, disableFamily: boolean): boolean {
@@ -732,9 +848,17 @@ export class PeerSession {
         touched = true;
       }
     };
-    if (isEndOfRib(msg)) {
-      const f = msg.mpUnreach ? familyOf(msg.mpUnreach.afi) : 'ipv4-unicast';
-      if (f && this.stale) this.dropStale('End-of-RIB', f);
+    const eor = endOfRibFamily(msg);
+    if (eor) {
+      const f = familyOf(eor.afi, eor.safi);
+      if (!f) return false;
+      // RFC 4724 §4.2: what is still stale in the family after its End-of-RIB is gone.
+      if (this.stale) this.dropStale('End-of-RIB', f);
+      if (this.families.includes(f) && !this.eorReceived.has(f)) {
+        this.eorReceived.add(f);
+        this.log.info({ family: f }, 'End-of-RIB received');
+        this.host.statusChanged(this.key);
+      }
       return true;
     }
     withdraw('ipv4-unicast', msg.withdrawn);
@@ -830,6 +954,11 @@ export class PeerSession {
       }
       if (batch.withdraw.length > 0) write({ afi, withdrawn: batch.withdraw }, batch.withdraw.length);
     }
+    const filterErrors = out.takeFilterErrors();
+    if (filterErrors) {
+      const { err, family, prefix } = filterErrors.first;
+      this.log.error({ err: err instanceof Error ? err.message : String(err), family, prefix, count: filterErrors.count }, 'export filter threw: prefixes not announced to this peer');
+    }
     if (pending.length > 0) writeBytes(conn, pending.length === 1 ? (pending[0]) : Buffer.concat(pending, pendingBytes));
     if (wrote) this.feed(this.primary, { type: 'UpdateMsgSent' });
     for (const f of this.families) this.counters[f].advertised = out.count(f);
@@ -872,6 +1001,7 @@ export class PeerSession {
       updatesOut: this.updatesOut,
       flaps: this.flaps,
       staleRoutes: this.staleCount(),
+      endOfRibReceived: FAMILIES.filter((f) => this.eorReceived.has(f)),
     };
   }
 

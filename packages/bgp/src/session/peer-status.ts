@@ -40,4 +40,10 @@ export interface PeerStatus {
   readonly flaps: number;
   /** Routes kept from a restarting peer (RFC 4724 helper). */
   readonly staleRoutes: number;
+  /**
+   * Families whose End-of-RIB (RFC 4724 §2) the peer sent in the current session: its initial
+   * table of that family is complete. Empty until then and whenever the session is down.
+   * Peers that do not send End-of-RIB never fill it.
+   */
+  readonly endOfRibReceived: readonly Family[];
 }
