@@ -58,6 +58,8 @@ describe('docker-compose.yml as written', () => {
       if (AGENTS.includes(name)) {
         expect(svc.user).toBe('root');
         expect([...(svc.cap_add ?? [])].sort()).toEqual(['NET_ADMIN', 'NET_BIND_SERVICE']);
+        // Each container's routing table is programmed (NET_ADMIN is for that).
+        expect(svc.environment?.TABBY_DATAPLANE, name).toBe('linux');
       } else {
         expect(svc.user, name).toBeUndefined();
         expect(svc.cap_add, name).toBeUndefined();

@@ -125,7 +125,11 @@ export function localServices(compose: ComposeFile, r: Remap): LocalService[] {
       if (command.length === 0) throw new Error(`service ${name} has no command`);
       [program, ...args] = command;
     }
-    const env = Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, map(String(v))]));
+    const env: Record<string, string> = Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, map(String(v))]));
+    // A container has a network namespace (and routing table) of its own; as local processes
+    // the agents would share this machine's, where nothing may ever be programmed (the Linux
+    // data plane refuses it under a test anyway). test/netns runs it inside namespaces.
+    if (env.TABBY_DATAPLANE === 'linux') env.TABBY_DATAPLANE = 'none';
     const test = svc.healthcheck?.test;
     const health = test ? (test[0] === 'CMD' ? test.slice(1).map(map) : undefined) : undefined;
     if (test && !health) throw new Error(`service ${name}: healthcheck must use the CMD form`);
