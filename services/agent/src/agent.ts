@@ -10,7 +10,7 @@ import {
   type NodeConfig,
   type ResourceStoreClient,
   type Route,
-  type TopologyClient,
+  type WatchNodeConfigRequest,
   type WatchNodeConfigResponse,
 } from '@tabby/proto';
 import { ServiceError, callUnary, isGrpcError, type EventBus, type Logger } from '@tabby/runtime';
@@ -33,8 +33,8 @@ export interface NodeAgentOptions {
   readonly asNumber: number;
   readonly holdTimeS: number;
   readonly allow?: readonly ParsedCIDR[];
-  readonly store: ResourceStoreClient;
-  readonly topology: TopologyClient;
+  readonly store: AgentStore;
+  readonly topology: AgentTopology;
   readonly bus?: EventBus;
   readonly logger: Logger;
   readonly metrics: AgentMetrics;
@@ -47,6 +47,22 @@ export interface NodeAgentOptions {
   readonly convergenceTimeoutMs?: number;
   /** Makes the BGP speaker (tests give a fake). */
   readonly speakerFactory?: SpeakerFactory;
+}
+
+/** The store calls the agent makes (a ResourceStoreClient; tests give a fake). */
+export type AgentStore = Pick<ResourceStoreClient, 'get' | 'create' | 'update' | 'apply'>;
+
+/** The stream of a node's configurations (what TopologyClient.watchNodeConfig returns). */
+export interface NodeConfigStream {
+  on(event: 'data', listener: (m: WatchNodeConfigResponse) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  cancel(): void;
+}
+
+/** The topology call the agent makes (a TopologyClient; tests give a fake). */
+export interface AgentTopology {
+  watchNodeConfig(request: WatchNodeConfigRequest): NodeConfigStream;
 }
 
 const ORIGIN = ['IGP', 'EGP', 'INCOMPLETE'];

@@ -91,10 +91,9 @@ export class RouteManager {
     return !this.convergedValue;
   }
 
-  /** Called once when BGP has converged after a restart (at once when there was none). */
+  /** Called when BGP has converged after a restart (never when {@link start} found no routes). */
   onConverged(listener: () => void): void {
-    if (this.convergedValue) listener();
-    else this.convergedListeners.add(listener);
+    this.convergedListeners.add(listener);
   }
 
   /** Follows a (new) speaker: its best-path changes and peer states. */
@@ -136,7 +135,6 @@ export class RouteManager {
     clearTimeout(this.convergenceTimer);
     this.opts.logger.info({ why }, 'BGP converged after the restart: stale routes are removed from now on');
     for (const l of this.convergedListeners) l();
-    this.convergedListeners.clear();
     this.schedule(0);
   }
 
