@@ -73,17 +73,22 @@ spec:
     const path = await gobgp.waitRoute('ipv4', block);
     expect(path).toMatchObject({ neighborIp: '127.0.3.1', nextHop: loopbackNextHops('127.0.3.1').ipv4, asPath: [64512] });
     await eventually('GoBGP to count it as accepted', async () => ((await gobgp.neighbor('127.0.3.1'))?.families.ipv4?.accepted ?? 0) >= 1);
-    // GoBGP's own route comes in through node1 only: node1 learns it from GoBGP, and node2
-    // and node3 learn it from node1 over the iBGP mesh (next hop unchanged), as with BIRD.
+    // GoBGP's routes come in through node1 only. As with Calico's export filter, node1 passes
+    // on to the mesh only what lies inside an IP pool (here a /26 of 192.168.0.0/16), and
+    // keeps a route outside every pool (10.3.9.0/24) to itself.
     await gobgp.announce('ipv4', '10.3.9.0/24', { nextHop: '10.0.3.9' });
-    await eventually('node1 to learn 10.3.9.0/24 from GoBGP', async () =>
-      (await cluster.routes('node1')).some((r) => r.prefix === '10.3.9.0/24' && r.paths.some((p) => p.best && p.fromPeer === GOBGP_ADDRESS && p.asPath.join() === String(GOBGP_AS))),
-    );
+    await gobgp.announce('ipv4', '192.168.250.0/26', { nextHop: '10.0.3.9' });
+    for (const prefix of ['10.3.9.0/24', '192.168.250.0/26']) {
+      await eventually(`node1 to learn ${prefix} from GoBGP`, async () =>
+        (await cluster.routes('node1')).some((r) => r.prefix === prefix && r.paths.some((p) => p.best && p.fromPeer === GOBGP_ADDRESS && p.asPath.join() === String(GOBGP_AS))),
+      );
+    }
     for (const node of ['node2', 'node3']) {
-      await eventually(`${node} to learn 10.3.9.0/24 through node1`, async () => {
-        const r = (await cluster.routes(node)).find((x) => x.prefix === '10.3.9.0/24');
+      await eventually(`${node} to learn 192.168.250.0/26 through node1`, async () => {
+        const r = (await cluster.routes(node)).find((x) => x.prefix === '192.168.250.0/26');
         return r?.paths.length === 1 && r.paths[0]?.best === true && r.paths[0].fromPeer === '127.0.3.1' && r.paths[0].nextHop === '10.0.3.9';
       });
+      expect((await cluster.routes(node)).some((x) => x.prefix === '10.3.9.0/24'), `${node} must not learn 10.3.9.0/24 (outside every pool)`).toBe(false);
     }
   }, 60_000);
 
@@ -92,7 +97,7 @@ spec:
     await eventually('node1 to drop the node-specific row', async () => (await cluster.peerRows('node1')).length === 2);
     await eventually('GoBGP to see the session end', async () => (await gobgp.neighbor('127.0.3.1'))?.state !== 'established', 15_000, 100);
     for (const node of ['node1', 'node2', 'node3']) {
-      await eventually(`${node} to withdraw GoBGP's prefix`, async () => !(await cluster.routes(node)).some((r) => r.prefix === '10.3.9.0/24'));
+      await eventually(`${node} to withdraw GoBGP's prefixes`, async () => !(await cluster.routes(node)).some((r) => r.prefix === '10.3.9.0/24' || r.prefix === '192.168.250.0/26'));
       expect((await cluster.status(node)).status?.bgp?.numberEstablishedV4).toBe(2);
     }
   }, 60_000);
