@@ -331,23 +331,25 @@ export class NodeAgent {
       { ipv4Address: this.opts.bgpAddress, ipv6Address: this.opts.bgpIpv6Address, nextHopIPv4: this.opts.nextHopIPv4, nextHopIPv6: this.opts.nextHopIPv6, holdTimeS: this.opts.holdTimeS },
       this.opts.allow,
     );
-    const clusterId = config.routeReflectorClusterId || undefined;
-    // Becoming a reflector: set the cluster id before marking clients; stopping: after.
-    if (clusterId) speaker.setClusterId(clusterId);
-    this.reconcilePeers(peers);
-    if (!clusterId) speaker.setClusterId(undefined);
     const pools = config.pools.map((p) => ({ name: p.name, cidr: p.cidr, disableBGPExport: p.disableBGPExport, vxlanMode: p.vxlanMode, ipipMode: p.ipipMode }));
     this.pools = new PoolIndex(pools);
-    const exportInputs = JSON.stringify([config.pools, peers.map((p) => [p.key, p.external])]);
-    if (exportInputs !== this.exportInputs) {
-      this.exportInputs = exportInputs;
-      speaker.setExportFilter(this.exportFilter);
-    }
+    // Originations first: a session that comes up at once gets them before its End-of-RIB.
     this.routing.setInputs({
       blocks: config.blocks.map((b) => ({ cidr: b.cidr, exported: b.exported })),
       workloads: config.workloads.map((w) => ({ name: w.name, interfaceName: w.interfaceName, addresses: w.addresses })),
       pools,
     });
+    const clusterId = config.routeReflectorClusterId || undefined;
+    // Becoming a reflector: set the cluster id before marking clients; stopping: after.
+    if (clusterId) speaker.setClusterId(clusterId);
+    this.reconcilePeers(peers);
+    if (!clusterId) speaker.setClusterId(undefined);
+    this.routing.checkConvergence();
+    const exportInputs = JSON.stringify([config.pools, peers.map((p) => [p.key, p.external])]);
+    if (exportInputs !== this.exportInputs) {
+      this.exportInputs = exportInputs;
+      speaker.setExportFilter(this.exportFilter);
+    }
     this.reconfiguredAt = new Date().toISOString();
     log.info({ generation: config.generation, peers: peers.length, prefixes: config.prefixes.length }, 'configuration applied');
     this.scheduleStatus();

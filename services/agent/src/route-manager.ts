@@ -43,6 +43,7 @@ export class RouteManager {
   private speaker: SpeakerApi | undefined;
   private unsubscribe: (() => void)[] = [];
   private inputs: RoutingInputs | undefined;
+  private lastLinks: ReadonlySet<string> | undefined;
   private originated = new Set<string>();
   private plan: RoutingPlan | undefined;
   private report: ReconcileReport | undefined;
@@ -70,6 +71,7 @@ export class RouteManager {
     const dp = this.opts.dataplane;
     if (dp) {
       const existing = await dp.list();
+      this.lastLinks = await dp.links();
       this.restartingValue = existing.length > 0;
       this.convergedValue = !this.restartingValue;
       if (this.restartingValue) {
@@ -111,18 +113,30 @@ export class RouteManager {
     this.schedule();
   }
 
-  /** New blocks, workloads or pools from the node's configuration. */
+  /**
+   * New blocks, workloads or pools from the node's configuration. Originations change at
+   * once (with the interfaces last seen), before the agent adds any peer: a session that
+   * comes up right after a restart gets the node's routes before its End-of-RIB, so the
+   * peer never withdraws them (RFC 4724 §4.1). The kernel follows shortly.
+   */
   setInputs(inputs: RoutingInputs): void {
     this.inputs = inputs;
+    const speaker = this.speaker;
+    if (speaker) this.originate(speaker, this.computePlan(inputs, speaker, this.lastLinks).originate);
     this.schedule();
-    this.checkConvergence();
+  }
+
+  private computePlan(inputs: RoutingInputs, speaker: SpeakerApi | undefined, links: ReadonlySet<string> | undefined): RoutingPlan {
+    const rib = speaker ? [...speaker.routes('ipv4-unicast'), ...speaker.routes('ipv6-unicast')] : [];
+    return planRoutes({ ...inputs, rib, links: this.opts.dataplane ? (links ?? new Set()) : undefined, ownAddresses: this.opts.ownAddresses });
   }
 
   /**
    * Converged when the node's configuration is known and every peer the speaker has is
-   * Established with an End-of-RIB received for each of its families.
+   * Established with an End-of-RIB received for each of its families. The agent calls it
+   * once it has given the speaker the configuration's peers; peer state changes call it too.
    */
-  private checkConvergence(): void {
+  checkConvergence(): void {
     if (this.convergedValue || !this.inputs || !this.speaker) return;
     const peers = this.speaker.peers();
     const done = (p: PeerStatus): boolean => p.state === 'Established' && p.families.every((f) => p.endOfRibReceived.includes(f));
@@ -174,9 +188,8 @@ export class RouteManager {
     if (!inputs) return;
     const speaker = this.speaker;
     const dp = this.opts.dataplane;
-    const links = dp ? await dp.links().catch(() => undefined) : undefined;
-    const rib = speaker ? [...speaker.routes('ipv4-unicast'), ...speaker.routes('ipv6-unicast')] : [];
-    const plan = planRoutes({ ...inputs, rib, links: dp ? (links ?? new Set()) : undefined, ownAddresses: this.opts.ownAddresses });
+    if (dp) this.lastLinks = (await dp.links().catch(() => undefined)) ?? this.lastLinks;
+    const plan = this.computePlan(inputs, speaker, this.lastLinks);
     this.plan = plan;
     if (speaker) this.originate(speaker, plan.originate);
     for (const w of plan.waitingForInterface) {
