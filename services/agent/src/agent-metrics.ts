@@ -11,6 +11,9 @@ export interface AgentMetrics {
   readonly flaps: Gauge<'peer' | 'type'>;
   readonly lastError: Gauge<'peer' | 'type' | 'error'>;
   readonly configGeneration: Gauge;
+  /** Tabby routes in the table by kind (`blackhole`, `workload`, `remote`), with --dataplane linux. */
+  readonly routes: Gauge<'kind'>;
+  readonly routeFailures: Gauge;
 }
 
 export function createAgentMetrics(registry: Registry): AgentMetrics {
@@ -26,5 +29,7 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
     flaps: peerGauge('tabby_agent_bgp_session_flaps', 'Times the session left Established', peer),
     lastError: peerGauge('tabby_agent_bgp_last_error', "1 for the peer's last error (`none` when there was none)", ['peer', 'type', 'error'] as const),
     configGeneration: new Gauge({ name: 'tabby_agent_config_generation', help: 'Generation of the node configuration in effect', registers: [registry] }),
+    routes: peerGauge('tabby_agent_routes', 'Tabby routes the agent keeps in the routing table, by kind', ['kind'] as const),
+    routeFailures: new Gauge({ name: 'tabby_agent_route_failures', help: 'Routes the kernel refused at the last reconcile (retried at every scan)', registers: [registry] }),
   };
 }

@@ -427,6 +427,13 @@ export class NodeAgent {
       m.lastError.set({ ...labels, error: row.lastError || 'none' }, 1);
     }
     for (const [state, n] of byState) m.sessions.set({ state }, n);
+    const routes = this.routing.status();
+    if (routes) {
+      m.routes.set({ kind: 'blackhole' }, routes.blackholes);
+      m.routes.set({ kind: 'workload' }, routes.workloads);
+      m.routes.set({ kind: 'remote' }, routes.remote);
+      m.routeFailures.set(routes.failures.length);
+    }
     const up = (rows: BGPPeerStatus[]): number => rows.filter((r) => r.state === 'up').length;
     return {
       metadata: ObjectMeta.fromPartial({ name: this.opts.node }),
@@ -442,7 +449,7 @@ export class NodeAgent {
           peersV4: v4,
           peersV6: v6,
         },
-        routes: this.routing.status(),
+        routes,
       },
     };
   }
