@@ -267,6 +267,16 @@ export class Fabric {
     return (await this.run([this.ipBin, '-n', ns, ...args], opts)).stdout;
   }
 
+  /** Several `ip` commands in NS through one `ip -n NS -batch -` (stops at the first failure). */
+  async ipBatch(ns: string, commands: readonly (readonly string[])[]): Promise<string> {
+    this.assertOurs(ns);
+    for (const c of commands) {
+      const bad = c.find((a) => !/^[^\s"'\\#]+$/.test(a));
+      if (bad !== undefined) throw new Error(`ip -batch argument ${JSON.stringify(bad)} would need quoting`);
+    }
+    return (await this.run([this.ipBin, '-n', ns, '-batch', '-'], { input: `${commands.map((c) => c.join(' ')).join('\n')}\n` })).stdout;
+  }
+
   /** `ip netns exec NS COMMAND ARGS…` (no shell). */
   async exec(ns: string, command: string, args: readonly string[], opts: { input?: string; timeoutMs?: number; allowFailure?: boolean } = {}): Promise<CommandResult> {
     this.assertOurs(ns);
@@ -285,9 +295,11 @@ export class Fabric {
   /** A bridge `name` in NS with `address` (`A.B.C.D/len`, inside the fabric range), up. */
   async addBridge(ns: string, name: string, address: string): Promise<void> {
     assertFabricAddress(address, `bridge ${name}'s address`);
-    await this.ip(ns, ['link', 'add', 'name', name, 'type', 'bridge']);
-    await this.ip(ns, ['addr', 'add', address, 'dev', name]);
-    await this.ip(ns, ['link', 'set', name, 'up']);
+    await this.ipBatch(ns, [
+      ['link', 'add', 'name', name, 'type', 'bridge'],
+      ['addr', 'add', address, 'dev', name],
+      ['link', 'set', name, 'up'],
+    ]);
   }
 
   /**
@@ -299,10 +311,14 @@ export class Fabric {
     this.assertOurs(ns);
     assertFabricAddress(opts.address, `${ns}'s address`);
     const ifname = opts.ifname ?? 'eth0';
-    await this.ip(bridgeNs, ['link', 'add', 'name', opts.port, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns]);
-    await this.ip(bridgeNs, ['link', 'set', opts.port, 'master', bridge, 'up']);
-    await this.ip(ns, ['addr', 'add', opts.address, 'dev', ifname]);
-    await this.ip(ns, ['link', 'set', ifname, 'up']);
+    await this.ipBatch(bridgeNs, [
+      ['link', 'add', 'name', opts.port, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns],
+      ['link', 'set', opts.port, 'master', bridge, 'up'],
+    ]);
+    await this.ipBatch(ns, [
+      ['addr', 'add', opts.address, 'dev', ifname],
+      ['link', 'set', ifname, 'up'],
+    ]);
   }
 
   /**
@@ -317,18 +333,22 @@ export class Fabric {
     if (!/^[a-z0-9]{1,15}$/.test(interfaceName)) throw new Error(`interface name must be 1-15 lower-case letters and digits, got "${interfaceName}"`);
     assertFabricAddress(address, `workload ${short}'s address`);
     const ns = await this.addNamespace(short);
-    await this.ip(nodeNs, ['link', 'add', 'name', interfaceName, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-    await this.ip(nodeNs, ['link', 'set', interfaceName, 'address', 'ee:ee:ee:ee:ee:ee']);
+    await this.ipBatch(nodeNs, [
+      ['link', 'add', 'name', interfaceName, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns],
+      ['link', 'set', interfaceName, 'address', 'ee:ee:ee:ee:ee:ee'],
+    ]);
     await this.sysctl(nodeNs, {
       [`net.ipv4.conf.${interfaceName}.proxy_arp`]: 1,
       [`net.ipv4.neigh.${interfaceName}.proxy_delay`]: 0,
       [`net.ipv4.conf.${interfaceName}.forwarding`]: 1,
     });
+    await this.ipBatch(ns, [
+      ['addr', 'add', `${address}/32`, 'dev', 'eth0'],
+      ['link', 'set', 'eth0', 'up'],
+      ['route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link'],
+      ['route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0'],
+    ]);
     await this.ip(nodeNs, ['link', 'set', interfaceName, 'up']);
-    await this.ip(ns, ['addr', 'add', `${address}/32`, 'dev', 'eth0']);
-    await this.ip(ns, ['link', 'set', 'eth0', 'up']);
-    await this.ip(ns, ['route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link']);
-    await this.ip(ns, ['route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
     return { namespace: ns, nodeNamespace: nodeNs, interfaceName, address };
   }
 
