@@ -65,10 +65,25 @@ function familySection(version: '4' | '6', peers: readonly BGPPeerStatus[], now:
   return out;
 }
 
+/**
+ * Tabby's addition after calicoctl's tables, only when the agent programs a routing table
+ * (`--dataplane linux`): what it keeps there and what the kernel refused.
+ */
+function routesSection(ns: NodeStatus): string {
+  const r = ns.status?.routes;
+  if (!r) return '';
+  let out = `\nRoutes (${r.dataplane})\n`;
+  out += `${r.programmed} programmed: ${r.blackholes} blackhole, ${r.workloads} workload, ${r.remote} remote${r.converging ? ' (graceful restart: keeping stale routes until BGP converges)' : ''}\n`;
+  if (r.borrowed.length > 0) out += `Borrowed addresses announced: ${r.borrowed.join(', ')}\n`;
+  for (const w of r.waitingForInterface) out += `Waiting for its interface: ${w}\n`;
+  for (const f of r.failures) out += `Refused by the kernel (retrying): ${f.prefix}: ${f.error}\n`;
+  return out;
+}
+
 /** The whole `node status` text for one node, and whether its agent is running. */
 export function nodeStatusText(ns: NodeStatus, now: Date): { text: string; running: boolean } {
   const health = statusHealth(ns, now);
   const bgp = ns.status?.bgp;
-  const text = `${health.line}\n${familySection('4', bgp?.peersV4 ?? [], now)}${familySection('6', bgp?.peersV6 ?? [], now)}\n`;
+  const text = `${health.line}\n${familySection('4', bgp?.peersV4 ?? [], now)}${familySection('6', bgp?.peersV6 ?? [], now)}${routesSection(ns)}\n`;
   return { text, running: health.running };
 }

@@ -159,6 +159,21 @@ describe('golden/node-status.txt', () => {
         nodeStatus('node6', '2024-05-01T23:58:59Z', [peer('127.0.0.20', 'node specific', 'start', 'not a time', 'Idle BGP Error: Bad BGP identifier (received 127.0.0.20 from a peer that claims it too)')], []),
       ],
     ];
+    const linux = nodeStatus('node7', '2024-05-01T23:58:59Z', [peer('198.18.0.12', 'node-to-node mesh', 'up', '2024-05-01T23:50:00Z', 'Established')], []);
+    if (linux.status)
+      linux.status.routes = {
+        dataplane: 'linux table 254 proto 84',
+        programmed: 5,
+        blackholes: 1,
+        workloads: 2,
+        remote: 2,
+        lastReconcileTime: '2024-05-01T23:58:58Z',
+        failures: [{ prefix: '198.19.9.0/26', error: 'Error: Nexthop has invalid gateway.' }],
+        waitingForInterface: ['default/web-3 (cali1b2c3d4e5f6)'],
+        converging: true,
+        borrowed: ['198.19.0.70/32'],
+      };
+    cases.push(['--dataplane linux: the routes section', linux]);
     let out = '';
     for (const [title, ns] of cases) out += `== ${title}\n${nodeStatusText(ns, NOW).text}`;
     out += `== node routes\n${renderRoutes(RIB, 'ps')}`;
