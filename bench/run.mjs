@@ -15,6 +15,7 @@ const BENCHES = [
   { name: 'bgp', file: 'bgp.js', flags: ['--expose-gc'] },
   { name: 'topology', file: 'topology.js', flags: [] },
   { name: 'convergence', file: 'convergence.js', flags: [] },
+  { name: 'fib', file: 'fib.js', flags: [] },
 ];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
