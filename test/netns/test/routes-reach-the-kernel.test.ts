@@ -227,6 +227,7 @@ function tabbyRoutes(node: NodeName): Promise<KernelRoute[]> {
 /** A route's shape, without metric or flags: what the expectations are written in. */
 function shape(r: KernelRoute): string {
   if (r.type !== 'unicast') return `${r.type} ${r.dst}`;
+  if (r.nexthops.length > 0) return `${r.dst} ${r.nexthops.map((n) => `nexthop ${n}`).join(' ')}`;
   if (r.gateway) return `${r.dst} via ${r.gateway} dev ${r.dev}`;
   return `${r.dst} dev ${r.dev}${r.scope === 'link' ? ' scope link' : ''}`;
 }
@@ -566,7 +567,7 @@ describe('routes reach the kernel (issue 12)', () => {
     // The same prefix and even Tabby's protocol, in another table.
     await fabric.ip(n1, ['route', 'add', blockOf('node2'), 'via', NODE_IP.node3, 'proto', String(TABBY_PROTO), 'table', '100']);
     const foreign = async (): Promise<string[]> =>
-      [...(await fabric.routes(n1, { proto: 'static' })), ...(await fabric.routes(n1, { table: 100 }))].map((r) => `${r.text}${r.table ? '' : ' (main)'}`).sort();
+      [...(await fabric.routes(n1, { proto: 'static' })).map((r) => `${r.text} proto static (main)`), ...(await fabric.routes(n1, { table: 100 })).map((r) => `${r.text} (table 100)`)].sort();
     const placed = await foreign();
     console.log(`foreign routes on node1:\n    ${placed.join('\n    ')}`);
     expect(placed).toHaveLength(3);

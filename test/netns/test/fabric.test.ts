@@ -1,0 +1,82 @@
+/**
+ * The netns fabric's pure parts, without root or namespaces: iproute2's and busybox's output
+ * parsed (captured from iproute2 6.1 and busybox 1.35 on Debian 12), the address range and
+ * namespace guards refusing before anything runs.
+ */
+import { Fabric, assertFabricAddress, inFabricRange, parseKernelRoutes, parsePing, renderFabricBirdConfig, renderFabricGobgpConfig } from '@tabby/harness';
+import { describe, expect, it } from 'vitest';
+
+// `ip -j route show proto 84` (the filter leaves `protocol` out) and `ip -j route show` (table main).
+const PROTO_84 =
+  '[{"type":"blackhole","dst":"198.19.0.0/26","flags":[]},{"dst":"198.19.0.5","dev":"v1","scope":"link","flags":[]},{"dst":"198.19.0.64/26","gateway":"198.18.0.12","dev":"v0","flags":["onlink"]},{"dst":"198.19.3.0/24","flags":[],"nexthops":[{"gateway":"198.18.0.12","dev":"v0","weight":1,"flags":[]},{"gateway":"198.18.0.13","dev":"v0","weight":1,"flags":[]}]}]';
+const MAIN =
+  '[{"dst":"198.18.0.0/24","dev":"v0","protocol":"kernel","scope":"link","prefsrc":"198.18.0.11","flags":[]},{"dst":"198.19.0.128/26","gateway":"198.18.0.12","dev":"v0","protocol":"static","metric":100,"flags":[]}]';
+
+describe('parseKernelRoutes', () => {
+  it('writes each route as one canonical line, /32 added to bare addresses', () => {
+    expect(parseKernelRoutes(PROTO_84).map((r) => r.text)).toEqual([
+      'blackhole 198.19.0.0/26',
+      '198.19.0.5/32 dev v1 scope link',
+      '198.19.0.64/26 via 198.18.0.12 dev v0 onlink',
+      '198.19.3.0/24 nexthop via 198.18.0.12 dev v0 nexthop via 198.18.0.13 dev v0',
+    ]);
+    expect(parseKernelRoutes(MAIN).map((r) => r.text)).toEqual(['198.18.0.0/24 dev v0 scope link proto kernel', '198.19.0.128/26 via 198.18.0.12 dev v0 metric 100 proto static']);
+  });
+
+  it('keeps the fields', () => {
+    const [blackhole, link, via] = parseKernelRoutes(PROTO_84);
+    expect(blackhole).toMatchObject({ type: 'blackhole', dst: '198.19.0.0/26' });
+    expect(link).toMatchObject({ type: 'unicast', dst: '198.19.0.5/32', dev: 'v1', scope: 'link' });
+    expect(via).toMatchObject({ gateway: '198.18.0.12', dev: 'v0', flags: ['onlink'] });
+  });
+
+  it('reads empty output as no routes', () => {
+    expect(parseKernelRoutes('')).toEqual([]);
+    expect(parseKernelRoutes('[]\n')).toEqual([]);
+  });
+});
+
+describe('parsePing', () => {
+  it('reads the statistics and the sequence numbers that got no reply', () => {
+    const out = [
+      'PING 198.19.0.64 (198.19.0.64): 56 data bytes',
+      '64 bytes from 198.19.0.64: seq=0 ttl=62 time=0.120 ms',
+      '64 bytes from 198.19.0.64: seq=2 ttl=62 time=0.091 ms',
+      '',
+      '--- 198.19.0.64 ping statistics ---',
+      '3 packets transmitted, 2 packets received, 33% packet loss',
+      'round-trip min/avg/max = 0.091/0.105/0.120 ms',
+    ].join('\n');
+    expect(parsePing(out)).toMatchObject({ transmitted: 3, received: 2, lost: 1, missingSeqs: [1] });
+  });
+
+  it('counts replies of a ping that printed no statistics (killed)', () => {
+    expect(parsePing('64 bytes from 198.19.0.64: seq=0 ttl=62 time=0.1 ms\n64 bytes from 198.19.0.64: seq=1 ttl=62 time=0.1 ms\n')).toMatchObject({ transmitted: 2, received: 2, lost: 0 });
+  });
+});
+
+describe('the fabric refuses what is not its own', () => {
+  it('accepts only 198.18.0.0/15', () => {
+    for (const ok of ['198.18.0.1', '198.19.255.255', '198.18.0.1/24', '198.19.0.0/16']) expect(inFabricRange(ok), ok).toBe(true);
+    for (const bad of ['198.17.255.255', '198.20.0.0', '10.0.0.1', '192.0.2.2', '198.18.0.0/14', '127.0.0.1', 'fd00::1', '198.18.0.1/']) expect(inFabricRange(bad), bad).toBe(false);
+    expect(() => assertFabricAddress('192.0.2.2/24', 'eth0')).toThrow(/198\.18\.0\.0\/15/);
+  });
+
+  it('runs nothing in a namespace it did not create', async () => {
+    const f = new Fabric({ prefix: 'tn000000' });
+    await expect(f.ip('tn000000-ctl', ['link', 'show'])).rejects.toThrow(/not a namespace of fabric tn000000/);
+    await expect(f.exec('tdp-other', 'true', [])).rejects.toThrow(/not a namespace of fabric/);
+    expect(() => f.start('tn000000-node1', 'x', 'true', [])).toThrow(/not a namespace of fabric/);
+    expect(() => new Fabric({ prefix: 'test' })).toThrow(/tn \+ 6 hex/);
+    expect(() => f.ns('Node 1')).toThrow();
+  });
+
+  it('renders BIRD and GoBGP configs for fabric addresses only, BIRD without a kernel protocol', () => {
+    const bird = renderFabricBirdConfig({ address: '198.18.0.2', as: 64513, peers: [{ name: 'node1', neighbor: '198.18.0.11', remoteAs: 64512 }] });
+    expect(bird).toContain('neighbor 198.18.0.11 as 64512;');
+    expect(bird).toContain('export none;');
+    expect(bird).not.toMatch(/protocol\s+kernel/);
+    expect(() => renderFabricBirdConfig({ address: '10.0.0.2', as: 1, peers: [] })).toThrow();
+    expect(() => renderFabricGobgpConfig({ address: '198.18.0.3', as: 64514, neighbors: [{ address: '192.0.2.1', remoteAs: 1 }] })).toThrow();
+  });
+});
