@@ -133,13 +133,15 @@ export class RouteManager {
 
   /**
    * Converged when the node's configuration is known and every peer the speaker has is
-   * Established with an End-of-RIB received for each of its families. The agent calls it
+   * Established, with an End-of-RIB received for each of its families from every peer that
+   * advertised graceful restart (RFC 4724 §4.1: one that did not may never send one). A peer
+   * that does not come back is waited for until the convergence timeout. The agent calls it
    * once it has given the speaker the configuration's peers; peer state changes call it too.
    */
   checkConvergence(): void {
     if (this.convergedValue || !this.inputs || !this.speaker) return;
     const peers = this.speaker.peers();
-    const done = (p: PeerStatus): boolean => p.state === 'Established' && p.families.every((f) => p.endOfRibReceived.includes(f));
+    const done = (p: PeerStatus): boolean => p.state === 'Established' && (!p.peerGracefulRestart || p.families.every((f) => p.endOfRibReceived.includes(f)));
     if (peers.every(done)) this.markConverged(`End-of-RIB from ${peers.length} peer(s)`);
   }
 

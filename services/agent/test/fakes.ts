@@ -91,6 +91,7 @@ export class FakeSpeaker implements SpeakerApi {
       flaps: 0,
       staleRoutes: 0,
       endOfRibReceived: [],
+      peerGracefulRestart: true,
       ...this.statuses.get(key),
     }));
   }

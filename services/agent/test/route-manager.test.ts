@@ -142,6 +142,24 @@ describe('RouteManager against a MemoryDataplane and a fake speaker', () => {
     await rm.stop();
   });
 
+  it('after a restart does not wait for End-of-RIB from a peer without graceful restart (RFC 4724 §4.1)', async () => {
+    const dp = new MemoryDataplane({ routes: [{ prefix: '198.19.9.0/26', type: 'unicast', nextHops: [{ via: '198.18.0.13' }] }] });
+    const sp = speaker();
+    sp.addPeer({ address: '198.18.0.2', remoteAs: 64513 });
+    const rm = manager(dp);
+    await rm.start();
+    rm.attach(sp);
+    rm.setInputs({ blocks: [], workloads: [], pools: [] });
+    rm.checkConvergence();
+    await rm.settle();
+    expect(dp.routes()).toHaveLength(1);
+    sp.setStatus('198.18.0.2', { state: 'Established', peerGracefulRestart: false });
+    await rm.settle();
+    expect(rm.converging).toBe(false);
+    expect(dp.routes()).toEqual([]);
+    await rm.stop();
+  });
+
   it('after a restart with a peer that never returns, prunes at the convergence timeout', async () => {
     const dp = new MemoryDataplane({ routes: [{ prefix: '198.19.9.0/26', type: 'unicast', nextHops: [{ via: '198.18.0.13' }] }] });
     const sp = speaker();

@@ -1002,6 +1002,7 @@ export class PeerSession {
       flaps: this.flaps,
       staleRoutes: this.staleCount(),
       endOfRibReceived: FAMILIES.filter((f) => this.eorReceived.has(f)),
+      peerGracefulRestart: established && gracefulRestartOf(this.primary.peerOpen) !== undefined,
     };
   }
 

@@ -46,4 +46,9 @@ export interface PeerStatus {
    * Peers that do not send End-of-RIB never fill it.
    */
   readonly endOfRibReceived: readonly Family[];
+  /**
+   * The peer advertised the Graceful Restart capability in the current session. A restarting
+   * speaker waits for End-of-RIB only from such peers (RFC 4724 §4.1): others may never send one.
+   */
+  readonly peerGracefulRestart: boolean;
 }

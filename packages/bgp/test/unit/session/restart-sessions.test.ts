@@ -225,6 +225,8 @@ describe('graceful restart helper (RFC 4724 §4.2)', () => {
     await waitPeer(s, key, (p) => p.state === 'Established', 'Established again');
     await eventually('the stale routes gone', () => prefixes(s).length === 0, 2000);
     expect(s.peer(key)?.staleRoutes).toBe(0);
+    // What a restarting agent reads to know whether to wait for this peer's End-of-RIB.
+    expect(s.peer(key)?.peerGracefulRestart).toBe(caps.length > 0);
   });
 
   it('keeps the stale routes with F=1 until End-of-RIB, then drops those not refreshed', async () => {
@@ -239,7 +241,7 @@ describe('graceful restart helper (RFC 4724 §4.2)', () => {
     raw.sendRaw(encodeEndOfRib(1));
     await eventually('the unrefreshed route gone', () => prefixes(s).length === 1);
     expect(prefixes(s)).toEqual(['10.1.0.0/24']);
-    expect(s.peer(key)).toMatchObject({ staleRoutes: 0, endOfRibReceived: ['ipv4-unicast'] });
+    expect(s.peer(key)).toMatchObject({ staleRoutes: 0, endOfRibReceived: ['ipv4-unicast'], peerGracefulRestart: true });
   });
 
   it('deletes routes still stale from a previous restart when the peer fails again before its End-of-RIB', async () => {
