@@ -228,20 +228,30 @@ export class BirdProcess {
  */
 export async function startBird(group: ProcessGroup, dir: string, config: BirdConfig, opts: { timeoutMs?: number } = {}): Promise<BirdProcess> {
   const bin = requireTool('bird', 'bird2');
-  const name = config.name ?? 'bird';
+  const { proc, client, configPath } = await launchBird(group, dir, config.name ?? 'bird', renderBirdConfig(config), (args, logFile) => group.add(resumeBeforeStop(startProcess(config.name ?? 'bird', bin, args, { logFile }))), opts.timeoutMs);
+  return new BirdProcess(proc, client, configPath, config);
+}
+
+/**
+ * Writes and checks a BIRD config (`NAME.conf` in `dir`), starts BIRD in the foreground through
+ * `spawn` (given BIRD's arguments and the log file) with control socket `NAME.ctl` and pid file
+ * `NAME.pid`, and resolves once the control socket answers. Shared by {@link startBird} and the
+ * network-namespace fabric, which start the process differently.
+ */
+export async function launchBird(
+  group: ProcessGroup,
+  dir: string,
+  name: string,
+  text: string,
+  spawn: (args: string[], logFile: string) => TestProcess,
+  timeoutMs = 15_000,
+): Promise<{ proc: TestProcess; client: BirdClient; configPath: string }> {
   const configPath = path.join(dir, `${name}.conf`);
   const socketPath = path.join(dir, `${name}.ctl`);
   if (Buffer.byteLength(socketPath) > 100) throw new Error(`control socket path too long for a Unix socket: ${socketPath}`);
-  const text = renderBirdConfig(config);
   writeFileSync(configPath, text);
   await checkBirdConfig(configPath, text);
-  const proc = group.add(
-    resumeBeforeStop(
-      startProcess(name, bin, ['-f', '-c', configPath, '-s', socketPath, '-P', path.join(dir, `${name}.pid`)], {
-        logFile: path.join(dir, `${name}.log`),
-      }),
-    ),
-  );
+  const proc = spawn(['-f', '-c', configPath, '-s', socketPath, '-P', path.join(dir, `${name}.pid`)], path.join(dir, `${name}.log`));
   const client = new BirdClient(socketPath);
   group.defer(() => client.close());
   let exited = false;
@@ -253,9 +263,9 @@ export async function startBird(group: ProcessGroup, dir: string, config: BirdCo
       await client.command('show status', 2000);
       return 'ready';
     },
-    opts.timeoutMs ?? 15_000,
+    timeoutMs,
     50,
   );
   if (r === 'exited') throw new Error(`BIRD ${name} (pid ${proc.pid}) exited during start-up; output:\n${proc.output().slice(-4000)}`);
-  return new BirdProcess(proc, client, configPath, config);
+  return { proc, client, configPath };
 }

@@ -3,8 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
-import { BirdProcess, checkBirdConfig } from './bird.js';
-import { BirdClient } from './birdc.js';
+import { BirdProcess, launchBird } from './bird.js';
 import { GobgpProcess, GobgpCommandError, checkGobgpConfig } from './gobgp.js';
 import type { NatsServer } from './nats.js';
 import { resumeBeforeStop } from './process-pause.js';
@@ -536,30 +535,10 @@ export function renderFabricBirdConfig(config: FabricBirdConfig): string {
  */
 export async function startBirdIn(fabric: Fabric, ns: string, dir: string, config: FabricBirdConfig): Promise<BirdProcess> {
   const name = config.name ?? 'bird';
-  const configPath = path.join(dir, `${name}.conf`);
-  const socketPath = path.join(dir, `${name}.ctl`);
-  const text = renderFabricBirdConfig(config);
-  writeFileSync(configPath, text);
-  await checkBirdConfig(configPath, text);
-  const proc = fabric.start(ns, name, requireTool('bird', 'bird2'), ['-f', '-c', configPath, '-s', socketPath, '-P', path.join(dir, `${name}.pid`)], {
-    logFile: path.join(dir, `${name}.log`),
-    resumeBeforeStop: true,
-  });
-  const client = new BirdClient(socketPath);
-  fabric.group.defer(() => client.close());
-  let exited = false;
-  void proc.exited().then(() => (exited = true));
-  const r = await eventually(
-    `BIRD ${name} to answer on ${socketPath}`,
-    async () => {
-      if (exited) return 'exited';
-      await client.command('show status', 2000);
-      return 'ready';
-    },
-    15_000,
-    50,
+  const bin = requireTool('bird', 'bird2');
+  const { proc, client, configPath } = await launchBird(fabric.group, dir, name, renderFabricBirdConfig(config), (args, logFile) =>
+    fabric.start(ns, name, bin, args, { logFile, resumeBeforeStop: true }),
   );
-  if (r === 'exited') throw new Error(`BIRD ${name} (pid ${proc.pid}) exited during start-up; output:\n${proc.output().slice(-4000)}`);
   return new BirdProcess(proc, client, configPath, { name, routerId: config.address, address: config.address, port: 179, as: config.as });
 }
 
