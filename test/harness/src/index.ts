@@ -36,6 +36,7 @@ export { GobgpCommandError, GobgpConfigError, GobgpProcess, checkGobgpConfig, st
 export type { GobgpAnnounce } from './gobgp.js';
 export {
   FABRIC_RANGE,
+  FABRIC_RANGE_V6,
   Fabric,
   NetnsCommandError,
   NetnsGobgpProcess,
@@ -49,5 +50,6 @@ export {
   startGobgpIn,
   startNatsIn,
   startServiceIn,
+  WORKLOAD_GATEWAY_V6,
 } from './netns.js';
 export type { CommandResult, FabricBirdConfig, FabricBirdPeer, FabricGobgpConfig, FabricGobgpNeighbor, KernelRoute, PingResult, PingStream, WorkloadWiring } from './netns.js';

@@ -1,7 +1,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { BirdProcess, launchBird } from './bird.js';
 import { GobgpProcess, GobgpCommandError, checkGobgpConfig } from './gobgp.js';
@@ -21,32 +21,51 @@ import { requireTool } from './tools.js';
  *   fabric's namespaces (`ip -n NS …`, `ip netns exec NS …`), and a veth pair is created in
  *   one fabric namespace with its peer created directly in another, so no end ever sits in
  *   the root namespace and nothing links the fabric to it;
- * - addresses come from 198.18.0.0/15 (RFC 2544 benchmarking space) only;
+ * - addresses come from 198.18.0.0/15 (RFC 2544 benchmarking space) and 2001:db8::/32 (RFC 3849
+ *   documentation space) only; the one exception is the IPv6 link-local address the kernel
+ *   gives a workload's host-side interface itself (fe80::ecee:eeff:feee:eeee, from its MAC);
  * - namespaces carry a random prefix (`tn` + 6 hex digits) so concurrent runs never collide,
  *   and only names with this fabric's prefix are ever created or deleted;
  * - processes are stopped by PID (a {@link ProcessGroup}), then the namespaces are deleted,
  *   also when a test fails; an exit hook deletes what is left if the runner dies first.
  */
 
-/** The only addresses a fabric may configure: 198.18.0.0/15. */
+/** The only IPv4 addresses a fabric may configure: 198.18.0.0/15. */
 export const FABRIC_RANGE = '198.18.0.0/15';
+/** The only IPv6 addresses a fabric may configure: 2001:db8::/32 (documentation, never routed). */
+export const FABRIC_RANGE_V6 = '2001:db8::/32';
+
+const fabricV6 = new BlockList();
+fabricV6.addSubnet('2001:db8::', 32, 'ipv6');
 
 function ipv4ToInt(address: string): number {
   return address.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
 }
 
-/** True when `address` (an IPv4 address, optionally `/len`) lies inside {@link FABRIC_RANGE}. */
-export function inFabricRange(address: string): boolean {
+/**
+ * True when `address` (optionally `/len`) lies inside {@link FABRIC_RANGE} (IPv4) or
+ * {@link FABRIC_RANGE_V6} (IPv6); `family` admits one of the two only.
+ */
+export function inFabricRange(address: string, family?: 4 | 6): boolean {
   const [ip, len] = address.split('/');
-  if (!isIPv4(ip)) return false;
-  if (len !== undefined && !(/^\d+$/.test(len) && Number(len) >= 15 && Number(len) <= 32)) return false;
-  return Math.floor(ipv4ToInt(ip) / 2 ** 17) === Math.floor(ipv4ToInt('198.18.0.0') / 2 ** 17);
+  const lenOk = (min: number, max: number): boolean => len === undefined || (/^\d+$/.test(len) && Number(len) >= min && Number(len) <= max);
+  if (isIPv4(ip) && family !== 6) return lenOk(15, 32) && Math.floor(ipv4ToInt(ip) / 2 ** 17) === Math.floor(ipv4ToInt('198.18.0.0') / 2 ** 17);
+  if (isIPv6(ip) && family !== 4) return lenOk(32, 128) && fabricV6.check(ip, 'ipv6');
+  return false;
 }
 
-/** Throws unless `address` is inside {@link FABRIC_RANGE}. */
-export function assertFabricAddress(address: string, what: string): void {
-  if (!inFabricRange(address)) throw new Error(`${what} must be inside ${FABRIC_RANGE} (never an address this machine may use), got "${address}"`);
+/** Throws unless `address` is inside the fabric's range of `family` (either when not given). */
+export function assertFabricAddress(address: string, what: string, family?: 4 | 6): void {
+  if (inFabricRange(address, family)) return;
+  const ranges = family === 4 ? FABRIC_RANGE : family === 6 ? FABRIC_RANGE_V6 : `${FABRIC_RANGE} or ${FABRIC_RANGE_V6}`;
+  throw new Error(`${what} must be inside ${ranges} (never an address this machine may use), got "${address}"`);
 }
+
+/**
+ * The gateway of a workload's IPv6 default route, as Calico's CNI plugin sets it: the
+ * link-local address the kernel derives (EUI-64) from the host side's MAC ee:ee:ee:ee:ee:ee.
+ */
+export const WORKLOAD_GATEWAY_V6 = 'fe80::ecee:eeff:feee:eeee';
 
 /** A command run inside a fabric namespace exited non-zero (or timed out). */
 export class NetnsCommandError extends Error {
@@ -170,8 +189,15 @@ export interface WorkloadWiring {
   readonly nodeNamespace: string;
   /** Host-side interface name (`cali…`). */
   readonly interfaceName: string;
-  /** The workload's address (no prefix length). */
+  /** The workload's IPv4 address (no prefix length). */
   readonly address: string;
+  /** Its IPv6 address (no prefix length), when it has one. */
+  readonly ipv6Address?: string;
+}
+
+/** busybox ping's `-6` for an IPv6 address (it would find out itself; said for the log). */
+function familyFlag(address: string): string[] {
+  return isIPv6(address) ? ['-6'] : [];
 }
 
 const PREFIX = /^tn[0-9a-f]{6}$/;
@@ -304,11 +330,13 @@ export class Fabric {
   /**
    * Joins namespace `ns` to `bridge` in `bridgeNs`: a veth pair created in `bridgeNs` (port
    * `port`, enslaved to the bridge) whose peer is created directly in `ns` as `ifname` with
-   * `address` (`A.B.C.D/len`). Both ends are up.
+   * `address` (`A.B.C.D/len`) and, when given, `ipv6Address` (`2001:db8:…/len`, added
+   * `nodad`: usable at once, no duplicate address detection). Both ends are up.
    */
-  async connectToBridge(bridgeNs: string, bridge: string, ns: string, opts: { port: string; address: string; ifname?: string }): Promise<void> {
+  async connectToBridge(bridgeNs: string, bridge: string, ns: string, opts: { port: string; address: string; ipv6Address?: string; ifname?: string }): Promise<void> {
     this.assertOurs(ns);
-    assertFabricAddress(opts.address, `${ns}'s address`);
+    assertFabricAddress(opts.address, `${ns}'s address`, 4);
+    if (opts.ipv6Address !== undefined) assertFabricAddress(opts.ipv6Address, `${ns}'s IPv6 address`, 6);
     const ifname = opts.ifname ?? 'eth0';
     await this.ipBatch(bridgeNs, [
       ['link', 'add', 'name', opts.port, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns],
@@ -316,6 +344,7 @@ export class Fabric {
     ]);
     await this.ipBatch(ns, [
       ['addr', 'add', opts.address, 'dev', ifname],
+      ...(opts.ipv6Address === undefined ? [] : [['addr', 'add', opts.ipv6Address, 'dev', ifname, 'nodad']]),
       ['link', 'set', ifname, 'up'],
     ]);
   }
@@ -326,12 +355,25 @@ export class Fabric {
    * 169.254.1.1 and the default route via it; the veth's host side `interfaceName` in `nodeNs`,
    * up, no address, MAC ee:ee:ee:ee:ee:ee, proxy_arp=1, proxy_delay=0, forwarding=1. The route
    * `address dev interfaceName` is NOT added: that is the node agent's job.
+   *
+   * With `ipv6Address` the workload is dual-stack: `eth0` also holds `ipv6Address/128` and
+   * the IPv6 default route goes via {@link WORKLOAD_GATEWAY_V6} on eth0. The host side
+   * answers the neighbour solicitations for that gateway because the address is its own:
+   * the link-local address the kernel derives from the MAC ee:ee:ee:ee:ee:ee (the address
+   * Calico's gateway is, too; Calico also turns on proxy NDP, which is not needed for it).
+   * Duplicate address detection is off on both ends (accept_dad=0), so every address is
+   * usable at once; resolves once the host side has the gateway address. The node must
+   * forward IPv6 (`net.ipv6.conf.all.forwarding=1`, the caller's choice).
    */
-  async wireWorkload(nodeNs: string, short: string, interfaceName: string, address: string): Promise<WorkloadWiring> {
+  async wireWorkload(nodeNs: string, short: string, interfaceName: string, address: string, opts: { ipv6Address?: string } = {}): Promise<WorkloadWiring> {
     this.assertOurs(nodeNs);
     if (!/^[a-z0-9]{1,15}$/.test(interfaceName)) throw new Error(`interface name must be 1-15 lower-case letters and digits, got "${interfaceName}"`);
-    assertFabricAddress(address, `workload ${short}'s address`);
+    assertFabricAddress(address, `workload ${short}'s address`, 4);
+    const v6 = opts.ipv6Address;
+    if (v6 !== undefined) assertFabricAddress(v6, `workload ${short}'s IPv6 address`, 6);
     const ns = await this.addNamespace(short);
+    // Interfaces created in the namespace from now on (eth0, next) skip DAD.
+    if (v6 !== undefined) await this.sysctl(ns, { 'net.ipv6.conf.all.accept_dad': 0, 'net.ipv6.conf.default.accept_dad': 0 });
     await this.ipBatch(nodeNs, [
       ['link', 'add', 'name', interfaceName, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns],
       ['link', 'set', interfaceName, 'address', 'ee:ee:ee:ee:ee:ee'],
@@ -340,15 +382,33 @@ export class Fabric {
       [`net.ipv4.conf.${interfaceName}.proxy_arp`]: 1,
       [`net.ipv4.neigh.${interfaceName}.proxy_delay`]: 0,
       [`net.ipv4.conf.${interfaceName}.forwarding`]: 1,
+      ...(v6 === undefined
+        ? {}
+        : { [`net.ipv6.conf.${interfaceName}.accept_dad`]: 0, [`net.ipv6.conf.${interfaceName}.accept_ra`]: 0, [`net.ipv6.conf.${interfaceName}.forwarding`]: 1 }),
     });
     await this.ipBatch(ns, [
       ['addr', 'add', `${address}/32`, 'dev', 'eth0'],
+      ...(v6 === undefined ? [] : [['addr', 'add', `${v6}/128`, 'dev', 'eth0', 'nodad']]),
       ['link', 'set', 'eth0', 'up'],
       ['route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link'],
       ['route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0'],
+      ...(v6 === undefined ? [] : [['route', 'add', '::/0', 'via', WORKLOAD_GATEWAY_V6, 'dev', 'eth0']]),
     ]);
     await this.ip(nodeNs, ['link', 'set', interfaceName, 'up']);
-    return { namespace: ns, nodeNamespace: nodeNs, interfaceName, address };
+    if (v6 !== undefined) {
+      // The kernel adds the link-local address when the link comes up (carrier on both ends).
+      await eventually(
+        `${interfaceName} in ${nodeNs} to have ${WORKLOAD_GATEWAY_V6}`,
+        async () => {
+          const out = await this.ip(nodeNs, ['-6', '-o', 'addr', 'show', 'dev', interfaceName, 'scope', 'link']);
+          if (!out.includes(`${WORKLOAD_GATEWAY_V6}/64`) || out.includes('tentative')) throw new Error(`has: ${out.trim() || 'no link-local address'}`);
+          return true;
+        },
+        5000,
+        20,
+      );
+    }
+    return { namespace: ns, nodeNamespace: nodeNs, interfaceName, address, ...(v6 === undefined ? {} : { ipv6Address: v6 }) };
   }
 
   /** Deletes one namespace of the fabric now (a workload's, say); its veth ends go with it. */
@@ -368,27 +428,27 @@ export class Fabric {
     return this.group.add(opts.resumeBeforeStop ? resumeBeforeStop(proc) : proc);
   }
 
-  /** `ip -j route show [table T] [proto P]` in NS, parsed. */
-  async routes(ns: string, opts: { proto?: string | number; table?: string | number } = {}): Promise<KernelRoute[]> {
-    const args = ['-j', 'route', 'show'];
+  /** `ip -j [-6] route show [table T] [proto P]` in NS, parsed (IPv4 unless `family` is 6). */
+  async routes(ns: string, opts: { proto?: string | number; table?: string | number; family?: 4 | 6 } = {}): Promise<KernelRoute[]> {
+    const args = ['-j', ...(opts.family === 6 ? ['-6'] : []), 'route', 'show'];
     if (opts.table !== undefined) args.push('table', String(opts.table));
     if (opts.proto !== undefined) args.push('proto', String(opts.proto));
     return parseKernelRoutes(await this.ip(ns, args));
   }
 
-  /** `busybox ping -c COUNT -W TIMEOUT ADDRESS` from NS; never rejects on lost replies. */
+  /** `busybox ping [-6] -c COUNT -W TIMEOUT ADDRESS` from NS (`-6` for an IPv6 address); never rejects on lost replies. */
   async ping(ns: string, address: string, opts: { count?: number; timeoutS?: number } = {}): Promise<PingResult> {
     const count = opts.count ?? 3;
-    const r = await this.exec(ns, requireTool('busybox', 'busybox-static'), ['ping', '-c', String(count), '-W', String(opts.timeoutS ?? 1), address], {
+    const r = await this.exec(ns, requireTool('busybox', 'busybox-static'), ['ping', ...familyFlag(address), '-c', String(count), '-W', String(opts.timeoutS ?? 1), address], {
       allowFailure: true,
       timeoutMs: (count + (opts.timeoutS ?? 1)) * 1000 + 10_000,
     });
     return parsePing(r.stdout + r.stderr);
   }
 
-  /** A background `busybox ping -i INTERVAL ADDRESS` from NS, until `stop()`. */
+  /** A background `busybox ping [-6] -i INTERVAL ADDRESS` from NS, until `stop()`. */
   startPing(ns: string, address: string, intervalS = 0.2): PingStream {
-    const proc = this.start(ns, `ping-${address}`, requireTool('busybox', 'busybox-static'), ['ping', '-i', String(intervalS), address]);
+    const proc = this.start(ns, `ping-${address}`, requireTool('busybox', 'busybox-static'), ['ping', ...familyFlag(address), '-i', String(intervalS), address]);
     return {
       process: proc,
       replies: () => [...proc.output().matchAll(/ seq=\d+ /g)].length,
@@ -458,7 +518,7 @@ export class Fabric {
  * in `dir`. The URL is reachable from the fabric only.
  */
 export async function startNatsIn(fabric: Fabric, ns: string, dir: string, address: string, port = 4222): Promise<NatsServer> {
-  assertFabricAddress(address, 'nats-server address');
+  assertFabricAddress(address, 'nats-server address', 4);
   const proc = fabric.start(ns, 'nats-server', requireTool('nats-server'), ['-a', address, '-p', String(port), '--ports_file_dir', dir, '-l', path.join(dir, 'nats.log')]);
   const file = path.join(dir, `nats-server_${proc.pid}.ports`);
   await eventually('the nats-server ports file', () => existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { nats?: string[] }).nats?.[0], 10_000, 20);
@@ -508,11 +568,11 @@ export interface FabricBirdConfig {
  * (it only shows what it learned; nothing reaches any routing table).
  */
 export function renderFabricBirdConfig(config: FabricBirdConfig): string {
-  assertFabricAddress(config.address, 'BIRD address');
+  assertFabricAddress(config.address, 'BIRD address', 4);
   const out = ['# Generated by @tabby/harness (startBirdIn). No kernel protocol: nothing reaches a routing table.', 'log stderr all;', `router id ${config.address};`, 'protocol device { scan time 2; }'];
   for (const p of config.peers) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(p.name)) throw new Error(`BIRD protocol name "${p.name}" is not a symbol`);
-    assertFabricAddress(p.neighbor, `peer ${p.name}'s neighbor`);
+    assertFabricAddress(p.neighbor, `peer ${p.name}'s neighbor`, 4);
     out.push(
       `protocol bgp ${p.name} {`,
       `  local ${config.address} as ${config.as};`,
@@ -559,11 +619,11 @@ export interface FabricGobgpConfig {
 
 /** gobgpd.toml for a GoBGP router on a fabric bridge (IPv4 unicast, port 179, short timers). */
 export function renderFabricGobgpConfig(config: FabricGobgpConfig): string {
-  assertFabricAddress(config.address, 'GoBGP address');
+  assertFabricAddress(config.address, 'GoBGP address', 4);
   const q = (s: string): string => JSON.stringify(s);
   const out = ['# Generated by @tabby/harness (startGobgpIn).', '[global.config]', `  as = ${config.as}`, `  router-id = ${q(config.address)}`, '  port = 179', `  local-address-list = [${q(config.address)}]`];
   for (const n of config.neighbors) {
-    assertFabricAddress(n.address, 'GoBGP neighbor');
+    assertFabricAddress(n.address, 'GoBGP neighbor', 4);
     out.push(
       '[[neighbors]]',
       '  [neighbors.config]',

@@ -1,6 +1,6 @@
 /**
  * The netns fabric's pure parts, without root or namespaces: iproute2's and busybox's output
- * parsed (captured from iproute2 6.1 and busybox 1.35 on Debian 12), the address range and
+ * parsed (captured from iproute2 6.1 and busybox 1.35 on Debian 12, IPv4 and IPv6), the address range and
  * namespace guards refusing before anything runs.
  */
 import { Fabric, assertFabricAddress, inFabricRange, parseKernelRoutes, parsePing, renderFabricBirdConfig, renderFabricGobgpConfig } from '@tabby/harness';
@@ -12,6 +12,10 @@ const PROTO_84 =
 const MAIN =
   '[{"dst":"198.18.0.0/24","dev":"v0","protocol":"kernel","scope":"link","prefsrc":"198.18.0.11","flags":[]},{"dst":"198.19.0.128/26","gateway":"198.18.0.12","dev":"v0","protocol":"static","metric":100,"flags":[]}]';
 
+// `ip -j -6 route show proto 84`: IPv6 routes carry no scope; a blackhole is `dev lo`.
+const PROTO_84_V6 =
+  '[{"dst":"2001:db8:100::5","dev":"v1","metric":1024,"flags":[],"pref":"medium"},{"type":"blackhole","dst":"2001:db8:100::/122","dev":"lo","metric":1024,"flags":[],"pref":"medium"},{"dst":"2001:db8:100::40/122","gateway":"2001:db8:0:1::12","dev":"v0","metric":1024,"flags":["onlink"],"pref":"medium"}]';
+
 describe('parseKernelRoutes', () => {
   it('writes each route as one canonical line, /32 added to bare addresses', () => {
     expect(parseKernelRoutes(PROTO_84).map((r) => r.text)).toEqual([
@@ -21,6 +25,15 @@ describe('parseKernelRoutes', () => {
       '198.19.3.0/24 nexthop via 198.18.0.12 dev v0 nexthop via 198.18.0.13 dev v0',
     ]);
     expect(parseKernelRoutes(MAIN).map((r) => r.text)).toEqual(['198.18.0.0/24 dev v0 scope link proto kernel', '198.19.0.128/26 via 198.18.0.12 dev v0 metric 100 proto static']);
+  });
+
+  it('reads IPv6 routes: /128 added to bare addresses, no scope', () => {
+    expect(parseKernelRoutes(PROTO_84_V6).map((r) => r.text)).toEqual([
+      '2001:db8:100::5/128 dev v1 metric 1024',
+      'blackhole 2001:db8:100::/122 dev lo metric 1024',
+      '2001:db8:100::40/122 via 2001:db8:0:1::12 dev v0 metric 1024 onlink',
+    ]);
+    expect(parseKernelRoutes(PROTO_84_V6)[0]).toMatchObject({ type: 'unicast', dst: '2001:db8:100::5/128', dev: 'v1', scope: undefined });
   });
 
   it('keeps the fields', () => {
@@ -50,16 +63,41 @@ describe('parsePing', () => {
     expect(parsePing(out)).toMatchObject({ transmitted: 3, received: 2, lost: 1, missingSeqs: [1] });
   });
 
+  it('reads busybox ping -6', () => {
+    const out = [
+      'PING 2001:db8:0:1::11 (2001:db8:0:1::11): 56 data bytes',
+      '64 bytes from 2001:db8:0:1::11: seq=0 ttl=64 time=0.091 ms',
+      '64 bytes from 2001:db8:0:1::11: seq=1 ttl=64 time=0.093 ms',
+      '',
+      '--- 2001:db8:0:1::11 ping statistics ---',
+      '2 packets transmitted, 2 packets received, 0% packet loss',
+      'round-trip min/avg/max = 0.091/0.092/0.093 ms',
+    ].join('\n');
+    expect(parsePing(out)).toMatchObject({ transmitted: 2, received: 2, lost: 0, missingSeqs: [] });
+  });
+
   it('counts replies of a ping that printed no statistics (killed)', () => {
     expect(parsePing('64 bytes from 198.19.0.64: seq=0 ttl=62 time=0.1 ms\n64 bytes from 198.19.0.64: seq=1 ttl=62 time=0.1 ms\n')).toMatchObject({ transmitted: 2, received: 2, lost: 0 });
   });
 });
 
 describe('the fabric refuses what is not its own', () => {
-  it('accepts only 198.18.0.0/15', () => {
-    for (const ok of ['198.18.0.1', '198.19.255.255', '198.18.0.1/24', '198.19.0.0/16']) expect(inFabricRange(ok), ok).toBe(true);
-    for (const bad of ['198.17.255.255', '198.20.0.0', '10.0.0.1', '192.0.2.2', '198.18.0.0/14', '127.0.0.1', 'fd00::1', '198.18.0.1/']) expect(inFabricRange(bad), bad).toBe(false);
-    expect(() => assertFabricAddress('192.0.2.2/24', 'eth0')).toThrow(/198\.18\.0\.0\/15/);
+  it('accepts only 198.18.0.0/15 and 2001:db8::/32', () => {
+    for (const ok of ['198.18.0.1', '198.19.255.255', '198.18.0.1/24', '198.19.0.0/16', '2001:db8::1', '2001:db8:0:1::11/64', '2001:db8:100::/112', '2001:db8:ffff:ffff:ffff:ffff:ffff:ffff', '2001:db8::/32'])
+      expect(inFabricRange(ok), ok).toBe(true);
+    for (const bad of ['198.17.255.255', '198.20.0.0', '10.0.0.1', '192.0.2.2', '198.18.0.0/14', '127.0.0.1', 'fd00::1', '198.18.0.1/', '2001:db9::1', '2001:db7:ffff::1', '2001:db8::/31', '2001:db8::1/129', '::1', 'fe80::ecee:eeff:feee:eeee', '::ffff:198.18.0.1'])
+      expect(inFabricRange(bad), bad).toBe(false);
+    expect(() => assertFabricAddress('192.0.2.2/24', 'eth0')).toThrow(/198\.18\.0\.0\/15 or 2001:db8::\/32/);
+  });
+
+  it('admits one family when asked: IPv4 only for routers and NATS, IPv6 only for an IPv6 address', () => {
+    expect(inFabricRange('2001:db8::1', 4)).toBe(false);
+    expect(inFabricRange('198.18.0.1', 6)).toBe(false);
+    expect(inFabricRange('2001:db8::1', 6)).toBe(true);
+    expect(() => assertFabricAddress('2001:db8::1', 'BIRD address', 4)).toThrow(/inside 198\.18\.0\.0\/15 \(/);
+    expect(() => assertFabricAddress('198.18.0.11/24', "node1's IPv6 address", 6)).toThrow(/inside 2001:db8::\/32 \(/);
+    expect(() => renderFabricBirdConfig({ address: '2001:db8::2', as: 64513, peers: [] })).toThrow();
+    expect(() => renderFabricGobgpConfig({ address: '198.18.0.3', as: 64514, neighbors: [{ address: '2001:db8::11', remoteAs: 1 }] })).toThrow();
   });
 
   it('runs nothing in a namespace it did not create', async () => {
