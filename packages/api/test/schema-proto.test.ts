@@ -117,6 +117,8 @@ describe('schema.ts against the protobuf descriptors', () => {
         'ObjectMeta',
         'OrchRef',
         'PrefixAdvertisement',
+        'RouteProblem',
+        'RoutingStatus',
         'SecretKeySelector',
         'SecretSource',
         'ServiceCIDR',
