@@ -2,7 +2,7 @@ import type { Family, PeerStatus } from '@tabby/bgp';
 import type { Dataplane, ReconcileReport, RouteFailure } from '@tabby/dataplane';
 import type { RoutingStatus } from '@tabby/proto';
 import type { Logger } from '@tabby/runtime';
-import { planRoutes, type RoutingBlock, type RoutingPlan, type RoutingPool, type RoutingWorkload } from './routing.js';
+import { planRoutes, type RoutingBlock, type RoutingPlan, type RoutingPool, type RoutingService, type RoutingWorkload, type StaticRoute } from './routing.js';
 import type { SpeakerApi } from './speaker-api.js';
 
 export interface RouteManagerOptions {
@@ -28,6 +28,8 @@ export interface RoutingInputs {
   readonly blocks: readonly RoutingBlock[];
   readonly workloads: readonly RoutingWorkload[];
   readonly pools: readonly RoutingPool[];
+  readonly services?: readonly RoutingService[];
+  readonly statics?: readonly StaticRoute[];
 }
 
 const familyOf = (prefix: string): Family => (prefix.includes(':') ? 'ipv6-unicast' : 'ipv4-unicast');

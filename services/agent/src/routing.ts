@@ -43,6 +43,21 @@ export interface RoutingInput {
   readonly links?: ReadonlySet<string>;
   /** This node's own addresses: a learned path pointing at one of them is not programmed. */
   readonly ownAddresses: ReadonlySet<string>;
+  /** Service CIDRs this node announces (BGPConfiguration serviceClusterIPs, …): blackholed and originated. */
+  readonly services?: readonly RoutingService[];
+  /** Host routes to BGP peers through a gateway (BGPPeer reachableBy). */
+  readonly statics?: readonly StaticRoute[];
+}
+
+/** A service CIDR the node announces, as Calico's static protocol holds it (`route CIDR blackhole;`). */
+export interface RoutingService {
+  readonly cidr: string;
+}
+
+/** `route <peer>/32 via <gateway>;` (BGPPeer reachableBy). */
+export interface StaticRoute {
+  readonly prefix: string;
+  readonly via: string;
 }
 
 export interface RoutingPlan {
@@ -54,7 +69,7 @@ export interface RoutingPlan {
   readonly borrowed: readonly string[];
   /** `namespace/name (cali…)` of workloads whose host-side interface does not exist yet. */
   readonly waitingForInterface: readonly string[];
-  readonly counts: { readonly blackholes: number; readonly workloads: number; readonly remote: number };
+  readonly counts: { readonly blackholes: number; readonly workloads: number; readonly remote: number; readonly services: number; readonly statics: number };
 }
 
 interface ParsedPool {
@@ -130,6 +145,8 @@ export function planRoutes(input: RoutingInput): RoutingPlan {
   let blackholes = 0;
   let workloads = 0;
   let remote = 0;
+  let services = 0;
+  let statics = 0;
 
   // Own affine blocks: blackholed (except single-address blocks, as Calico's static protocol),
   // announced when exported.
@@ -163,6 +180,27 @@ export function planRoutes(input: RoutingInput): RoutingPlan {
     }
   }
 
+  // Service CIDRs: Calico's static protocol holds them as blackholes and exports them to
+  // every peer (after the disableBGPExport rejection); traffic to them is DNATed before
+  // routing, so only what nothing serves is dropped here.
+  for (const svc of input.services ?? []) {
+    const c = parseCIDR(svc.cidr);
+    if (!c) continue;
+    if (!pools.insideNoExportPool(c)) originate.add(c.canonical);
+    if (kernel.has(c.canonical)) continue;
+    kernel.set(c.canonical, { prefix: c.canonical, type: 'blackhole', nextHops: [] });
+    services++;
+  }
+
+  // Peers reachable through a gateway (reachableBy): a host route via it, as BIRD's static
+  // `route <peerIP>/32 via <reachableBy>;`. Not announced.
+  for (const st of input.statics ?? []) {
+    const c = parseCIDR(st.prefix);
+    if (!c || kernel.has(c.canonical) || st.via.includes(':') !== (c.family === 6)) continue;
+    kernel.set(c.canonical, { prefix: c.canonical, type: 'unicast', nextHops: [{ via: st.via }] });
+    statics++;
+  }
+
   // Learned routes: via their BGP next hops (equal-cost paths merged), except routes inside
   // VXLAN pools (the VXLAN data plane's job, as Calico's kernel filter), own blocks and
   // local workloads.
@@ -188,6 +226,6 @@ export function planRoutes(input: RoutingInput): RoutingPlan {
     originate: [...originate].sort(compareText),
     borrowed: borrowed.sort(compareText),
     waitingForInterface: waiting,
-    counts: { blackholes, workloads, remote },
+    counts: { blackholes, workloads, remote, services, statics },
   };
 }

@@ -63,7 +63,7 @@ describe('planRoutes', () => {
       'blackhole fd00:10::/122',
       'fd00:10::5/128 dev cali0000000000a',
     ]);
-    expect(plan.counts).toEqual({ blackholes: 3, workloads: 3, remote: 2 });
+    expect(plan.counts).toEqual({ blackholes: 3, workloads: 3, remote: 2, services: 0, statics: 0 });
     // Own exported blocks and the borrowed address; never the /32s inside own blocks, never the quiet pool.
     expect(plan.originate).toEqual(['198.19.1.0/26', '198.19.3.9/32', 'fd00:10::/122']);
     expect(plan.borrowed).toEqual(['198.19.3.9/32']);
@@ -99,6 +99,28 @@ describe('planRoutes', () => {
     expect(wired.borrowed).toEqual(['198.18.130.4/32', '198.19.3.9/32']);
     // Without a data plane (loopback demo) every workload counts as wired.
     expect(planRoutes(input({ workloads, links: undefined })).originate).toContain('198.19.3.9/32');
+  });
+});
+
+describe('planRoutes: service CIDRs and peers reachable by a gateway', () => {
+  it('blackholes and announces each service CIDR (not one inside a disableBGPExport pool), preferring it over the same prefix learned from a peer', () => {
+    const plan = planRoutes(
+      input({
+        workloads: [],
+        services: [{ cidr: '10.96.0.0/12' }, { cidr: '198.18.129.0/24' }, { cidr: 'fd00:96::/108' }],
+        rib: [entry('10.96.0.0/12', learned('10.96.0.0/12', '198.18.0.12', node2))],
+      }),
+    );
+    expect(plan.kernel.map(show)).toEqual(['blackhole 10.96.0.0/12', 'blackhole 198.18.128.0/26', 'blackhole 198.18.129.0/24', 'blackhole 198.19.1.0/26', 'blackhole fd00:10::/122', 'blackhole fd00:96::/108']);
+    expect(plan.originate).toEqual(['10.96.0.0/12', '198.19.1.0/26', 'fd00:10::/122', 'fd00:96::/108']);
+    expect(plan.counts).toMatchObject({ services: 3, remote: 0 });
+  });
+
+  it('routes a reachableBy peer via its gateway and never announces that route', () => {
+    const plan = planRoutes(input({ workloads: [], statics: [{ prefix: '198.18.7.1/32', via: '198.18.0.1' }, { prefix: '2001:db8::7/128', via: '2001:db8::1' }, { prefix: '198.18.7.2/32', via: '2001:db8::1' }] }));
+    expect(plan.kernel.filter((r) => r.type === 'unicast').map(show)).toEqual(['198.18.7.1/32 via 198.18.0.1', '2001:db8::7/128 via 2001:db8::1']);
+    expect(plan.counts.statics).toBe(2);
+    expect(plan.originate).not.toContain('198.18.7.1/32');
   });
 });
 
