@@ -1,5 +1,6 @@
 import {
   BGPConfiguration,
+  BGPFilter,
   BGPPeer,
   IPPool,
   Node,
@@ -11,6 +12,7 @@ import {
 import { UnknownKindError } from './errors.js';
 import {
   BGPConfigurationSpecSchema,
+  BGPFilterSpecSchema,
   BGPPeerSpecSchema,
   IPPoolSpecSchema,
   NodeRuntimeStatusSchema,
@@ -30,7 +32,7 @@ export type ResourceCase = NonNullable<Resource['kind']>['$case'];
 /** Any kind's object (BGPPeer, IPPool, ...). */
 export type KindObject = NonNullable<Resource['kind']>['value'];
 
-export type KindName = 'BGPConfiguration' | 'BGPPeer' | 'Node' | 'IPPool' | 'WorkloadEndpoint' | 'NodeStatus';
+export type KindName = 'BGPConfiguration' | 'BGPPeer' | 'BGPFilter' | 'Node' | 'IPPool' | 'WorkloadEndpoint' | 'NodeStatus';
 
 interface Codec<T> {
   encode(message: T): { finish(): Uint8Array };
@@ -80,6 +82,14 @@ export const KINDS: readonly KindInfo[] = [
     ['bgpconfiguration', 'bgpconfigurations', 'bgpconfig', 'bgpconfigs'],
     objectSchema('BGPConfiguration', BGPConfigurationSpecSchema),
     BGPConfiguration,
+  ),
+  info(
+    'BGPFilter',
+    'bgpFilter',
+    false,
+    ['bgpfilter', 'bgpfilters', 'bgpf', 'bgpfs', 'bf', 'bfs'],
+    objectSchema('BGPFilter', BGPFilterSpecSchema),
+    BGPFilter,
   ),
   info('BGPPeer', 'bgpPeer', false, ['bgppeer', 'bgppeers', 'bgpp', 'bgpps', 'bp', 'bps'], objectSchema('BGPPeer', BGPPeerSpecSchema), BGPPeer),
   info('IPPool', 'ipPool', false, ['ippool', 'ippools', 'ipp', 'ipps', 'pool', 'pools'], objectSchema('IPPool', IPPoolSpecSchema), IPPool),

@@ -115,6 +115,34 @@ export const BGPPeerSpecSchema: MessageSchema = {
   ],
 };
 
+const prefixLengthSchema = (name: string, max: number): MessageSchema => ({
+  name,
+  fields: [f('min', 'Min', { t: 'int', min: 0, max }, { presence: true }), f('max', 'Max', { t: 'int', min: 0, max }, { presence: true })],
+});
+const filterRuleSchema = (name: string, prefixLength: MessageSchema): MessageSchema => ({
+  name,
+  fields: [
+    f('cidr', 'CIDR', str),
+    f('prefixLength', 'PrefixLength', msg(prefixLength)),
+    f('matchOperator', 'MatchOperator', str),
+    f('source', 'Source', str),
+    f('interface', 'Interface', str),
+    f('action', 'Action', str),
+  ],
+});
+const BGPFilterRuleV4Schema = filterRuleSchema('BGPFilterRuleV4', prefixLengthSchema('BGPFilterPrefixLengthV4', 32));
+const BGPFilterRuleV6Schema = filterRuleSchema('BGPFilterRuleV6', prefixLengthSchema('BGPFilterPrefixLengthV6', 128));
+
+export const BGPFilterSpecSchema: MessageSchema = {
+  name: 'BGPFilterSpec',
+  fields: [
+    f('exportV4', 'ExportV4', msgList(BGPFilterRuleV4Schema)),
+    f('importV4', 'ImportV4', msgList(BGPFilterRuleV4Schema)),
+    f('exportV6', 'ExportV6', msgList(BGPFilterRuleV6Schema)),
+    f('importV6', 'ImportV6', msgList(BGPFilterRuleV6Schema)),
+  ],
+};
+
 const NodeBGPSpecSchema: MessageSchema = {
   name: 'NodeBGPSpec',
   fields: [

@@ -53,7 +53,7 @@ describe('the kind registry', () => {
     expect(mustFindKind(alias).kind).toBe(kind);
   });
 
-  it.each(['x', 'pod', 'bgpfilter', 'ipreservation', 'hep', '', 'ippool ', 'IPPoolList'])('%j is not supported', (alias) => {
+  it.each(['x', 'pod', 'ipreservation', 'hep', '', 'ippool ', 'IPPoolList'])('%j is not supported', (alias) => {
     expect(findKind(alias)).toBeUndefined();
     expect(() => mustFindKind(alias)).toThrow(new UnknownKindError(alias));
     let caught: unknown;

@@ -1167,8 +1167,8 @@ ${spec}`;
     ],
     [
       'unknown kind',
-      peer('apiVersion: projectcalico.org/v3\nkind: BGPFilter', '  exportV4: []\n'),
-      'document 1, line 2, column 7: kind: unknown resource type (BGPFilter) and/or version (projectcalico.org/v3): known kinds are BGPConfiguration, BGPPeer, IPPool, Node, NodeStatus, WorkloadEndpoint',
+      peer('apiVersion: projectcalico.org/v3\nkind: IPReservation', '  reservedCIDRs: []\n'),
+      'document 1, line 2, column 7: kind: unknown resource type (IPReservation) and/or version (projectcalico.org/v3): known kinds are BGPConfiguration, BGPFilter, BGPPeer, IPPool, Node, NodeStatus, WorkloadEndpoint',
     ],
     [
       'kind in the wrong case',
@@ -1178,7 +1178,7 @@ ${spec}`;
     [
       'kind missing',
       peer('apiVersion: projectcalico.org/v3', '  cidr: 10.0.0.0/16\n'),
-      'document 1, line 1, column 1: kind: unknown resource type () and/or version (projectcalico.org/v3): known kinds are BGPConfiguration, BGPPeer, IPPool, Node, NodeStatus, WorkloadEndpoint',
+      'document 1, line 1, column 1: kind: unknown resource type () and/or version (projectcalico.org/v3): known kinds are BGPConfiguration, BGPFilter, BGPPeer, IPPool, Node, NodeStatus, WorkloadEndpoint',
     ],
   ])('%s', (_name, text, message) => {
     const result = parseManifest(text);

@@ -7,6 +7,12 @@ export { ObjectMeta, SecretKeySelector, SecretSource } from './gen/tabby/v1/meta
 export {
   BGPConfiguration,
   BGPConfigurationSpec,
+  BGPFilter,
+  BGPFilterPrefixLengthV4,
+  BGPFilterPrefixLengthV6,
+  BGPFilterRuleV4,
+  BGPFilterRuleV6,
+  BGPFilterSpec,
   BGPPeer,
   BGPPeerSpec,
   Community,
