@@ -37,6 +37,12 @@ export interface AsPathSegment {
   readonly asns: readonly number[];
 }
 
+/**
+ * A BGP Large Community (RFC 8092 §3): Global Administrator (an ASN), Local Data Part 1 and
+ * Local Data Part 2, each an unsigned 32-bit value. Written `global:local1:local2`.
+ */
+export type LargeCommunity = readonly [number, number, number];
+
 /** An attribute the codec did not interpret, carried on as received (RFC 4271 §5). */
 export interface RawAttribute {
   /** Attribute flags as received (optional, transitive, partial, extended length bits). */
@@ -62,6 +68,8 @@ export interface PathAttributes {
   readonly aggregator?: { readonly asn: number; readonly address: string };
   /** RFC 1997 communities as 32-bit values. */
   readonly communities?: readonly number[];
+  /** RFC 8092 large communities, in the order received, duplicates removed (§5). */
+  readonly largeCommunities?: readonly LargeCommunity[];
   readonly originatorId?: string;
   readonly clusterList?: readonly string[];
   /** Optional transitive attributes not understood: passed on with the Partial bit set. */

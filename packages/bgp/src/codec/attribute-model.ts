@@ -5,7 +5,7 @@
  * format), plus the mutable draft a decode fills in.
  */
 import type { ErrorAction } from '../errors.js';
-import type { AsPathSegment, MpReach, MpUnreach, Origin, PathAttributes, RawAttribute } from '../types.js';
+import type { AsPathSegment, LargeCommunity, MpReach, MpUnreach, Origin, PathAttributes, RawAttribute } from '../types.js';
 
 /** RFC 4271 §5 attribute categories; each fixes the Optional and Transitive flag bits. */
 export type AttributeCategory = 'well-known-mandatory' | 'well-known-discretionary' | 'optional-transitive' | 'optional-non-transitive';
@@ -26,6 +26,7 @@ export interface AttributeDraft {
   atomicAggregate?: boolean;
   aggregator?: { asn: number; address: string };
   communities?: number[];
+  largeCommunities?: LargeCommunity[];
   originatorId?: string;
   clusterList?: string[];
   unknown?: RawAttribute[];

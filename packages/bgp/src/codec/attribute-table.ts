@@ -14,7 +14,7 @@
  *   (RFC 7606 §7.5, §7.9, §7.10); the codec does not know the peer is external, so the
  *   session does that.
  */
-import { AS_CONFED_SEQUENCE, AS_CONFED_SET, type Origin } from '../types.js';
+import { AS_CONFED_SEQUENCE, AS_CONFED_SET, type LargeCommunity, type Origin } from '../types.js';
 import { formatAsPath, as4PathOf, decodeAsPath, encodeAsPath, needsAs4Path } from './as-path.js';
 import { formatIpv4, parseIpv4 } from './address.js';
 import type { AttributeContext, AttributeDescriptor, AttributeProblem, AttributeSource } from './attribute-model.js';
@@ -325,6 +325,57 @@ const AS4_AGGREGATOR: AttributeDescriptor = {
   format: () => undefined,
 };
 
+/** Log and config text of a large community: `global:local1:local2` (RFC 8092 §3). */
+export function formatLargeCommunity(c: LargeCommunity): string {
+  return `${c[0]}:${c[1]}:${c[2]}`;
+}
+
+/** The large communities without repeats, first occurrence kept (RFC 8092 §5). */
+function uniqueLargeCommunities(list: readonly LargeCommunity[]): readonly LargeCommunity[] {
+  if (list.length < 2) return list;
+  const seen = new Set<string>();
+  const out: LargeCommunity[] = [];
+  for (const c of list) {
+    const k = formatLargeCommunity(c);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(c);
+  }
+  return out.length === list.length ? list : out;
+}
+
+const LARGE_COMMUNITY: AttributeDescriptor = {
+  type: AttrType.LARGE_COMMUNITY,
+  name: 'LARGE_COMMUNITY',
+  category: 'optional-transitive',
+  onMalformed: 'treat-as-withdraw',
+  reference: 'RFC 8092 §3, §5',
+  decode(buf, start, end, draft) {
+    const len = end - start;
+    // RFC 8092 §5: a length that is not a non-zero multiple of 12 is malformed: treat-as-withdraw.
+    if (len === 0 || len % 12 !== 0) return lengthError('LARGE_COMMUNITY', len, 'a non-zero multiple of 12');
+    const out: LargeCommunity[] = [];
+    for (let p = start; p < end; p += 12) out.push([u32(buf, p), u32(buf, p + 4), u32(buf, p + 8)]);
+    // RFC 8092 §5: redundant values are silently removed.
+    draft.largeCommunities = uniqueLargeCommunities(out) as LargeCommunity[];
+    return undefined;
+  },
+  encode: ({ attributes: a }) => {
+    if (!a.largeCommunities || a.largeCommunities.length === 0) return undefined;
+    // RFC 8092 §5: duplicate values SHOULD NOT be transmitted.
+    const list = uniqueLargeCommunities(a.largeCommunities);
+    const out = new Uint8Array(list.length * 12);
+    list.forEach((c, i) => {
+      if (!Array.isArray(c) || c.length !== 3) throw new EncodeError(`large community ${JSON.stringify(c)} must have 3 parts`);
+      out.set(u32Bytes(c[0], 'large community global administrator'), i * 12);
+      out.set(u32Bytes(c[1], 'large community local data part 1'), i * 12 + 4);
+      out.set(u32Bytes(c[2], 'large community local data part 2'), i * 12 + 8);
+    });
+    return out;
+  },
+  format: ({ attributes: a }) => (a.largeCommunities && a.largeCommunities.length > 0 ? `large-communities=${a.largeCommunities.map(formatLargeCommunity).join(',')}` : undefined),
+};
+
 /** Every attribute the codec understands, in type-code order. */
 export const ATTRIBUTE_TABLE: readonly AttributeDescriptor[] = [
   ORIGIN,
@@ -341,6 +392,7 @@ export const ATTRIBUTE_TABLE: readonly AttributeDescriptor[] = [
   MP_UNREACH_NLRI,
   AS4_PATH,
   AS4_AGGREGATOR,
+  LARGE_COMMUNITY,
 ];
 
 const BY_TYPE: readonly (AttributeDescriptor | undefined)[] = (() => {

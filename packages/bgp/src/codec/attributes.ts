@@ -177,6 +177,7 @@ export function finishAttributes(draft: AttributeDraft, ctx: AttributeContext): 
   if (draft.atomicAggregate) a.atomicAggregate = true;
   if (aggregator !== undefined) a.aggregator = aggregator;
   if (draft.communities !== undefined) a.communities = draft.communities;
+  if (draft.largeCommunities !== undefined) a.largeCommunities = draft.largeCommunities;
   if (draft.originatorId !== undefined) a.originatorId = draft.originatorId;
   if (draft.clusterList !== undefined) a.clusterList = draft.clusterList;
   // Sorted by type code, the order they are sent in (RFC 4271 §5), so a decoded model is the

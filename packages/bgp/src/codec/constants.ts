@@ -241,6 +241,7 @@ export const AttrType = {
   MP_UNREACH_NLRI: 15,
   AS4_PATH: 17,
   AS4_AGGREGATOR: 18,
+  LARGE_COMMUNITY: 32,
 } as const;
 
 /** Attribute flag bits (RFC 4271 §4.3). The low four bits are unused: zero when sent, ignored when received. */

@@ -55,7 +55,7 @@ export { isRawCapability, type RawCapability } from './capabilities.js';
 export { checkPeerAs, decodeOpen, encodeOpen, fourOctetAsOf, peerAsOf } from './open.js';
 export { asPathContains, asPathLength, formatAsPath, mergeAs4Path } from './as-path.js';
 export type { AttributeCategory, AttributeContext, AttributeDescriptor, AttributeDraft, AttributeProblem, AttributeSource } from './attribute-model.js';
-export { ATTRIBUTE_TABLE, attributeDescriptor, attributeName, formatAttributes, formatCommunity } from './attribute-table.js';
+export { ATTRIBUTE_TABLE, attributeDescriptor, attributeName, formatAttributes, formatCommunity, formatLargeCommunity } from './attribute-table.js';
 export type { Family } from './attributes.js';
 export type { CodecOptions } from './options.js';
 export {

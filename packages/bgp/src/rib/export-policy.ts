@@ -103,6 +103,7 @@ export class ExportPolicy {
     if (a.atomicAggregate) out.atomicAggregate = true;
     if (a.aggregator) out.aggregator = a.aggregator;
     if (a.communities && a.communities.length > 0) out.communities = a.communities;
+    if (a.largeCommunities && a.largeCommunities.length > 0) out.largeCommunities = a.largeCommunities;
     if (a.unknown && a.unknown.length > 0) out.unknown = a.unknown;
     if (peer.ibgp) {
       out.asPath = a.asPath ?? [];

@@ -51,6 +51,7 @@ describe('attribute descriptor table', () => {
       MP_UNREACH_NLRI: 'optional-non-transitive afisafi-disable',
       AS4_PATH: 'optional-transitive attribute-discard',
       AS4_AGGREGATOR: 'optional-transitive attribute-discard',
+      LARGE_COMMUNITY: 'optional-transitive treat-as-withdraw',
     });
   });
 });
@@ -69,6 +70,8 @@ describe('each attribute on the wire (4-octet AS session)', () => {
     ['COMMUNITIES', { communities: [0xfde90064, 0xffffff01] }, 'c00808fde90064ffffff01'],
     ['ORIGINATOR_ID', { originatorId: '10.0.0.7' }, '800904' + '0a000007'],
     ['CLUSTER_LIST', { clusterList: ['10.0.0.1', '10.0.0.2'] }, '800a08' + '0a000001' + '0a000002'],
+    // RFC 8092 §3: type 32, optional transitive, 12 octets per value (global, local 1, local 2).
+    ['LARGE_COMMUNITY', { largeCommunities: [[65001, 1, 2], [4200000001, 0xffffffff, 0]] }, 'c02018' + '0000fde9' + '00000001' + '00000002' + 'fa56ea01' + 'ffffffff' + '00000000'],
     ['unknown optional transitive, passed on with Partial', { unknown: [{ flags: 0xc0, type: 99, value: Uint8Array.of(1, 2, 3) }] }, 'e06303010203'],
   ])('%s', (_name, attributes, wire) => {
     expect(attributeBytes(attributes)).toBe(wire);
@@ -90,7 +93,8 @@ describe('each attribute on the wire (4-octet AS session)', () => {
       communities: [1, 2, 3],
       originatorId: '10.0.0.5',
       clusterList: ['10.0.0.6'],
-      unknown: [{ flags: 0xe0, type: 32, value: new Uint8Array(12) }],
+      largeCommunities: [[65001, 1, 2]],
+      unknown: [{ flags: 0xe0, type: 99, value: new Uint8Array(12) }],
     };
     expect(roundTrip(all)).toEqual(all);
   });
@@ -186,5 +190,37 @@ describe('AS_PATH helpers', () => {
     expect(formatAttributes({ attributes: { ...base, asPath: path, communities: [0xffffff01, 0xfde90064], med: 5 } })).toBe(
       'origin=IGP as-path=(64512 64513) 65001 65002 {65003,65004} next-hop=10.0.0.1 med=5 communities=no-export,65001:100',
     );
+  });
+});
+
+describe('LARGE_COMMUNITY (RFC 8092)', () => {
+  it('decodes a value GoBGP sends (flags 0xc0, type 32) and keeps it through a 2-octet session', () => {
+    const value = [...u32(64512), ...u32(100), ...u32(200)];
+    for (const fourOctetAs of [true, false]) {
+      const asPath = fourOctetAs ? A.asPath(65001) : A.asPath2(65001);
+      const r = decodeUpdate(update({ attrs: [...A.originIgp, ...asPath, ...A.nextHop(10, 0, 0, 1), ...attr(0xc0, 32, value)], nlri: NLRI }), { fourOctetAs });
+      expect([r.action, r.message.attributes?.largeCommunities]).toEqual(['none', [[64512, 100, 200]]]);
+    }
+  });
+
+  it('silently removes repeated values, first occurrence kept (§5), and sends none twice', () => {
+    const value = [...u32(1), ...u32(2), ...u32(3), ...u32(4), ...u32(5), ...u32(6), ...u32(1), ...u32(2), ...u32(3)];
+    const r = decodeUpdate(update({ attrs: [...BASIC, ...attr(0xc0, 32, value)], nlri: NLRI }), { fourOctetAs: true });
+    expect([r.action, r.message.attributes?.largeCommunities]).toEqual(['none', [[1, 2, 3], [4, 5, 6]]]);
+    expect(attributeBytes({ largeCommunities: [[1, 2, 3], [1, 2, 3]] })).toBe('c0200c' + '00000001' + '00000002' + '00000003');
+  });
+
+  it('is sent with Extended Length past 21 values', () => {
+    const largeCommunities = Array.from({ length: 22 }, (_, i) => [65001, i, i] as const);
+    expect(attributeBytes({ largeCommunities }).slice(0, 8)).toBe('d0200108');
+    expect(roundTrip({ ...base, largeCommunities })?.largeCommunities).toEqual(largeCommunities);
+  });
+
+  it('refuses to encode a part out of range', () => {
+    expect(() => attributeBytes({ largeCommunities: [[1, 2, 2 ** 32]] })).toThrow(/large community local data part 2/);
+  });
+
+  it('formats as global:local1:local2', () => {
+    expect(formatAttributes({ attributes: { largeCommunities: [[65001, 1, 2], [4200000001, 0, 4294967295]] } })).toBe('large-communities=65001:1:2,4200000001:0:4294967295');
   });
 });
