@@ -3,7 +3,7 @@ import { IpamClient, ResourceStoreClient, TopologyService, loadDescriptorSet } f
 import {
   CLIENT_CHANNEL_OPTIONS,
   GrpcServer,
-  channelCredentials,
+  dialCredentials,
   componentLogger,
   optionalMetricsServer,
   serviceBus,
@@ -12,6 +12,7 @@ import {
   type HostPort,
   type OptionalMetricsServer,
   type Logger,
+  type NatsSecurity,
   type ServerTlsFiles,
   type ServiceMetrics,
 } from '@tabby/runtime';
@@ -25,6 +26,7 @@ export interface TopologyAppOptions {
   readonly listen: HostPort;
   /** Address of tabby-store. */
   readonly store: string;
+  /** How to dial the store (plaintext when absent); see `serviceDialTls`. */
   readonly storeTls?: ClientTlsFiles;
   /** Address of tabby-ipam; without it nodes originate no prefixes. */
   readonly ipam?: string;
@@ -33,6 +35,8 @@ export interface TopologyAppOptions {
   readonly metrics: ServiceMetrics;
   /** NATS URL; or give `bus` directly (the all-in-one uses an in-process bus). */
   readonly natsUrl?: string;
+  /** NATS credentials and TLS (from `natsSecurity` of the --nats-* flags). */
+  readonly natsSecurity?: NatsSecurity;
   readonly bus?: EventBus;
   readonly metricsAddress?: HostPort;
   readonly tls?: ServerTlsFiles;
@@ -59,10 +63,10 @@ export interface TopologyApp {
 export async function startTopology(opts: TopologyAppOptions): Promise<TopologyApp> {
   const log = opts.logger;
   const metrics = createTopologyMetrics(opts.metrics.registry);
-  const storeClient = new ResourceStoreClient(opts.store, channelCredentials(opts.storeTls ?? {}), CLIENT_CHANNEL_OPTIONS);
-  const ipamClient = opts.ipam ? new IpamClient(opts.ipam, channelCredentials(opts.ipamTls ?? {}), CLIENT_CHANNEL_OPTIONS) : undefined;
+  const storeClient = new ResourceStoreClient(opts.store, dialCredentials({ peer: 'tabby-store', address: opts.store, tls: opts.storeTls ?? {} }, log), CLIENT_CHANNEL_OPTIONS);
+  const ipamClient = opts.ipam ? new IpamClient(opts.ipam, dialCredentials({ peer: 'tabby-ipam', address: opts.ipam, tls: opts.ipamTls ?? {} }, log), CLIENT_CHANNEL_OPTIONS) : undefined;
 
-  const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, name: 'tabby-topology', logger: log });
+  const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: 'tabby-topology', logger: log });
   const bus = events.bus;
   const follower = new StoreFollower({ client: storeClient, kinds: TOPOLOGY_KINDS, logger: componentLogger(log, 'follower') });
   const blocks = ipamClient ? new BlockFollower({ client: ipamClient, bus, logger: componentLogger(log, 'blocks'), resyncIntervalMs: opts.blockResyncMs }) : undefined;

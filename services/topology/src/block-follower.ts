@@ -1,5 +1,5 @@
 import { BlockEvent, BlockEventType, type Block, type IpamClient } from '@tabby/proto';
-import { callUnary, isGrpcError, type EventBus, type BusSubscription, type Logger } from '@tabby/runtime';
+import { callUnary, dialFailureHint, isGrpcError, type EventBus, type BusSubscription, type Logger } from '@tabby/runtime';
 
 /** NATS subject of IPAM's block events. */
 export const BLOCKS_SUBJECT = 'tabby.v1.ipam.blocks';
@@ -163,7 +163,10 @@ export class BlockFollower {
       } catch (err) {
         failures++;
         if (failures === 1 || failures % 20 === 0)
-          this.opts.logger.warn({ err: isGrpcError(err) ? err.details : String(err), attempts: failures }, 'cannot list blocks from IPAM; retrying');
+          this.opts.logger.warn(
+            { err: isGrpcError(err) ? err.details : String(err), hint: isGrpcError(err) ? dialFailureHint(err.details) : undefined, attempts: failures },
+            'cannot list blocks from IPAM; retrying',
+          );
         await sleep(retry);
         retry = Math.min(retry * 2, this.opts.maxRetryMs ?? 5000);
       }

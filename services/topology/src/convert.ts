@@ -79,6 +79,7 @@ export function toPeerConfig(p: CompiledPeer): PeerConfig {
     keepaliveTimeSeconds: p.keepaliveS,
     name: p.name,
     sources: p.sources.map((s) => ({ resource: s.resource, rule: RULE[s.rule], used: s.used })),
+    missingFilters: [...p.missingFilters],
   };
 }
 
@@ -106,6 +107,10 @@ export function toNodeConfig(node: string, config: CompiledNodeConfig | undefine
       blocks: [],
       workloads: [],
       pools: [],
+      communities: [],
+      services: [],
+      filters: [],
+      logSeverityScreen: '',
     };
   return {
     node,
@@ -136,6 +141,10 @@ export function toNodeConfig(node: string, config: CompiledNodeConfig | undefine
       vxlanMode: p.vxlanMode,
       disabled: p.disabled,
     })),
+    communities: config.communities.map((c) => ({ cidr: c.cidr, standard: [...c.standard], large: [...c.large] })),
+    services: config.services.map((s) => ({ cidr: s.cidr, family: addressFamily(s.family), kind: s.kind })),
+    filters: config.filters.map((f) => ({ name: f.name, spec: f.spec })),
+    logSeverityScreen: config.logSeverityScreen,
   };
 }
 

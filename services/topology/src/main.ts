@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runService } from '@tabby/runtime';
+import { natsSecurity, runService, serviceDialTls } from '@tabby/runtime';
 import { startTopology } from './app.js';
 import { topologyOptions } from './options.js';
 import { TOPOLOGY_VERSION } from './version.js';
@@ -12,10 +12,11 @@ await runService({
     startTopology({
       listen: config.listen,
       store: config.store,
-      storeTls: { ca: config.storeTlsCa, cert: config.storeTlsCert, key: config.storeTlsKey },
+      storeTls: serviceDialTls(config, { ca: config.storeTlsCa, cert: config.storeTlsCert, key: config.storeTlsKey }),
       ipam: config.ipam,
-      ipamTls: { ca: config.ipamTlsCa, cert: config.ipamTlsCert, key: config.ipamTlsKey },
+      ipamTls: serviceDialTls(config, { ca: config.ipamTlsCa, cert: config.ipamTlsCert, key: config.ipamTlsKey }),
       natsUrl: config.nats,
+      natsSecurity: natsSecurity(config),
       logger,
       metrics,
       metricsAddress: config.metrics,

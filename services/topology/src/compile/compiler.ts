@@ -1,21 +1,25 @@
 import { cidrsOverlap, type IPFamily, type KindName } from '@tabby/api';
-import type { BGPConfiguration, BGPPeer, IPPool, Node, Resource, WorkloadEndpoint } from '@tabby/proto';
-import { sameNodeConfig } from './equal.js';
+import type { BGPConfiguration, BGPFilterSpec, BGPPeer, IPPool, Node, Resource, WorkloadEndpoint } from '@tabby/proto';
+import { sameFilterSpec, sameNodeConfig } from './equal.js';
 import {
   BGP_PORT,
   DEFAULT_AS_NUMBER,
   DEFAULT_CONFIG_NAME,
+  DEFAULT_LOG_SEVERITY,
+  EXCLUDE_SERVICES_LABEL,
   NODE_CONFIG_PREFIX,
   NO_SETTINGS,
   addressSortKey,
   blockModel,
   nodeModel,
+  nodeSettingsOf,
   peerModel,
   poolModel,
   settingsOf,
   workloadModel,
   type BlockModel,
   type NodeModel,
+  type NodeSettings,
   type PeerModel,
   type PoolModel,
   type Settings,
@@ -23,10 +27,15 @@ import {
 } from './model.js';
 import { addressCandidate, compileNodePeers, nodeCandidate, type Candidate, type CompileContext, type PeerState } from './node-peers.js';
 import { hashToIPv4 } from './router-id.js';
-import type { CompiledBlock, CompiledNodeConfig, CompiledPool, CompiledWorkload, PeerSourceInfo, ValueOrigin } from './types.js';
+import type { CompiledBlock, CompiledCommunities, CompiledFilter, CompiledNodeConfig, CompiledPeer, CompiledPool, CompiledService, CompiledWorkload, PeerSourceInfo, ValueOrigin } from './types.js';
 
 /** The kinds the topology compiler reads. */
-export const TOPOLOGY_KINDS: readonly KindName[] = ['BGPConfiguration', 'Node', 'BGPPeer', 'IPPool', 'WorkloadEndpoint'];
+export const TOPOLOGY_KINDS: readonly KindName[] = ['BGPConfiguration', 'Node', 'BGPPeer', 'BGPFilter', 'IPPool', 'WorkloadEndpoint'];
+
+const NO_COMMUNITIES: readonly CompiledCommunities[] = Object.freeze([]);
+const NO_SERVICES: readonly CompiledService[] = Object.freeze([]);
+const NO_NODE_FILTERS: readonly CompiledFilter[] = Object.freeze([]);
+const NO_NAMES: ReadonlySet<string> = new Set();
 
 /** What one {@link TopologyCompiler.commit} did. */
 export interface CommitResult {
@@ -74,6 +83,12 @@ export class TopologyCompiler {
   private sortedPeers: MutablePeerState[] | undefined;
   private settingsValue: Settings = NO_SETTINGS;
   private readonly nodeListenPorts = new Map<string, number>();
+  private readonly nodeSettings = new Map<string, NodeSettings>();
+  private readonly filterSpecs = new Map<string, BGPFilterSpec>();
+  /** BGPFilter name → nodes whose sessions name it (as of their last compile). */
+  private readonly filterUsers = new Map<string, Set<string>>();
+  /** Node → the BGPFilter names its sessions named at its last compile. */
+  private readonly nodeFilterNames = new Map<string, ReadonlySet<string>>();
   private readonly pools = new Map<string, PoolModel>();
   private readonly blocks = new Map<string, BlockModel>();
   private readonly blocksByNode = new Map<string, Set<string>>();
@@ -108,6 +123,10 @@ export class TopologyCompiler {
         this.raw.set(`BGPConfiguration/${k.value.metadata?.name ?? ''}`, resource);
         this.putConfig(k.value.metadata?.name ?? '', k.value);
         return;
+      case 'bgpFilter':
+        this.raw.set(`BGPFilter/${k.value.metadata?.name ?? ''}`, resource);
+        this.putFilter(k.value.metadata?.name ?? '', k.value.spec ?? { exportV4: [], importV4: [], exportV6: [], importV6: [] });
+        return;
       case 'ipPool':
         this.raw.set(`IPPool/${k.value.metadata?.name ?? ''}`, resource);
         this.putPool(k.value.metadata?.name ?? '', k.value);
@@ -138,6 +157,9 @@ export class TopologyCompiler {
         return;
       case 'BGPConfiguration':
         this.putConfig(name, undefined);
+        return;
+      case 'BGPFilter':
+        this.putFilter(name, undefined);
         return;
       case 'IPPool':
         this.putPool(name, undefined);
@@ -202,6 +224,7 @@ export class TopologyCompiler {
       const model = this.nodes.get(name);
       const old = this.configs.get(name);
       if (!model) {
+        this.indexFilterUsers(name, NO_NAMES);
         if (old) {
           this.configs.delete(name);
           changed.push(name);
@@ -295,7 +318,7 @@ export class TopologyCompiler {
   fork(): TopologyCompiler {
     const f = new TopologyCompiler();
     // Configurations first, so that peers and nodes see the final settings.
-    const order: Record<string, number> = { bgpConfiguration: 0, ipPool: 1, node: 2, bgpPeer: 3, workloadEndpoint: 4 };
+    const order: Record<string, number> = { bgpConfiguration: 0, bgpFilter: 1, ipPool: 2, node: 3, bgpPeer: 4, workloadEndpoint: 5 };
     const all = this.resources().sort((a, b) => (order[a.kind?.$case ?? ''] ?? 9) - (order[b.kind?.$case ?? ''] ?? 9));
     for (const r of all) f.apply(r);
     for (const b of this.blocks.values()) f.setBlock(b);
@@ -347,15 +370,58 @@ export class TopologyCompiler {
       return;
     }
     if (!name.startsWith(NODE_CONFIG_PREFIX)) return;
-    // Calico honours only listenPort (and logging, prefixAdvertisements) from node.<name>.
+    // Calico honours only listenPort, logSeverityScreen and prefixAdvertisements from
+    // node.<name> (docs/calico-compat.md §1.1).
     const node = name.slice(NODE_CONFIG_PREFIX.length);
+    const own = nodeSettingsOf(config);
+    if (own) this.nodeSettings.set(node, own);
+    else this.nodeSettings.delete(node);
+    // Logging and communities concern this node alone.
+    this.dirty.add(node);
     const before = this.nodeListenPorts.get(node);
-    const port = config?.spec?.listenPort;
-    if (port !== undefined && port !== 0) this.nodeListenPorts.set(node, port);
+    const port = own?.listenPort;
+    if (port !== undefined) this.nodeListenPorts.set(node, port);
     else this.nodeListenPorts.delete(node);
     if (before === this.nodeListenPorts.get(node)) return;
     const model = this.nodes.get(node);
     this.nodeChanged(node, model, model, true);
+  }
+
+  /** A BGPFilter changes the nodes whose sessions name it, and only those. */
+  private putFilter(name: string, spec: BGPFilterSpec | undefined): void {
+    const old = this.filterSpecs.get(name);
+    if (spec) this.filterSpecs.set(name, spec);
+    else this.filterSpecs.delete(name);
+    if (old !== undefined && spec !== undefined && sameFilterSpec(old, spec)) return;
+    for (const n of this.filterUsers.get(name) ?? []) this.dirty.add(n);
+  }
+
+  /** Records which BGPFilters a node's sessions name. */
+  private indexFilterUsers(node: string, names: ReadonlySet<string>): void {
+    const before = this.nodeFilterNames.get(node) ?? NO_NAMES;
+    if (before === names) return;
+    for (const f of before) {
+      if (names.has(f)) continue;
+      const users = this.filterUsers.get(f);
+      users?.delete(node);
+      if (users?.size === 0) this.filterUsers.delete(f);
+    }
+    for (const f of names) {
+      if (before.has(f)) continue;
+      let users = this.filterUsers.get(f);
+      if (!users) this.filterUsers.set(f, (users = new Set()));
+      users.add(node);
+    }
+    if (names.size === 0) this.nodeFilterNames.delete(node);
+    else this.nodeFilterNames.set(node, names);
+  }
+
+  /** A BGPPeer's candidates, with the filters it names that do not exist. */
+  private withMissingFilters(m: PeerModel, candidates: Candidate[]): Candidate[] {
+    if (m.filters.length === 0) return candidates;
+    const missing = m.filters.filter((f) => !this.filterSpecs.has(f));
+    if (missing.length === 0) return candidates;
+    return candidates.map((c) => ({ ...c, missingFilters: missing }));
   }
 
   private putPool(name: string, pool: IPPool | undefined): void {
@@ -506,6 +572,7 @@ export class TopologyCompiler {
           const one = addressCandidate(m, port, matching[0] ?? at[0], at.length > 0, settings);
           c = one ? [one] : [];
         }
+        c = this.withMissingFilters(m, c);
         forwardCache.set(p, c);
         return c;
       },
@@ -515,6 +582,7 @@ export class TopologyCompiler {
         const m = p.model;
         const families: readonly IPFamily[] = m.peerSelector ? [4, 6] : [m.peerAddress?.ip.family ?? 4];
         c = expand(p.local ? this.sortedSide(p, 'local') : this.nodeNames(), families, m, 'node', m.peerSelector ? 'reverse-peer-selector' : 'reverse-peer-ip');
+        c = this.withMissingFilters(m, c);
         reverseCache.set(p, c);
         return c;
       },
@@ -556,6 +624,8 @@ export class TopologyCompiler {
     if (own !== undefined) [listenPort, listenPortOrigin] = [own, 'node-bgp-configuration'];
     else if (s.listenPort !== undefined) [listenPort, listenPortOrigin] = [s.listenPort, 'default-bgp-configuration'];
     else [listenPort, listenPortOrigin] = [BGP_PORT, 'builtin-default'];
+    const peers = compileNodePeers(n, round);
+    const ownSettings = this.nodeSettings.get(n.name);
     return {
       node: n.name,
       asNumber,
@@ -570,9 +640,31 @@ export class TopologyCompiler {
       ipv4Network: n.ipv4Network,
       ipv6Network: n.ipv6Network,
       clusterId: n.clusterId,
-      peers: compileNodePeers(n, round),
+      peers,
       ...this.routingOf(n.name),
+      communities: ownSettings?.communities ?? s.communities ?? NO_COMMUNITIES,
+      services: n.labels[EXCLUDE_SERVICES_LABEL] === 'true' ? NO_SERVICES : s.services,
+      filters: this.filtersOf(n.name, peers),
+      logSeverityScreen: ownSettings?.logSeverityScreen || s.logSeverityScreen || DEFAULT_LOG_SEVERITY,
     };
+  }
+
+  /** The existing BGPFilters the sessions name, by name; indexes the names for live updates. */
+  private filtersOf(node: string, peers: readonly CompiledPeer[]): readonly CompiledFilter[] {
+    let names: Set<string> | undefined;
+    for (const p of peers) {
+      if (p.filters.length === 0) continue;
+      names ??= new Set();
+      for (const f of p.filters) names.add(f);
+    }
+    this.indexFilterUsers(node, names ?? NO_NAMES);
+    if (!names) return NO_NODE_FILTERS;
+    const out: CompiledFilter[] = [];
+    for (const name of [...names].sort(byName)) {
+      const spec = this.filterSpecs.get(name);
+      if (spec) out.push({ name, spec });
+    }
+    return out;
   }
 
   /** The parts of a node's configuration that blocks, workloads and pools make. */

@@ -1,5 +1,5 @@
 /** What changes between two sets of compiled node configurations (Preview). */
-import { samePeer } from './equal.js';
+import { sameFilterSpec, samePeer } from './equal.js';
 import { PEER_TYPE_LABELS, type CompiledNodeConfig, type CompiledPeer } from './types.js';
 
 export interface SessionDiff {
@@ -51,6 +51,7 @@ function peerFields(a: CompiledPeer, b: CompiledPeer): string[] {
   cmp('numAllowedLocalASNumbers', a.numAllowedLocalAS, b.numAllowedLocalAS);
   cmp('reachableBy', a.reachableBy, b.reachableBy);
   cmp('filters', a.filters, b.filters);
+  cmp('missingFilters', a.missingFilters, b.missingFilters);
   cmp('keepaliveTimeSeconds', a.keepaliveS, b.keepaliveS);
   cmp('name', a.name, b.name);
   const src = (p: CompiledPeer): string[] => p.sources.map((s) => `${s.resource || 'mesh'}${s.used ? '' : ' (collapsed)'}`);
@@ -74,6 +75,27 @@ function nodeFields(a: CompiledNodeConfig | undefined, b: CompiledNodeConfig | u
   cmp('ipv4Address', a.ipv4, b.ipv4);
   cmp('ipv6Address', a.ipv6, b.ipv6);
   cmp('routeReflectorClusterId', a.clusterId, b.clusterId);
+  cmp('logSeverityScreen', a.logSeverityScreen, b.logSeverityScreen);
+  cmp(
+    'communities',
+    a.communities.map((c) => `${c.cidr} ${[...c.standard, ...c.large].join(' ')}`),
+    b.communities.map((c) => `${c.cidr} ${[...c.standard, ...c.large].join(' ')}`),
+  );
+  cmp(
+    'services',
+    a.services.map((s) => `${s.kind} ${s.cidr}`),
+    b.services.map((s) => `${s.kind} ${s.cidr}`),
+  );
+  cmp(
+    'filters',
+    a.filters.map((f) => f.name),
+    b.filters.map((f) => f.name),
+  );
+  const rulesBefore = new Map(a.filters.map((f) => [f.name, f.spec]));
+  for (const f of b.filters) {
+    const was = rulesBefore.get(f.name);
+    if (was && !sameFilterSpec(was, f.spec)) out.push(`filter ${f.name}: rules changed`);
+  }
   return out;
 }
 

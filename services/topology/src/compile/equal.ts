@@ -1,4 +1,16 @@
-import type { CompiledBlock, CompiledNodeConfig, CompiledPeer, CompiledPool, CompiledPrefix, CompiledWorkload, PeerSourceInfo } from './types.js';
+import type { BGPFilterRuleV4, BGPFilterRuleV6, BGPFilterSpec } from '@tabby/proto';
+import type {
+  CompiledBlock,
+  CompiledCommunities,
+  CompiledFilter,
+  CompiledNodeConfig,
+  CompiledPeer,
+  CompiledPool,
+  CompiledPrefix,
+  CompiledService,
+  CompiledWorkload,
+  PeerSourceInfo,
+} from './types.js';
 
 function sameList<T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boolean): boolean {
   if (a === b) return true;
@@ -42,6 +54,7 @@ export function samePeer(a: CompiledPeer, b: CompiledPeer): boolean {
     a.keepaliveS === b.keepaliveS &&
     a.name === b.name &&
     sameList(a.filters, b.filters, sameString) &&
+    sameList(a.missingFilters, b.missingFilters, sameString) &&
     sameList(a.sources, b.sources, sameSource)
   );
 }
@@ -68,6 +81,33 @@ const samePool = (a: CompiledPool, b: CompiledPool): boolean =>
   a.vxlanMode === b.vxlanMode &&
   a.disabled === b.disabled;
 
+const sameCommunities = (a: CompiledCommunities, b: CompiledCommunities): boolean =>
+  a.cidr === b.cidr && sameList(a.standard, b.standard, sameString) && sameList(a.large, b.large, sameString);
+
+const sameService = (a: CompiledService, b: CompiledService): boolean => a.cidr === b.cidr && a.kind === b.kind;
+
+const sameRule = (a: BGPFilterRuleV4 | BGPFilterRuleV6, b: BGPFilterRuleV4 | BGPFilterRuleV6): boolean =>
+  a.cidr === b.cidr &&
+  a.prefixLength?.min === b.prefixLength?.min &&
+  a.prefixLength?.max === b.prefixLength?.max &&
+  a.matchOperator === b.matchOperator &&
+  a.source === b.source &&
+  a.interface === b.interface &&
+  a.action === b.action;
+
+/** True when two BGPFilter specs have the same rules in the same order. */
+export function sameFilterSpec(a: BGPFilterSpec, b: BGPFilterSpec): boolean {
+  return (
+    a === b ||
+    (sameList(a.exportV4, b.exportV4, sameRule) &&
+      sameList(a.importV4, b.importV4, sameRule) &&
+      sameList(a.exportV6, b.exportV6, sameRule) &&
+      sameList(a.importV6, b.importV6, sameRule))
+  );
+}
+
+const sameFilter = (a: CompiledFilter, b: CompiledFilter): boolean => a.name === b.name && sameFilterSpec(a.spec, b.spec);
+
 /** True when two compiled node configurations are identical (deep). */
 export function sameNodeConfig(a: CompiledNodeConfig, b: CompiledNodeConfig): boolean {
   if (a === b) return true;
@@ -89,6 +129,10 @@ export function sameNodeConfig(a: CompiledNodeConfig, b: CompiledNodeConfig): bo
     samePrefixes(a.prefixes, b.prefixes) &&
     sameList(a.blocks, b.blocks, sameBlock) &&
     sameList(a.workloads, b.workloads, sameWorkload) &&
-    sameList(a.pools, b.pools, samePool)
+    sameList(a.pools, b.pools, samePool) &&
+    sameList(a.communities, b.communities, sameCommunities) &&
+    sameList(a.services, b.services, sameService) &&
+    sameList(a.filters, b.filters, sameFilter) &&
+    a.logSeverityScreen === b.logSeverityScreen
   );
 }

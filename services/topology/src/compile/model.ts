@@ -1,6 +1,7 @@
 import { parseCIDR, parseDuration, parseIPOrCIDR, parsePeerAddress, type IPFamily, type ParsedCIDR, type PeerAddress } from '@tabby/api';
-import type { BGPConfiguration, BGPPeer, IPPool, Node, WorkloadEndpoint } from '@tabby/proto';
+import type { BGPConfiguration, BGPConfigurationSpec, BGPPeer, IPPool, Node, WorkloadEndpoint } from '@tabby/proto';
 import { parseSelector, type Selector } from '@tabby/selector';
+import type { CompiledCommunities, CompiledService, ServiceKind } from './types.js';
 
 /** Calico's built-in default AS (docs/calico-compat.md §2.1). */
 export const DEFAULT_AS_NUMBER = 64512;
@@ -85,6 +86,12 @@ export interface Settings {
   readonly bindNodeIP: boolean;
   readonly meshPassword: SecretRef | undefined;
   readonly meshRestartTimeS: number;
+  /** logSeverityScreen, '' when unset. */
+  readonly logSeverityScreen: string;
+  /** Resolved prefixAdvertisements; undefined when there are none. */
+  readonly communities: readonly CompiledCommunities[] | undefined;
+  /** The service ranges every node announces (unless excluded by its label). */
+  readonly services: readonly CompiledService[];
 }
 
 export const NO_SETTINGS: Settings = {
@@ -96,7 +103,28 @@ export const NO_SETTINGS: Settings = {
   bindNodeIP: false,
   meshPassword: undefined,
   meshRestartTimeS: 0,
+  logSeverityScreen: '',
+  communities: undefined,
+  services: [],
 };
+
+/** What Calico honours of a `node.<name>` BGPConfiguration (docs/calico-compat.md §1.1). */
+export interface NodeSettings {
+  readonly listenPort: number | undefined;
+  /** '' when unset. */
+  readonly logSeverityScreen: string;
+  /** Resolved prefixAdvertisements; undefined when there are none (the default's apply). */
+  readonly communities: readonly CompiledCommunities[] | undefined;
+}
+
+/** Calico's log level when no BGPConfiguration sets one. */
+export const DEFAULT_LOG_SEVERITY = 'Info';
+
+/**
+ * Node label that keeps a node from announcing service ranges (Calico's
+ * ExcludeServiceAdvertisement, the Kubernetes label of the same meaning).
+ */
+export const EXCLUDE_SERVICES_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
 
 /** What the compiler needs of an IPPool. */
 export interface PoolModel {
@@ -235,7 +263,90 @@ export function settingsOf(config: BGPConfiguration | undefined): Settings {
     bindNodeIP: spec?.bindMode === 'NodeIP',
     meshPassword: secretOf(spec?.nodeMeshPassword),
     meshRestartTimeS: seconds(spec?.nodeMeshMaxRestartTime ?? ''),
+    logSeverityScreen: spec?.logSeverityScreen ?? '',
+    communities: prefixCommunities(spec),
+    services: serviceRanges(spec),
   };
+}
+
+/** What the compiler takes from a `node.<name>` BGPConfiguration (undefined: there is none). */
+export function nodeSettingsOf(config: BGPConfiguration | undefined): NodeSettings | undefined {
+  if (!config) return undefined;
+  const spec = config.spec;
+  return {
+    listenPort: spec?.listenPort !== undefined && spec.listenPort !== 0 ? spec.listenPort : undefined,
+    logSeverityScreen: spec?.logSeverityScreen ?? '',
+    communities: prefixCommunities(spec),
+  };
+}
+
+/** `standard` (`aa:nn`, 16-bit parts) or `large` (`aa:nn:mm`, 32-bit parts); undefined when neither. */
+export function communityKind(value: string): 'standard' | 'large' | undefined {
+  const parts = value.split(':');
+  if (parts.length < 2 || parts.length > 3 || !parts.every((x) => /^\d{1,10}$/.test(x))) return undefined;
+  const max = parts.length === 2 ? 0xffff : 0xffffffff;
+  if (!parts.every((x) => Number(x) <= max)) return undefined;
+  return parts.length === 2 ? 'standard' : 'large';
+}
+
+/**
+ * A BGPConfiguration's prefixAdvertisements with community names resolved against the
+ * `communities` of the same object, as Calico's confd does (getPrefixAdvertisementsKVPair):
+ * a literal value is used as it is, a name takes the value of the first community of that
+ * name, an unknown name is dropped (validation refuses it); the values of one prefix are
+ * de-duplicated and sorted as strings, then split into standard and large by their form.
+ * Undefined when the object has no prefixAdvertisements.
+ */
+export function prefixCommunities(spec: BGPConfigurationSpec | undefined): CompiledCommunities[] | undefined {
+  const ads = spec?.prefixAdvertisements ?? [];
+  if (ads.length === 0) return undefined;
+  const defined = new Map<string, string>();
+  for (const c of spec?.communities ?? []) if (!defined.has(c.name)) defined.set(c.name, c.value);
+  const out: CompiledCommunities[] = [];
+  for (const a of ads) {
+    const cidr = parseCIDR(a.cidr);
+    if (!cidr) continue;
+    const values = new Set<string>();
+    for (const c of a.communities) {
+      const v = communityKind(c) !== undefined ? c : defined.get(c);
+      if (v !== undefined && communityKind(v) !== undefined) values.add(v);
+    }
+    const all = [...values].sort();
+    out.push({
+      cidr: cidr.canonical,
+      family: cidr.family,
+      standard: all.filter((v) => communityKind(v) === 'standard'),
+      large: all.filter((v) => communityKind(v) === 'large'),
+    });
+  }
+  return out;
+}
+
+/**
+ * The service ranges every node announces: serviceClusterIPs, serviceExternalIPs, then
+ * serviceLoadBalancerIPs unless serviceLoadBalancerAggregation is Disabled (Calico then
+ * announces per-service /32s from nodes with endpoints, which Tabby, without Kubernetes
+ * Services, never has). Canonical CIDRs (a bare IP is a /32 or /128); a range listed twice
+ * is announced once, under the first list that names it.
+ */
+export function serviceRanges(spec: BGPConfigurationSpec | undefined): CompiledService[] {
+  if (!spec) return [];
+  const lists: [ServiceKind, readonly { cidr: string }[]][] = [
+    ['ClusterIP', spec.serviceClusterIPs],
+    ['ExternalIP', spec.serviceExternalIPs],
+    ['LoadBalancer', spec.serviceLoadBalancerAggregation === 'Disabled' ? [] : spec.serviceLoadBalancerIPs],
+  ];
+  const seen = new Set<string>();
+  const out: CompiledService[] = [];
+  for (const [kind, list] of lists) {
+    for (const { cidr } of list) {
+      const c = parseIPOrCIDR(cidr);
+      if (!c || seen.has(c.canonical)) continue;
+      seen.add(c.canonical);
+      out.push({ cidr: c.canonical, family: c.family, kind });
+    }
+  }
+  return out;
 }
 
 /** The compiler's view of an IPPool. */

@@ -61,6 +61,8 @@ export interface Candidate {
   readonly numAllowedLocalAS: number;
   readonly reachableBy: string;
   readonly filters: readonly string[];
+  /** Names in `filters` with no BGPFilter (set by the compiler, which knows the filters). */
+  readonly missingFilters: readonly string[];
   readonly keepaliveS: number;
 }
 
@@ -132,6 +134,7 @@ function complete(c: CandidateCore, settings: Settings): Candidate {
     numAllowedLocalAS: p !== undefined && PEER_IP_RULES.has(c.rule) ? p.numAllowedLocalAS : 0,
     reachableBy: p?.reachableBy ?? '',
     filters: p?.filters ?? NO_FILTERS,
+    missingFilters: NO_FILTERS,
     keepaliveS: p?.keepaliveS ?? 0,
   };
 }
@@ -278,6 +281,9 @@ class RenderedPeer implements CompiledPeer {
   }
   get filters(): readonly string[] {
     return this.c.filters;
+  }
+  get missingFilters(): readonly string[] {
+    return this.c.missingFilters;
   }
   get keepaliveS(): number {
     return this.c.keepaliveS;

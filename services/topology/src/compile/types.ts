@@ -1,4 +1,5 @@
 import type { IPFamily } from '@tabby/api';
+import type { BGPFilterSpec } from '@tabby/proto';
 import type { SecretRef } from './model.js';
 
 /** The calicoctl peer types (docs/calico-compat.md §2.7). */
@@ -61,6 +62,8 @@ export interface CompiledPeer {
   readonly numAllowedLocalAS: number;
   readonly reachableBy: string;
   readonly filters: readonly string[];
+  /** Names in `filters` with no BGPFilter (the speaker keeps the session down). */
+  readonly missingFilters: readonly string[];
   readonly keepaliveS: number;
   /** Calico's BIRD protocol name (Mesh_10_0_0_2, Node_10_0_0_2_port_1790). */
   readonly name: string;
@@ -99,6 +102,40 @@ export interface CompiledNodeConfig {
   readonly workloads: readonly CompiledWorkload[];
   /** Every IP pool, sorted by name (the same array for every node of a commit). */
   readonly pools: readonly CompiledPool[];
+  /** Communities by prefix (prefixAdvertisements of node.<name>, else of default). */
+  readonly communities: readonly CompiledCommunities[];
+  /** Service ranges the node announces. */
+  readonly services: readonly CompiledService[];
+  /** The existing BGPFilters its sessions name, sorted by name. */
+  readonly filters: readonly CompiledFilter[];
+  /** logSeverityScreen of node.<name>, else of default, else Info. */
+  readonly logSeverityScreen: string;
+}
+
+/** The communities attached to routes inside a prefix. */
+export interface CompiledCommunities {
+  readonly cidr: string;
+  readonly family: IPFamily;
+  /** `aa:nn`, sorted, unique. */
+  readonly standard: readonly string[];
+  /** `aa:nn:mm`, sorted, unique. */
+  readonly large: readonly string[];
+}
+
+/** The BGPConfiguration list a service range comes from. */
+export type ServiceKind = 'ClusterIP' | 'ExternalIP' | 'LoadBalancer';
+
+/** A service range the node announces. */
+export interface CompiledService {
+  readonly cidr: string;
+  readonly family: IPFamily;
+  readonly kind: ServiceKind;
+}
+
+/** A BGPFilter by name; the spec is the stored message (never mutated). */
+export interface CompiledFilter {
+  readonly name: string;
+  readonly spec: BGPFilterSpec;
 }
 
 /** A block affine to the node. */
