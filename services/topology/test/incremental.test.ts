@@ -22,7 +22,7 @@ function rng(seed: number): () => number {
   };
 }
 
-type Step = { apply: string } | { delete: [kind: 'Node' | 'BGPPeer' | 'BGPConfiguration' | 'IPPool', name: string] } | { block: [cidr: string, node: string] } | { unblock: string };
+type Step = { apply: string } | { delete: [kind: 'Node' | 'BGPPeer' | 'BGPConfiguration' | 'IPPool' | 'BGPFilter', name: string] } | { block: [cidr: string, node: string] } | { unblock: string };
 
 function randomStep(r: () => number): Step {
   const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
@@ -51,12 +51,35 @@ function randomStep(r: () => number): Step {
       `peerIP: "[fd00::${1 + Math.floor(r() * 8)}]:179"\nasNumber: 64512`,
     ]);
     const extra = pick(['', 'reversePeering: Manual', 'keepOriginalNextHop: true', 'sourceAddress: None']);
-    return { apply: bgpPeer(name, [local, remote, extra].filter((l) => l !== '').join('\n')) };
+    const filters = pick(['', '', 'filters: [f1]', 'filters: [f2, f1]']);
+    return { apply: bgpPeer(name, [local, remote, extra, filters].filter((l) => l !== '').join('\n')) };
   }
-  if (roll < 0.78) return { delete: ['BGPPeer', pick(['p1', 'p2', 'p3', 'p4', 'p5'])] };
+  if (roll < 0.76) return { delete: ['BGPPeer', pick(['p1', 'p2', 'p3', 'p4', 'p5'])] };
+  if (roll < 0.78) {
+    if (r() < 0.3) return { delete: ['BGPFilter', pick(['f1', 'f2'])] };
+    const action = pick(['Accept', 'Reject']);
+    return { apply: `apiVersion: projectcalico.org/v3\nkind: BGPFilter\nmetadata:\n  name: ${pick(['f1', 'f2'])}\nspec:\n  importV4:\n    - action: ${action}\n      matchOperator: In\n      cidr: 10.0.0.0/8\n` };
+  }
   if (roll < 0.84)
-    return { apply: bgpConfig([`nodeToNodeMeshEnabled: ${pick(['true', 'false'])}`, r() < 0.5 ? 'asNumber: 63400' : '', r() < 0.3 ? 'listenPort: 1790' : ''].join('\n')) };
-  if (roll < 0.88) return { apply: bgpConfig(r() < 0.7 ? 'listenPort: 1791' : 'logSeverityScreen: Debug', `node.${n}`) };
+    return {
+      apply: bgpConfig(
+        [
+          `nodeToNodeMeshEnabled: ${pick(['true', 'false'])}`,
+          r() < 0.5 ? 'asNumber: 63400' : '',
+          r() < 0.3 ? 'listenPort: 1790' : '',
+          r() < 0.3 ? `serviceClusterIPs:\n  - cidr: ${pick(['10.96.0.0/12', '10.97.0.0/16'])}` : '',
+          r() < 0.3 ? `prefixAdvertisements:\n  - cidr: 10.244.0.0/16\n    communities: [${pick(['65000:1', '65000:1:1'])}]` : '',
+          r() < 0.3 ? 'logSeverityScreen: Warning' : '',
+        ].join('\n'),
+      ),
+    };
+  if (roll < 0.88)
+    return {
+      apply: bgpConfig(
+        pick(['listenPort: 1791', 'listenPort: 1791', 'logSeverityScreen: Debug', 'prefixAdvertisements:\n  - cidr: 10.244.0.0/24\n    communities: [65000:7]']),
+        `node.${n}`,
+      ),
+    };
   if (roll < 0.9) return { delete: ['BGPConfiguration', pick(['default', `node.${n}`])] };
   if (roll < 0.93)
     return {
