@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { kindOf, metaOf, type KindName } from '@tabby/api';
 import { EventType, type ResourceStoreClient, type Resource, type WatchResponse } from '@tabby/proto';
-import { callUnary, isGrpcError, type Logger } from '@tabby/runtime';
+import { callUnary, dialFailureHint, isGrpcError, type Logger } from '@tabby/runtime';
 
 export type FollowEventType = 'added' | 'modified' | 'deleted';
 
@@ -138,6 +138,12 @@ export class StoreFollower {
     }
   }
 
+  /** The address the store client dials, for logs (`dns:` dropped). */
+  private storeAddress(): string | undefined {
+    const client = this.opts.client as Partial<Pick<ResourceStoreClient, 'getChannel'>>;
+    return typeof client.getChannel === 'function' ? client.getChannel().getTarget().replace(/^dns:/, '') : undefined;
+  }
+
   private async follow(kind: KindName, listed: () => void): Promise<void> {
     const s = this.kindState(kind);
     const log = this.opts.logger;
@@ -160,7 +166,10 @@ export class StoreFollower {
           failures = 0;
         } catch (err) {
           failures++;
-          if (failures === 1 || failures % 20 === 0) log.warn({ kind, err: isGrpcError(err) ? err.details : String(err), attempts: failures }, 'cannot list from the store; retrying');
+          if (failures === 1 || failures % 20 === 0) {
+            const details = isGrpcError(err) ? err.details : String(err);
+            log.warn({ kind, store: this.storeAddress(), err: details, hint: dialFailureHint(details), attempts: failures }, 'cannot list from the store; retrying');
+          }
           await sleep(retry);
           retry = Math.min(retry * 2, maxRetry);
           continue;

@@ -1,5 +1,6 @@
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
+import type { NatsSecurity } from './nats-security.js';
 
 /** A subscription to bus subjects. */
 export interface BusSubscription {
@@ -58,11 +59,41 @@ export class MemoryBus implements EventBus {
 }
 
 export interface NatsBusOptions {
+  /** One server URL or several, comma-separated (`nats://a:4222,nats://b:4222`): any of them will do. */
   readonly url: string;
   readonly name: string;
   readonly logger: Logger;
   /** How long {@link NatsBus.connect} waits for the first connection before going on without it. */
   readonly initialWaitMs?: number;
+  /** Credentials and TLS from {@link natsSecurity}; none by default. */
+  readonly security?: NatsSecurity;
+}
+
+/** The servers of a `--nats` value: comma-separated URLs, blanks ignored. */
+export function natsServers(url: string): string[] {
+  return url
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+}
+
+/** A NATS URL (list) fit for logs: any `user:password@` in it is replaced by `[redacted]@`. */
+export function redactNatsUrl(url: string): string {
+  return url.replace(/(^|,|\/\/)[^,/@]*@/g, '$1[redacted]@');
+}
+
+/** Why a connection to NATS failed, in words naming the flags to check; undefined when not recognised. */
+export function natsFailureHint(err: unknown): string | undefined {
+  const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : '';
+  const message = err instanceof Error ? err.message : String(err);
+  if (/AUTHORIZATION_VIOLATION/i.test(code) || /authorization violation|authentication/i.test(message))
+    return 'NATS refused the credentials: check --nats-user with --nats-password(-file), or --nats-nkey-seed-file';
+  if (/certificate required/i.test(message)) return 'TLS: the NATS server requires a client certificate; set --nats-tls-cert and --nats-tls-key';
+  if (/self.signed|unable to (get|verify)|unknown ca|certificate verify failed/i.test(message)) return "TLS: the NATS server's certificate is not signed by the CA of --nats-tls-ca";
+  if (/Hostname\/IP does not match|altnames/i.test(message)) return "TLS: the NATS server's certificate does not name the address dialled";
+  if (/tls/i.test(message) || /tls/i.test(code)) return 'TLS mismatch between this service and the NATS server: check --nats-tls-ca (and the server\'s tls block)';
+  if (/ECONNREFUSED|CONNECTION_REFUSED/i.test(`${code} ${message}`)) return 'connection refused: is nats-server running at this address?';
+  return undefined;
 }
 
 const MAX_PENDING = 10_000;
@@ -89,7 +120,7 @@ export class NatsBus implements EventBus {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([bus.connecting, new Promise<void>((resolve) => (timer = setTimeout(resolve, opts.initialWaitMs ?? 5000)))]);
     clearTimeout(timer);
-    if (!bus.nc) opts.logger.warn({ url: opts.url }, 'NATS not reachable yet; serving without events and retrying in the background');
+    if (!bus.nc) opts.logger.warn({ url: redactNatsUrl(opts.url) }, 'NATS not reachable yet; serving without events and retrying in the background');
     return bus;
   }
 
@@ -103,7 +134,8 @@ export class NatsBus implements EventBus {
     while (!this.closed) {
       try {
         const nc = await connect({
-          servers: this.opts.url,
+          ...this.opts.security?.connect,
+          servers: natsServers(this.opts.url),
           name: this.opts.name,
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
@@ -115,7 +147,7 @@ export class NatsBus implements EventBus {
           return;
         }
         this.nc = nc;
-        log.info({ url: this.opts.url, server: nc.getServer() }, 'NATS connected');
+        log.info({ url: redactNatsUrl(this.opts.url), server: nc.getServer(), ...this.opts.security?.describe }, 'NATS connected');
         void this.watchStatus(nc);
         for (const sub of this.pendingSubs) if (!sub.cancelled) sub.live = this.liveSubscribe(nc, sub.subject, sub.handler);
         for (const m of this.pending.splice(0)) nc.publish(m.subject, m.payload);
@@ -123,7 +155,13 @@ export class NatsBus implements EventBus {
         return;
       } catch (err) {
         attempt++;
-        if (attempt === 1 || attempt % 20 === 0) log.warn({ url: this.opts.url, attempt, err: (err as Error).message }, 'NATS connect failed; retrying');
+        if (attempt === 1 || attempt % 20 === 0) {
+          const hint = natsFailureHint(err);
+          const fields = { url: redactNatsUrl(this.opts.url), attempt, err: (err as Error).message, hint, ...this.opts.security?.describe };
+          // Refused credentials or TLS need the operator; a server not up yet does not.
+          if (hint && !hint.startsWith('connection refused')) log.error(fields, 'NATS connect failed; retrying');
+          else log.warn(fields, 'NATS connect failed; retrying');
+        }
         await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 2000)));
       }
     }

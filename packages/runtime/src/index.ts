@@ -29,9 +29,20 @@ export { CLIENT_CHANNEL_OPTIONS, callUnary, isGrpcError, isUnreachable } from '.
 export { checkHealth } from './health-client.js';
 export type { HealthStatus } from './health-client.js';
 export type { CallOpts } from './grpc-client.js';
-export { channelCredentials, serverCredentials } from './tls.js';
-export type { ClientTlsFiles, ServerTlsFiles } from './tls.js';
-export { MemoryBus, NatsBus, subjectMatches } from './bus.js';
+export {
+  channelCredentials,
+  classifyDialFailure,
+  clientTlsOptions,
+  dialCredentials,
+  dialFailureHint,
+  dialSecurity,
+  serverCredentials,
+  serviceDialTls,
+} from './tls.js';
+export type { ClientTlsFiles, DialFailure, DialSecurity, DialTarget, ServerTlsFiles, ServiceTlsValues } from './tls.js';
+export { natsOptions, natsSecurity } from './nats-security.js';
+export type { NatsSecurity, NatsSecurityValues } from './nats-security.js';
+export { MemoryBus, NatsBus, natsFailureHint, natsServers, redactNatsUrl, subjectMatches } from './bus.js';
 export type { BusSubscription, EventBus, NatsBusOptions } from './bus.js';
 export { exitOnSignals } from './shutdown.js';
 export { commonOptions, runService } from './service.js';

@@ -15,7 +15,22 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream;
 }
 
-const REDACT = ['password', '*.password', 'token', '*.token', 'key', '*.tlsKey', 'authorization', '*.authorization'];
+const REDACT = [
+  'password',
+  '*.password',
+  'pass',
+  '*.pass',
+  'natsPassword',
+  '*.natsPassword',
+  'seed',
+  '*.seed',
+  'token',
+  '*.token',
+  'key',
+  '*.tlsKey',
+  'authorization',
+  '*.authorization',
+];
 
 /**
  * Where a logger made here comes from: its process root, every binding it carries, the
