@@ -3,7 +3,7 @@ import { IpamService, ResourceStoreClient, loadDescriptorSet } from '@tabby/prot
 import {
   CLIENT_CHANNEL_OPTIONS,
   GrpcServer,
-  channelCredentials,
+  dialCredentials,
   componentLogger,
   optionalMetricsServer,
   serviceBus,
@@ -12,6 +12,7 @@ import {
   type HostPort,
   type OptionalMetricsServer,
   type Logger,
+  type NatsSecurity,
   type ServerTlsFiles,
   type ServiceMetrics,
 } from '@tabby/runtime';
@@ -30,10 +31,13 @@ export interface IpamAppOptions {
   readonly dataDir: string;
   /** Address of tabby-store. */
   readonly store: string;
+  /** How to dial the store (plaintext when absent); see `serviceDialTls`. */
   readonly storeTls?: ClientTlsFiles;
   readonly logger: Logger;
   readonly metrics: ServiceMetrics;
   readonly natsUrl?: string;
+  /** NATS credentials and TLS (from `natsSecurity` of the --nats-* flags). */
+  readonly natsSecurity?: NatsSecurity;
   readonly bus?: EventBus;
   readonly metricsAddress?: HostPort;
   readonly tls?: ServerTlsFiles;
@@ -61,11 +65,11 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const log = opts.logger;
   const metrics = createIpamMetrics(opts.metrics.registry);
   const db = openDatabase(opts.dataDir, componentLogger(log, 'database'));
-  const storeClient = new ResourceStoreClient(opts.store, channelCredentials(opts.storeTls ?? {}), CLIENT_CHANNEL_OPTIONS);
+  const storeClient = new ResourceStoreClient(opts.store, dialCredentials({ peer: 'tabby-store', address: opts.store, tls: opts.storeTls ?? {} }, log), CLIENT_CHANNEL_OPTIONS);
   const follower = new StoreFollower({ client: storeClient, kinds: ['IPPool', 'Node'], logger: componentLogger(log, 'follower') });
   const view = new FollowedCluster(follower);
 
-  const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, name: 'tabby-ipam', logger: log });
+  const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: 'tabby-ipam', logger: log });
   const eventBus = events.bus;
   const committer = new GroupCommitter<BlockChange>(db, componentLogger(log, 'commit'), (changes) => {
     for (const c of changes) log.info({ block: c.block.cidr, node: c.block.node, type: c.type, revision: c.revision }, 'block affinity changed');

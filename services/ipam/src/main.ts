@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runService } from '@tabby/runtime';
+import { natsSecurity, runService, serviceDialTls } from '@tabby/runtime';
 import { startIpam } from './app.js';
 import { ipamOptions } from './options.js';
 import { IPAM_VERSION } from './version.js';
@@ -13,8 +13,9 @@ await runService({
       listen: config.listen,
       dataDir: config.dataDir,
       store: config.store,
-      storeTls: { ca: config.storeTlsCa, cert: config.storeTlsCert, key: config.storeTlsKey },
+      storeTls: serviceDialTls(config, { ca: config.storeTlsCa, cert: config.storeTlsCert, key: config.storeTlsKey }),
       natsUrl: config.nats,
+      natsSecurity: natsSecurity(config),
       logger,
       metrics,
       metricsAddress: config.metrics,

@@ -1,14 +1,16 @@
-import { option } from '@tabby/runtime';
+import { clientTlsOptions, natsOptions, option } from '@tabby/runtime';
 
 /** Flags of tabby-ipam; each is also read from TABBY_<FLAG> (e.g. TABBY_DATA_DIR). */
 export const ipamOptions = {
   listen: option.address('gRPC listen address', '127.0.0.1:50052'),
   dataDir: option.string('directory of the IPAM SQLite database (created if missing; several tabby-ipam may share it)', './data/ipam', 'DIR'),
   store: option.string('address of tabby-store (pools and nodes are read from it, workload endpoints written to it)', '127.0.0.1:50051', 'ADDR'),
-  storeTlsCa: option.optionalString('CA certificate to verify tabby-store (TLS to the store when set)', 'FILE'),
-  storeTlsCert: option.optionalString('client certificate for tabby-store (mTLS)', 'FILE'),
+  ...clientTlsOptions,
+  storeTlsCa: option.optionalString('CA certificate to verify tabby-store, for the store only (overrides --tls-ca; with --store-tls-cert/--store-tls-key)', 'FILE'),
+  storeTlsCert: option.optionalString('client certificate for tabby-store only (mTLS; overrides --tls-cert for the store)', 'FILE'),
   storeTlsKey: option.optionalString('key of --store-tls-cert', 'FILE'),
   nats: option.optionalString('NATS server URL for block events, e.g. nats://127.0.0.1:4222 (events off when empty)', 'URL'),
+  ...natsOptions,
   strictAffinity: option.flag('never borrow addresses from another node\'s block (Calico StrictAffinity)'),
   maxBlocksPerHost: option.integer('blocks one node may hold per address family (Calico MaxBlocksPerHost; 0 = no limit)', 20, 0, 1_000_000),
   leakGrace: option.integer('seconds an allocation without a WorkloadEndpoint is given before `ipam check` calls it leaked', 30, 0, 86_400),

@@ -7,6 +7,7 @@ import {
   type EventBus,
   type HostPort,
   type Logger,
+  type NatsSecurity,
   type ServerTlsFiles,
   type ServiceMetrics,
 } from '@tabby/runtime';
@@ -23,6 +24,8 @@ export interface StoreAppOptions {
   readonly metrics: ServiceMetrics;
   /** NATS URL; or give `bus` directly (the all-in-one uses an in-process bus). */
   readonly natsUrl?: string;
+  /** NATS credentials and TLS (from `natsSecurity` of the --nats-* flags). */
+  readonly natsSecurity?: NatsSecurity;
   readonly bus?: EventBus;
   readonly metricsAddress?: HostPort;
   readonly tls?: ServerTlsFiles;
@@ -52,7 +55,7 @@ export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
   const store = new ResourceStore({ db, logger: componentLogger(log, 'store'), metrics: storeMetrics, eventRetention: opts.eventRetention ?? 100_000 });
   log.info({ dataDir: opts.dataDir, revision: store.revision, compacted: store.compactedRevision }, 'database open');
 
-  const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, name: 'tabby-store', logger: log });
+  const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: 'tabby-store', logger: log });
   const eventBus = events.bus;
   if (eventBus) store.onCommit((events) => publishEvents(eventBus, events));
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runService } from '@tabby/runtime';
+import { natsSecurity, runService } from '@tabby/runtime';
 import { storeOptions } from './options.js';
 import { startStore } from './app.js';
 import { STORE_VERSION } from './version.js';
@@ -13,6 +13,7 @@ await runService({
       listen: config.listen,
       dataDir: config.dataDir,
       natsUrl: config.nats,
+      natsSecurity: natsSecurity(config),
       logger,
       metrics,
       metricsAddress: config.metrics,
