@@ -3,7 +3,7 @@ import {
   CLIENT_CHANNEL_OPTIONS,
   ConfigError,
   GrpcServer,
-  channelCredentials,
+  dialCredentials,
   componentLogger,
   optionalMetricsServer,
   serviceBus,
@@ -11,6 +11,8 @@ import {
   type HostPort,
   type OptionalMetricsServer,
   type Logger,
+  type NatsSecurity,
+  type ClientTlsFiles,
   type ServerTlsFiles,
   type ServiceMetrics,
 } from '@tabby/runtime';
@@ -38,11 +40,15 @@ export interface AgentAppOptions {
   readonly store: string;
   readonly topology: string;
   readonly natsUrl?: string;
+  /** NATS credentials and TLS (from `natsSecurity` of the --nats-* flags). */
+  readonly natsSecurity?: NatsSecurity;
   readonly bus?: EventBus;
   readonly logger: Logger;
   readonly metrics: ServiceMetrics;
   readonly metricsAddress?: HostPort;
   readonly tls?: ServerTlsFiles;
+  /** How to dial the store and topology (plaintext when absent); see `serviceDialTls`. */
+  readonly clientTls?: ClientTlsFiles;
   readonly statusIntervalMs: number;
   readonly callLogLevel?: 'info' | 'debug';
   /** `linux` programs the routing table; `none` (default) only speaks BGP. */
@@ -119,10 +125,9 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
     log.info({ dataplane: dataplane.description }, 'programming the routing table');
   }
   const metrics = createAgentMetrics(opts.metrics.registry);
-  const insecure = channelCredentials({});
-  const store = new ResourceStoreClient(opts.store, insecure, CLIENT_CHANNEL_OPTIONS);
-  const topology = new TopologyClient(opts.topology, insecure, CLIENT_CHANNEL_OPTIONS);
-  const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, name: `tabby-agent-${opts.node}`, logger: log });
+  const store = new ResourceStoreClient(opts.store, dialCredentials({ peer: 'tabby-store', address: opts.store, tls: opts.clientTls ?? {} }, log), CLIENT_CHANNEL_OPTIONS);
+  const topology = new TopologyClient(opts.topology, dialCredentials({ peer: 'tabby-topology', address: opts.topology, tls: opts.clientTls ?? {} }, log), CLIENT_CHANNEL_OPTIONS);
+  const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: `tabby-agent-${opts.node}`, logger: log });
   const bus = events.bus;
   const agent = new NodeAgent({
     node: opts.node,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runService } from '@tabby/runtime';
+import { natsSecurity, runService, serviceDialTls } from '@tabby/runtime';
 import { startAgent } from './app.js';
 import { agentOptions } from './options.js';
 import { AGENT_VERSION } from './version.js';
@@ -24,10 +24,12 @@ await runService({
       store: config.store,
       topology: config.topology,
       natsUrl: config.nats,
+      natsSecurity: natsSecurity(config),
       logger,
       metrics,
       metricsAddress: config.metrics,
       tls: { cert: config.tlsCert, key: config.tlsKey, clientCa: config.tlsClientCa },
+      clientTls: serviceDialTls(config),
       statusIntervalMs: config.statusInterval * 1000,
       dataplane: config.dataplane,
       routeTable: config.routeTable,

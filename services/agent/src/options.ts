@@ -1,4 +1,4 @@
-import { option } from '@tabby/runtime';
+import { clientTlsOptions, natsOptions, option } from '@tabby/runtime';
 
 /** Flags of tabby-agent; each is also read from TABBY_<FLAG> (e.g. TABBY_NODE). */
 export const agentOptions = {
@@ -17,7 +17,9 @@ export const agentOptions = {
   peerAllow: option.optionalString('comma-separated CIDRs the agent may dial or accept (e.g. 127.0.0.0/8); other peers stay Idle', 'CIDRS'),
   store: option.string('address of tabby-store (Node registration, NodeStatus)', '127.0.0.1:50051', 'ADDR'),
   topology: option.string('address of tabby-topology (this node\'s compiled configuration)', '127.0.0.1:50053', 'ADDR'),
+  ...clientTlsOptions,
   nats: option.optionalString('NATS server URL for status events (tabby.v1.agents.<node>.status)', 'URL'),
+  ...natsOptions,
   dataplane: option.oneOf(
     'routing table programming: linux (remote blocks via their BGP next hops, blackholes for own blocks, /32 routes to local workloads, in --route-table with --route-protocol) or none (BGP only, for the loopback demo)',
     'none',
