@@ -10,6 +10,7 @@ export type {
   Capability,
   Family,
   KeepaliveMessage,
+  LargeCommunity,
   MpReach,
   MpUnreach,
   NotificationMessage,
@@ -47,7 +48,9 @@ export type { Decision, DecisionReason, Path } from './rib/best-path.js';
 export { LocRib } from './rib/loc-rib.js';
 export type { BestChange, LocRibOptions, RejectReason, RibChanges } from './rib/loc-rib.js';
 export { AdjRibOut } from './rib/adj-rib-out.js';
-export type { FilterErrors, OutBatch } from './rib/adj-rib-out.js';
+export type { ExportRules, FilterErrors, OutBatch } from './rib/adj-rib-out.js';
+export { POLICY_MATCH_OPERATORS, evaluatePolicy, interfaceMatches, policyRules, sameRoutePolicy, validateRoutePolicy } from './rib/route-policy.js';
+export type { PolicyAction, PolicyDecision, PolicyMatchOperator, PolicyRoute, PolicyRule, RoutePolicy } from './rib/route-policy.js';
 export type { ExportFilter } from './rib/export-filter.js';
 export { COMMUNITY_NO_ADVERTISE, COMMUNITY_NO_EXPORT, COMMUNITY_NO_EXPORT_SUBCONFED, ExportPolicy } from './rib/export-policy.js';
 export type { ExportPeer } from './rib/export-policy.js';
@@ -78,5 +81,7 @@ export {
   encodeUpdates,
   isEndOfRib,
   formatAttributes,
+  formatCommunity,
+  formatLargeCommunity,
 } from './codec/index.js';
 export type { CodecOptions, MessageDecodeResult, RouteBatch } from './codec/index.js';

@@ -9,7 +9,11 @@ import { localSource, type PathSource } from './rib/source.js';
 import { peerKey, type PeerConfig } from './session/peer-config.js';
 import { PeerSession, type SessionHost } from './session/peer-session.js';
 import type { PeerStatus } from './session/peer-status.js';
-import type { AsPathSegment, Family, Origin, PathAttributes, Prefix } from './types.js';
+import { configEqual } from './session/config-equal.js';
+import { ListenerSecurity } from './session/listener-security.js';
+import { TCP_MD5_MAX_KEY_BYTES, TcpSecurityError, loadTcpSecurity, type TcpSecurityLoader } from './session/tcp-security.js';
+import { sameRoutePolicy, validateRoutePolicy } from './rib/route-policy.js';
+import type { AsPathSegment, Family, LargeCommunity, Origin, PathAttributes, Prefix } from './types.js';
 
 /** A speaker: one router identity, its listen addresses and its peers. */
 export interface SpeakerConfig {
@@ -25,6 +29,11 @@ export interface SpeakerConfig {
   readonly exportFilter?: ExportFilter;
   /** Our side of graceful restart (RFC 4724); see {@link GracefulRestartConfig}. */
   readonly gracefulRestart?: GracefulRestartConfig;
+  /**
+   * Sets TCP MD5 keys and GTSM options for peers with `password` / `ttlSecurity`; default
+   * libc through koffi, loaded on first use. Tests inject one that fails to load.
+   */
+  readonly tcpSecurity?: TcpSecurityLoader;
   readonly logger?: BgpLogger;
   readonly clock?: Clock;
 }
@@ -53,7 +62,14 @@ export interface LocalRouteAttributes {
   readonly med?: number;
   readonly localPref?: number;
   readonly communities?: readonly number[];
+  /** RFC 8092 large communities, `[global, local1, local2]`, each 0..4294967295. */
+  readonly largeCommunities?: readonly LargeCommunity[];
   readonly asPath?: readonly AsPathSegment[];
+  /**
+   * The interface the route is on (e.g. `vxlan.calico`): not sent to peers, only matched by
+   * export rules' `interface` patterns, as BIRD matches `ifname`.
+   */
+  readonly interface?: string;
 }
 
 /** A prefix of the Loc-RIB with its best path and every other candidate. */
@@ -77,7 +93,14 @@ export function isSpeakerConfigError(err: unknown): err is SpeakerConfigError {
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 function sameConfig(a: PeerConfig, b: PeerConfig): boolean {
-  return JSON.stringify(a, Object.keys(a).sort()) === JSON.stringify(b, Object.keys(b).sort());
+  return configEqual(a, b);
+}
+
+/** Names (never values) of the fields that differ. */
+function changedFields(a: PeerConfig, b: PeerConfig): string[] {
+  const ra = a as unknown as Record<string, unknown>;
+  const rb = b as unknown as Record<string, unknown>;
+  return [...new Set([...Object.keys(ra), ...Object.keys(rb)])].filter((k) => !configEqual(ra[k], rb[k])).sort();
 }
 
 /**
@@ -94,11 +117,13 @@ export class Speaker {
   private readonly local: PathSource;
   private readonly attributeCache = new Map<string, PathAttributes>();
   private readonly localAttrs = new Map<string, PathAttributes>();
+  private readonly localInterfaces: Record<Family, Map<Prefix, string>> = { 'ipv4-unicast': new Map(), 'ipv6-unicast': new Map() };
   private readonly bestListeners = new Set<(changes: readonly BestChange[]) => void>();
   private readonly statusListeners = new Set<(status: PeerStatus) => void>();
   private changeScheduled = false;
   private readonly host: SessionHost;
   private running = false;
+  private readonly listenerSecurity: ListenerSecurity;
 
   constructor(readonly config: SpeakerConfig) {
     if (!IPV4.test(config.routerId) || config.routerId === '0.0.0.0') throw new SpeakerConfigError(`routerId must be a non-zero dotted quad, got "${config.routerId}"`);
@@ -106,6 +131,7 @@ export class Speaker {
     if (config.clusterId !== undefined && !IPV4.test(config.clusterId)) throw new SpeakerConfigError(`clusterId must be a dotted quad, got "${config.clusterId}"`);
     this.clock = config.clock ?? systemClock;
     this.log = (config.logger ?? silentLogger).child({ component: 'bgp' });
+    this.listenerSecurity = new ListenerSecurity(config.tcpSecurity ?? loadTcpSecurity, this.log);
     this.rib = new LocRib({ localAs: config.asn, routerId: config.routerId, clusterId: config.clusterId });
     this.local = localSource(config.asn, config.routerId);
     this.host = {
@@ -119,8 +145,10 @@ export class Speaker {
       exportFilter: config.exportFilter,
       gracefulRestart: { restarting: config.gracefulRestart?.restarting ?? false, forwardingPreserved: config.gracefulRestart?.forwardingPreserved ?? false },
       defaultLocalAddress: (v6) => config.listen.find((l) => l.address.includes(':') === v6)?.address,
+      interfaceOf: (family, prefix) => this.localInterfaces[family].get(prefix),
       ribChanged: () => this.scheduleChanges(),
       statusChanged: (key) => this.emitStatus(key),
+      tcpSecurity: config.tcpSecurity,
     };
   }
 
@@ -128,7 +156,7 @@ export class Speaker {
   async start(): Promise<void> {
     if (this.running) return;
     for (const l of this.config.listen) {
-      const server = createServer({ noDelay: true }, (socket) => this.onInbound(socket));
+      const server: Server = createServer({ noDelay: true }, (socket) => this.onInbound(socket, server));
       server.listen(l.port, l.address);
       try {
         await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e as Error))]);
@@ -137,9 +165,11 @@ export class Speaker {
         throw new SpeakerConfigError(`cannot listen on ${l.address}:${l.port}: ${(err as Error).message}`, { cause: err });
       }
       this.servers.push(server);
+      this.listenerSecurity.add(server, l.address);
       this.log.info({ address: l.address, port: (server.address() as { port: number }).port }, 'BGP listening');
     }
     this.running = true;
+    this.syncSecurity();
     for (const s of this.sessions.values()) s.start();
   }
 
@@ -172,10 +202,11 @@ export class Speaker {
 
   private async closeServers(): Promise<void> {
     const servers = this.servers.splice(0);
+    this.listenerSecurity.clear();
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 
-  private onInbound(socket: Socket): void {
+  private onInbound(socket: Socket, server: Server): void {
     const remote = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     const candidates = [...this.sessions.values()].filter((s) => s.config.address === remote);
     const session = candidates.find((s) => s.status().state !== 'Established') ?? candidates[0];
@@ -184,7 +215,18 @@ export class Speaker {
       socket.destroy();
       return;
     }
+    // The kernel checked the TCP MD5 signature only if this listening socket has the peer's key.
+    const problem = this.listenerSecurity.inboundProblem(server, session.config);
+    if (problem !== undefined) {
+      session.refuseInbound(socket, new TcpSecurityError(problem));
+      return;
+    }
     session.acceptInbound(socket);
+  }
+
+  /** TCP MD5 keys and GTSM options of the listening sockets follow the peers. */
+  private syncSecurity(): void {
+    this.listenerSecurity.sync([...this.sessions.values()].map((s) => s.config));
   }
 
   private validatePeer(cfg: PeerConfig): void {
@@ -193,6 +235,19 @@ export class Speaker {
     if (cfg.port !== undefined && (!Number.isInteger(cfg.port) || cfg.port < 1 || cfg.port > 65535)) throw new SpeakerConfigError(`peer ${cfg.address}: port must be 1..65535`);
     if (cfg.holdTimeS !== undefined && cfg.holdTimeS !== 0 && (cfg.holdTimeS < 3 || cfg.holdTimeS > 65535)) throw new SpeakerConfigError(`peer ${cfg.address}: holdTimeS must be 0 or 3..65535`);
     if (cfg.rrClient && this.host.clusterId === undefined) throw new SpeakerConfigError(`peer ${cfg.address}: rrClient needs the speaker's clusterId`);
+    // Never the password itself in a message.
+    if (cfg.password !== undefined && (typeof cfg.password !== 'string' || cfg.password.length === 0 || Buffer.byteLength(cfg.password) > TCP_MD5_MAX_KEY_BYTES)) throw new SpeakerConfigError(`peer ${cfg.address}: password must be 1..${TCP_MD5_MAX_KEY_BYTES} bytes (the TCP MD5 key limit)`);
+    if (cfg.ttlSecurity !== undefined && (!Number.isInteger(cfg.ttlSecurity) || cfg.ttlSecurity < 1 || cfg.ttlSecurity > 255)) throw new SpeakerConfigError(`peer ${cfg.address}: ttlSecurity must be a hop count 1..255`);
+    const key = peerKey(cfg.address, cfg.port ?? 179);
+    for (const [k, s] of this.sessions) {
+      // A listening socket holds one MD5 key per peer address, whatever the port.
+      if (k !== key && s.config.address === cfg.address && s.config.password !== cfg.password) throw new SpeakerConfigError(`peer ${cfg.address}: password must be the same as peer ${k}'s (one TCP MD5 key per address)`);
+    }
+    for (const what of ['importPolicy', 'exportPolicy'] as const) {
+      const policy = cfg[what];
+      const err = policy === undefined ? undefined : validateRoutePolicy(policy, what);
+      if (err) throw new SpeakerConfigError(`peer ${cfg.address}: ${err}`);
+    }
   }
 
   /** Adds a peer (started at once when the speaker runs). Returns its key. */
@@ -202,6 +257,7 @@ export class Speaker {
     if (this.sessions.has(key)) throw new SpeakerConfigError(`peer ${key} already exists`);
     const s = new PeerSession(cfg, this.host);
     this.sessions.set(key, s);
+    this.syncSecurity();
     if (this.running) s.start();
     return key;
   }
@@ -219,15 +275,25 @@ export class Speaker {
       this.addPeer(cfg);
       return 'added';
     }
-    if (sameConfig(cur.config, cfg)) return 'unchanged';
+    const samePolicies = sameRoutePolicy(cur.config.importPolicy, cfg.importPolicy) && sameRoutePolicy(cur.config.exportPolicy, cfg.exportPolicy);
+    const withPolicies = { ...cur.config, importPolicy: cfg.importPolicy, exportPolicy: cfg.exportPolicy };
+    if (sameConfig(withPolicies, cfg) && samePolicies) return 'unchanged';
     this.validatePeer(cfg);
-    if (sameConfig({ ...cur.config, rrClient: cfg.rrClient, description: cfg.description, passive: cfg.passive }, cfg)) {
+    if (sameConfig(withPolicies, cfg)) {
+      // Only the import/export rules changed: re-evaluated in place, the session stays up.
+      cur.changePolicies(cfg);
+      this.log.info({ peer: key }, 'peer route policy changed in place');
+      return 'role-changed';
+    }
+    if (sameConfig({ ...withPolicies, rrClient: cfg.rrClient, description: cfg.description, passive: cfg.passive }, cfg)) {
       // Only the route-reflector role, the dialling side or the label changed: keep the session (calico#3819).
       cur.changeRole(cfg);
       for (const s of this.sessions.values()) if (s !== cur) s.reexport();
       this.log.info({ peer: key, rrClient: cfg.rrClient ?? false }, 'peer role changed in place');
       return 'role-changed';
     }
+    // A new password re-keys as BIRD does: this session restarts, no other one.
+    this.log.info({ peer: key, changed: changedFields(cur.config, cfg) }, 'peer configuration changed: session reset');
     cur.stop({ code: 6, subcode: 6, data: new Uint8Array() }); // Cease: Other Configuration Change
     this.sessions.delete(key);
     this.addPeer(cfg);
@@ -296,6 +362,7 @@ export class Speaker {
     if (!s) return false;
     s.stop({ code: 6, subcode: 3, data: new Uint8Array() });
     this.sessions.delete(key);
+    this.syncSecurity();
     return true;
   }
 
@@ -324,6 +391,11 @@ export class Speaker {
     return this.sessions.get(key)?.advertised(family) ?? [];
   }
 
+  /** What a peer sent in a family that its import rules rejected (not in the RIB). */
+  filtered(key: string, family: Family): [Prefix, PathAttributes][] {
+    return this.sessions.get(key)?.filteredRoutes(family) ?? [];
+  }
+
   /** Originates a prefix (or changes its attributes). */
   announce(family: Family, prefix: Prefix, attrs: LocalRouteAttributes = {}): void {
     const p = canonicalPrefix(prefix);
@@ -334,21 +406,44 @@ export class Speaker {
     u32(attrs.med, 'med');
     u32(attrs.localPref, 'localPref');
     for (const c of attrs.communities ?? []) u32(c, 'community');
+    for (const c of attrs.largeCommunities ?? []) {
+      if (!Array.isArray(c) || c.length !== 3) throw new SpeakerConfigError(`${prefix}: a large community has 3 parts, got ${JSON.stringify(c)}`);
+      for (const v of c as LargeCommunity) u32(v, 'large community part');
+    }
+    if (attrs.interface !== undefined && (typeof attrs.interface !== 'string' || attrs.interface === '')) throw new SpeakerConfigError(`${prefix}: interface must be a non-empty name`);
     for (const seg of attrs.asPath ?? []) for (const a of seg.asns) u32(a, 'AS number');
-    const full: PathAttributes = { origin: attrs.origin ?? 0, asPath: attrs.asPath ?? [], med: attrs.med, localPref: attrs.localPref, communities: attrs.communities };
+    const full: PathAttributes = {
+      origin: attrs.origin ?? 0,
+      asPath: attrs.asPath ?? [],
+      med: attrs.med,
+      localPref: attrs.localPref,
+      communities: attrs.communities,
+      largeCommunities: attrs.largeCommunities && attrs.largeCommunities.length > 0 ? attrs.largeCommunities.map((c) => [c[0], c[1], c[2]] as const) : undefined,
+    };
     const key = JSON.stringify(full);
     let shared = this.localAttrs.get(key);
     if (!shared) {
       shared = Object.fromEntries(Object.entries(full).filter(([, v]) => v !== undefined));
       this.localAttrs.set(key, shared);
     }
+    const ifaces = this.localInterfaces[family];
+    const ifaceChanged = ifaces.get(p) !== attrs.interface;
+    if (attrs.interface === undefined) ifaces.delete(p);
+    else ifaces.set(p, attrs.interface);
     this.rib.update(this.local, family, p, shared);
+    if (ifaceChanged) {
+      // Export rules may match the interface: let every peer judge the prefix again.
+      const changes = { 'ipv4-unicast': [] as Prefix[], 'ipv6-unicast': [] as Prefix[] };
+      changes[family].push(p);
+      for (const s of this.sessions.values()) s.ribChanged(changes);
+    }
     this.scheduleChanges();
   }
 
   /** Stops originating a prefix. */
   withdraw(family: Family, prefix: Prefix): void {
     this.rib.withdraw(this.local, family, prefix);
+    this.localInterfaces[family].delete(prefix);
     this.scheduleChanges();
   }
 

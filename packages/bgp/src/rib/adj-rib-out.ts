@@ -3,6 +3,14 @@ import type { Path } from './best-path.js';
 import type { ExportFilter } from './export-filter.js';
 import type { ExportPolicy } from './export-policy.js';
 import type { LocRib, RibChanges } from './loc-rib.js';
+import { evaluatePolicy, policyRules, type PolicyAction, type RoutePolicy } from './route-policy.js';
+
+/** A peer's export rules (BGPFilter exportV4/V6) and what they need to know about a route. */
+export interface ExportRules {
+  readonly policy: RoutePolicy;
+  /** The interface of an originated route, for `interface` matches; undefined when it has none. */
+  readonly interfaceOf: (family: Family, prefix: Prefix) => string | undefined;
+}
 
 /** One family's share of a batch: prefixes to announce grouped by attributes, and withdrawals. */
 export interface OutBatch {
@@ -60,7 +68,9 @@ export interface FilterErrors {
  * sent, so a prefix that flaps several times between two sends costs one announcement, and
  * prefixes with equal attributes are grouped to pack into few UPDATEs. The wanted state of a
  * prefix is its best path through the {@link ExportPolicy} and then the optional
- * {@link ExportFilter}: a filter rejecting the best path withdraws the prefix from this peer.
+ * {@link ExportRules} and {@link ExportFilter}: a rule that rejects, or (when no rule matches)
+ * a filter rejecting the best path withdraws the prefix from this peer; a rule that accepts
+ * skips the filter (Calico's BGPFilter export functions run before its own export logic).
  */
 export class AdjRibOut {
   private readonly sent: Record<Family, Map<Prefix, PathAttributes>> = { 'ipv4-unicast': new Map(), 'ipv6-unicast': new Map() };
@@ -72,7 +82,18 @@ export class AdjRibOut {
     private currentPolicy: ExportPolicy,
     readonly families: ReadonlySet<Family>,
     private currentFilter?: ExportFilter,
+    private currentRules?: ExportRules,
   ) {}
+
+  get rules(): ExportRules | undefined {
+    return this.currentRules;
+  }
+
+  /** Sets (or clears) the export rules and re-evaluates every prefix; only differences go out. */
+  setRules(rules: ExportRules | undefined): void {
+    this.currentRules = rules;
+    this.markAll();
+  }
 
   get policy(): ExportPolicy {
     return this.currentPolicy;
@@ -152,6 +173,7 @@ export class AdjRibOut {
     const out: OutBatch[] = [];
     const peer = this.currentPolicy.peer.id;
     const filter = this.currentFilter;
+    const rules = this.currentRules;
     let budget = max;
     for (const family of this.families) {
       const dirty = this.dirty[family];
@@ -164,7 +186,11 @@ export class AdjRibOut {
         budget--;
         const d = this.rib.best(family, prefix);
         let want = d ? this.currentPolicy.exportAttributes(d.best, family) : null;
-        if (want !== null && d && filter && !this.accepts(filter, family, prefix, d.best, peer)) want = null;
+        if (want !== null && d) {
+          const ruled = rules ? ruleAction(rules, family, prefix, d.best) : undefined;
+          if (ruled === 'reject') want = null;
+          else if (ruled === undefined && filter && !this.accepts(filter, family, prefix, d.best, peer)) want = null;
+        }
         const had = sent.get(prefix);
         if (want === null) {
           if (had !== undefined) {
@@ -211,4 +237,12 @@ export class AdjRibOut {
   entries(family: Family): IterableIterator<[Prefix, PathAttributes]> {
     return this.sent[family].entries();
   }
+}
+
+/** The action of the first export rule matching a best path; undefined when none matches. */
+function ruleAction(rules: ExportRules, family: Family, prefix: Prefix, path: Path): PolicyAction | undefined {
+  const list = policyRules(rules.policy, family);
+  if (list.length === 0) return undefined;
+  const local = path.source.kind === 'local';
+  return evaluatePolicy(list, { prefix, fromPeer: !local, interface: local ? rules.interfaceOf(family, prefix) : undefined })?.action;
 }

@@ -1,3 +1,4 @@
+import type { RoutePolicy } from '../rib/route-policy.js';
 import type { Family } from '../types.js';
 
 /** One configured BGP neighbour. */
@@ -35,6 +36,20 @@ export interface PeerConfig {
   readonly gracefulRestartTimeS?: number;
   /** How many times our own AS may appear in a received AS_PATH (BGPPeer numAllowedLocalASNumbers). */
   readonly allowOwnAs?: number;
+  /**
+   * Import rules (Calico BGPFilter importV4/importV6, the filters' rules concatenated in order):
+   * the first matching rule accepts or rejects a route the peer sends; no match accepts. Rejected
+   * routes are kept aside (soft reconfiguration inbound) and shown as `filtered`; a change
+   * re-evaluates them without resetting the session.
+   */
+  readonly importPolicy?: RoutePolicy;
+  /**
+   * Export rules (BGPFilter exportV4/exportV6): the first matching rule accepts (the speaker's
+   * export filter is skipped; the protocol's export rules still apply) or rejects a route; no
+   * match leaves the decision to the speaker's export filter. A change re-announces or
+   * withdraws only the differences.
+   */
+  readonly exportPolicy?: RoutePolicy;
   /** Free-form label carried into status (e.g. "node-to-node mesh"). */
   readonly description?: string;
 }

@@ -25,10 +25,11 @@ import {
   type TimerName,
 } from '../fsm/index.js';
 import type { BgpLogger, Clock, TimerHandle } from '../platform.js';
-import { AdjRibOut } from '../rib/adj-rib-out.js';
+import { AdjRibOut, type ExportRules } from '../rib/adj-rib-out.js';
 import type { ExportFilter } from '../rib/export-filter.js';
 import { ExportPolicy } from '../rib/export-policy.js';
 import type { LocRib } from '../rib/loc-rib.js';
+import { evaluatePolicy, policyRules, sameRoutePolicy } from '../rib/route-policy.js';
 import type { PathSource } from '../rib/source.js';
 import {
   CAP_FOUR_OCTET_AS,
@@ -54,6 +55,8 @@ import {
 } from './graceful-restart.js';
 import { peerKey, type PeerConfig } from './peer-config.js';
 import type { FamilyCounters, PeerStatus } from './peer-status.js';
+import { dialSecured, needsTcpSecurity, secureAccepted } from './secure-socket.js';
+import { loadTcpSecurity, type TcpSecurity, type TcpSecurityLoader } from './tcp-security.js';
 
 /** What a session needs from its speaker. */
 export interface SessionHost {
@@ -71,9 +74,13 @@ export interface SessionHost {
   gracefulRestart: LocalGracefulRestart;
   /** The speaker's own address of a family, used as the default source and next hop. */
   defaultLocalAddress(v6: boolean): string | undefined;
+  /** The interface of a route this speaker originates (for export rules' `interface` matches). */
+  interfaceOf(family: Family, prefix: Prefix): string | undefined;
   /** The RIB changed: the speaker hands the changes to every session. */
   ribChanged(): void;
   statusChanged(key: string): void;
+  /** TCP MD5 / GTSM socket options (loaded on first use); default libc through koffi. */
+  readonly tcpSecurity?: TcpSecurityLoader;
 }
 
 /**
@@ -103,7 +110,11 @@ const PUMP_BUDGET_MS = 10;
 const OUT_BATCH = 4000;
 
 function zeroCounters(): Record<Family, FamilyCounters> {
-  return { 'ipv4-unicast': { received: 0, rejected: 0, advertised: 0 }, 'ipv6-unicast': { received: 0, rejected: 0, advertised: 0 } };
+  return { 'ipv4-unicast': { received: 0, rejected: 0, advertised: 0, filtered: 0 }, 'ipv6-unicast': { received: 0, rejected: 0, advertised: 0, filtered: 0 } };
+}
+
+function emptyFiltered(): Record<Family, Map<Prefix, PathAttributes>> {
+  return { 'ipv4-unicast': new Map(), 'ipv6-unicast': new Map() };
 }
 
 /**
@@ -147,6 +158,13 @@ export class PeerSession {
   private staleTimer: TimerHandle | undefined;
   private stale: Record<Family, Set<Prefix>> | undefined;
 
+  /**
+   * Routes of this session the import rules rejected, with their attributes (soft
+   * reconfiguration inbound: the accepted ones are in the RIB, so the whole Adj-RIB-In is
+   * kept and a rule change re-evaluates it without asking the peer).
+   */
+  private filtered = emptyFiltered();
+
   constructor(
     public config: PeerConfig,
     private readonly host: SessionHost,
@@ -180,6 +198,8 @@ export class PeerSession {
   /** Starts the peer (ManualStart). */
   start(): void {
     this.stopped = false;
+    // A peer that needs TCP MD5 / GTSM shows at once why it cannot run (passive ones too).
+    if (needsTcpSecurity(this.config)) this.tcpSecurity();
     this.feed(this.primary, { type: 'ManualStart' });
   }
 
@@ -250,7 +270,7 @@ export class PeerSession {
    * re-evaluated (differences go out as UPDATEs) and the peer is asked for a ROUTE-REFRESH.
    */
   changeRole(config: PeerConfig): void {
-    this.config = config;
+    this.changePolicies(config);
     // Passive or active only matters for the next connection attempt.
     const passive = config.passive ?? false;
     for (const inst of [this.primary, this.candidate]) {
@@ -270,6 +290,64 @@ export class PeerSession {
     if (!this.out) return;
     this.out.setFilter(this.host.exportFilter);
     this.scheduleFlush();
+  }
+
+  /**
+   * Takes a configuration whose import or export rules may differ: changed import rules
+   * re-evaluate what the peer sent (from the RIB and the routes kept aside), changed export
+   * rules what it is sent; only differences go to the RIB and to the peer. The session stays up.
+   */
+  changePolicies(config: PeerConfig): void {
+    const previous = this.config;
+    this.config = config;
+    if (!sameRoutePolicy(previous.importPolicy, config.importPolicy)) this.reimport();
+    if (!sameRoutePolicy(previous.exportPolicy, config.exportPolicy) && this.out) {
+      this.out.setRules(this.exportRules());
+      this.scheduleFlush();
+    }
+  }
+
+  /** The export rules for the Adj-RIB-Out; undefined when the peer has none. */
+  private exportRules(): ExportRules | undefined {
+    const policy = this.config.exportPolicy;
+    if (!policy || ((policy.v4?.length ?? 0) === 0 && (policy.v6?.length ?? 0) === 0)) return undefined;
+    return { policy, interfaceOf: (family, prefix) => this.host.interfaceOf(family, prefix) };
+  }
+
+  /**
+   * The import rules changed: every route this peer sent is evaluated again, from the RIB (the
+   * accepted ones) and from the routes kept aside (the filtered ones); the RIB gets the
+   * differences. The session stays up; the peer is not asked for anything.
+   */
+  private reimport(): void {
+    const source = this.source;
+    if (!source) return;
+    const rib = this.host.rib;
+    let moved = 0;
+    for (const f of FAMILIES) {
+      const rules = policyRules(this.config.importPolicy, f);
+      const filtered = this.filtered[f];
+      const keptAside = [...filtered];
+      if (rules.length > 0) {
+        for (const [prefix, path] of rib.adjRibIn(source.id, f)) {
+          if (evaluatePolicy(rules, { prefix, fromPeer: true })?.action !== 'reject') continue;
+          rib.withdraw(source, f, prefix);
+          this.stale?.[f].delete(prefix);
+          filtered.set(prefix, path.attrs);
+          moved++;
+        }
+      }
+      for (const [prefix, attrs] of keptAside) {
+        if (rules.length > 0 && evaluatePolicy(rules, { prefix, fromPeer: true })?.action === 'reject') continue;
+        filtered.delete(prefix);
+        if (rib.update(source, f, prefix, attrs) !== undefined) this.counters[f].rejected++;
+        moved++;
+      }
+    }
+    this.log.info({ moved }, 'import rules changed: routes re-evaluated');
+    this.refreshCounters();
+    this.host.ribChanged();
+    this.host.statusChanged(this.key);
   }
 
   /** Our cluster id or a peer's role changed: recompute what this peer must be sent. */
@@ -300,6 +378,19 @@ export class PeerSession {
       this.log.debug({ state }, 'inbound connection refused');
       socket.destroy();
       return;
+    }
+    if (this.config.ttlSecurity !== undefined) {
+      const sec = this.tcpSecurity();
+      if (!sec) {
+        socket.destroy(); // the reason is in lastError
+        return;
+      }
+      try {
+        secureAccepted(sec, socket, this.config.ttlSecurity);
+      } catch (err) {
+        this.refuseInbound(socket, err);
+        return;
+      }
     }
     if (state === 'Connect' || state === 'Active') {
       // Our own connect may be on its way too (both sides dialing at once): let it finish;
@@ -452,7 +543,24 @@ export class PeerSession {
     const port = this.config.port ?? 179;
     const v6 = this.config.address.includes(':');
     const localAddress = this.config.localAddress ?? this.host.defaultLocalAddress(v6);
-    const socket = tcpConnect({ host: this.config.address, port, localAddress, noDelay: true });
+    let socket: Socket;
+    if (needsTcpSecurity(this.config)) {
+      // Never dial unauthenticated: without the socket options the attempt fails like a refused connect.
+      const sec = this.tcpSecurity();
+      try {
+        if (!sec) throw new Error('unavailable');
+        socket = dialSecured(sec, { host: this.config.address, port, localAddress, password: this.config.password, ttlSecurity: this.config.ttlSecurity });
+      } catch (err) {
+        if (sec) this.securityFailed(err);
+        // After this action list has run (the FSM is in Connect by then), as a failed connect would.
+        queueMicrotask(() => {
+          if (inst === this.primary && !inst.conn && !this.connecting && this.primary.fsm.state === 'Connect') this.feed(this.primary, { type: 'TcpConnectionFails' });
+        });
+        return;
+      }
+    } else {
+      socket = tcpConnect({ host: this.config.address, port, localAddress, noDelay: true });
+    }
     this.connecting = socket;
     const onError = (err: NodeJS.ErrnoException): void => {
       if (this.connecting !== socket) return;
@@ -490,6 +598,35 @@ export class PeerSession {
       this.attach(this.primary, conn);
       this.feed(this.primary, { type: 'TcpCrAcked' });
     });
+  }
+
+  /** The socket-option implementation, or undefined (with the reason in lastError) when it cannot load. */
+  private tcpSecurity(): TcpSecurity | undefined {
+    try {
+      return (this.host.tcpSecurity ?? loadTcpSecurity)();
+    } catch (err) {
+      this.securityFailed(err);
+      return undefined;
+    }
+  }
+
+  /** Records why TCP MD5 / GTSM could not be applied; logs each new reason once. Messages never hold the key. */
+  private securityFailed(err: unknown): void {
+    const what = this.config.password !== undefined ? 'TCP MD5' : 'GTSM';
+    const text = `${what}: ${err instanceof Error ? err.message : String(err)}`;
+    if (this.lastError === text) return;
+    this.lastError = text;
+    this.log.warn({ reason: text }, 'peer stays down: session security cannot be applied');
+    this.host.statusChanged(this.key);
+  }
+
+  /**
+   * Refuses an inbound connection of this peer because its security could not be applied
+   * (the listener has no MD5 key for it, or GTSM failed on the socket).
+   */
+  refuseInbound(socket: Socket, reason: unknown): void {
+    socket.destroy();
+    this.securityFailed(reason);
   }
 
   private abortConnecting(): void {
@@ -725,7 +862,8 @@ export class PeerSession {
       ibgp,
       rrClient: (this.config.rrClient ?? false) && ibgp,
     };
-    this.out = new AdjRibOut(this.host.rib, this.exportPolicy(conn, ibgp), new Set(this.families), this.host.exportFilter);
+    this.out = new AdjRibOut(this.host.rib, this.exportPolicy(conn, ibgp), new Set(this.families), this.host.exportFilter, this.exportRules());
+    this.filtered = emptyFiltered();
     this.eorSent.clear();
     this.eorReceived.clear();
     this.restartTimer?.cancel();
@@ -742,6 +880,7 @@ export class PeerSession {
     this.upSince = 0;
     this.out = undefined;
     this.eorReceived.clear();
+    this.filtered = emptyFiltered();
     const source = this.source;
     if (!source) return;
     this.staleTimer?.cancel();
@@ -754,7 +893,7 @@ export class PeerSession {
       this.cancelGracefulRestartTimers();
       this.stale = undefined;
       this.host.rib.dropSource(source);
-      for (const f of FAMILIES) this.counters[f] = { received: 0, rejected: 0, advertised: 0 };
+      for (const f of FAMILIES) this.counters[f] = { received: 0, rejected: 0, advertised: 0, filtered: 0 };
       this.host.ribChanged();
       return;
     }
@@ -769,7 +908,7 @@ export class PeerSession {
         continue;
       }
       for (const p of prefixes) rib.withdraw(source, f, p);
-      this.counters[f] = { received: 0, rejected: 0, advertised: 0 };
+      this.counters[f] = { received: 0, rejected: 0, advertised: 0, filtered: 0 };
     }
     this.stale = stale;
     if (this.staleCount() === 0) this.stale = undefined;
@@ -842,9 +981,11 @@ export class PeerSession {
     const rib = this.host.rib;
     let touched = false;
     const withdraw = (f: Family, prefixes: readonly Prefix[]): void => {
+      const filtered = this.filtered[f];
       for (const p of prefixes) {
         rib.withdraw(source, f, p);
         this.stale?.[f].delete(p);
+        if (filtered.size > 0) filtered.delete(p);
         touched = true;
       }
     };
@@ -889,7 +1030,28 @@ export class PeerSession {
   }
 
   private accept(source: PathSource, family: Family, prefixes: readonly Prefix[], attrs: PathAttributes): boolean {
-    if (this.host.rib.updateMany(source, family, prefixes, attrs) !== undefined) this.counters[family].rejected += prefixes.length;
+    const rib = this.host.rib;
+    const filtered = this.filtered[family];
+    const rules = policyRules(this.config.importPolicy, family);
+    let accepted = prefixes;
+    if (rules.length > 0) {
+      // Import rules (Calico BGPFilter importV4/V6): the first matching rule decides, no match
+      // accepts. A rejected route leaves the RIB (it may replace an accepted one) and is kept aside.
+      const kept: Prefix[] = [];
+      for (const p of prefixes) {
+        if (evaluatePolicy(rules, { prefix: p, fromPeer: true })?.action === 'reject') {
+          rib.withdraw(source, family, p);
+          filtered.set(p, attrs);
+        } else {
+          kept.push(p);
+          if (filtered.size > 0) filtered.delete(p);
+        }
+      }
+      accepted = kept;
+    } else if (filtered.size > 0) {
+      for (const p of prefixes) filtered.delete(p);
+    }
+    if (accepted.length > 0 && rib.updateMany(source, family, accepted, attrs) !== undefined) this.counters[family].rejected += accepted.length;
     const stale = this.stale?.[family];
     if (stale) for (const p of prefixes) stale.delete(p);
     return true;
@@ -897,7 +1059,10 @@ export class PeerSession {
 
   private refreshCounters(): void {
     if (!this.source) return;
-    for (const f of FAMILIES) this.counters[f].received = this.host.rib.countFrom(this.source.id, f);
+    for (const f of FAMILIES) {
+      this.counters[f].received = this.host.rib.countFrom(this.source.id, f);
+      this.counters[f].filtered = this.filtered[f].size;
+    }
   }
 
   // ---- output ----
@@ -1009,6 +1174,11 @@ export class PeerSession {
   /** What we announce to this peer. */
   advertised(family: Family): [Prefix, PathAttributes][] {
     return this.out ? [...this.out.entries(family)] : [];
+  }
+
+  /** What this peer sent that its import rules rejected (kept aside for a rule change). */
+  filteredRoutes(family: Family): [Prefix, PathAttributes][] {
+    return [...this.filtered[family]];
   }
 }
 

@@ -9,6 +9,8 @@ export interface FamilyCounters {
   rejected: number;
   /** Prefixes we currently announce to it. */
   advertised: number;
+  /** Prefixes it sent that its import rules rejected (kept aside, not in the RIB). */
+  filtered?: number;
 }
 
 /** What the speaker reports about one peer. */
