@@ -249,7 +249,7 @@ describe('BGPFilters', () => {
   it('converts to the NodeConfig message', () => {
     const c = compile([...docs, bgpConfig('logSeverityScreen: Debug', 'node.node1')]);
     const msg = toNodeConfig('node1', c.config('node1'), 3);
-    expect(msg.filters).toEqual([{ name: 'no-ten', spec: expect.objectContaining({ exportV4: [expect.objectContaining({ action: 'Reject', cidr: '10.0.0.0/8' })] }) }]);
+    expect(msg.filters.map((f) => [f.name, f.spec?.exportV4.map((r) => `${r.action} ${r.matchOperator} ${r.cidr}`)])).toEqual([['no-ten', ['Reject In 10.0.0.0/8']]]);
     expect(msg.logSeverityScreen).toBe('Debug');
     expect(toNodeConfig('gone', undefined, 3)).toMatchObject({ exists: false, communities: [], services: [], filters: [], logSeverityScreen: '' });
   });
