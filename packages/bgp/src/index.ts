@@ -59,6 +59,8 @@ export type { PathSource } from './rib/source.js';
 export { peerKey } from './session/peer-config.js';
 export type { PeerConfig } from './session/peer-config.js';
 export type { FamilyCounters, PeerStatus } from './session/peer-status.js';
+export { TCP_MD5_MAX_KEY_BYTES, TcpSecurityError, isTcpSecurityError, loadTcpSecurity } from './session/tcp-security.js';
+export type { TcpSecurity, TcpSecurityLoader } from './session/tcp-security.js';
 export { Speaker, SpeakerConfigError, isSpeakerConfigError } from './speaker.js';
 export type { GracefulRestartConfig, LocalRouteAttributes, RouteEntry, SpeakerConfig } from './speaker.js';
 export {

@@ -52,6 +52,19 @@ export interface PeerConfig {
   readonly exportPolicy?: RoutePolicy;
   /** Free-form label carried into status (e.g. "node-to-node mesh"). */
   readonly description?: string;
+  /**
+   * TCP MD5 signature key (RFC 2385), the resolved secret: 1..80 bytes of UTF-8. Both the
+   * dialled and the accepted connection are signed; without a working key the peer stays down
+   * (never unauthenticated). A change re-keys: only this peer's session restarts. Never logged
+   * nor reported in status.
+   */
+  readonly password?: string;
+  /**
+   * GTSM (RFC 5082), BIRD's `ttl security on; multihop N`: we send with TTL 255 and accept
+   * only packets that arrived with TTL >= 256 - N, N = this value (1..255, 1 = directly
+   * connected).
+   */
+  readonly ttlSecurity?: number;
 }
 
 /** A peer's key: `address` for port 179, `[address]:port` / `address:port` otherwise. */
