@@ -49,13 +49,27 @@ export {
   DEFAULT_BLOCK_SIZE_V4,
   DEFAULT_BLOCK_SIZE_V6,
   ENCAP_MODES,
+  FILTER_ACTIONS,
+  FILTER_MATCH_OPERATORS,
+  FILTER_SOURCES,
   LABEL_NAMESPACE,
   LABEL_ORCHESTRATOR,
   LOG_SEVERITIES,
   PEER_TYPES,
   isCommunityValue,
 } from './validate/index.js';
-export { crossResourceProblems } from './cross.js';
+export { crossResourceKinds, crossResourceProblems } from './cross.js';
+export type { StoredLookup } from './cross.js';
+export {
+  FIELD_SUPPORT,
+  FIELD_SUPPORT_KINDS,
+  NOT_SUPPORTED,
+  fieldSupportMarkdown,
+  metadataSupportMarkdown,
+  refusedFieldProblems,
+  schemaFieldPaths,
+} from './field-support.js';
+export type { FieldSupport, FieldSupportKind, WalkedField } from './field-support.js';
 export { IPAM_ALLOCATIONS_FINALIZER, finalizerRefusal } from './finalizers.js';
 export { MAX_AS_NUMBER, parseASNumber } from './asnumber.js';
 export {

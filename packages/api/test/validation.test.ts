@@ -362,13 +362,15 @@ const bgpPeerCases: Case[] = [
       fe('BGPPeer.Spec.ASNumber', 'spec.asNumber', undefined, 'ASNumber field must NOT be empty when LocalWorkloadSelector is specified'),
       fe('BGPPeer.Spec.PeerIP', 'spec.peerIP', '10.0.0.1', 'PeerIP field must be empty when LocalWorkloadSelector is specified'),
       fe('BGPPeer.Spec.PeerSelector', 'spec.peerSelector', 'has(rr)', 'PeerSelector field must be empty when LocalWorkloadSelector is specified'),
+      fe('BGPPeer.Spec.LocalWorkloadSelector', 'spec.localWorkloadSelector', 'has(bgp)', 'not supported by Tabby: Tabby has no local-workload peering'),
     ],
     message:
       'error with the following fields:\n' +
       "-  BGPPeer.Spec.PeerIP = '10.0.0.1' (PeerIP field must be empty when PeerSelector is specified)\n" +
       '-  BGPPeer.Spec.ASNumber (ASNumber field must NOT be empty when LocalWorkloadSelector is specified)\n' +
       "-  BGPPeer.Spec.PeerIP = '10.0.0.1' (PeerIP field must be empty when LocalWorkloadSelector is specified)\n" +
-      "-  BGPPeer.Spec.PeerSelector = 'has(rr)' (PeerSelector field must be empty when LocalWorkloadSelector is specified)\n",
+      "-  BGPPeer.Spec.PeerSelector = 'has(rr)' (PeerSelector field must be empty when LocalWorkloadSelector is specified)\n" +
+      "-  BGPPeer.Spec.LocalWorkloadSelector = 'has(bgp)' (not supported by Tabby: Tabby has no local-workload peering)\n",
   },
   {
     name: 'keepOriginalNextHop with nextHopMode',
@@ -423,13 +425,6 @@ const bgpPeerCases: Case[] = [
     spec: { peerIP: '10.0.0.1', numAllowedLocalASNumbers: 11 },
     errors: [fe('BGPPeer.Spec.NumAllowedLocalASNumbers', 'spec.numAllowedLocalASNumbers', '11', 'must be from 0 to 10')],
     message: "error with field BGPPeer.Spec.NumAllowedLocalASNumbers = '11' (must be from 0 to 10)",
-  },
-  {
-    name: 'filters, which Tabby cannot resolve yet',
-    kind: 'BGPPeer',
-    spec: { peerIP: '10.0.0.1', filters: ['export-v4', 'import-v4'] },
-    errors: [fe('BGPPeer.Spec.Filters', 'spec.filters', '[export-v4 import-v4]', 'BGPFilter(s) not found')],
-    message: "error with field BGPPeer.Spec.Filters = '[export-v4 import-v4]' (BGPFilter(s) not found)",
   },
 ];
 
@@ -640,6 +635,9 @@ const bgpConfigurationCases: Case[] = [
       fe('BGPConfiguration.Spec.IgnoredInterfaces[2]', 'spec.ignoredInterfaces[2]', 'a-very-long-name0', "must be 1-15 characters of letters, digits, '_', '.', '-' or '*' (and not just '*')"),
       fe('BGPConfiguration.Spec.LocalWorkloadPeeringIPV4', 'spec.localWorkloadPeeringIPV4', 'fd00::1', 'must be an IPv4 address'),
       fe('BGPConfiguration.Spec.LocalWorkloadPeeringIPV6', 'spec.localWorkloadPeeringIPV6', '169.254.0.1', 'must be an IPv6 address'),
+      fe('BGPConfiguration.Spec.IgnoredInterfaces', 'spec.ignoredInterfaces', '[* eth0 a-very-long-name0]', "not supported by Tabby: Tabby exports no interface routes (Calico's BIRD protocol direct), so there is nothing to ignore"),
+      fe('BGPConfiguration.Spec.LocalWorkloadPeeringIPV4', 'spec.localWorkloadPeeringIPV4', 'fd00::1', 'not supported by Tabby: Tabby has no local-workload peering'),
+      fe('BGPConfiguration.Spec.LocalWorkloadPeeringIPV6', 'spec.localWorkloadPeeringIPV6', '169.254.0.1', 'not supported by Tabby: Tabby has no local-workload peering'),
     ],
     message:
       'error with the following fields:\n' +
@@ -649,7 +647,93 @@ const bgpConfigurationCases: Case[] = [
       "-  BGPConfiguration.Spec.IgnoredInterfaces[0] = '*' (must be 1-15 characters of letters, digits, '_', '.', '-' or '*' (and not just '*'))\n" +
       "-  BGPConfiguration.Spec.IgnoredInterfaces[2] = 'a-very-long-name0' (must be 1-15 characters of letters, digits, '_', '.', '-' or '*' (and not just '*'))\n" +
       "-  BGPConfiguration.Spec.LocalWorkloadPeeringIPV4 = 'fd00::1' (must be an IPv4 address)\n" +
-      "-  BGPConfiguration.Spec.LocalWorkloadPeeringIPV6 = '169.254.0.1' (must be an IPv6 address)\n",
+      "-  BGPConfiguration.Spec.LocalWorkloadPeeringIPV6 = '169.254.0.1' (must be an IPv6 address)\n" +
+      "-  BGPConfiguration.Spec.IgnoredInterfaces = '[* eth0 a-very-long-name0]' (not supported by Tabby: Tabby exports no interface routes (Calico's BIRD protocol direct), so there is nothing to ignore)\n" +
+      "-  BGPConfiguration.Spec.LocalWorkloadPeeringIPV4 = 'fd00::1' (not supported by Tabby: Tabby has no local-workload peering)\n" +
+      "-  BGPConfiguration.Spec.LocalWorkloadPeeringIPV6 = '169.254.0.1' (not supported by Tabby: Tabby has no local-workload peering)\n",
+  },
+];
+
+const bgpFilterCases: Case[] = [
+  {
+    name: 'cidr of the other family, not masked, and an IP of the other family',
+    kind: 'BGPFilter',
+    spec: {
+      exportV4: [
+        { cidr: 'fd00::/64', matchOperator: 'In', action: 'Accept' },
+        { cidr: '10.0.0.1/16', matchOperator: 'In', action: 'Accept' },
+      ],
+      importV6: [{ cidr: '10.0.0.1', matchOperator: 'Equal', action: 'Reject' }],
+    },
+    errors: [
+      fe('BGPFilter.Spec.ExportV4[0].CIDR', 'spec.exportV4[0].cidr', 'fd00::/64', 'must be an IPv4 CIDR'),
+      fe('BGPFilter.Spec.ExportV4[1].CIDR', 'spec.exportV4[1].cidr', '10.0.0.1/16', 'CIDR has host bits set; did you mean 10.0.0.0/16?'),
+      fe('BGPFilter.Spec.ImportV6[0].CIDR', 'spec.importV6[0].cidr', '10.0.0.1', 'must be an IPv6 CIDR'),
+    ],
+    message:
+      'error with the following fields:\n' +
+      "-  BGPFilter.Spec.ExportV4[0].CIDR = 'fd00::/64' (must be an IPv4 CIDR)\n" +
+      "-  BGPFilter.Spec.ExportV4[1].CIDR = '10.0.0.1/16' (CIDR has host bits set; did you mean 10.0.0.0/16?)\n" +
+      "-  BGPFilter.Spec.ImportV6[0].CIDR = '10.0.0.1' (must be an IPv6 CIDR)\n",
+  },
+  {
+    name: 'cidr without matchOperator (Calico: MatchOperator cannot be empty when CIDR is not)',
+    kind: 'BGPFilter',
+    spec: { importV4: [{ cidr: '10.0.0.0/8', action: 'Accept' }] },
+    errors: [fe('BGPFilter.Spec.ImportV4[0].CIDR', 'spec.importV4[0].cidr', '10.0.0.0/8', 'MatchOperator cannot be empty when CIDR is not')],
+    message: "error with field BGPFilter.Spec.ImportV4[0].CIDR = '10.0.0.0/8' (MatchOperator cannot be empty when CIDR is not)",
+  },
+  {
+    name: 'matchOperator and prefixLength without cidr',
+    kind: 'BGPFilter',
+    spec: { exportV6: [{ matchOperator: 'NotIn', prefixLength: { min: 64 }, action: 'Reject' }] },
+    errors: [
+      fe('BGPFilter.Spec.ExportV6[0].MatchOperator', 'spec.exportV6[0].matchOperator', 'NotIn', 'CIDR cannot be empty when MatchOperator is not'),
+      fe('BGPFilter.Spec.ExportV6[0].PrefixLength', 'spec.exportV6[0].prefixLength', '{min: 64}', 'CIDR cannot be empty when PrefixLength is not'),
+    ],
+    message:
+      'error with the following fields:\n' +
+      "-  BGPFilter.Spec.ExportV6[0].MatchOperator = 'NotIn' (CIDR cannot be empty when MatchOperator is not)\n" +
+      "-  BGPFilter.Spec.ExportV6[0].PrefixLength = '{min: 64}' (CIDR cannot be empty when PrefixLength is not)\n",
+  },
+  {
+    name: 'action missing, bad action, operator, source and interface',
+    kind: 'BGPFilter',
+    spec: {
+      exportV4: [
+        { source: 'RemotePeers' },
+        { cidr: '10.0.0.0/8', matchOperator: 'Contains', source: 'Peers', interface: 'eth0/1', action: 'accept' },
+      ],
+    },
+    errors: [
+      fe('BGPFilter.Spec.ExportV4[0].Action', 'spec.exportV4[0].action', undefined, 'must be set (Accept or Reject)'),
+      fe('BGPFilter.Spec.ExportV4[1].MatchOperator', 'spec.exportV4[1].matchOperator', 'Contains', 'must be one of Equal, NotEqual, In, NotIn'),
+      fe('BGPFilter.Spec.ExportV4[1].Source', 'spec.exportV4[1].source', 'Peers', 'must be one of RemotePeers'),
+      fe('BGPFilter.Spec.ExportV4[1].Interface', 'spec.exportV4[1].interface', 'eth0/1', "must be 1-15 characters of letters, digits, '_', '.', '-' or '*'"),
+      fe('BGPFilter.Spec.ExportV4[1].Action', 'spec.exportV4[1].action', 'accept', 'must be one of Accept, Reject'),
+    ],
+    message:
+      'error with the following fields:\n' +
+      '-  BGPFilter.Spec.ExportV4[0].Action (must be set (Accept or Reject))\n' +
+      "-  BGPFilter.Spec.ExportV4[1].MatchOperator = 'Contains' (must be one of Equal, NotEqual, In, NotIn)\n" +
+      "-  BGPFilter.Spec.ExportV4[1].Source = 'Peers' (must be one of RemotePeers)\n" +
+      "-  BGPFilter.Spec.ExportV4[1].Interface = 'eth0/1' (must be 1-15 characters of letters, digits, '_', '.', '-' or '*')\n" +
+      "-  BGPFilter.Spec.ExportV4[1].Action = 'accept' (must be one of Accept, Reject)\n",
+  },
+  {
+    name: 'an interface on an import rule (refused: peer routes have no interface in Tabby)',
+    kind: 'BGPFilter',
+    spec: { exportV4: [{ interface: 'eth*', action: 'Accept' }], importV6: [{ action: 'Accept' }, { interface: 'eth*', action: 'Reject' }] },
+    errors: [
+      fe(
+        'BGPFilter.Spec.ImportV6[1].Interface',
+        'spec.importV6[1].interface',
+        'eth*',
+        'not supported by Tabby: routes learned from BGP peers have no interface in Tabby, so an import rule with one could never match',
+      ),
+    ],
+    message:
+      "error with field BGPFilter.Spec.ImportV6[1].Interface = 'eth*' (not supported by Tabby: routes learned from BGP peers have no interface in Tabby, so an import rule with one could never match)",
   },
 ];
 
@@ -923,7 +1007,7 @@ const nodeStatusCases: Case[] = [
   },
 ];
 
-const cases: Case[] = [...ipPoolCases, ...bgpPeerCases, ...nodeCases, ...bgpConfigurationCases, ...metaCases, ...workloadEndpointCases, ...nodeStatusCases];
+const cases: Case[] = [...ipPoolCases, ...bgpPeerCases, ...nodeCases, ...bgpConfigurationCases, ...bgpFilterCases, ...metaCases, ...workloadEndpointCases, ...nodeStatusCases];
 
 function prepare(c: Pick<Case, 'kind' | 'metadata' | 'spec' | 'op' | 'previous'>) {
   const metadata = c.metadata ?? (c.kind === 'WorkloadEndpoint' ? { namespace: 'default' } : { name: 'x' });
@@ -960,7 +1044,6 @@ const accepted: readonly (readonly [string, Pick<Case, 'kind' | 'metadata' | 'sp
   ["peerIP [IPv4]:port, which Calico's IPv6 pattern also lets through", { kind: 'BGPPeer', spec: { peerIP: '[10.0.0.1]:179' } }],
   ['asNumber 0 with peerSelector is empty', { kind: 'BGPPeer', spec: { peerSelector: 'has(rr)', asNumber: 0 } }],
   ['reachableBy of the same family', { kind: 'BGPPeer', spec: { peerIP: '10.0.0.1', reachableBy: '10.0.0.254' } }],
-  ['local workload peering with an AS', { kind: 'BGPPeer', spec: { localWorkloadSelector: 'has(bgp)', asNumber: 65000 } }],
   ['a node.x override with only per-node fields', { kind: 'BGPConfiguration', metadata: { name: 'node.node1' }, spec: { listenPort: 1790, logSeverityScreen: 'Debug' } }],
   [
     'communities, only some used, and a prefix advertisement of one address',
@@ -981,6 +1064,24 @@ const accepted: readonly (readonly [string, Pick<Case, 'kind' | 'metadata' | 'sp
     },
   ],
   ['mesh password with the mesh unset (on by default)', { kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { nodeMeshPassword: secret, nodeMeshMaxRestartTime: '1m30s' } }],
+  [
+    'a filter of every rule form',
+    {
+      kind: 'BGPFilter',
+      spec: {
+        exportV4: [
+          { cidr: '10.0.0.0/8', matchOperator: 'In', prefixLength: { min: 16, max: 32 }, action: 'Accept' },
+          { cidr: '0.0.0.0/0', matchOperator: 'Equal', prefixLength: { min: 0, max: 0 }, action: 'Reject' },
+          { source: 'RemotePeers', interface: '*', action: 'Reject' },
+        ],
+        importV4: [{ cidr: '192.168.1.1', matchOperator: 'NotEqual', source: 'RemotePeers', action: 'Accept' }],
+        exportV6: [{ cidr: 'fd00::/8', matchOperator: 'NotIn', prefixLength: { max: 128 }, action: 'Accept' }],
+        importV6: [{ action: 'Reject' }],
+      },
+    },
+  ],
+  ['prefixLength min above max, which Calico does not check', { kind: 'BGPFilter', spec: { exportV4: [{ cidr: '10.0.0.0/8', matchOperator: 'In', prefixLength: { min: 24, max: 16 }, action: 'Accept' }] } }],
+  ['an empty filter', { kind: 'BGPFilter', spec: {} }],
   ['a node with only an AS', { kind: 'Node', metadata: { name: 'node1' }, spec: { bgp: { asNumber: 64512 } } }],
   ['a port with a host port and no name', { kind: 'WorkloadEndpoint', spec: { ...pod, ports: [{ port: 53, hostPort: 5353, protocol: 'UDP' }] } }],
   ['interface name *', { kind: 'WorkloadEndpoint', spec: { ...pod, interfaceName: '*' } }],
@@ -1031,6 +1132,26 @@ describe('WorkloadEndpoint names derived from the identifiers', () => {
   });
 });
 
+describe('crossResourceProblems: the BGPFilters a BGPPeer names must exist', () => {
+  const filter = (name: string) => prepareResource(resourceOf('BGPFilter', { name }, { exportV4: [{ action: 'Reject' }] }), { op: 'create' }).resource;
+  const stored = (k: string) => (k === 'BGPFilter' ? [filter('a'), filter('b')] : []);
+  const peer = (filters: string[]) => resourceOf('BGPPeer', { name: 'p' }, { peerIP: '10.0.0.1', filters });
+
+  it.each([
+    ['all exist', ['b', 'a'], []],
+    ['none named', [], []],
+    ['some missing: the missing ones, in order', ['x', 'a', 'y'], [fe('BGPPeer.Spec.Filters', 'spec.filters', '[x y]', 'BGPFilter(s) not found')]],
+  ] as const)('%s', (_name, filters, want) => {
+    expect(crossResourceProblems(peer([...filters]), stored)).toEqual(want);
+  });
+
+  it('reads as Calico prints it', () => {
+    expect(validationMessage(crossResourceProblems(peer(['export-v4', 'import-v4']), () => []))).toBe(
+      "error with field BGPPeer.Spec.Filters = '[export-v4 import-v4]' (BGPFilter(s) not found)",
+    );
+  });
+});
+
 describe('crossResourceProblems: a pool overlapping its siblings', () => {
   const pool = (name: string, cidr: string) => prepareResource(resourceOf('IPPool', { name }, { cidr }), { op: 'create' }).resource;
   const siblings = [pool('default-ipv4-ippool', '192.168.0.0/16'), pool('other', '10.0.128.0/17'), pool('wide', '10.0.0.0/8'), pool('v6', 'fd00::/64')];
@@ -1047,11 +1168,11 @@ describe('crossResourceProblems: a pool overlapping its siblings', () => {
     ['IPv6 never overlaps IPv4', pool('new6', 'fd00::/48'), [fe('IPPool.Spec.CIDR', 'spec.cidr', 'fd00::/48', 'IPPool(new6) CIDR overlaps with IPPool(v6) CIDR fd00::/64')]],
     ['not a pool', resourceOf('BGPPeer', { name: 'p' }, { peerIP: '10.0.0.1' }), []],
   ] as const)('%s', (_name, resource, want) => {
-    expect(crossResourceProblems(resource, siblings)).toEqual(want);
+    expect(crossResourceProblems(resource, (k) => (k === 'IPPool' ? siblings : []))).toEqual(want);
   });
 
   it('reads as Calico prints it', () => {
-    expect(validationMessage(crossResourceProblems(pool('new', '10.0.0.0/16'), siblings))).toBe(
+    expect(validationMessage(crossResourceProblems(pool('new', '10.0.0.0/16'), (k) => (k === 'IPPool' ? siblings : [])))).toBe(
       'error with the following fields:\n' +
         "-  IPPool.Spec.CIDR = '10.0.0.0/16' (IPPool(new) CIDR overlaps with IPPool(other) CIDR 10.0.128.0/17)\n" +
         "-  IPPool.Spec.CIDR = '10.0.0.0/16' (IPPool(new) CIDR overlaps with IPPool(wide) CIDR 10.0.0.0/8)\n",

@@ -5,6 +5,7 @@ import {
   UpdateConflictError,
   ValidationError,
   cloneResource,
+  crossResourceKinds,
   crossResourceProblems,
   decodeResource,
   encodeResource,
@@ -273,7 +274,7 @@ export class ResourceStore {
     const kind = kindOf(resource);
     const m = metaOf(resource);
     if (tx.read(kind, m.namespace, m.name)) throw new ResourceAlreadyExistsError(idOf(kind, m.namespace, m.name));
-    this.checkCross(tx, kind, resource);
+    this.checkCross(tx, resource);
     m.uid = randomUUID();
     m.creationTimestamp = nowSeconds();
     return tx.put(kind, resource, undefined);
@@ -303,14 +304,23 @@ export class ResourceStore {
     // cannot tell "none" from "not given", and an old manifest must not drop ipam's) and adds
     // those it names. Only RemoveFinalizer (or a forced delete) takes one away.
     m.finalizers = mergeFinalizers(curMeta.finalizers, m.finalizers);
+    // An IPPool's CIDR cannot change, so only its create is checked for overlaps; a BGPPeer's
+    // filters must exist at every write (Calico's clientv3 checks them on Create and Update).
+    if (kind.kind === 'BGPPeer') this.checkCross(tx, resource);
     // A write that changes nothing keeps the revision and sends no event.
     if (sameBytes(encodeResource(resource), cur.data)) return cur.resource;
     return tx.put(kind, resource, cur.data);
   }
 
-  private checkCross(tx: Tx, kind: KindInfo, resource: Resource): void {
-    if (kind.kind !== 'IPPool') return;
-    const problems = crossResourceProblems(resource, tx.all(kind));
+  /**
+   * Rules against other stored objects (pool overlaps, the BGPFilters a BGPPeer names), read
+   * inside the write transaction. Deleting a BGPFilter that a BGPPeer still names is allowed,
+   * as in Calico; topology then keeps that peer's sessions down (PeerConfig.missing_filters).
+   */
+  private checkCross(tx: Tx, resource: Resource): void {
+    const kinds = crossResourceKinds(resource);
+    if (kinds.length === 0) return;
+    const problems = crossResourceProblems(resource, (k) => tx.all(kindNamed(k)));
     if (problems.length > 0) throw new ValidationError(problems);
   }
 

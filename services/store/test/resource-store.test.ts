@@ -116,6 +116,52 @@ describe('ResourceStore (in process, real SQLite file)', () => {
     expect(() => store.get(BGPPEER, '', 'bgppeer-global-3040')).toThrow('resource does not exist: BGPPeer(bgppeer-global-3040) with error: <nil>');
   });
 
+  it('refuses a BGPPeer naming a BGPFilter that does not exist, on create and update; lets a named filter be deleted (as Calico)', async () => {
+    const BGPFILTER = mustFindKind('BGPFilter');
+    const filter = (name: string) =>
+      one(`apiVersion: projectcalico.org/v3
+kind: BGPFilter
+metadata: {name: ${name}}
+spec:
+  exportV4: [{cidr: 10.0.0.1, matchOperator: Equal, action: Reject}]
+`);
+    const filtered = (filters: string) =>
+      one(`apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata: {name: tor}
+spec: {peerIP: 10.0.0.1, asNumber: 65001, filters: [${filters}]}
+`);
+    await expect(store.create(filtered('no-rfc1918, a'))).rejects.toThrow("error with field BGPPeer.Spec.Filters = '[no-rfc1918 a]' (BGPFilter(s) not found)");
+    const created = await store.create(filter('no-rfc1918'));
+    expect(created.kind?.$case === 'bgpFilter' && created.kind.value.spec?.exportV4[0].cidr).toBe('10.0.0.1/32');
+    await expect(store.create(filtered('no-rfc1918, a'))).rejects.toThrow("error with field BGPPeer.Spec.Filters = '[a]' (BGPFilter(s) not found)");
+    expect(store.list(BGPPEER, '', undefined).items).toEqual([]);
+    await store.create(filtered('no-rfc1918'));
+    await expect(store.update(filtered('no-rfc1918, b'))).rejects.toThrow("error with field BGPPeer.Spec.Filters = '[b]' (BGPFilter(s) not found)");
+    await expect(store.apply(filtered('b'))).rejects.toThrow("error with field BGPPeer.Spec.Filters = '[b]' (BGPFilter(s) not found)");
+    const stored = store.get(BGPPEER, '', 'tor');
+    expect(stored.kind?.$case === 'bgpPeer' && stored.kind.value.spec?.filters).toEqual(['no-rfc1918']);
+    // Calico's client does not check references on delete; topology keeps the peer's sessions down.
+    await store.delete(BGPFILTER, '', 'no-rfc1918', '');
+    expect(store.list(BGPFILTER, '', undefined).items).toEqual([]);
+    expect(metaOf(store.get(BGPPEER, '', 'tor')).name).toBe('tor');
+  });
+
+  it('refuses a field Tabby does not implement and stores nothing', async () => {
+    await expect(
+      store.create(
+        one(`apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata: {name: default}
+spec: {ignoredInterfaces: [eth0]}
+`),
+      ),
+    ).rejects.toThrow(
+      "error with field BGPConfiguration.Spec.IgnoredInterfaces = '[eth0]' (not supported by Tabby: Tabby exports no interface routes (Calico's BIRD protocol direct), so there is nothing to ignore)",
+    );
+    expect(store.revision).toBe(0);
+  });
+
   it('refuses to change a pool CIDR in place', async () => {
     await store.create(pool('default-ipv4-ippool', '192.168.0.0/16'));
     const err = await store.update(pool('default-ipv4-ippool', '192.0.0.0/16')).catch((e: unknown) => e);

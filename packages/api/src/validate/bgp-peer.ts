@@ -41,7 +41,5 @@ export function validateBGPPeer(p: Problems, obj: BGPPeer): void {
   if (s.numAllowedLocalASNumbers !== undefined && (s.numAllowedLocalASNumbers < 0 || s.numAllowedLocalASNumbers > 10))
     p.add('BGPPeer.Spec.NumAllowedLocalASNumbers', 'spec.numAllowedLocalASNumbers', s.numAllowedLocalASNumbers, 'must be from 0 to 10');
   if (s.ttlSecurity !== undefined && s.ttlSecurity > 255) p.add('BGPPeer.Spec.TTLSecurity', 'spec.ttlSecurity', s.ttlSecurity, 'must be from 0 to 255');
-  if (s.filters.length > 0)
-    // Tabby has no BGPFilter kind yet, so no referenced filter can exist (Calico requires them to).
-    p.add('BGPPeer.Spec.Filters', 'spec.filters', `[${s.filters.join(' ')}]`, 'BGPFilter(s) not found');
+  // That each name in filters is a stored BGPFilter is a cross-resource rule (crossResourceProblems).
 }

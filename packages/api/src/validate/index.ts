@@ -1,7 +1,9 @@
-import type { BGPConfiguration, BGPPeer, IPPool, Node, NodeStatus, Resource, WorkloadEndpoint } from '@tabby/proto';
+import type { BGPConfiguration, BGPFilter, BGPPeer, IPPool, Node, NodeStatus, Resource, WorkloadEndpoint } from '@tabby/proto';
 import type { FieldError } from '../errors.js';
+import { FIELD_SUPPORT_KINDS, refusedFieldProblems, type FieldSupportKind } from '../field-support.js';
 import { cloneResource, kindOf, metaOf, objectOf } from '../kinds.js';
 import { validateBGPConfiguration } from './bgp-configuration.js';
+import { defaultBGPFilter, validateBGPFilter } from './bgp-filter.js';
 import { validateBGPPeer } from './bgp-peer.js';
 import { defaultIPPool, validateIPPool } from './ip-pool.js';
 import { validateMeta } from './meta.js';
@@ -44,6 +46,9 @@ export function prepareResource(input: Resource, ctx: PrepareContext): Prepared 
     case 'WorkloadEndpoint':
       defaultWorkloadEndpoint(obj as WorkloadEndpoint);
       break;
+    case 'BGPFilter':
+      defaultBGPFilter(obj as BGPFilter);
+      break;
     default:
       break;
   }
@@ -55,6 +60,9 @@ export function prepareResource(input: Resource, ctx: PrepareContext): Prepared 
       break;
     case 'BGPPeer':
       validateBGPPeer(p, obj as BGPPeer);
+      break;
+    case 'BGPFilter':
+      validateBGPFilter(p, obj as BGPFilter);
       break;
     case 'Node':
       validateNode(p, obj as Node);
@@ -69,11 +77,14 @@ export function prepareResource(input: Resource, ctx: PrepareContext): Prepared 
       validateNodeStatus(p, obj as NodeStatus);
       break;
   }
+  // No setting silently ignored: a field Tabby does not implement is refused (docs/fields.md).
+  if ((FIELD_SUPPORT_KINDS as readonly string[]).includes(kind.kind)) p.list.push(...refusedFieldProblems(kind.kind as FieldSupportKind, kind.schema, obj));
   return { resource, errors: p.list };
 }
 
 export { Problems } from './problems.js';
 export { ALLOWED_USES, DEFAULT_BLOCK_SIZE_V4, DEFAULT_BLOCK_SIZE_V6, ENCAP_MODES, poolOverlapProblems } from './ip-pool.js';
 export { LOG_SEVERITIES, isCommunityValue } from './bgp-configuration.js';
+export { FILTER_ACTIONS, FILTER_MATCH_OPERATORS, FILTER_SOURCES } from './bgp-filter.js';
 export { LABEL_NAMESPACE, LABEL_ORCHESTRATOR } from './workload-endpoint.js';
 export { PEER_TYPES } from './node-status.js';
