@@ -66,6 +66,10 @@ export interface BirdPeer {
   readonly export?: string;
   /** `disabled`: configured but not started. */
   readonly disabled?: boolean;
+  /** `password "…"`: TCP MD5 signatures (RFC 2385) on this session. */
+  readonly password?: string;
+  /** `ttl security on` (GTSM, RFC 5082): with `multihop N` BIRD accepts TTL >= 256 - N; without multihop N = 1. */
+  readonly ttlSecurity?: boolean;
   /** Raw statements added inside the protocol block. */
   readonly extra?: readonly string[];
 }
@@ -118,6 +122,12 @@ export function birdNextHops(config: BirdConfig): { ipv4: string; ipv6: string }
   return { ipv4: config.nextHop4 ?? derived.ipv4, ipv6: config.nextHop6 ?? derived.ipv6 };
 }
 
+/** A BIRD string literal. BIRD 2's lexer has no escapes: a `"` or a newline cannot be written. */
+function birdString(s: string, what: string): string {
+  if (/["\n]/.test(s)) throw new Error(`${what}: BIRD strings cannot hold a double quote or a newline`);
+  return `"${s}"`;
+}
+
 function nextHopLines(nh: BirdNextHop): string[] {
   if (nh === 'self') return ['next hop self;'];
   if (nh === 'keep') return ['next hop keep;'];
@@ -146,6 +156,8 @@ function peerBlock(config: BirdConfig, p: BirdPeer, defaults: { ipv4: string; ip
     ...(p.rrClient ? ['rr client;'] : []),
     ...(p.rrClusterId ? [`rr cluster id ${p.rrClusterId};`] : []),
     ...(p.disabled ? ['disabled;'] : []),
+    ...(p.password !== undefined ? [`password ${birdString(p.password, `peer ${p.name}: password`)};`] : []),
+    ...(p.ttlSecurity ? ['ttl security on;'] : []),
   ];
   for (const family of p.families ?? ['ipv4', 'ipv6']) {
     const enh = family === 'ipv6' && p.extendedNextHop === true;

@@ -37,6 +37,8 @@ export interface GobgpNeighbor {
   readonly rrClusterId?: string;
   /** AFI/SAFIs to negotiate; default both unicast families. */
   readonly families?: readonly IpFamily[];
+  /** `auth-password`: TCP MD5 signatures (RFC 2385) on this session. */
+  readonly authPassword?: string;
 }
 
 export interface GobgpConfig {
@@ -68,6 +70,7 @@ function neighborBlock(config: GobgpConfig, n: GobgpNeighbor): string[] {
     '  [neighbors.config]',
     `    neighbor-address = ${q(n.address)}`,
     `    peer-as = ${n.remoteAs}`,
+    ...(n.authPassword !== undefined ? [`    auth-password = ${q(n.authPassword)}`] : []),
     '  [neighbors.transport.config]',
     `    local-address = ${q(local)}`,
     `    remote-port = ${n.remotePort}`,

@@ -632,6 +632,9 @@ export class PeerSession {
   private abortConnecting(): void {
     const s = this.connecting;
     this.connecting = undefined;
+    // A signed SYN that got no answer: the peer's kernel drops it when the keys differ (and we drop its unsigned RST).
+    if (s?.connecting && !this.stopped && this.config.password !== undefined) this.lastError = 'Socket: Connection timed out (TCP MD5: no answer to a signed SYN; a wrong or missing key on the peer looks like this)';
+    else if (s?.connecting && !this.stopped && this.config.ttlSecurity !== undefined) this.lastError = 'Socket: Connection timed out (GTSM: the answer may have arrived with a TTL below the floor)';
     s?.destroy();
   }
 
