@@ -350,6 +350,28 @@ export class Fabric {
   }
 
   /**
+   * A point-to-point link between two namespaces of the fabric: a veth pair created in `a.ns`
+   * as `a.ifname`, its peer in `b.ns` as `b.ifname`, each end with its `address`
+   * (`A.B.C.D/len`, inside the fabric range) and up. For routed topologies (a router namespace
+   * between two others) where a bridge would make everything one hop.
+   */
+  async connectDirect(a: { ns: string; ifname: string; address: string }, b: { ns: string; ifname: string; address: string }): Promise<void> {
+    this.assertOurs(a.ns);
+    this.assertOurs(b.ns);
+    assertFabricAddress(a.address, `${a.ns}'s address`, 4);
+    assertFabricAddress(b.address, `${b.ns}'s address`, 4);
+    await this.ipBatch(a.ns, [
+      ['link', 'add', 'name', a.ifname, 'type', 'veth', 'peer', 'name', b.ifname, 'netns', b.ns],
+      ['addr', 'add', a.address, 'dev', a.ifname],
+      ['link', 'set', a.ifname, 'up'],
+    ]);
+    await this.ipBatch(b.ns, [
+      ['addr', 'add', b.address, 'dev', b.ifname],
+      ['link', 'set', b.ifname, 'up'],
+    ]);
+  }
+
+  /**
    * Wires a workload as Calico's CNI plugin does (reference: docs/calico-compat.md, host-side
    * wiring): a new namespace `short` with `eth0` holding `address/32`, a link route to
    * 169.254.1.1 and the default route via it; the veth's host side `interfaceName` in `nodeNs`,
@@ -551,6 +573,10 @@ export interface FabricBirdPeer {
   /** Channel filters as BIRD writes them; defaults: import all, export none. */
   readonly import?: string;
   readonly export?: string;
+  /** `multihop N` (the neighbor is N hops away; with `ttlSecurity` the GTSM hop count). */
+  readonly multihop?: number;
+  /** `ttl security on` (GTSM, RFC 5082): TTL 255 out, at least 256 − hops in (hops: `multihop`, else 1). */
+  readonly ttlSecurity?: boolean;
 }
 
 export interface FabricBirdConfig {
@@ -581,6 +607,8 @@ export function renderFabricBirdConfig(config: FabricBirdConfig): string {
       '  hold time 9; keepalive time 3; connect retry time 2; connect delay time 1;',
       '  error wait time 1, 5;',
       '  graceful restart aware;',
+      ...(p.multihop !== undefined ? [`  multihop ${p.multihop};`] : []),
+      ...(p.ttlSecurity ? ['  ttl security on;'] : []),
       `  ipv4 { import ${p.import ?? 'all'}; export ${p.export ?? 'none'}; };`,
       '}',
     );
