@@ -41,9 +41,8 @@ function announcedTo(raw: RawPeer): string[] {
   const now = new Set<string>();
   for (const m of raw.received) {
     if (m.type !== 'update') continue;
-    const u = m as UpdateMessage;
-    for (const p of u.withdrawn) now.delete(p);
-    for (const p of u.nlri) now.add(p);
+    for (const p of m.withdrawn) now.delete(p);
+    for (const p of m.nlri) now.add(p);
   }
   return [...now].sort();
 }
