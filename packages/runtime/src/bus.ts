@@ -82,8 +82,12 @@ export function redactNatsUrl(url: string): string {
   return url.replace(/(^|,|\/\/)[^,/@]*@/g, '$1[redacted]@');
 }
 
-/** Why a connection to NATS failed, in words naming the flags to check; undefined when not recognised. */
-export function natsFailureHint(err: unknown): string | undefined {
+/**
+ * Why a connection to NATS failed, in words naming the flags to check; undefined when not
+ * recognised. `tls` is how this client was set up (a server that wants a client
+ * certificate just closes the connection, which the client sees as a timeout).
+ */
+export function natsFailureHint(err: unknown, tls: 'off' | 'tls' | 'mtls' = 'off'): string | undefined {
   const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : '';
   const message = err instanceof Error ? err.message : String(err);
   if (/AUTHORIZATION_VIOLATION/i.test(code) || /authorization violation|authentication/i.test(message))
@@ -93,6 +97,10 @@ export function natsFailureHint(err: unknown): string | undefined {
   if (/Hostname\/IP does not match|altnames/i.test(message)) return "TLS: the NATS server's certificate does not name the address dialled";
   if (/tls/i.test(message) || /tls/i.test(code)) return 'TLS mismatch between this service and the NATS server: check --nats-tls-ca (and the server\'s tls block)';
   if (/ECONNREFUSED|CONNECTION_REFUSED/i.test(`${code} ${message}`)) return 'connection refused: is nats-server running at this address?';
+  if (/TIMEOUT/i.test(`${code} ${message}`)) {
+    if (tls === 'tls') return 'no NATS handshake in time: if the server verifies clients (tls { verify: true }), set --nats-tls-cert and --nats-tls-key';
+    if (tls === 'off') return 'no NATS handshake in time: if the server requires TLS, set --nats-tls-ca (and --nats-tls-cert/--nats-tls-key when it verifies clients)';
+  }
   return undefined;
 }
 
@@ -156,7 +164,7 @@ export class NatsBus implements EventBus {
       } catch (err) {
         attempt++;
         if (attempt === 1 || attempt % 20 === 0) {
-          const hint = natsFailureHint(err);
+          const hint = natsFailureHint(err, this.opts.security?.describe.tls);
           const fields = { url: redactNatsUrl(this.opts.url), attempt, err: (err as Error).message, hint, ...this.opts.security?.describe };
           // Refused credentials or TLS need the operator; a server not up yet does not.
           if (hint && !hint.startsWith('connection refused')) log.error(fields, 'NATS connect failed; retrying');

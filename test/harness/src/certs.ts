@@ -3,13 +3,19 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { requireTool } from './tools.js';
 
-/** PEM files made with openssl for a test: a CA, a server cert for 127.0.0.1, a client cert, and a client cert from another CA. */
+/**
+ * PEM files made with openssl for a test: a CA, a server cert for 127.0.0.1, a client cert,
+ * a peer cert (127.0.0.1, server and client use: a service that serves and dials), and a
+ * client cert from another CA.
+ */
 export interface TestCerts {
   readonly ca: string;
   readonly serverCert: string;
   readonly serverKey: string;
   readonly clientCert: string;
   readonly clientKey: string;
+  readonly peerCert: string;
+  readonly peerKey: string;
   readonly rogueCert: string;
   readonly rogueKey: string;
 }
@@ -32,6 +38,7 @@ export function makeCerts(dir: string): TestCerts {
   ca('rogue-ca');
   leaf('server', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   leaf('client', 'ca', 'extendedKeyUsage=clientAuth\n');
+  leaf('peer', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
   leaf('rogue', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
   return {
     ca: p('ca.pem'),
@@ -39,6 +46,8 @@ export function makeCerts(dir: string): TestCerts {
     serverKey: p('server.key'),
     clientCert: p('client.pem'),
     clientKey: p('client.key'),
+    peerCert: p('peer.pem'),
+    peerKey: p('peer.key'),
     rogueCert: p('rogue.pem'),
     rogueKey: p('rogue.key'),
   };

@@ -12,11 +12,22 @@ export interface NatsServer {
 
 /**
  * Starts `nats-server` on 127.0.0.1 with a random free port (`-p -1`), reading the port
- * from its ports file. `port` reuses a port (to restart a server on the same address).
+ * from its ports file. `port` reuses a port (to restart a server on the same address);
+ * `config` is a nats-server configuration file (authorization, tls) read as well.
  */
-export async function startNats(group: ProcessGroup, dir: string, opts: { port?: number } = {}): Promise<NatsServer> {
+export async function startNats(group: ProcessGroup, dir: string, opts: { port?: number; config?: string } = {}): Promise<NatsServer> {
   const bin = requireTool('nats-server');
-  const args = ['-a', '127.0.0.1', '-p', String(opts.port ?? -1), '--ports_file_dir', dir, '-l', path.join(dir, `nats-${Date.now()}.log`)];
+  const args = [
+    ...(opts.config ? ['-c', opts.config] : []),
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(opts.port ?? -1),
+    '--ports_file_dir',
+    dir,
+    '-l',
+    path.join(dir, `nats-${Date.now()}.log`),
+  ];
   const proc = group.start('nats-server', bin, args);
   const file = path.join(dir, `nats-server_${proc.pid}.ports`);
   const ports = await eventually(
