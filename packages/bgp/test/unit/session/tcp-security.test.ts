@@ -157,6 +157,18 @@ describe('TCP MD5 between two Tabby speakers', () => {
     await waitPeer(a.speaker, ka, (p) => p.state === 'Established', 'a Established again');
   });
 
+  it('signs IPv6 sessions too (sockaddr_in6 keys on [::1])', async () => {
+    const a = await node('::1', 65115);
+    const b = await node('::1', 65116);
+    const ka = a.speaker.addPeer({ ...peer(a, b, { password: SECRET }), families: ['ipv6-unicast'] });
+    const kb = b.speaker.addPeer({ ...peer(b, a, { password: SECRET }), families: ['ipv6-unicast'] });
+    await waitPeer(a.speaker, ka, (p) => p.state === 'Established', 'a Established over IPv6');
+    await waitPeer(b.speaker, kb, (p) => p.state === 'Established', 'b Established over IPv6');
+    expect(b.speaker.updatePeer({ ...peer(b, a, { password: 'wrong-key' }), families: ['ipv6-unicast'] })).toBe('reset');
+    await waitPeer(a.speaker, ka, (p) => p.state !== 'Established', 'a down after the wrong key');
+    await staysDown(a.speaker, ka, 2500);
+  });
+
   it('works in one direction only (passive side listens with the key)', async () => {
     const a = await node('127.0.13.13', 65113);
     const b = await node('127.0.13.14', 65114);
