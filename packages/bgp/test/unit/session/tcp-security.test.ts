@@ -214,6 +214,24 @@ describe('TCP MD5 between two Tabby speakers', () => {
   });
 });
 
+describe('loading', () => {
+  it('a speaker without password or ttlSecurity never loads the FFI', async () => {
+    let loads = 0;
+    const counting = (): never => {
+      loads++;
+      throw new TcpSecurityError('not expected');
+    };
+    const a = await node('127.0.13.35', 65135, { tcpSecurity: counting });
+    const b = await node('127.0.13.36', 65136, { tcpSecurity: counting });
+    const ka = a.speaker.addPeer(peer(a, b));
+    b.speaker.addPeer(peer(b, a));
+    await waitPeer(a.speaker, ka, (p) => p.state === 'Established', 'Established');
+    a.speaker.updatePeer(peer(a, b, { description: 'relabelled' }));
+    a.speaker.removePeer(ka);
+    expect(loads).toBe(0);
+  });
+});
+
 describe('when the FFI cannot load', () => {
   it('a peer with a password stays down with the reason in lastError and never connects unauthenticated; others run', async () => {
     const failing = (): never => {
