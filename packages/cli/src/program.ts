@@ -71,7 +71,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .option('--ipam <address>', 'ipam address HOST:PORT (env TABBY_IPAM_ADDR; default 127.0.0.1:50052)')
     .option('--topology <address>', 'topology address HOST:PORT (env TABBY_TOPOLOGY_ADDR; default 127.0.0.1:50053)')
     .option('--config <file>', 'config file with store and tls (env TABBY_CONFIG)')
-    .option('--tls-ca <file>', 'PEM CA to trust for the store (env TABBY_TLS_CA)')
+    .option('--tls-ca <file>', 'PEM CA to trust for every service (env TABBY_TLS_CA)')
     .option('--tls-cert <file>', 'PEM client certificate for mTLS (env TABBY_TLS_CERT)')
     .option('--tls-key <file>', 'PEM client key for mTLS (env TABBY_TLS_KEY)')
     .addHelpText('after', ROOT_HELP)

@@ -1,5 +1,5 @@
 import { status, type ChannelCredentials } from '@grpc/grpc-js';
-import { CLIENT_CHANNEL_OPTIONS, callUnary, channelCredentials, isConfigError, isGrpcError, type ClientTlsFiles } from '@tabby/runtime';
+import { CLIENT_CHANNEL_OPTIONS, callUnary, channelCredentials, classifyDialFailure, isConfigError, isGrpcError, type ClientTlsFiles } from '@tabby/runtime';
 import { CliError } from './errors.js';
 
 /** Channel options of every tabbyctl client: the services' own, with quick reconnects (a CLI lives briefly). */
@@ -54,15 +54,24 @@ export interface ServiceTarget {
 
 /** Why a connection failed, in words an operator can act on (one line). */
 export function unreachableReason(details: string, t: ServiceTarget): string {
-  const d = details.replace(/^No connection established\. Last error: /, '');
-  if (/certificate required/i.test(d)) return `the ${t.what} requires a client certificate: set --tls-cert and --tls-key`;
-  if (/unknown ca|self.signed|unable to (get|verify)|certificate verify failed/i.test(d)) return `the ${t.what}'s certificate is not signed by the CA of --tls-ca`;
-  if (/wrong version number|packet length too long|http\/1/i.test(d)) return `TLS mismatch: the ${t.what} does not serve TLS, drop --tls-ca`;
-  if (/Hostname\/IP does not match|altnames/i.test(d)) return `the ${t.what}'s certificate does not name this address`;
-  if (/ECONNREFUSED/.test(d)) return `connection refused; is ${t.bin} running? Set the address with ${t.flag} or ${t.env}`;
-  if (/Connection dropped|ECONNRESET|^Failed to connect/i.test(d)) return `the ${t.what} closed the connection during setup; if it serves TLS, set --tls-ca, and for mTLS a --tls-cert/--tls-key its client CA signed`;
-  if (/getaddrinfo|ENOTFOUND/.test(d)) return `the host name does not resolve; check ${t.flag} or ${t.env}`;
-  return d.split('\n')[0].trim();
+  switch (classifyDialFailure(details)) {
+    case 'client-certificate-required':
+      return `the ${t.what} requires a client certificate: set --tls-cert and --tls-key`;
+    case 'unknown-ca':
+      return `the ${t.what}'s certificate is not signed by the CA of --tls-ca`;
+    case 'not-tls':
+      return `TLS mismatch: the ${t.what} does not serve TLS, drop --tls-ca`;
+    case 'name-mismatch':
+      return `the ${t.what}'s certificate does not name this address`;
+    case 'connection-refused':
+      return `connection refused; is ${t.bin} running? Set the address with ${t.flag} or ${t.env}`;
+    case 'dropped-during-setup':
+      return `the ${t.what} closed the connection during setup; if it serves TLS, set --tls-ca, and for mTLS a --tls-cert/--tls-key its client CA signed`;
+    case 'unresolved':
+      return `the host name does not resolve; check ${t.flag} or ${t.env}`;
+    case undefined:
+      return details.replace(/^No connection established\. Last error: /, '').split('\n')[0].trim();
+  }
 }
 
 /**
