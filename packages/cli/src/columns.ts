@@ -1,5 +1,5 @@
 import { metaOf, objectOf, type KindName } from '@tabby/api';
-import type { BGPConfiguration, BGPPeer, IPPool, Node, NodeStatus, Resource, WorkloadEndpoint } from '@tabby/proto';
+import type { BGPConfiguration, BGPFilter, BGPPeer, IPPool, Node, NodeStatus, Resource, WorkloadEndpoint } from '@tabby/proto';
 
 /** What cells may need beyond the object itself. */
 export interface CellContext {
@@ -53,6 +53,16 @@ const bgpPeerCols: Column[] = [
     },
   },
   { heading: 'ASN', cell: (r) => String(as<BGPPeer>(r).spec?.asNumber ?? 0) },
+];
+
+/** calicoctl's BGPFilter table: the name and the number of rules in each list. */
+const filter = (r: Resource): BGPFilter['spec'] => as<BGPFilter>(r).spec;
+const bgpFilterCols: Column[] = [
+  name,
+  { heading: 'NUMEXPORTV4', cell: (r) => String(filter(r)?.exportV4.length ?? 0) },
+  { heading: 'NUMIMPORTV4', cell: (r) => String(filter(r)?.importV4.length ?? 0) },
+  { heading: 'NUMEXPORTV6', cell: (r) => String(filter(r)?.exportV6.length ?? 0) },
+  { heading: 'NUMIMPORTV6', cell: (r) => String(filter(r)?.importV6.length ?? 0) },
 ];
 
 const pool = (r: Resource): IPPool['spec'] => as<IPPool>(r).spec;
@@ -115,6 +125,7 @@ const nodeStatusWide: Column[] = [
 export const COLUMNS: Record<KindName, KindColumns> = {
   BGPConfiguration: { ps: bgpConfigCols, wide: bgpConfigCols },
   BGPPeer: { ps: bgpPeerCols, wide: bgpPeerCols },
+  BGPFilter: { ps: bgpFilterCols, wide: bgpFilterCols },
   IPPool: { ps: ipPoolPs, wide: ipPoolWide },
   Node: { ps: [name], wide: nodeWide },
   WorkloadEndpoint: { ps: wepCommon, wide: wepWide },

@@ -34,6 +34,21 @@ metadata: {name: peer-to-rrs}
 spec: {nodeSelector: "!has(i-am-a-route-reflector)", peerSelector: has(i-am-a-route-reflector)}
 ---
 apiVersion: projectcalico.org/v3
+kind: BGPFilter
+metadata: {name: export-only-pools}
+spec:
+  exportV4:
+    - {cidr: 10.0.0.0/16, matchOperator: In, action: Accept}
+    - {action: Reject}
+  exportV6: [{cidr: "fd00:10::/48", matchOperator: In, prefixLength: {min: 48, max: 122}, action: Accept}]
+  importV6: [{cidr: "::/0", matchOperator: Equal, action: Reject}]
+---
+apiVersion: projectcalico.org/v3
+kind: BGPFilter
+metadata: {name: no-default-route}
+spec: {importV4: [{cidr: 0.0.0.0/0, matchOperator: Equal, action: Reject}]}
+---
+apiVersion: projectcalico.org/v3
 kind: IPPool
 metadata: {name: default-ipv4-ippool}
 spec: {cidr: 192.168.0.0/16, ipipMode: Always, natOutgoing: true, disabled: true}
