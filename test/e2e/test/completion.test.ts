@@ -45,7 +45,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
 describe('bash completion', () => {
   it('completes verbs, kinds and resource names read from the store', () => {
     expect(complete('tabbyctl ge')).toEqual(['get']);
-    expect(complete('tabbyctl get bgp')).toEqual(['bgpconfiguration', 'bgppeer']);
+    expect(complete('tabbyctl get bgp')).toEqual(['bgpconfiguration', 'bgpfilter', 'bgppeer']);
     expect(complete('tabbyctl get bgppeer ')).toEqual(['bgppeer-global-3040', 'bgppeer-node-aabbff']);
     expect(complete('tabbyctl delete bp bgppeer-n')).toEqual(['bgppeer-node-aabbff']);
     expect(complete('tabbyctl get ippool -o w')).toEqual(['wide']);
