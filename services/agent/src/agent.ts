@@ -18,6 +18,7 @@ import type { AgentMetrics } from './agent-metrics.js';
 import { desiredPeers, type DesiredPeer } from './peers.js';
 import { RouteManager } from './route-manager.js';
 import { PoolIndex, exportAllowed } from './routing.js';
+import type { SecretsDir } from './secrets.js';
 import { realSpeaker, type SpeakerApi, type SpeakerFactory } from './speaker-api.js';
 import { AGENT_VERSION } from './version.js';
 
@@ -47,6 +48,10 @@ export interface NodeAgentOptions {
   readonly convergenceTimeoutMs?: number;
   /** Makes the BGP speaker (tests give a fake). */
   readonly speakerFactory?: SpeakerFactory;
+  /** Where BGP passwords are read (`--secrets-dir`); without it a peer with a password stays down. */
+  readonly secrets?: SecretsDir;
+  /** How often secrets are read again, so a changed password re-keys its sessions (default 5 s). */
+  readonly secretsRefreshMs?: number;
 }
 
 /** The store calls the agent makes (a ResourceStoreClient; tests give a fake). */
@@ -66,6 +71,7 @@ export interface AgentTopology {
 }
 
 const ORIGIN = ['IGP', 'EGP', 'INCOMPLETE'];
+const BGP_LOG_LEVELS: Record<string, string> = { trace: 'trace', debug: 'debug', info: 'info', warning: 'warn', error: 'error', fatal: 'fatal' };
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 function communityText(c: number): string {
@@ -99,6 +105,7 @@ export class NodeAgent {
   private watchCall: { cancel(): void } | undefined;
   private applying: Promise<void> = Promise.resolve();
   private statusTimer: NodeJS.Timeout | undefined;
+  private secretsTimer: NodeJS.Timeout | undefined;
   private statusScheduled: NodeJS.Timeout | undefined;
   private readonly loops: Promise<void>[] = [];
   private readonly bootTime = new Date().toISOString();
@@ -109,7 +116,12 @@ export class NodeAgent {
   storeConnected = false;
   registered = false;
 
+  /** The speaker's logger: its level follows logSeverityScreen. */
+  private readonly bgpLog: Logger;
+
   constructor(private readonly opts: NodeAgentOptions) {
+    this.bgpLog = opts.logger.child({ component: 'bgp' });
+    this.bgpLog.level = opts.logger.level;
     const own = new Set([opts.bgpAddress, opts.bgpIpv6Address, opts.nextHopIPv4, opts.nextHopIPv6].filter((a): a is string => Boolean(a)));
     this.routing = new RouteManager({
       dataplane: opts.dataplane,
@@ -158,6 +170,41 @@ export class NodeAgent {
     this.loops.push(this.registerLoop(), this.watchLoop());
     this.statusTimer = setInterval(() => void this.reportStatus(), this.opts.statusIntervalMs);
     this.statusTimer.unref();
+    this.secretsTimer = setInterval(() => this.refreshSecrets(), this.opts.secretsRefreshMs ?? 5000);
+    this.secretsTimer.unref();
+  }
+
+  /**
+   * Reads the password secrets again: a peer whose password changed is re-keyed (only its
+   * session restarts), one whose secret became unreadable goes down with the reason, one whose
+   * secret appeared comes up. Nothing else is touched.
+   */
+  private refreshSecrets(): void {
+    const config = this.config;
+    if (!config?.exists || this.stopped || !config.peers.some((p) => p.password)) return;
+    this.applying = this.applying
+      .then(() => {
+        if (this.stopped || this.config !== config) return;
+        const peers = this.desiredPeers(config);
+        const changed = peers.some((p) => {
+          const old = this.desired.get(p.key);
+          return p.passwordSecret !== undefined && (old?.config.password !== p.config.password || old?.blocked !== p.blocked);
+        });
+        if (!changed) return;
+        this.opts.logger.info({ peers: peers.filter((p) => p.passwordSecret).map((p) => p.key) }, 'a password secret changed: re-keying the sessions that use it');
+        this.reconcilePeers(peers);
+        this.scheduleStatus();
+      })
+      .catch((err: unknown) => this.opts.logger.error({ err: errText(err) }, 'cannot re-read the password secrets'));
+  }
+
+  private desiredPeers(config: NodeConfig): DesiredPeer[] {
+    return desiredPeers(
+      config,
+      { ipv4Address: this.opts.bgpAddress, ipv6Address: this.opts.bgpIpv6Address, nextHopIPv4: this.opts.nextHopIPv4, nextHopIPv6: this.opts.nextHopIPv6, holdTimeS: this.opts.holdTimeS },
+      this.opts.allow,
+      this.opts.secrets,
+    );
   }
 
   /** Closes every session with CEASE and reports the agent NotReady. */
@@ -165,6 +212,7 @@ export class NodeAgent {
     this.stopped = true;
     this.watchCall?.cancel();
     clearInterval(this.statusTimer);
+    clearInterval(this.secretsTimer);
     clearTimeout(this.statusScheduled);
     await this.applying.catch(() => undefined);
     await this.routing.stop();
@@ -310,7 +358,7 @@ export class NodeAgent {
         routerId: config.routerId,
         listen,
         clusterId: config.routeReflectorClusterId || undefined,
-        logger: log,
+        logger: this.bgpLog,
         exportFilter: this.exportFilter,
         // The kernel keeps forwarding with the routes of the last run (persist): peers keep
         // ours while we come back (RFC 4724, F bit) and we keep theirs until End-of-RIB.
@@ -325,12 +373,9 @@ export class NodeAgent {
       this.routing.attach(speaker);
       log.info({ asn: config.asNumber, routerId: config.routerId, address: this.opts.bgpAddress, port, gracefulRestart: restarting }, 'BGP speaker listening');
     }
+    this.setBgpLogLevel(config.logSeverityScreen);
     const speaker = this.speaker;
-    const peers = desiredPeers(
-      config,
-      { ipv4Address: this.opts.bgpAddress, ipv6Address: this.opts.bgpIpv6Address, nextHopIPv4: this.opts.nextHopIPv4, nextHopIPv6: this.opts.nextHopIPv6, holdTimeS: this.opts.holdTimeS },
-      this.opts.allow,
-    );
+    const peers = this.desiredPeers(config);
     const pools = config.pools.map((p) => ({ name: p.name, cidr: p.cidr, disableBGPExport: p.disableBGPExport, vxlanMode: p.vxlanMode, ipipMode: p.ipipMode }));
     this.pools = new PoolIndex(pools);
     // Originations first: a session that comes up at once gets them before its End-of-RIB.
@@ -338,6 +383,9 @@ export class NodeAgent {
       blocks: config.blocks.map((b) => ({ cidr: b.cidr, exported: b.exported })),
       workloads: config.workloads.map((w) => ({ name: w.name, interfaceName: w.interfaceName, addresses: w.addresses })),
       pools,
+      statics: peers.flatMap((p) => (p.reachableBy ? [{ prefix: `${p.config.address}/${p.family === 'ipv6' ? 128 : 32}`, via: p.reachableBy }] : [])),
+      services: config.services.map((svc) => ({ cidr: svc.cidr })),
+      communities: config.communities.map((c) => ({ cidr: c.cidr, standard: c.standard, large: c.large })),
     });
     const clusterId = config.routeReflectorClusterId || undefined;
     // Becoming a reflector: set the cluster id before marking clients; stopping: after.
@@ -355,6 +403,17 @@ export class NodeAgent {
     this.scheduleStatus();
   }
 
+  /**
+   * BGPConfiguration logSeverityScreen, at run time: the BGP speaker's log level (Trace, Debug,
+   * Info, Warning, Error, Fatal → pino's trace … fatal), as Calico sets BIRD's `debug`.
+   */
+  private setBgpLogLevel(severity: string): void {
+    const level = BGP_LOG_LEVELS[severity.toLowerCase()] ?? 'info';
+    if (this.bgpLog.level === level) return;
+    this.opts.logger.info({ logSeverityScreen: severity || 'Info', level }, 'BGP log level set');
+    this.bgpLog.level = level;
+  }
+
   private reconcilePeers(peers: readonly DesiredPeer[]): void {
     const speaker = this.speaker;
     const log = this.opts.logger;
@@ -368,7 +427,7 @@ export class NodeAgent {
       const old = this.desired.get(p.key);
       if (p.blocked) {
         if (old && !old.blocked) speaker?.removePeer(p.key);
-        if (!old?.blocked) log.warn({ peer: p.key, why: p.blocked }, 'peer not run');
+        if (old?.blocked !== p.blocked) log.warn({ peer: p.key, why: p.blocked }, 'peer not run');
         continue;
       }
       if (!speaker) continue;

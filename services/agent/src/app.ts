@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { AgentService, ResourceStoreClient, TopologyClient, loadDescriptorSet } from '@tabby/proto';
 import {
   CLIENT_CHANNEL_OPTIONS,
@@ -21,6 +22,7 @@ import { DEFAULT_ROUTE_PROTOCOL, LinuxDataplane, parseRouteTable, type Dataplane
 import { NodeAgent } from './agent.js';
 import { createAgentMetrics } from './agent-metrics.js';
 import { parseAllowList } from './peers.js';
+import { SecretsDir } from './secrets.js';
 import { agentService } from './service.js';
 
 export interface AgentAppOptions {
@@ -59,6 +61,8 @@ export interface AgentAppOptions {
   readonly routeProtocol?: number;
   readonly routeScanIntervalMs?: number;
   readonly gracefulRestartWaitMs?: number;
+  /** `--secrets-dir`: BGP passwords as DIR/<secret>/<key>. */
+  readonly secretsDir?: string;
 }
 
 export interface AgentApp {
@@ -97,6 +101,14 @@ function checkAdvertise(advertise: HostPort | undefined): void {
   if (isUnspecified(advertise.host)) throw new ConfigError(`--advertise-address: ${advertise.host} cannot be dialled, got "${advertise.text}": give this node's address`);
 }
 
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Starts tabby-agent for one node. */
 export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
   if (!opts.node) throw new ConfigError('--node is required (the name of this node)');
@@ -108,6 +120,7 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
   checkAdvertise(opts.advertiseAddress);
   if (opts.holdTimeS !== 0 && opts.holdTimeS < 3) throw new ConfigError('--hold-time: expected 0 or 3-65535');
   const allow = parseAllowList(opts.peerAllow);
+  if (opts.secretsDir !== undefined && !isDirectory(opts.secretsDir)) throw new ConfigError(`--secrets-dir: ${opts.secretsDir} is not a readable directory`);
   const log = opts.logger;
   let table: number | undefined;
   if (opts.dataplane === 'linux') {
@@ -148,6 +161,7 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
     dataplane,
     scanIntervalMs: opts.routeScanIntervalMs,
     convergenceTimeoutMs: opts.gracefulRestartWaitMs,
+    secrets: new SecretsDir(opts.secretsDir),
   });
   const server = new GrpcServer({ logger: componentLogger(log, 'grpc'), metrics: opts.metrics, tls: opts.tls, descriptorSets: [loadDescriptorSet()], callLogLevel: opts.callLogLevel });
   server.addService('tabby.v1.Agent', AgentService, agentService(agent));

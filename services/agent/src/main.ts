@@ -37,5 +37,6 @@ await runService({
       routeScanIntervalMs: config.routeScanInterval * 1000,
       gracefulRestartWaitMs: config.gracefulRestartWait * 1000,
       callLogLevel: config.rpcLog,
+      secretsDir: config.secretsDir,
     }),
 });

@@ -39,6 +39,10 @@ export const agentOptions = {
     1,
     3600,
   ),
+  secretsDir: option.optionalString(
+    'directory of BGP password secrets, laid out like Kubernetes secret volumes: DIR/<secret name>/<key> holds the password of a secretKeyRef {name, key} (BGPPeer password, BGPConfiguration nodeMeshPassword); re-read every 5 s, a change re-keys only the sessions that use it',
+    'DIR',
+  ),
   statusInterval: option.integer('seconds between periodic NodeStatus reports (also sent on every change)', 30, 1, 3600),
   rpcLog: option.oneOf('log level of successful RPCs', 'info', ['info', 'debug'] as const),
 };

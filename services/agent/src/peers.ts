@@ -1,7 +1,8 @@
 import { cidrContains, parseCIDR, parseIP, type ParsedCIDR } from '@tabby/api';
-import { peerKey, type Family, type PeerConfig as SpeakerPeer } from '@tabby/bgp';
-import { AddressFamily, type NodeConfig, type PeerConfig } from '@tabby/proto';
+import { peerKey, type Family, type PeerConfig as SpeakerPeer, type PolicyRule, type RoutePolicy } from '@tabby/bgp';
+import { AddressFamily, type BGPFilterRuleV4, type BGPFilterRuleV6, type NodeConfig, type PeerConfig } from '@tabby/proto';
 import { ConfigError } from '@tabby/runtime';
+import { SecretsDir } from './secrets.js';
 
 /** What the agent adds to a compiled peer to make a speaker peer. */
 export interface PeerDefaults {
@@ -20,8 +21,12 @@ export interface DesiredPeer {
   readonly family: 'ipv4' | 'ipv6';
   /** A router outside the cluster (not a node): routes are never passed from one such peer to another. */
   readonly external: boolean;
-  /** Why the agent will not run it (outside --peer-allow, no local address of its family). */
+  /** Why the agent will not run it (outside --peer-allow, no local address of its family, its password secret unreadable). */
   readonly blocked?: string;
+  /** BGPPeer reachableBy: the gateway of a host route to the peer. */
+  readonly reachableBy?: string;
+  /** `name/key` of the password secret (the password itself is only in `config`). */
+  readonly passwordSecret?: string;
 }
 
 const FAMILY: Partial<Record<AddressFamily, Family>> = {
@@ -51,8 +56,40 @@ function nextHopMode(p: PeerConfig): SpeakerPeer['nextHopMode'] {
   }
 }
 
+function policyRule(r: BGPFilterRuleV4 | BGPFilterRuleV6): PolicyRule {
+  const min = r.prefixLength?.min;
+  const max = r.prefixLength?.max;
+  return {
+    action: r.action.toLowerCase() === 'reject' ? 'reject' : 'accept',
+    ...(r.cidr ? { cidr: r.cidr } : {}),
+    ...(r.matchOperator ? { matchOperator: r.matchOperator as NonNullable<PolicyRule['matchOperator']> } : {}),
+    ...(min !== undefined || max !== undefined ? { prefixLength: { ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) } } : {}),
+    ...(r.source === 'RemotePeers' ? { source: 'RemotePeers' as const } : {}),
+    ...(r.interface ? { interface: r.interface } : {}),
+  };
+}
+
+/**
+ * A session's import and export policies: the rules of its BGPFilters, filter after filter in
+ * the order the BGPPeer names them (BIRD calls one function per filter; the first matching rule
+ * of any decides, so the concatenation is the same).
+ */
+export function peerPolicies(node: NodeConfig, names: readonly string[]): { importPolicy?: RoutePolicy; exportPolicy?: RoutePolicy } {
+  if (names.length === 0) return {};
+  const byName = new Map(node.filters.map((f) => [f.name, f.spec]));
+  const specs = names.map((n) => byName.get(n)).filter((s) => s !== undefined);
+  const rules = (pick: (s: NonNullable<(typeof specs)[number]>) => (BGPFilterRuleV4 | BGPFilterRuleV6)[]): PolicyRule[] => specs.flatMap((s) => pick(s).map(policyRule));
+  const imp = { v4: rules((s) => s.importV4), v6: rules((s) => s.importV6) };
+  const exp = { v4: rules((s) => s.exportV4), v6: rules((s) => s.exportV6) };
+  const nonEmpty = (p: { v4: PolicyRule[]; v6: PolicyRule[] }): RoutePolicy | undefined =>
+    p.v4.length + p.v6.length === 0 ? undefined : { ...(p.v4.length ? { v4: p.v4 } : {}), ...(p.v6.length ? { v6: p.v6 } : {}) };
+  const importPolicy = nonEmpty(imp);
+  const exportPolicy = nonEmpty(exp);
+  return { ...(importPolicy ? { importPolicy } : {}), ...(exportPolicy ? { exportPolicy } : {}) };
+}
+
 /** The speaker peers a compiled configuration asks for. */
-export function desiredPeers(node: NodeConfig, defaults: PeerDefaults, allow: readonly ParsedCIDR[] | undefined): DesiredPeer[] {
+export function desiredPeers(node: NodeConfig, defaults: PeerDefaults, allow: readonly ParsedCIDR[] | undefined, secrets = new SecretsDir(undefined)): DesiredPeer[] {
   const out: DesiredPeer[] = [];
   for (const p of node.peers) {
     const ip = parseIP(p.address);
@@ -63,6 +100,15 @@ export function desiredPeers(node: NodeConfig, defaults: PeerDefaults, allow: re
     let blocked: string | undefined;
     if (allow && !allow.some((c) => cidrContains(c, ip))) blocked = 'not dialled: outside --peer-allow';
     else if (!localAddress) blocked = `no local ${v6 ? 'IPv6' : 'IPv4'} address (--bgp-${v6 ? 'ipv6-' : ''}address)`;
+    // A session whose BGPFilter is gone stays down rather than run unfiltered.
+    if (p.missingFilters.length > 0) blocked ??= `BGPFilter(s) not found: ${p.missingFilters.join(', ')}`;
+    // A session with a password runs only with its key: never unauthenticated.
+    let password: string | undefined;
+    if (p.password) {
+      const r = secrets.read(p.password);
+      if ('value' in r) password = r.value;
+      else blocked ??= r.error;
+    }
     const config: SpeakerPeer = {
       address: ip.text,
       port: p.port || 179,
@@ -77,11 +123,23 @@ export function desiredPeers(node: NodeConfig, defaults: PeerDefaults, allow: re
       ...(p.gracefulRestartTimeSeconds ? { gracefulRestartTimeS: p.gracefulRestartTimeSeconds } : {}),
       ...(p.numAllowedLocalASNumbers > 0 ? { allowOwnAs: p.numAllowedLocalASNumbers } : {}),
       nextHopMode: nextHopMode(p),
+      ...(password !== undefined ? { password } : {}),
+      ...(p.ttlSecurity > 0 ? { ttlSecurity: p.ttlSecurity } : {}),
+      ...peerPolicies(node, p.filters),
       ...(defaults.nextHopIPv4 ? { nextHopIPv4: defaults.nextHopIPv4 } : {}),
       ...(defaults.nextHopIPv6 ? { nextHopIPv6: defaults.nextHopIPv6 } : {}),
       description: p.typeLabel,
     };
-    out.push({ key: peerKey(config.address, config.port), config, typeLabel: p.typeLabel, family: v6 ? 'ipv6' : 'ipv4', external: p.peerNode === '', blocked });
+    out.push({
+      key: peerKey(config.address, config.port),
+      config,
+      typeLabel: p.typeLabel,
+      family: v6 ? 'ipv6' : 'ipv4',
+      external: p.peerNode === '',
+      blocked,
+      ...(p.reachableBy ? { reachableBy: p.reachableBy } : {}),
+      ...(p.password ? { passwordSecret: SecretsDir.label(p.password) } : {}),
+    });
   }
   return out;
 }

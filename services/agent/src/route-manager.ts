@@ -1,4 +1,5 @@
-import type { Family, PeerStatus } from '@tabby/bgp';
+import { parseCIDR, cidrsOverlap, type ParsedCIDR } from '@tabby/api';
+import type { Family, LargeCommunity, LocalRouteAttributes, PeerStatus } from '@tabby/bgp';
 import type { Dataplane, ReconcileReport, RouteFailure } from '@tabby/dataplane';
 import type { RoutingStatus } from '@tabby/proto';
 import type { Logger } from '@tabby/runtime';
@@ -30,6 +31,56 @@ export interface RoutingInputs {
   readonly pools: readonly RoutingPool[];
   readonly services?: readonly RoutingService[];
   readonly statics?: readonly StaticRoute[];
+  /** Communities for the routes the node announces inside each CIDR (prefixAdvertisements). */
+  readonly communities?: readonly PrefixCommunities[];
+}
+
+/** BGPConfiguration prefixAdvertisements, resolved: `aa:nn` and `aa:nn:mm` values. */
+export interface PrefixCommunities {
+  readonly cidr: string;
+  readonly standard: readonly string[];
+  readonly large: readonly string[];
+}
+
+interface ParsedCommunities {
+  readonly cidr: ParsedCIDR;
+  readonly standard: readonly number[];
+  readonly large: readonly LargeCommunity[];
+}
+
+function parseCommunities(list: readonly PrefixCommunities[]): ParsedCommunities[] {
+  const out: ParsedCommunities[] = [];
+  for (const pc of list) {
+    const cidr = parseCIDR(pc.cidr);
+    if (!cidr) continue;
+    const standard = pc.standard.map((v) => v.split(':').map(Number)).filter((p) => p.length === 2 && p.every((n) => Number.isInteger(n) && n >= 0 && n <= 0xffff)).map(([a, b]) => (a ?? 0) * 65536 + (b ?? 0));
+    const large = pc.large.map((v) => v.split(':').map(Number)).filter((p) => p.length === 3 && p.every((n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff)).map(([a, b, c]) => [a ?? 0, b ?? 0, c ?? 0] as const);
+    out.push({ cidr, standard, large });
+  }
+  return out;
+}
+
+/**
+ * The attributes of a route the node originates: the communities of every prefixAdvertisement
+ * whose CIDR contains it (BIRD's `if net ~ cidr then bgp_community.add(…)`), and the interface
+ * of a workload's /32 (for BGPFilter `interface` rules).
+ */
+function originAttributes(prefix: string, communities: readonly ParsedCommunities[], dev: string | undefined): LocalRouteAttributes {
+  const c = parseCIDR(prefix);
+  const std = new Set<number>();
+  const large = new Map<string, LargeCommunity>();
+  if (c) {
+    for (const pc of communities) {
+      if (pc.cidr.family !== c.family || pc.cidr.prefix > c.prefix || !cidrsOverlap(pc.cidr, c)) continue;
+      for (const v of pc.standard) std.add(v);
+      for (const v of pc.large) large.set(v.join(':'), v);
+    }
+  }
+  return {
+    ...(std.size > 0 ? { communities: [...std].sort((a, b) => a - b) } : {}),
+    ...(large.size > 0 ? { largeCommunities: [...large.values()] } : {}),
+    ...(dev ? { interface: dev } : {}),
+  };
 }
 
 const familyOf = (prefix: string): Family => (prefix.includes(':') ? 'ipv6-unicast' : 'ipv4-unicast');
@@ -46,7 +97,7 @@ export class RouteManager {
   private unsubscribe: (() => void)[] = [];
   private inputs: RoutingInputs | undefined;
   private lastLinks: ReadonlySet<string> | undefined;
-  private originated = new Set<string>();
+  private originated = new Map<string, string>();
   private plan: RoutingPlan | undefined;
   private report: ReconcileReport | undefined;
   private reportedAt = '';
@@ -105,7 +156,7 @@ export class RouteManager {
     for (const u of this.unsubscribe) u();
     this.unsubscribe = [];
     this.speaker = speaker;
-    this.originated = new Set();
+    this.originated = new Map();
     if (speaker) {
       this.unsubscribe.push(
         speaker.onBestChange(() => this.schedule()),
@@ -124,7 +175,7 @@ export class RouteManager {
   setInputs(inputs: RoutingInputs): void {
     this.inputs = inputs;
     const speaker = this.speaker;
-    if (speaker) this.originate(speaker, this.computePlan(inputs, speaker, this.lastLinks).originate);
+    if (speaker) this.originate(speaker, this.computePlan(inputs, speaker, this.lastLinks));
     this.schedule();
   }
 
@@ -195,7 +246,7 @@ export class RouteManager {
     if (dp) this.lastLinks = (await dp.links().catch(() => undefined)) ?? this.lastLinks;
     const plan = this.computePlan(inputs, speaker, this.lastLinks);
     this.plan = plan;
-    if (speaker) this.originate(speaker, plan.originate);
+    if (speaker) this.originate(speaker, plan);
     for (const w of plan.waitingForInterface) {
       if (this.waitingLogged.has(w)) continue;
       this.opts.logger.info({ workload: w }, 'workload route waits for its interface');
@@ -232,16 +283,26 @@ export class RouteManager {
     this.failures = next;
   }
 
-  private originate(speaker: SpeakerApi, prefixes: readonly string[]): void {
-    const next = new Set(prefixes);
-    for (const p of this.originated) if (!next.has(p)) speaker.withdraw(familyOf(p), p);
-    for (const p of next) if (!this.originated.has(p)) speaker.announce(familyOf(p), p);
+  private originate(speaker: SpeakerApi, plan: RoutingPlan): void {
+    const communities = parseCommunities(this.inputs?.communities ?? []);
+    const devs = new Map<string, string>();
+    for (const r of plan.kernel) if (r.type === 'unicast' && r.nextHops.length === 1 && r.nextHops[0]?.dev && !r.nextHops[0].via) devs.set(r.prefix, r.nextHops[0].dev);
+    const next = new Map<string, string>();
+    const attrsOf = new Map<string, LocalRouteAttributes>();
+    for (const p of plan.originate) {
+      const attrs = originAttributes(p, communities, devs.get(p));
+      attrsOf.set(p, attrs);
+      next.set(p, JSON.stringify(attrs));
+    }
+    for (const p of this.originated.keys()) if (!next.has(p)) speaker.withdraw(familyOf(p), p);
+    // New prefixes, and prefixes whose communities changed (re-announced in place).
+    for (const [p, key] of next) if (this.originated.get(p) !== key) speaker.announce(familyOf(p), p, attrsOf.get(p));
     this.originated = next;
   }
 
   /** Prefixes originated now. */
   originatedPrefixes(): ReadonlySet<string> {
-    return this.originated;
+    return new Set(this.originated.keys());
   }
 
   /** The last plan (tests, status). */

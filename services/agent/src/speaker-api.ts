@@ -1,4 +1,4 @@
-import { Speaker, type BestChange, type ExportFilter, type Family, type PeerConfig, type PeerStatus, type Prefix, type RouteEntry, type SpeakerConfig } from '@tabby/bgp';
+import { Speaker, type BestChange, type ExportFilter, type Family, type LocalRouteAttributes, type PeerConfig, type PeerStatus, type Prefix, type RouteEntry, type SpeakerConfig } from '@tabby/bgp';
 
 /**
  * The part of the BGP speaker the agent uses. The agent reaches its speaker only through
@@ -14,7 +14,8 @@ export interface SpeakerApi {
   setClusterId(clusterId: string | undefined): void;
   peer(key: string): PeerStatus | undefined;
   peers(): PeerStatus[];
-  announce(family: Family, prefix: Prefix): void;
+  /** Originates (or re-originates with new attributes) a prefix. */
+  announce(family: Family, prefix: Prefix, attrs?: LocalRouteAttributes): void;
   withdraw(family: Family, prefix: Prefix): void;
   routes(family: Family): RouteEntry[];
   onBestChange(listener: (changes: readonly BestChange[]) => void): () => void;

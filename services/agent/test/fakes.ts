@@ -3,7 +3,7 @@
  * lets a test inject learned routes and peer states, and fires the same events as the
  * real one. No socket anywhere.
  */
-import type { BestChange, ExportFilter, Family, PathAttributes, PathSource, PeerConfig, PeerStatus, Prefix, RouteEntry, SpeakerConfig } from '@tabby/bgp';
+import type { BestChange, ExportFilter, Family, LocalRouteAttributes, PathAttributes, PathSource, PeerConfig, PeerStatus, Prefix, RouteEntry, SpeakerConfig } from '@tabby/bgp';
 import { peerKey } from '@tabby/bgp';
 import type { SpeakerApi } from '../src/speaker-api.js';
 
@@ -19,6 +19,7 @@ export class FakeSpeaker implements SpeakerApi {
   readonly peersByKey = new Map<string, PeerConfig>();
   readonly statuses = new Map<string, Partial<PeerStatus>>();
   readonly announced = new Set<string>();
+  readonly announcedAttrs = new Map<string, LocalRouteAttributes>();
   readonly announceLog: string[] = [];
   /** Learned paths by prefix. */
   readonly learnedPaths = new Map<string, { attrs: PathAttributes; source: PathSource }[]>();
@@ -95,8 +96,9 @@ export class FakeSpeaker implements SpeakerApi {
       ...this.statuses.get(key),
     }));
   }
-  announce(family: Family, prefix: Prefix): void {
+  announce(family: Family, prefix: Prefix, attrs?: LocalRouteAttributes): void {
     this.announced.add(prefix);
+    this.announcedAttrs.set(prefix, attrs ?? {});
     this.announceLog.push(`+${prefix}`);
     this.emitBest([{ family, prefix }]);
   }

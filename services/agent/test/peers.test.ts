@@ -1,6 +1,10 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { AddressFamily, NodeConfig, PeerConfig, PeerType } from '@tabby/proto';
 import { describe, expect, it } from 'vitest';
 import { desiredPeers, parseAllowList } from '../src/index.js';
+import { SecretsDir } from '../src/secrets.js';
 
 function peer(extra: Partial<PeerConfig>): PeerConfig {
   return PeerConfig.fromPartial({
@@ -56,5 +60,41 @@ describe('desiredPeers: compiled sessions as speaker peers', () => {
     const v6 = desiredPeers(node([peer({ address: 'fd00::2', families: [AddressFamily.ADDRESS_FAMILY_IPV6_UNICAST] })]), defaults, undefined);
     expect(v6[0]?.blocked).toBe('no local IPv6 address (--bgp-ipv6-address)');
     expect(() => parseAllowList('10.0.0.0/33')).toThrow('--peer-allow: "10.0.0.0/33" is not a CIDR or an address');
+  });
+});
+
+describe('desiredPeers: passwords, GTSM, reachableBy and BGPFilters (issue 13)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tabby-peer-secrets-'));
+  mkdirSync(path.join(dir, 'bgp'));
+  writeFileSync(path.join(dir, 'bgp', 'tor'), 'tor-secret\n');
+  const secrets = new SecretsDir(dir);
+
+  it('resolves a password from the secrets directory and passes ttlSecurity; reachableBy becomes a host route gateway', () => {
+    const [p] = desiredPeers(node([peer({ address: '198.18.7.1', password: { name: 'bgp', key: 'tor' }, ttlSecurity: 2, reachableBy: '198.18.0.1' })]), defaults, undefined, secrets);
+    expect(p?.blocked).toBeUndefined();
+    expect(p?.config).toMatchObject({ password: 'tor-secret', ttlSecurity: 2 });
+    expect(p).toMatchObject({ reachableBy: '198.18.0.1', passwordSecret: 'bgp/tor' });
+  });
+
+  it('keeps a peer whose secret is missing down, with a reason that names the secret and not the value', () => {
+    const [p] = desiredPeers(node([peer({ password: { name: 'bgp', key: 'gone' } })]), defaults, undefined, secrets);
+    expect(p?.blocked).toBe(`password secret bgp/gone: ${path.join(dir, 'bgp', 'gone')} not found`);
+    expect(p?.config.password).toBeUndefined();
+    const [q] = desiredPeers(node([peer({ password: { name: 'bgp', key: 'tor' } })]), defaults, undefined);
+    expect(q?.blocked).toBe('password secret bgp/tor: no --secrets-dir given');
+  });
+
+  it("turns the peer's BGPFilters into import/export policies, filter after filter, and keeps a peer with a missing filter down", () => {
+    const cfg = NodeConfig.fromPartial({
+      ...node([peer({ filters: ['a', 'b'] }), peer({ address: '127.0.0.13', filters: ['a', 'x'], missingFilters: ['x'] })]),
+      filters: [
+        { name: 'a', spec: { exportV4: [{ cidr: '198.19.0.0/16', matchOperator: 'In', prefixLength: { min: 32 }, action: 'Reject', source: '', interface: '' }], importV4: [], exportV6: [], importV6: [] } },
+        { name: 'b', spec: { exportV4: [{ cidr: '', matchOperator: '', source: '', interface: 'cali*', action: 'Accept' }], importV4: [{ cidr: '10.0.0.0/8', matchOperator: 'NotIn', source: '', interface: '', action: 'Reject' }], exportV6: [], importV6: [] } },
+      ],
+    });
+    const [p, q] = desiredPeers(cfg, defaults, undefined);
+    expect(p?.config.exportPolicy).toEqual({ v4: [{ action: 'reject', cidr: '198.19.0.0/16', matchOperator: 'In', prefixLength: { min: 32 } }, { action: 'accept', interface: 'cali*' }] });
+    expect(p?.config.importPolicy).toEqual({ v4: [{ action: 'reject', cidr: '10.0.0.0/8', matchOperator: 'NotIn' }] });
+    expect(q?.blocked).toBe('BGPFilter(s) not found: x');
   });
 });

@@ -205,3 +205,40 @@ describe('RouteManager against a MemoryDataplane and a fake speaker', () => {
     await rm.stop();
   });
 });
+
+describe('RouteManager: communities, service CIDRs and reachableBy routes (issue 13)', () => {
+  it('announces blocks, borrowed /32s and service CIDRs with the communities of every prefixAdvertisement containing them, and re-announces on a change', async () => {
+    const dp = new MemoryDataplane({ links: ['eth0', 'cali0000000000a', 'cali0000000000b'] });
+    const sp = speaker();
+    const rm = manager(dp);
+    await rm.start();
+    rm.attach(sp);
+    const inputs: RoutingInputs = {
+      ...INPUTS,
+      workloads: [...INPUTS.workloads, { name: 'default/b', interfaceName: 'cali0000000000b', addresses: ['198.19.9.9/32'] }],
+      services: [{ cidr: '10.96.0.0/12' }],
+      statics: [{ prefix: '198.18.7.1/32', via: '198.18.0.1' }],
+      communities: [
+        { cidr: '198.19.0.0/16', standard: ['65001:100'], large: [] },
+        { cidr: '198.19.9.0/24', standard: ['65001:200'], large: ['65001:1:2'] },
+        { cidr: '10.96.0.0/12', standard: [], large: ['65001:96:1'] },
+      ],
+    };
+    rm.setInputs(inputs);
+    await rm.settle();
+    expect(show(dp.routes())).toEqual(['blackhole 10.96.0.0/12', '198.18.7.1/32 via 198.18.0.1', 'blackhole 198.19.1.0/26', '198.19.1.5/32 dev cali0000000000a', '198.19.9.9/32 dev cali0000000000b']);
+    expect(Object.fromEntries(sp.announcedAttrs)).toEqual({
+      '10.96.0.0/12': { largeCommunities: [[65001, 96, 1]] },
+      '198.19.1.0/26': { communities: [65001 * 65536 + 100] },
+      '198.19.9.9/32': { communities: [65001 * 65536 + 100, 65001 * 65536 + 200], largeCommunities: [[65001, 1, 2]], interface: 'cali0000000000b' },
+    });
+    const log = sp.announceLog.length;
+    rm.setInputs({ ...inputs, communities: [{ cidr: '198.19.0.0/16', standard: ['65001:300'], large: [] }] });
+    await rm.settle();
+    // Only the prefixes whose attributes changed go out again; nothing is withdrawn.
+    expect(sp.announceLog.slice(log).sort()).toEqual(['+10.96.0.0/12', '+198.19.1.0/26', '+198.19.9.9/32']);
+    expect(sp.announcedAttrs.get('198.19.1.0/26')).toEqual({ communities: [65001 * 65536 + 300] });
+    expect(sp.announcedAttrs.get('10.96.0.0/12')).toEqual({});
+    await rm.stop();
+  });
+});
