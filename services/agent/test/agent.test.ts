@@ -165,4 +165,20 @@ describe('NodeAgent against fakes', () => {
     await agent.routeManager.settle();
     expect(dp.routes().map((r) => r.prefix)).toEqual(['198.19.0.0/26', '198.19.0.64/26']);
   });
+
+  it('sets the BGP log level from logSeverityScreen at run time (Debug → debug, Warning → warn, unset → info)', async () => {
+    const dp = new MemoryDataplane({ links: [] });
+    const { agent, topology, made } = start(dp);
+    await agent.start();
+    topology.send(config(1, { logSeverityScreen: 'Debug' }));
+    await expect.poll(() => made.length).toBe(1);
+    const bgpLog = made[0]?.logger as unknown as { level: string };
+    await expect.poll(() => bgpLog.level).toBe('debug');
+    topology.send(config(2, { logSeverityScreen: 'Warning' }));
+    await expect.poll(() => bgpLog.level).toBe('warn');
+    topology.send(config(3, { logSeverityScreen: '' }));
+    await expect.poll(() => bgpLog.level).toBe('info');
+    // The same speaker all along: a log level change restarts nothing.
+    expect(made).toHaveLength(1);
+  });
 });
