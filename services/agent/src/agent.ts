@@ -1,5 +1,5 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { parseIP, wrap, type ParsedCIDR } from '@tabby/api';
+import { parseCIDR, parseIP, wrap, type ParsedCIDR } from '@tabby/api';
 import { peerKey, type ExportFilter, type Family, type PeerStatus as SpeakerPeerStatus, type RouteEntry } from '@tabby/bgp';
 import type { Dataplane } from '@tabby/dataplane';
 import {
@@ -100,6 +100,8 @@ export class NodeAgent {
   private readonly routing: RouteManager;
   private restarting = false;
   private pools = new PoolIndex([]);
+  /** On a route reflector: the serviceLoadBalancerIPs ranges, whose routes it passes on. */
+  private reflectedServices: ParsedCIDR[] = [];
   private exportInputs = '';
   private stopped = false;
   private watchCall: { cancel(): void } | undefined;
@@ -149,7 +151,7 @@ export class NodeAgent {
   private readonly exportFilter: ExportFilter = (_family, prefix, path, toPeer) => {
     const from = path.source.kind === 'peer' ? this.desired.get(path.source.id) : undefined;
     const to = this.desired.get(toPeer);
-    return exportAllowed(prefix, path, from?.external ?? false, to?.external ?? true, this.pools);
+    return exportAllowed(prefix, path, from?.external ?? false, to?.external ?? true, this.pools, this.reflectedServices);
   };
 
   get generation(): number {
@@ -378,6 +380,9 @@ export class NodeAgent {
     const peers = this.desiredPeers(config);
     const pools = config.pools.map((p) => ({ name: p.name, cidr: p.cidr, disableBGPExport: p.disableBGPExport, vxlanMode: p.vxlanMode, ipipMode: p.ipipMode }));
     this.pools = new PoolIndex(pools);
+    this.reflectedServices = config.routeReflectorClusterId
+      ? config.services.filter((svc) => svc.kind === 'LoadBalancer').flatMap((svc) => parseCIDR(svc.cidr) ?? [])
+      : [];
     // Originations first: a session that comes up at once gets them before its End-of-RIB.
     this.routing.setInputs({
       blocks: config.blocks.map((b) => ({ cidr: b.cidr, exported: b.exported })),
@@ -393,7 +398,7 @@ export class NodeAgent {
     this.reconcilePeers(peers);
     if (!clusterId) speaker.setClusterId(undefined);
     this.routing.checkConvergence();
-    const exportInputs = JSON.stringify([config.pools, peers.map((p) => [p.key, p.external])]);
+    const exportInputs = JSON.stringify([config.pools, peers.map((p) => [p.key, p.external]), this.reflectedServices.map((c) => c.canonical)]);
     if (exportInputs !== this.exportInputs) {
       this.exportInputs = exportInputs;
       speaker.setExportFilter(this.exportFilter);

@@ -107,15 +107,18 @@ const hostLength = (c: ParsedCIDR): number => (c.family === 4 ? 32 : 128);
  * Calico's export rule for a route this node did not originate (`calico_export_to_bgp_peers`):
  * nothing inside a disableBGPExport pool; only routes inside some IP pool (other nodes'
  * blocks and borrowed addresses, passed on by route reflectors and eBGP fabrics); and never
- * from one router outside the cluster to another (no transit). Routes the node originates
+ * from one router outside the cluster to another (no transit); on a route reflector, routes inside
+ * the serviceLoadBalancerIPs ranges (`reflectedServices`) too. Routes the node originates
  * are exactly what {@link planRoutes} chose, so they always pass.
  */
-export function exportAllowed(prefix: string, path: Path, fromExternal: boolean, toExternal: boolean, pools: PoolIndex): boolean {
+export function exportAllowed(prefix: string, path: Path, fromExternal: boolean, toExternal: boolean, pools: PoolIndex, reflectedServices: readonly ParsedCIDR[] = []): boolean {
   if (path.source.kind === 'local') return true;
   if (fromExternal && toExternal) return false;
   const c = parseCIDR(prefix);
   if (!c) return false;
   if (pools.insideNoExportPool(c)) return false;
+  // On route reflectors: routes inside serviceLoadBalancerIPs pass on (Calico's RR allowlist).
+  if (reflectedServices.some((s) => s.family === c.family && s.prefix <= c.prefix && cidrsOverlap(s, c))) return true;
   return pools.containing(c) !== undefined;
 }
 

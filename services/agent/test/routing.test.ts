@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RouteEntry } from '@tabby/bgp';
+import { parseCIDR } from '@tabby/api';
 import { PoolIndex, exportAllowed, planRoutes, type RoutingInput } from '../src/routing.js';
 import { learned, peerSource } from './fakes.js';
 
@@ -142,6 +143,13 @@ describe('exportAllowed (Calico’s calico_export_to_bgp_peers)', () => {
     expect(exportAllowed('198.18.240.0/24', path(tor), true, false, pools)).toBe(false);
     expect(exportAllowed('198.18.128.0/26', path(node2), false, true, pools)).toBe(false);
     expect(exportAllowed('198.18.128.0/16', path(node2), false, true, pools)).toBe(false);
+  });
+
+  it('on a route reflector, passes routes inside serviceLoadBalancerIPs even outside every pool', () => {
+    const lb = [parseCIDR('203.0.113.0/24')!];
+    expect(exportAllowed('203.0.113.7/32', path(node2), false, true, pools)).toBe(false);
+    expect(exportAllowed('203.0.113.7/32', path(node2), false, true, pools, lb)).toBe(true);
+    expect(exportAllowed('203.0.113.7/32', path(tor), true, true, pools, lb)).toBe(false);
   });
 
   it('lets the node’s own originations through (planRoutes chose them)', () => {
