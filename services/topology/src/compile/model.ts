@@ -1,7 +1,7 @@
 import { parseCIDR, parseDuration, parseIPOrCIDR, parsePeerAddress, type IPFamily, type ParsedCIDR, type PeerAddress } from '@tabby/api';
 import type { BGPConfiguration, BGPConfigurationSpec, BGPPeer, IPPool, Node, WorkloadEndpoint } from '@tabby/proto';
 import { parseSelector, type Selector } from '@tabby/selector';
-import type { CompiledCommunities, CompiledService, ServiceKind } from './types.js';
+import type { CompiledCommunities, CompiledService, SecretRef, ServiceKind } from './types.js';
 
 /** Calico's built-in default AS (docs/calico-compat.md §2.1). */
 export const DEFAULT_AS_NUMBER = 64512;
@@ -11,11 +11,7 @@ export const BGP_PORT = 179;
 export const DEFAULT_CONFIG_NAME = 'default';
 export const NODE_CONFIG_PREFIX = 'node.';
 
-/** A secret reference (BGP passwords are never resolved by the topology service). */
-export interface SecretRef {
-  readonly name: string;
-  readonly key: string;
-}
+export type { SecretRef };
 
 /** What the compiler needs of a Node resource. */
 export interface NodeModel {

@@ -1,6 +1,11 @@
 import type { IPFamily } from '@tabby/api';
 import type { BGPFilterSpec } from '@tabby/proto';
-import type { SecretRef } from './model.js';
+
+/** A secret reference (BGP passwords are never resolved by the topology service). */
+export interface SecretRef {
+  readonly name: string;
+  readonly key: string;
+}
 
 /** The calicoctl peer types (docs/calico-compat.md §2.7). */
 export type PeerKind = 'mesh' | 'global' | 'node';
