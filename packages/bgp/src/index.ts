@@ -62,7 +62,7 @@ export type { FamilyCounters, PeerStatus } from './session/peer-status.js';
 export { TCP_MD5_MAX_KEY_BYTES, TcpSecurityError, isTcpSecurityError, loadTcpSecurity } from './session/tcp-security.js';
 export type { TcpSecurity, TcpSecurityLoader } from './session/tcp-security.js';
 export { Speaker, SpeakerConfigError, isSpeakerConfigError } from './speaker.js';
-export type { GracefulRestartConfig, LocalRouteAttributes, RouteEntry, SpeakerConfig } from './speaker.js';
+export type { GracefulRestartConfig, ListenAddress, LocalRouteAttributes, RouteEntry, SpeakerConfig } from './speaker.js';
 export {
   FSM_EVENTS,
   FSM_REASONS,

@@ -1,4 +1,4 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { canonicalPrefix } from './codec/index.js';
 import { silentLogger, systemClock, type BgpLogger, type Clock } from './platform.js';
@@ -21,8 +21,11 @@ export interface SpeakerConfig {
   readonly asn: number;
   /** BGP Identifier, a dotted quad. */
   readonly routerId: string;
-  /** Addresses and ports to accept connections on; never a wildcard unless you list one. */
-  readonly listen: readonly { readonly address: string; readonly port: number }[];
+  /**
+   * Addresses and ports to accept connections on; never a wildcard unless you list one
+   * (`0.0.0.0`, or `::`, which also accepts IPv4). Changed at run time with {@link Speaker.setListen}.
+   */
+  readonly listen: readonly ListenAddress[];
   /** Set to make this speaker a route reflector with this cluster id (RFC 4456). */
   readonly clusterId?: string;
   /** Per-prefix export decision on top of the export rules; see {@link Speaker.setExportFilter}. */
@@ -36,6 +39,13 @@ export interface SpeakerConfig {
   readonly tcpSecurity?: TcpSecurityLoader;
   readonly logger?: BgpLogger;
   readonly clock?: Clock;
+}
+
+/** An address and port a speaker accepts connections on. */
+export interface ListenAddress {
+  readonly address: string;
+  /** 0: any free port (see {@link Speaker.listenPort}). */
+  readonly port: number;
 }
 
 /**
@@ -92,6 +102,34 @@ export function isSpeakerConfigError(err: unknown): err is SpeakerConfigError {
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
+interface ListenSocket extends ListenAddress {
+  /** The port bound (differs from `port` when that is 0). */
+  readonly bound: number;
+  readonly server: Server;
+}
+
+/** 0.0.0.0 or :: (any spelling). */
+function isWildcard(address: string): boolean {
+  return address === '0.0.0.0' || (address.includes(':') && address.replace(/[:0]/g, '') === '');
+}
+
+function validateListen(listen: readonly ListenAddress[]): void {
+  for (const l of listen) {
+    if (isIP(l.address) === 0) throw new SpeakerConfigError(`listen address must be an IP address, got "${l.address}"`);
+    if (!Number.isInteger(l.port) || l.port < 0 || l.port > 65535) throw new SpeakerConfigError(`listen port must be 0..65535, got ${l.port}`);
+  }
+}
+
+/**
+ * Stops accepting on these sockets. `drain`: also wait until every connection they accepted has
+ * ended (on stop, when the sessions are closing); without it the sessions keep running.
+ */
+async function closeSockets(sockets: readonly ListenSocket[], security: ListenerSecurity, drain = true): Promise<void> {
+  for (const s of sockets) security.remove(s.server);
+  const closed = sockets.map((s) => new Promise<void>((resolve) => s.server.close(() => resolve())));
+  if (drain) await Promise.all(closed);
+}
+
 function sameConfig(a: PeerConfig, b: PeerConfig): boolean {
   return configEqual(a, b);
 }
@@ -110,7 +148,8 @@ function changedFields(a: PeerConfig, b: PeerConfig): string[] {
  */
 export class Speaker {
   private readonly sessions = new Map<string, PeerSession>();
-  private readonly servers: Server[] = [];
+  private readonly servers: ListenSocket[] = [];
+  private listen: ListenAddress[];
   private readonly rib: LocRib;
   private readonly clock: Clock;
   private readonly log: BgpLogger;
@@ -129,6 +168,8 @@ export class Speaker {
     if (!IPV4.test(config.routerId) || config.routerId === '0.0.0.0') throw new SpeakerConfigError(`routerId must be a non-zero dotted quad, got "${config.routerId}"`);
     if (!Number.isInteger(config.asn) || config.asn < 1 || config.asn > 4294967295) throw new SpeakerConfigError(`asn must be 1..4294967295, got ${config.asn}`);
     if (config.clusterId !== undefined && !IPV4.test(config.clusterId)) throw new SpeakerConfigError(`clusterId must be a dotted quad, got "${config.clusterId}"`);
+    validateListen(config.listen);
+    this.listen = [...config.listen];
     this.clock = config.clock ?? systemClock;
     this.log = (config.logger ?? silentLogger).child({ component: 'bgp' });
     this.listenerSecurity = new ListenerSecurity(config.tcpSecurity ?? loadTcpSecurity, this.log);
@@ -144,7 +185,7 @@ export class Speaker {
       attributeCache: this.attributeCache,
       exportFilter: config.exportFilter,
       gracefulRestart: { restarting: config.gracefulRestart?.restarting ?? false, forwardingPreserved: config.gracefulRestart?.forwardingPreserved ?? false },
-      defaultLocalAddress: (v6) => config.listen.find((l) => l.address.includes(':') === v6)?.address,
+      defaultLocalAddress: (v6) => this.listen.find((l) => l.address.includes(':') === v6 && !isWildcard(l.address))?.address,
       interfaceOf: (family, prefix) => this.localInterfaces[family].get(prefix),
       ribChanged: () => this.scheduleChanges(),
       statusChanged: (key) => this.emitStatus(key),
@@ -155,27 +196,74 @@ export class Speaker {
   /** Opens the listen sockets; peers added before or after start run once started. */
   async start(): Promise<void> {
     if (this.running) return;
-    for (const l of this.config.listen) {
-      const server: Server = createServer({ noDelay: true }, (socket) => this.onInbound(socket, server));
-      server.listen(l.port, l.address);
+    for (const l of this.listen) {
       try {
-        await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e as Error))]);
+        this.servers.push(await this.openListener(l));
       } catch (err) {
         await this.closeServers();
-        throw new SpeakerConfigError(`cannot listen on ${l.address}:${l.port}: ${(err as Error).message}`, { cause: err });
+        throw err;
       }
-      this.servers.push(server);
-      this.listenerSecurity.add(server, l.address);
-      this.log.info({ address: l.address, port: (server.address() as { port: number }).port }, 'BGP listening');
     }
     this.running = true;
     this.syncSecurity();
     for (const s of this.sessions.values()) s.start();
   }
 
+  private async openListener(l: ListenAddress): Promise<ListenSocket> {
+    const server: Server = createServer({ noDelay: true }, (socket) => this.onInbound(socket, server));
+    server.listen(l.port, l.address);
+    try {
+      await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e as Error))]);
+    } catch (err) {
+      throw new SpeakerConfigError(`cannot listen on ${l.address}:${l.port}: ${(err as Error).message}`, { cause: err });
+    }
+    this.listenerSecurity.add(server, l.address);
+    const bound = (server.address() as { port: number }).port;
+    this.log.info({ address: l.address, port: bound }, 'BGP listening');
+    return { address: l.address, port: l.port, bound, server };
+  }
+
+  /**
+   * Listens on these addresses instead (BGPConfiguration bindMode: a wildcard for None, the
+   * node's addresses for NodeIP). Sockets that stay are kept, so are every session and every
+   * accepted connection: only new connections see the change. New sockets open before old ones
+   * close; if one cannot open, nothing changes and the error says which.
+   */
+  async setListen(addresses: readonly ListenAddress[]): Promise<void> {
+    validateListen(addresses);
+    const key = (l: ListenAddress): string => `${l.address}|${l.port}`;
+    const listen = [...new Map(addresses.map((l) => [key(l), { address: l.address, port: l.port }])).values()];
+    if (!this.running) {
+      this.listen = listen;
+      return;
+    }
+    // A socket opened with port 0 is also known by the port it got.
+    const have = new Map(this.servers.flatMap((s) => [[key(s), s] as const, [key({ address: s.address, port: s.bound }), s] as const]));
+    const opened: ListenSocket[] = [];
+    try {
+      for (const l of listen) if (!have.has(key(l))) opened.push(await this.openListener(l));
+    } catch (err) {
+      await closeSockets(opened, this.listenerSecurity);
+      throw err;
+    }
+    const want = new Set(listen.map(key));
+    const fresh = new Map(opened.map((s) => [key(s), s]));
+    const gone = this.servers.filter((s) => !want.has(key(s)) && !want.has(key({ address: s.address, port: s.bound })));
+    this.servers.splice(0, this.servers.length, ...listen.map((l) => have.get(key(l)) ?? fresh.get(key(l))).filter((s) => s !== undefined));
+    this.listen = listen;
+    this.syncSecurity();
+    await closeSockets(gone, this.listenerSecurity, false);
+    if (gone.length > 0 || opened.length > 0) this.log.info({ listen: listen.map(key), closed: gone.map(key) }, 'BGP listen addresses changed');
+  }
+
+  /** The addresses listened on (as given to the constructor or {@link setListen}). */
+  listenAddresses(): readonly ListenAddress[] {
+    return this.listen;
+  }
+
   /** The port actually bound for a listen address (useful with port 0). */
   listenPort(index = 0): number {
-    const a = this.servers[index]?.address();
+    const a = this.servers[index]?.server.address();
     return typeof a === 'object' && a ? a.port : 0;
   }
 
@@ -201,9 +289,7 @@ export class Speaker {
   }
 
   private async closeServers(): Promise<void> {
-    const servers = this.servers.splice(0);
-    this.listenerSecurity.clear();
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await closeSockets(this.servers.splice(0), this.listenerSecurity);
   }
 
   private onInbound(socket: Socket, server: Server): void {
@@ -232,6 +318,7 @@ export class Speaker {
   private validatePeer(cfg: PeerConfig): void {
     if (!IPV4.test(cfg.address) && !cfg.address.includes(':')) throw new SpeakerConfigError(`peer address must be an IP address, got "${cfg.address}"`);
     if (!Number.isInteger(cfg.remoteAs) || cfg.remoteAs < 1 || cfg.remoteAs > 4294967295) throw new SpeakerConfigError(`peer ${cfg.address}: remoteAs must be 1..4294967295`);
+    if (cfg.localAddress !== undefined && cfg.localAddress !== null && isIP(cfg.localAddress) === 0) throw new SpeakerConfigError(`peer ${cfg.address}: localAddress must be an IP address or null, got "${cfg.localAddress}"`);
     if (cfg.port !== undefined && (!Number.isInteger(cfg.port) || cfg.port < 1 || cfg.port > 65535)) throw new SpeakerConfigError(`peer ${cfg.address}: port must be 1..65535`);
     if (cfg.holdTimeS !== undefined && cfg.holdTimeS !== 0 && (cfg.holdTimeS < 3 || cfg.holdTimeS > 65535)) throw new SpeakerConfigError(`peer ${cfg.address}: holdTimeS must be 0 or 3..65535`);
     if (cfg.rrClient && this.host.clusterId === undefined) throw new SpeakerConfigError(`peer ${cfg.address}: rrClient needs the speaker's clusterId`);

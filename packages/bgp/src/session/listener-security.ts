@@ -41,9 +41,9 @@ export class ListenerSecurity {
     this.listeners.set(server, { address, v6, dualStack: v6 && address.replace(/[:0]/g, '') === '', keys: new Map(), ttl: undefined, minTtl: 0, error: undefined });
   }
 
-  /** Forgets the listening sockets (they were closed). */
-  clear(): void {
-    this.listeners.clear();
+  /** Forgets one listening socket (it is being closed). */
+  remove(server: Server): void {
+    this.listeners.delete(server);
   }
 
   /** Brings every listening socket in line with these peers. Failures are logged and kept per socket. */

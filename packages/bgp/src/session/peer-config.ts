@@ -11,8 +11,12 @@ export interface PeerConfig {
   readonly remoteAs: number;
   /** The AS we present to this neighbour (BGPPeer localASNumber); default the speaker's AS. */
   readonly localAs?: number;
-  /** Source address of our connection; default the speaker's first listen address of the family. */
-  readonly localAddress?: string;
+  /**
+   * Source address of the connections we dial. Default (undefined): the speaker's first listen
+   * address of the family that is not a wildcard. `null`: no bind, the kernel picks the source
+   * by its routing table (BGPPeer `sourceAddress: None`, GoBGP without `local-address`).
+   */
+  readonly localAddress?: string | null;
   /** Wait for the neighbour to connect; never connect ourselves. */
   readonly passive?: boolean;
   /** The neighbour is our route-reflector client (RFC 4456); needs the speaker's clusterId. */

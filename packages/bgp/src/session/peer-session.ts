@@ -542,7 +542,8 @@ export class PeerSession {
     if (inst !== this.primary || this.connecting) return;
     const port = this.config.port ?? 179;
     const v6 = this.config.address.includes(':');
-    const localAddress = this.config.localAddress ?? this.host.defaultLocalAddress(v6);
+    // null: no bind at all, the kernel chooses the source address (sourceAddress: None).
+    const localAddress = this.config.localAddress === null ? undefined : (this.config.localAddress ?? this.host.defaultLocalAddress(v6));
     let socket: Socket;
     if (needsTcpSecurity(this.config)) {
       // Never dial unauthenticated: without the socket options the attempt fails like a refused connect.
