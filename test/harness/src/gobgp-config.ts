@@ -29,8 +29,17 @@ export interface GobgpNeighbor {
   readonly localAddress?: string;
   /** `passive-mode`: never connect, wait for the neighbor. */
   readonly passive?: boolean;
-  /** eBGP multihop TTL (`true` = 10). Default on for eBGP, off for iBGP. */
+  /**
+   * eBGP multihop TTL (`true` = 10). Default on for eBGP, off for iBGP, and off with
+   * {@link ttlSecurity} (GoBGP refuses both on one neighbor).
+   */
   readonly multihop?: boolean | number;
+  /**
+   * GTSM (RFC 5082) for a neighbor `ttlSecurity` hops away (1 = directly connected):
+   * `[neighbors.ttl-security.config] enabled = true, ttl-min = 256 - hops`: GoBGP then sends
+   * with TTL 255 and drops what arrives with a lower TTL.
+   */
+  readonly ttlSecurity?: number;
   readonly timers?: GobgpTimers;
   /** `route-reflector-client` and the cluster id (set it on each client). */
   readonly rrClient?: boolean;
@@ -58,13 +67,25 @@ export interface GobgpConfig {
 
 const q = (s: string): string => JSON.stringify(s);
 
+/**
+ * The `[neighbors.ttl-security.config]` block for a neighbor `hops` hops away (1..255): GoBGP's
+ * `ttl-min` is the least TTL accepted, 255 for a direct neighbor, 256 - hops in general.
+ */
+export function gobgpTtlSecurityLines(hops: number, what: string): string[] {
+  if (!Number.isInteger(hops) || hops < 1 || hops > 255) throw new Error(`${what}: ttlSecurity must be a hop count 1..255, got ${hops}`);
+  return ['  [neighbors.ttl-security.config]', '    enabled = true', `    ttl-min = ${256 - hops}`];
+}
+
 function neighborBlock(config: GobgpConfig, n: GobgpNeighbor): string[] {
   const local = n.localAddress ?? config.address;
   assertLoopback(n.address, `neighbor ${n.address}: address`);
   assertLoopback(local, `neighbor ${n.address}: local address`);
   assertPort(n.remotePort, `neighbor ${n.address}: remote port`);
   const t = n.timers ?? {};
-  const multihop = n.multihop ?? n.remoteAs !== config.as;
+  if (n.ttlSecurity !== undefined && n.multihop !== undefined && n.multihop !== false) {
+    throw new Error(`neighbor ${n.address}: ttlSecurity and multihop exclude each other in GoBGP`);
+  }
+  const multihop = n.multihop ?? (n.ttlSecurity === undefined && n.remoteAs !== config.as);
   const lines = [
     '[[neighbors]]',
     '  [neighbors.config]',
@@ -84,6 +105,7 @@ function neighborBlock(config: GobgpConfig, n: GobgpNeighbor): string[] {
   if (multihop !== false) {
     lines.push('  [neighbors.ebgp-multihop.config]', '    enabled = true', `    multihop-ttl = ${multihop === true ? 10 : multihop}`);
   }
+  if (n.ttlSecurity !== undefined) lines.push(...gobgpTtlSecurityLines(n.ttlSecurity, `neighbor ${n.address}`));
   if (n.rrClient || n.rrClusterId) {
     lines.push('  [neighbors.route-reflector.config]');
     if (n.rrClient) lines.push('    route-reflector-client = true');

@@ -52,4 +52,4 @@ export {
   startServiceIn,
   WORKLOAD_GATEWAY_V6,
 } from './netns.js';
-export type { CommandResult, FabricBirdConfig, FabricBirdPeer, FabricGobgpConfig, FabricGobgpNeighbor, KernelRoute, PingResult, PingStream, WorkloadWiring } from './netns.js';
+export type { CommandResult, DirectLinkEnd, FabricBirdConfig, FabricBirdPeer, FabricGobgpConfig, FabricGobgpNeighbor, KernelRoute, PingResult, PingStream, WorkloadWiring } from './netns.js';

@@ -3,7 +3,7 @@
  * parsed (captured from iproute2 6.1 and busybox 1.35 on Debian 12, IPv4 and IPv6), the address range and
  * namespace guards refusing before anything runs.
  */
-import { Fabric, assertFabricAddress, inFabricRange, parseKernelRoutes, parsePing, renderFabricBirdConfig, renderFabricGobgpConfig } from '@tabby/harness';
+import { Fabric, assertFabricAddress, inFabricRange, parseKernelRoutes, parsePing, renderFabricBirdConfig, renderFabricGobgpConfig, renderGobgpConfig } from '@tabby/harness';
 import { describe, expect, it } from 'vitest';
 
 // `ip -j route show proto 84` (the filter leaves `protocol` out) and `ip -j route show` (table main).
@@ -90,7 +90,7 @@ describe('the fabric refuses what is not its own', () => {
     expect(() => assertFabricAddress('192.0.2.2/24', 'eth0')).toThrow(/198\.18\.0\.0\/15 or 2001:db8::\/32/);
   });
 
-  it('admits one family when asked: IPv4 only for routers and NATS, IPv6 only for an IPv6 address', () => {
+  it('admits one family when asked: IPv4 only for GoBGP, NATS and router ids, IPv6 only for an IPv6 address', () => {
     expect(inFabricRange('2001:db8::1', 4)).toBe(false);
     expect(inFabricRange('198.18.0.1', 6)).toBe(false);
     expect(inFabricRange('2001:db8::1', 6)).toBe(true);
@@ -116,5 +116,36 @@ describe('the fabric refuses what is not its own', () => {
     expect(bird).not.toMatch(/protocol\s+kernel/);
     expect(() => renderFabricBirdConfig({ address: '10.0.0.2', as: 1, peers: [] })).toThrow();
     expect(() => renderFabricGobgpConfig({ address: '198.18.0.3', as: 64514, neighbors: [{ address: '192.0.2.1', remoteAs: 1 }] })).toThrow();
+  });
+
+  it('renders an IPv6 BIRD (ipv6 channel, IPv4 router id, neighbors of its family only)', () => {
+    const bird = renderFabricBirdConfig({
+      address: '2001:db8:15:3::2',
+      routerId: '198.18.15.10',
+      as: 65003,
+      peers: [{ name: 'tabby', neighbor: '2001:db8:15:2::1', remoteAs: 65001, multihop: 2, ttlSecurity: true }],
+    });
+    expect(bird).toContain('router id 198.18.15.10;');
+    expect(bird).toContain('local 2001:db8:15:3::2 as 65003;');
+    expect(bird).toContain('neighbor 2001:db8:15:2::1 as 65001;');
+    expect(bird).toContain('  multihop 2;\n  ttl security on;\n  ipv6 { import all; export none; };');
+    expect(bird).not.toContain('ipv4 {');
+    expect(() => renderFabricBirdConfig({ address: '2001:db8::2', routerId: '2001:db8::2', as: 1, peers: [] })).toThrow(/router id/);
+    expect(() => renderFabricBirdConfig({ address: '2001:db8::2', routerId: '10.0.0.2', as: 1, peers: [] })).toThrow(/198\.18\.0\.0\/15/);
+    expect(() => renderFabricBirdConfig({ address: '2001:db8::2', routerId: '198.18.0.2', as: 1, peers: [{ name: 'n', neighbor: '198.18.0.11', remoteAs: 2 }] })).toThrow(/2001:db8::\/32/);
+    expect(() => renderFabricBirdConfig({ address: '198.18.0.2', as: 1, peers: [{ name: 'n', neighbor: '2001:db8::11', remoteAs: 2 }] })).toThrow(/198\.18\.0\.0\/15/);
+  });
+
+  it('renders GoBGP ttl-security (ttl-min = 256 - hops), without ebgp-multihop', () => {
+    const fabricToml = renderFabricGobgpConfig({ address: '198.18.14.10', as: 65003, neighbors: [{ address: '198.18.14.5', remoteAs: 65001, ttlSecurity: 2 }] });
+    expect(fabricToml).toMatch(/\[neighbors\.ttl-security\.config\]\n\s+enabled = true\n\s+ttl-min = 254\n/);
+    expect(renderFabricGobgpConfig({ address: '198.18.14.2', as: 65002, neighbors: [{ address: '198.18.14.1', remoteAs: 65001 }] })).not.toContain('ttl-security');
+    expect(() => renderFabricGobgpConfig({ address: '198.18.14.2', as: 65002, neighbors: [{ address: '198.18.14.1', remoteAs: 65001, ttlSecurity: 0 }] })).toThrow(/1\.\.255/);
+    const loopback = { address: '127.0.0.3', port: 1791, as: 65003, routerId: '10.0.0.3' };
+    const toml = renderGobgpConfig({ ...loopback, neighbors: [{ address: '127.0.0.2', remotePort: 1790, remoteAs: 65002, ttlSecurity: 1 }] });
+    expect(toml).toContain('ttl-min = 255');
+    // GoBGP refuses ebgp-multihop beside ttl-security, so an eBGP neighbor loses its default multihop.
+    expect(toml).not.toContain('ebgp-multihop');
+    expect(() => renderGobgpConfig({ ...loopback, neighbors: [{ address: '127.0.0.2', remotePort: 1790, remoteAs: 65002, ttlSecurity: 1, multihop: 3 }] })).toThrow(/exclude/);
   });
 });

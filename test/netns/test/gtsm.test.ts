@@ -9,15 +9,16 @@
  *    TTL 254, below the floor 255), though c itself allows two hops;
  * 2. ttlSecurity 2 with c: Established; the session with b never flapped.
  *
+ * The same against GoBGP is in gtsm-gobgp.test.ts, over IPv6 in gtsm-ipv6.test.ts; the speaker
+ * driver they share is gtsm-helpers.ts.
+ *
  * Safety as in the other netns tests: namespaces of this fabric only, addresses from
  * 198.18.0.0/15, no link to this machine's namespace, every process stopped by PID and every
  * namespace deleted in afterAll (also on failure).
  */
-import { renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Fabric, eventually, sleep, startBirdIn, tempDir, type BirdProcess, type TestProcess } from '@tabby/harness';
+import { Fabric, eventually, startBirdIn, tempDir, type BirdProcess } from '@tabby/harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GtsmSpeaker, holdsFor, type GtsmPeer } from './gtsm-helpers.js';
 
 const fabric = new Fabric();
 const dir = tempDir('tabby-gtsm-');
@@ -29,47 +30,22 @@ afterAll(async () => {
   }
 }, 60_000);
 
-const SPEAKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'gtsm-speaker.mjs');
 const T_B = '198.18.13.1';
 const B = '198.18.13.2';
 const T_R = '198.18.13.5';
 const R_T = '198.18.13.6';
 const R_C = '198.18.13.9';
 const C = '198.18.13.10';
-const FAST = { holdTimeS: 9, keepaliveTimeS: 3, connectRetryTimeMs: 1000, idleHold: { initialMs: 300, maxMs: 1000 } };
 
-interface PeerLine {
-  readonly key: string;
-  readonly state: string;
-  readonly lastError: string;
-  readonly since: number;
-  readonly flaps: number;
-}
-
-const configFile = path.join(dir.path, 'tabby.json');
-let tabby: TestProcess;
+let tabby: GtsmSpeaker;
 let birdB: BirdProcess;
 let birdC: BirdProcess;
 
-function writeConfig(hopsToC: number): void {
-  const peers = [
-    { address: B, remoteAs: 65002, localAddress: T_B, ttlSecurity: 1, ...FAST },
-    { address: C, remoteAs: 65003, localAddress: T_R, ttlSecurity: hopsToC, ...FAST },
+function peers(hopsToC: number): GtsmPeer[] {
+  return [
+    { address: B, remoteAs: 65002, localAddress: T_B, ttlSecurity: 1 },
+    { address: C, remoteAs: 65003, localAddress: T_R, ttlSecurity: hopsToC },
   ];
-  // Written aside and renamed: the speaker polls the file and must never read half of it.
-  writeFileSync(`${configFile}.next`, JSON.stringify({ asn: 65001, routerId: T_B, listen: [{ address: T_B, port: 179 }, { address: T_R, port: 179 }], peers }));
-  renameSync(`${configFile}.next`, configFile);
-}
-
-/** The speaker's latest status line. */
-function peers(): PeerLine[] {
-  const lines = tabby.output().split('\n').filter((l) => l.startsWith('{"peers":'));
-  const last = lines.at(-1);
-  return last ? (JSON.parse(last) as { peers: PeerLine[] }).peers : [];
-}
-
-function peer(address: string): PeerLine | undefined {
-  return peers().find((p) => p.key === address);
 }
 
 describe('GTSM with real hop counts', { timeout: 120_000 }, () => {
@@ -87,33 +63,31 @@ describe('GTSM with real hop counts', { timeout: 120_000 }, () => {
 
     birdB = await startBirdIn(fabric, b, dir.path, { name: 'birdb', address: B, as: 65002, peers: [{ name: 'tabby', neighbor: T_B, remoteAs: 65001, ttlSecurity: true }] });
     birdC = await startBirdIn(fabric, c, dir.path, { name: 'birdc', address: C, as: 65003, peers: [{ name: 'tabby', neighbor: T_R, remoteAs: 65001, multihop: 2, ttlSecurity: true }] });
-    writeConfig(1);
-    tabby = fabric.start(t, 'tabby', process.execPath, [SPEAKER, configFile], { logFile: path.join(dir.path, 'tabby.log') });
-    await tabby.waitForLine(/^\{"peers":/, 20_000);
+    tabby = await GtsmSpeaker.start(fabric, t, dir.path, { asn: 65001, routerId: T_B, listen: [T_B, T_R] }, peers(1));
   }, 60_000);
 
   it('one hop with ttlSecurity 1: Established; two hops with ttlSecurity 1: never', async () => {
-    await eventually('Tabby ↔ b Established', () => peer(B)?.state === 'Established', 30_000, 100);
+    tabby.logOnFailure();
+    await eventually('Tabby ↔ b Established', () => tabby.peer(B)?.state === 'Established', 30_000, 100);
     expect((await birdB.waitEstablished('tabby')).bgpState).toBe('Established');
     // c allows two hops, but our floor for it is 255 and its packets arrive with 254.
-    const end = Date.now() + 8000;
-    while (Date.now() < end) {
-      expect(peer(C)?.state).not.toBe('Established');
+    await holdsFor(8000, async () => {
+      expect(tabby.peer(C)?.state).not.toBe('Established');
       expect((await birdC.protocol('tabby')).bgpState).not.toBe('Established');
-      await sleep(250);
-    }
-    expect(peer(C)?.lastError).toMatch(/GTSM|timed out|closed|reset/);
+    });
+    expect(tabby.peer(C)?.lastError).toMatch(/GTSM|timed out|closed|reset/);
   });
 
   it('two hops with ttlSecurity 2: Established; the one-hop session never flapped', async () => {
-    const b0 = peer(B)!;
-    writeConfig(2);
-    await tabby.waitForLine(/"updated":"198\.18\.13\.10","result":"reset"/, 10_000);
-    await eventually('Tabby ↔ c Established', () => peer(C)?.state === 'Established', 30_000, 100);
+    tabby.logOnFailure();
+    const b0 = tabby.peer(B)!;
+    tabby.configure(peers(2));
+    await tabby.waitReset(C);
+    await eventually('Tabby ↔ c Established', () => tabby.peer(C)?.state === 'Established', 30_000, 100);
     expect((await birdC.waitEstablished('tabby')).bgpState).toBe('Established');
-    const b1 = peer(B)!;
+    const b1 = tabby.peer(B)!;
     expect(b1.state).toBe('Established');
-    expect(b1.flaps).toBe(0);
+    expect(b1.flaps, tabby.history(B).join(' → ')).toBe(0);
     expect(b1.since).toBe(b0.since);
   });
 });
