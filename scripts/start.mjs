@@ -136,6 +136,9 @@ try {
       `127.0.0.1:${n.grpc}`,
       '--bgp-address',
       n.address,
+      // Three agents share this machine: each listens on its own loopback address only.
+      '--bgp-listen',
+      'node-address',
       '--peer-allow',
       '127.0.0.0/8',
       '--hold-time',

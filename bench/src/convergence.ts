@@ -96,6 +96,7 @@ async function run(size: number): Promise<Figures> {
           listen: { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' },
           bgpAddress: `127.0.100.${i + 1}`,
           bgpPort: 0,
+          bgpListen: 'node-address',
           asNumber: 0,
           holdTimeS: 30,
           peerAllow: '127.0.0.0/8',

@@ -80,7 +80,9 @@ export const FIELD_SUPPORT: { readonly [K in FieldSupportKind]: Readonly<Record<
     'spec.nodeMeshPassword.secretKeyRef.name': implemented('Required: the secret name.'),
     'spec.nodeMeshPassword.secretKeyRef.key': implemented('Required: the key in the secret.'),
     'spec.nodeMeshMaxRestartTime': implemented('Only on `default`, not with the mesh off: graceful-restart time (RFC 4724) of mesh sessions, whole seconds.'),
-    'spec.bindMode': implemented('None (default) or NodeIP. The agent listens only on its --bgp-address/--bgp-ipv6-address (never a wildcard) in both cases, so NodeIP holds always; None does not widen it to every address as BIRD would.'),
+    'spec.bindMode': implemented(
+      'None (default): the agent listens on every address (0.0.0.0, or :: with an IPv6 address), as BIRD does; NodeIP: only on --bgp-address/--bgp-ipv6-address. A change moves the listening sockets, no session resets. tabby-agent --bgp-listen node-address pins the latter (agents sharing one namespace). test/netns/test/source-and-bind.test.ts.',
+    ),
     'spec.ignoredInterfaces': refused('Tabby exports no interface routes (Calico\'s BIRD protocol direct), so there is nothing to ignore'),
     'spec.localWorkloadPeeringIPV4': refused('Tabby has no local-workload peering'),
     'spec.localWorkloadPeeringIPV6': refused('Tabby has no local-workload peering'),
@@ -100,7 +102,9 @@ export const FIELD_SUPPORT: { readonly [K in FieldSupportKind]: Readonly<Record<
     'spec.password.secretKeyRef': implemented('The secret holding the password, read by the agent.'),
     'spec.password.secretKeyRef.name': implemented('Required: the secret name.'),
     'spec.password.secretKeyRef.key': implemented('Required: the key in the secret.'),
-    'spec.sourceAddress': implemented('UseNodeIP (default): the session\'s local address is the node\'s. None: the compiled session carries no source address, but the agent still dials from its --bgp-address (not yet left to the kernel).'),
+    'spec.sourceAddress': implemented(
+      'UseNodeIP (default): sessions are dialled from the node\'s address. None: no bind, the kernel picks the source address by its routes (BIRD without `source address`). test/netns/test/source-and-bind.test.ts.',
+    ),
     'spec.maxRestartTime': implemented('Graceful-restart time (RFC 4724) of these sessions.'),
     'spec.numAllowedLocalASNumbers': implemented('Accept routes whose AS path holds the local AS up to N times (BIRD `allow local as N`), 0-10.'),
     'spec.ttlSecurity': implemented('GTSM (RFC 5082): expect the peer within N hops (TTL 255 minus hops).'),

@@ -1,6 +1,6 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { parseCIDR, parseIP, wrap, type ParsedCIDR } from '@tabby/api';
-import { peerKey, type ExportFilter, type Family, type PeerStatus as SpeakerPeerStatus, type RouteEntry } from '@tabby/bgp';
+import { peerKey, type ExportFilter, type Family, type ListenAddress, type PeerStatus as SpeakerPeerStatus, type RouteEntry } from '@tabby/bgp';
 import type { Dataplane } from '@tabby/dataplane';
 import {
   NodeStatus,
@@ -13,7 +13,7 @@ import {
   type WatchNodeConfigRequest,
   type WatchNodeConfigResponse,
 } from '@tabby/proto';
-import { ServiceError, callUnary, isGrpcError, type EventBus, type Logger } from '@tabby/runtime';
+import { ServiceError, callUnary, dialFailureHint, isGrpcError, type EventBus, type Logger } from '@tabby/runtime';
 import type { AgentMetrics } from './agent-metrics.js';
 import { desiredPeers, type DesiredPeer } from './peers.js';
 import { RouteManager } from './route-manager.js';
@@ -22,12 +22,21 @@ import type { SecretsDir } from './secrets.js';
 import { realSpeaker, type SpeakerApi, type SpeakerFactory } from './speaker-api.js';
 import { AGENT_VERSION } from './version.js';
 
+/** `--bgp-listen`: follow BGPConfiguration bindMode, or always only the node's addresses. */
+export type BgpListenMode = 'config' | 'node-address';
+
 export interface NodeAgentOptions {
   readonly node: string;
   readonly bgpAddress: string;
   readonly bgpIpv6Address?: string;
   /** 0: the compiled listen port. */
   readonly bgpPort: number;
+  /**
+   * config (default): bindMode None listens on every address (`::`, dual-stack, with an IPv6
+   * address, else `0.0.0.0`), NodeIP on --bgp-address and --bgp-ipv6-address; node-address:
+   * always the latter.
+   */
+  readonly bgpListen?: BgpListenMode;
   readonly nextHopIPv4?: string;
   readonly nextHopIPv6?: string;
   /** Registered on the Node when non-zero. */
@@ -236,7 +245,7 @@ export class NodeAgent {
       } catch (err) {
         failures++;
         this.storeConnected = false;
-        if (failures === 1 || failures % 20 === 0) this.opts.logger.warn({ err: errText(err), attempts: failures }, 'cannot register the Node in the store; retrying');
+        if (failures === 1 || failures % 20 === 0) this.opts.logger.warn({ err: errText(err), hint: dialHint(err), attempts: failures }, 'cannot register the Node in the store; retrying');
         await sleep(delay);
         delay = Math.min(delay * 2, 5000);
       }
@@ -294,6 +303,7 @@ export class NodeAgent {
 
   private async watchLoop(): Promise<void> {
     let delay = 200;
+    let failures = 0;
     while (!this.stopped) {
       await new Promise<void>((resolve) => {
         const call = this.opts.topology.watchNodeConfig({ node: this.opts.node });
@@ -305,11 +315,17 @@ export class NodeAgent {
           if (!this.topologyConnected) this.opts.logger.info({ topology: 'connected' }, 'following the node configuration');
           this.topologyConnected = true;
           delay = 200;
+          failures = 0;
           if (m.config) this.enqueue(m.config, first);
           first = false;
         });
         const done = (err?: unknown): void => {
-          if (this.topologyConnected && !this.stopped) this.opts.logger.warn({ err: err ? errText(err) : 'stream ended' }, 'lost the topology service; keeping the last configuration');
+          if (this.topologyConnected && !this.stopped) this.opts.logger.warn({ err: err ? errText(err) : 'stream ended', hint: dialHint(err) }, 'lost the topology service; keeping the last configuration');
+          else if (!this.stopped && err !== undefined) {
+            failures++;
+            // Never connected (wrong address, TLS refused): say why, not on every retry.
+            if (failures === 1 || failures % 20 === 0) this.opts.logger.warn({ err: errText(err), hint: dialHint(err), attempts: failures }, 'cannot follow the node configuration from the topology service; retrying');
+          }
           this.topologyConnected = false;
           resolve();
         };
@@ -352,8 +368,7 @@ export class NodeAgent {
         log.info({ from: this.speakerIdentity, to: identity }, 'AS, router id or port changed: restarting the speaker (every session re-establishes)');
         await this.speaker.stop();
       }
-      const listen = [{ address: this.opts.bgpAddress, port }];
-      if (this.opts.bgpIpv6Address) listen.push({ address: this.opts.bgpIpv6Address, port });
+      const listen = this.listenAddresses(config, port);
       const restarting = this.restarting;
       const speaker = (this.opts.speakerFactory ?? realSpeaker)({
         asn: config.asNumber,
@@ -373,7 +388,9 @@ export class NodeAgent {
       this.desired = new Map();
       this.exportInputs = '';
       this.routing.attach(speaker);
-      log.info({ asn: config.asNumber, routerId: config.routerId, address: this.opts.bgpAddress, port, gracefulRestart: restarting }, 'BGP speaker listening');
+      log.info({ asn: config.asNumber, routerId: config.routerId, listen: listen.map((l) => l.address), port, gracefulRestart: restarting }, 'BGP speaker listening');
+    } else {
+      await this.followBindMode(config, port);
     }
     this.setBgpLogLevel(config.logSeverityScreen);
     const speaker = this.speaker;
@@ -406,6 +423,32 @@ export class NodeAgent {
     this.reconfiguredAt = new Date().toISOString();
     log.info({ generation: config.generation, peers: peers.length, prefixes: config.prefixes.length }, 'configuration applied');
     this.scheduleStatus();
+  }
+
+  /** Where the speaker should listen: bindMode (or --bgp-listen node-address) decides. */
+  private listenAddresses(config: NodeConfig, port: number): ListenAddress[] {
+    if (config.bindToNodeAddress || this.opts.bgpListen === 'node-address') {
+      const listen = [{ address: this.opts.bgpAddress, port }];
+      if (this.opts.bgpIpv6Address) listen.push({ address: this.opts.bgpIpv6Address, port });
+      return listen;
+    }
+    // bindMode None: every address, as BIRD listens by default. `::` accepts IPv4 too.
+    return [{ address: this.opts.bgpIpv6Address ? '::' : '0.0.0.0', port }];
+  }
+
+  /** A change of bindMode moves the listening sockets; sessions stay up. */
+  private async followBindMode(config: NodeConfig, port: number): Promise<void> {
+    const speaker = this.speaker;
+    if (!speaker) return;
+    const listen = this.listenAddresses(config, port);
+    const key = (ls: readonly ListenAddress[]): string => ls.map((l) => `${l.address}|${l.port}`).join(',');
+    if (key(listen) === key(speaker.listenAddresses())) return;
+    try {
+      await speaker.setListen(listen);
+      this.opts.logger.info({ bindMode: config.bindToNodeAddress ? 'NodeIP' : 'None', listen: listen.map((l) => l.address), port }, 'BGP listen addresses follow bindMode');
+    } catch (err) {
+      this.opts.logger.error({ err: errText(err), bindMode: config.bindToNodeAddress ? 'NodeIP' : 'None' }, 'cannot follow bindMode: still listening where before');
+    }
   }
 
   /**
@@ -589,5 +632,10 @@ function toRoute(r: RouteEntry, local: boolean): Route {
 function errText(err: unknown): string {
   if (isGrpcError(err)) return err.details;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** What to do about a call the store or topology could not take (TLS, address), as ipam and topology log it. */
+function dialHint(err: unknown): string | undefined {
+  return isGrpcError(err) && err.code === grpcStatus.UNAVAILABLE ? dialFailureHint(err.details) : undefined;
 }
 

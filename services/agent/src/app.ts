@@ -19,7 +19,7 @@ import {
 } from '@tabby/runtime';
 import { parseIP } from '@tabby/api';
 import { DEFAULT_ROUTE_PROTOCOL, LinuxDataplane, parseRouteTable, type Dataplane } from '@tabby/dataplane';
-import { NodeAgent } from './agent.js';
+import { NodeAgent, type BgpListenMode } from './agent.js';
 import { createAgentMetrics } from './agent-metrics.js';
 import { parseAllowList } from './peers.js';
 import { SecretsDir } from './secrets.js';
@@ -33,6 +33,8 @@ export interface AgentAppOptions {
   readonly bgpAddress: string;
   readonly bgpIpv6Address?: string;
   readonly bgpPort: number;
+  /** `--bgp-listen`: follow bindMode (default) or always only the node's addresses. */
+  readonly bgpListen?: BgpListenMode;
   readonly nextHopIPv4?: string;
   readonly nextHopIPv6?: string;
   readonly asNumber: number;
@@ -147,6 +149,7 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
     bgpAddress: opts.bgpAddress,
     bgpIpv6Address: opts.bgpIpv6Address,
     bgpPort: opts.bgpPort,
+    bgpListen: opts.bgpListen ?? 'config',
     nextHopIPv4: opts.nextHopIPv4,
     nextHopIPv6: opts.nextHopIPv6,
     asNumber: opts.asNumber,

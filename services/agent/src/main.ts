@@ -16,6 +16,7 @@ await runService({
       bgpAddress: config.bgpAddress,
       bgpIpv6Address: config.bgpIpv6Address,
       bgpPort: config.bgpPort,
+      bgpListen: config.bgpListen,
       nextHopIPv4: config.nextHopIpv4,
       nextHopIPv6: config.nextHopIpv6,
       asNumber: config.asNumber,

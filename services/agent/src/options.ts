@@ -9,6 +9,11 @@ export const agentOptions = {
   ),
   bgpAddress: option.string('IPv4 address BGP sessions bind to and the Node is registered with', '', 'IP'),
   bgpIpv6Address: option.optionalString('IPv6 address for IPv6 sessions (registered as the Node\'s ipv6Address)', 'IP'),
+  bgpListen: option.oneOf(
+    'where BGP accepts connections: config (BGPConfiguration bindMode decides: None, the default, every address as BIRD does; NodeIP only --bgp-address and --bgp-ipv6-address) or node-address (always only those, whatever bindMode says: several agents sharing one network namespace, as in the loopback demo)',
+    'config',
+    ['config', 'node-address'] as const,
+  ),
   bgpPort: option.integer('BGP listen port; 0 = the compiled listenPort (BGPConfiguration, else 179)', 0, 0, 65535),
   nextHopIpv4: option.optionalString('next hop announced for this node\'s IPv4 prefixes (default: the session address)', 'IP'),
   nextHopIpv6: option.optionalString('next hop announced for this node\'s IPv6 prefixes (default: the session address)', 'IP'),

@@ -96,10 +96,12 @@ export function desiredPeers(node: NodeConfig, defaults: PeerDefaults, allow: re
     if (!ip) continue;
     const v6 = ip.family === 6;
     const families = p.families.map((f) => FAMILY[f]).filter((f): f is Family => f !== undefined);
-    const localAddress = p.sourceAddress || (v6 ? defaults.ipv6Address : defaults.ipv4Address);
+    // The compiled source address is empty only for sourceAddress: None: no bind, the kernel
+    // picks the source by its routes (as BIRD without `source address`).
+    const localAddress = p.sourceAddress === '' ? null : p.sourceAddress;
     let blocked: string | undefined;
     if (allow && !allow.some((c) => cidrContains(c, ip))) blocked = 'not dialled: outside --peer-allow';
-    else if (!localAddress) blocked = `no local ${v6 ? 'IPv6' : 'IPv4'} address (--bgp-${v6 ? 'ipv6-' : ''}address)`;
+    else if (localAddress !== null && !(v6 ? defaults.ipv6Address : defaults.ipv4Address)) blocked = `no local ${v6 ? 'IPv6' : 'IPv4'} address (--bgp-${v6 ? 'ipv6-' : ''}address)`;
     // A session whose BGPFilter is gone stays down rather than run unfiltered.
     if (p.missingFilters.length > 0) blocked ??= `BGPFilter(s) not found: ${p.missingFilters.join(', ')}`;
     // A session with a password runs only with its key: never unauthenticated.
@@ -114,7 +116,7 @@ export function desiredPeers(node: NodeConfig, defaults: PeerDefaults, allow: re
       port: p.port || 179,
       remoteAs: p.remoteAs,
       ...(p.localAs && p.localAs !== node.asNumber ? { localAs: p.localAs } : {}),
-      ...(localAddress ? { localAddress } : {}),
+      localAddress,
       passive: p.passive,
       rrClient: p.routeReflectorClient,
       families: families.length > 0 ? families : [v6 ? 'ipv6-unicast' : 'ipv4-unicast'],

@@ -1,4 +1,4 @@
-import { Speaker, type BestChange, type ExportFilter, type Family, type LocalRouteAttributes, type PeerConfig, type PeerStatus, type Prefix, type RouteEntry, type SpeakerConfig } from '@tabby/bgp';
+import { Speaker, type BestChange, type ExportFilter, type Family, type ListenAddress, type LocalRouteAttributes, type PeerConfig, type PeerStatus, type Prefix, type RouteEntry, type SpeakerConfig } from '@tabby/bgp';
 
 /**
  * The part of the BGP speaker the agent uses. The agent reaches its speaker only through
@@ -12,6 +12,9 @@ export interface SpeakerApi {
   removePeer(key: string): boolean;
   resetPeer(key: string): boolean;
   setClusterId(clusterId: string | undefined): void;
+  /** Listens on these addresses instead; sessions stay up. */
+  setListen(listen: readonly ListenAddress[]): Promise<void>;
+  listenAddresses(): readonly ListenAddress[];
   peer(key: string): PeerStatus | undefined;
   peers(): PeerStatus[];
   /** Originates (or re-originates with new attributes) a prefix. */

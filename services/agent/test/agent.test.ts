@@ -10,7 +10,7 @@ import type { SpeakerConfig } from '@tabby/bgp';
 import { MemoryDataplane } from '@tabby/dataplane';
 import { AddressFamily, NodeConfig, PeerConfig, type WatchNodeConfigResponse } from '@tabby/proto';
 import { createLogger } from '@tabby/runtime';
-import { NodeAgent, type AgentStore, type AgentTopology, type NodeConfigStream } from '../src/agent.js';
+import { NodeAgent, type AgentStore, type AgentTopology, type NodeAgentOptions, type NodeConfigStream } from '../src/agent.js';
 import { createAgentMetrics } from '../src/agent-metrics.js';
 import { FakeSpeaker, learned, peerSource } from './fakes.js';
 
@@ -69,7 +69,7 @@ describe('NodeAgent against fakes', () => {
     for (const a of agents.splice(0)) await a.stop();
   });
 
-  function start(dp: MemoryDataplane): { agent: NodeAgent; topology: FakeTopology; speakers: FakeSpeaker[]; made: SpeakerConfig[] } {
+  function start(dp: MemoryDataplane, over: Partial<NodeAgentOptions> = {}): { agent: NodeAgent; topology: FakeTopology; speakers: FakeSpeaker[]; made: SpeakerConfig[] } {
     const topology = new FakeTopology();
     const speakers: FakeSpeaker[] = [];
     const made: SpeakerConfig[] = [];
@@ -93,6 +93,7 @@ describe('NodeAgent against fakes', () => {
         speakers.push(s);
         return s;
       },
+      ...over,
     });
     agents.push(agent);
     return { agent, topology, speakers, made };
@@ -180,5 +181,35 @@ describe('NodeAgent against fakes', () => {
     await expect.poll(() => bgpLog.level).toBe('info');
     // The same speaker all along: a log level change restarts nothing.
     expect(made).toHaveLength(1);
+  });
+
+  it('listens where bindMode says: None every address, NodeIP the node address, switched in place; --bgp-listen node-address pins it', async () => {
+    const { agent, topology, made, speakers } = start(new MemoryDataplane({ links: [] }));
+    await agent.start();
+    topology.send(config(1));
+    await expect.poll(() => made.length).toBe(1);
+    expect(made[0]?.listen).toEqual([{ address: '0.0.0.0', port: 179 }]);
+    topology.send(config(2, { bindToNodeAddress: true }));
+    await expect.poll(() => speakers[0]?.listen).toEqual([{ address: '198.18.0.11', port: 179 }]);
+    topology.send(config(3));
+    await expect.poll(() => speakers[0]?.listen).toEqual([{ address: '0.0.0.0', port: 179 }]);
+    // Moved in place: never a new speaker, never a stop.
+    expect(made).toHaveLength(1);
+    expect(speakers[0]?.stopped).toBe(false);
+
+    const dual = start(new MemoryDataplane({ links: [] }), { bgpIpv6Address: 'fd00:18::11' });
+    await dual.agent.start();
+    dual.topology.send(config(1));
+    await expect.poll(() => dual.made.length).toBe(1);
+    expect(dual.made[0]?.listen).toEqual([{ address: '::', port: 179 }]);
+
+    const pinned = start(new MemoryDataplane({ links: [] }), { bgpListen: 'node-address', bgpIpv6Address: 'fd00:18::11' });
+    await pinned.agent.start();
+    pinned.topology.send(config(1));
+    await expect.poll(() => pinned.made.length).toBe(1);
+    expect(pinned.made[0]?.listen).toEqual([
+      { address: '198.18.0.11', port: 179 },
+      { address: 'fd00:18::11', port: 179 },
+    ]);
   });
 });

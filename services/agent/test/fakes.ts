@@ -3,7 +3,7 @@
  * lets a test inject learned routes and peer states, and fires the same events as the
  * real one. No socket anywhere.
  */
-import type { BestChange, ExportFilter, Family, LocalRouteAttributes, PathAttributes, PathSource, PeerConfig, PeerStatus, Prefix, RouteEntry, SpeakerConfig } from '@tabby/bgp';
+import type { BestChange, ExportFilter, Family, ListenAddress, LocalRouteAttributes, PathAttributes, PathSource, PeerConfig, PeerStatus, Prefix, RouteEntry, SpeakerConfig } from '@tabby/bgp';
 import { peerKey } from '@tabby/bgp';
 import type { SpeakerApi } from '../src/speaker-api.js';
 
@@ -29,11 +29,20 @@ export class FakeSpeaker implements SpeakerApi {
   started = false;
   stopped = false;
   clusterId: string | undefined;
+  listen: readonly ListenAddress[];
   private readonly bestListeners = new Set<(c: readonly BestChange[]) => void>();
   private readonly statusListeners = new Set<(s: PeerStatus) => void>();
 
   constructor(readonly config: SpeakerConfig) {
     this.filter = config.exportFilter;
+    this.listen = config.listen;
+  }
+  setListen(listen: readonly ListenAddress[]): Promise<void> {
+    this.listen = listen;
+    return Promise.resolve();
+  }
+  listenAddresses(): readonly ListenAddress[] {
+    return this.listen;
   }
 
   start(): Promise<void> {

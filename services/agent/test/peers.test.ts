@@ -16,6 +16,7 @@ function peer(extra: Partial<PeerConfig>): PeerConfig {
     typeLabel: 'node-to-node mesh',
     ibgp: true,
     families: [AddressFamily.ADDRESS_FAMILY_IPV4_UNICAST],
+    sourceAddress: '127.0.0.11',
     ...extra,
   });
 }
@@ -57,9 +58,22 @@ describe('desiredPeers: compiled sessions as speaker peers', () => {
       ['192.20.30.40', 'not dialled: outside --peer-allow'],
       ['[fd00::2]:1790', 'not dialled: outside --peer-allow'],
     ]);
-    const v6 = desiredPeers(node([peer({ address: 'fd00::2', families: [AddressFamily.ADDRESS_FAMILY_IPV6_UNICAST] })]), defaults, undefined);
+    const v6 = desiredPeers(node([peer({ address: 'fd00::2', sourceAddress: 'fd00::1', families: [AddressFamily.ADDRESS_FAMILY_IPV6_UNICAST] })]), defaults, undefined);
     expect(v6[0]?.blocked).toBe('no local IPv6 address (--bgp-ipv6-address)');
     expect(() => parseAllowList('10.0.0.0/33')).toThrow('--peer-allow: "10.0.0.0/33" is not a CIDR or an address');
+  });
+
+  it('sourceAddress: None (compiled as no source address) dials without a bind: the kernel picks the source', () => {
+    const [none, v6none] = desiredPeers(
+      node([peer({ address: '127.0.0.13', port: 179, typeLabel: 'global', sourceAddress: '' }), peer({ address: 'fd00::3', sourceAddress: '', families: [AddressFamily.ADDRESS_FAMILY_IPV6_UNICAST] })]),
+      defaults,
+      undefined,
+    );
+    expect(none?.config.localAddress).toBeNull();
+    expect(none?.blocked).toBeUndefined();
+    // No IPv6 address of our own is needed when the kernel chooses the source.
+    expect(v6none?.config.localAddress).toBeNull();
+    expect(v6none?.blocked).toBeUndefined();
   });
 });
 

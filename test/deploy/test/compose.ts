@@ -129,7 +129,12 @@ export function localServices(compose: ComposeFile, r: Remap): LocalService[] {
     // A container has a network namespace (and routing table) of its own; as local processes
     // the agents would share this machine's, where nothing may ever be programmed (the Linux
     // data plane refuses it under a test anyway). test/netns runs it inside namespaces.
-    if (env.TABBY_DATAPLANE === 'linux') env.TABBY_DATAPLANE = 'none';
+    if (env.TABBY_DATAPLANE === 'linux') {
+      env.TABBY_DATAPLANE = 'none';
+      // Sharing one namespace, each agent listens for BGP on its own address only (in its
+      // container bindMode None means every address of that container).
+      env.TABBY_BGP_LISTEN = 'node-address';
+    }
     const test = svc.healthcheck?.test;
     const health = test ? (test[0] === 'CMD' ? test.slice(1).map(map) : undefined) : undefined;
     if (test && !health) throw new Error(`service ${name}: healthcheck must use the CMD form`);

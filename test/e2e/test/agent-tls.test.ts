@@ -89,7 +89,7 @@ afterAll(async () => {
 
 /** The flags every agent here gets, whatever its TLS. */
 const agentArgs = (node: string, address: string): string[] => [
-  '--node', node, '--listen', '127.0.0.1:0', '--bgp-address', address, '--store', store, '--topology', topology,
+  '--node', node, '--listen', '127.0.0.1:0', '--bgp-address', address, '--bgp-listen', 'node-address', '--store', store, '--topology', topology,
   '--hold-time', '9', '--status-interval', '1', '--peer-allow', '127.0.0.0/8',
 ];
 
@@ -100,16 +100,22 @@ describe('an agent without a client certificate the control plane trusts', () =>
     expect(Number(before.revision)).toBeGreaterThan(0);
     const cases = [
       // TLS to the servers but no client certificate: the server's TLS 1.3 alert says so.
-      { node: 'nocert', address: '127.0.0.53', tls: ['--tls-ca', certs.ca], security: 'tls', err: /alert certificate required/, failure: 'client-certificate-required' },
+      { node: 'nocert', address: '127.0.0.53', tls: ['--tls-ca', certs.ca], security: 'tls',
+        err: /alert certificate required/,
+        failure: 'client-certificate-required',
+        hint: 'TLS: the server requires a client certificate; set --tls-cert and --tls-key (signed by its client CA) with --tls-ca',
+      },
       // A client certificate from another CA: the server closes the connection after the
-      // handshake without an alert, so all grpc-js can say is "Failed to connect".
+      // handshake without an alert, so all grpc-js can say is "Failed to connect" (or
+      // ECONNRESET when the close wins the race with the client's read).
       {
         node: 'rogue',
         address: '127.0.0.54',
         tls: ['--tls-ca', certs.ca, '--tls-cert', certs.rogueCert, '--tls-key', certs.rogueKey],
         security: 'mtls',
-        err: /Failed to connect/,
+        err: /Failed to connect|ECONNRESET/,
         failure: 'dropped-during-setup',
+        hint: 'the server closed the connection during setup; if it serves TLS, set --tls-ca, and for mTLS --tls-cert/--tls-key its client CA signed',
       },
     ];
     const started = await Promise.all(cases.map(async (c) => ({ ...c, agent: await startService(group, 'agent', [...agentArgs(c.node, c.address), ...c.tls]) })));
@@ -121,8 +127,12 @@ describe('an agent without a client certificate the control plane trusts', () =>
       const refused = await eventually(`${c.node}: the "cannot register" line`, () => logLines(out(), /^cannot register the Node in the store/)[0], 20_000);
       expect(refused.level).toBe('warn');
       expect(String(refused.err)).toMatch(c.err);
-      // What the runtime makes of it (the hint ipam and topology log; the agent logs only err).
+      // What the runtime makes of it, and the hint the agent logs beside it (as ipam and topology do).
       expect(classifyDialFailure(String(refused.err))).toBe(c.failure);
+      expect(refused.hint).toBe(c.hint);
+      // The topology watch is refused the same way, and says so too.
+      const watch = await eventually(`${c.node}: the "cannot follow" line`, () => logLines(out(), /^cannot follow the node configuration/)[0], 20_000);
+      expect(watch).toMatchObject({ level: 'warn', hint: c.hint });
       // Still retrying, never registered.
       expect(out()).not.toMatch(/"msg":"Node registered"/);
       expect(out()).not.toMatch(/"msg":"following the node configuration"/);
@@ -139,10 +149,6 @@ describe('an agent without a client certificate the control plane trusts', () =>
     expect(await storeState()).toEqual(before);
   }, 60_000);
 
-  // ipam and topology log `hint` (dialFailureHint from @tabby/runtime) beside a refused dial;
-  // the agent's "cannot register the Node" line carries only the raw grpc-js error, and a
-  // refused topology watch is not logged at all (services/agent/src/agent.ts).
-  it.todo('logs the same TLS hint as ipam and topology when the store or topology refuses it');
 });
 
 describe('agents with the CA and a peer certificate', () => {

@@ -52,7 +52,7 @@ spec:
     ['node1', '127.0.0.11'],
     ['node2', '127.0.0.12'],
   ]) {
-    const args = ['--node', node, '--listen', '127.0.0.1:0', '--bgp-address', address, '--store', store, '--topology', topology, '--nats', nats.url];
+    const args = ['--node', node, '--listen', '127.0.0.1:0', '--bgp-address', address, '--bgp-listen', 'node-address', '--store', store, '--topology', topology, '--nats', nats.url];
     agents.set(node, await startService(group, 'agent', [...args, '--hold-time', '9', '--status-interval', '1', '--peer-allow', '127.0.0.0/8']));
   }
 }, 60_000);

@@ -97,6 +97,8 @@ export class Cluster {
       '127.0.0.1:0',
       '--bgp-address',
       address,
+      '--bgp-listen',
+      'node-address',
       '--store',
       `127.0.0.1:${this.storePort}`,
       '--topology',
