@@ -107,8 +107,12 @@ export const FIELD_SUPPORT: { readonly [K in FieldSupportKind]: Readonly<Record<
     ),
     'spec.maxRestartTime': implemented('Graceful-restart time (RFC 4724) of these sessions.'),
     'spec.numAllowedLocalASNumbers': implemented('Accept routes whose AS path holds the local AS up to N times (BIRD `allow local as N`), 0-10.'),
-    'spec.ttlSecurity': implemented('GTSM (RFC 5082): expect the peer within N hops (TTL 255 minus hops).'),
-    'spec.reachableBy': implemented('Gateway of a host route to peerIP (same family), programmed by the agent; services/agent/test/routing.test.ts.'),
+    'spec.ttlSecurity': implemented(
+      'GTSM (RFC 5082): sent with TTL 255, only packets from within N hops accepted (IP_MINTTL / IPV6_MINHOPCOUNT 256 - N); test/netns/test/gtsm.test.ts (BIRD), gtsm-gobgp.test.ts (GoBGP), gtsm-ipv6.test.ts (BIRD over IPv6), peers one and two hops away.',
+    ),
+    'spec.reachableBy': implemented(
+      'Gateway of a host route to peerIP (same family), programmed by the agent with --dataplane linux; test/netns/test/reachable-by.test.ts (BIRD behind a router that is not the default route), services/agent/test/routing.test.ts.',
+    ),
     'spec.filters': implemented(
       'Names of BGPFilters applied to these sessions in order; each must exist at create/update (`BGPFilter(s) not found`); services/store/test/resource-store.test.ts.',
     ),
