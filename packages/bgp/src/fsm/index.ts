@@ -59,11 +59,13 @@
  * peer's FSM is in OpenSent or OpenConfirm gets a second instance, made with
  * `startCollisionCandidate(primary)` (already in OpenSent: send the OPEN it asks for). When an
  * OPEN arrives on one connection while the other instance is
- * - in OpenConfirm: `resolveCollision(localBgpId, open.bgpId)` names the direction to close;
+ * - in OpenConfirm, or in OpenSent (this OPEN carries the peer's identifier, which RFC 4271
+ *   §6.8 lets us use for OpenSent too): `resolveCollision(localBgpId, open.bgpId)` names the
+ *   direction to close;
  *   feed `OpenCollisionDump` to the instance on that connection (it sends Cease/7 and drops)
  *   and, if the receiving connection survived, `BGPOpen` to it;
  * - Established: feed `OpenCollisionDump` to the receiving instance (Established always wins);
- * - in OpenSent or gone: feed `BGPOpen`; the check runs when the other OPEN arrives (as BIRD).
+ * - gone: feed `BGPOpen`.
  * When either instance reaches Established, feed `OpenCollisionDump` to the other. Execute a
  * loser's actions, then discard it; the survivor is the peer's FSM. Inbound connections while
  * Established are closed by the driver; `TcpConnectionConfirmed`/`TcpCrAcked` in OpenSent and

@@ -394,7 +394,8 @@ export class PeerSession {
     }
     if (state === 'Connect' || state === 'Active') {
       // Our own connect may be on its way too (both sides dialing at once): let it finish;
-      // if it connects, the two connections are resolved as a collision (RFC 4271 §6.8).
+      // if it connects, the two connections are resolved as a collision (RFC 4271 §6.8). It is
+      // given up once the peer's OPEN arrives on this one (see onOpen).
       if (this.primary.conn) closeConnection(this.primary.conn);
       this.primary.conn = conn;
       this.primary.reader = new MessageReader();
@@ -536,6 +537,14 @@ export class PeerSession {
     inst.alive = false;
     inst.conn = undefined;
     if (this.candidate === inst) this.candidate = undefined;
+  }
+
+  /** Gives up a connect in progress; its handlers see it is no longer ours and do nothing. */
+  private abandonDial(): void {
+    const socket = this.connecting;
+    if (!socket) return;
+    this.connecting = undefined;
+    socket.destroy();
   }
 
   private connectOut(inst: Instance): void {
@@ -775,13 +784,22 @@ export class PeerSession {
       return;
     }
     inst.peerOpen = open;
+    // The peer answered on this connection while ours is still connecting (its SYNs
+    // retransmitted while no route led to the peer): give it up, as BIRD does. Were it to get
+    // through once the session is up, a peer that does graceful restart (BIRD, GoBGP) would
+    // take the second connection for our restart and drop the session.
+    this.abandonDial();
     const other = inst === this.primary ? this.candidate : this.primary;
     if (other && other.alive && other.fsm.state === 'Established') {
       this.feed(inst, { type: 'OpenCollisionDump' });
       if (inst === this.candidate) this.discard(inst);
       return;
     }
-    if (other && other.alive && other.fsm.state === 'OpenConfirm' && other.conn && inst.conn) {
+    // The other connection in OpenConfirm, or still in OpenSent: this OPEN tells the peer's BGP
+    // identifier, so the collision is resolved now (RFC 4271 §6.8 allows it for OpenSent when
+    // the identifier is known). Waiting for the OPEN on the other connection would let this one
+    // reach Established while the peer, resolving on its side, closes it: both connections lost.
+    if (other && other.alive && (other.fsm.state === 'OpenConfirm' || other.fsm.state === 'OpenSent') && other.conn && inst.conn) {
       const close = resolveCollision(this.host.routerId, open.bgpId);
       const loser = (close === 'close-outbound' ? 'outbound' : 'inbound') === inst.conn.direction ? inst : other;
       this.log.info({ keep: loser === inst ? other.conn.direction : inst.conn.direction }, 'connection collision resolved');

@@ -1,17 +1,20 @@
 /**
- * Where the speaker listens and which source address it dials from, over real loopback TCP:
- * `localAddress: null` leaves the source to the kernel (BGPPeer sourceAddress: None), and
- * `setListen` moves the listening sockets (BGPConfiguration bindMode) without touching the
- * sessions already up.
+ * Connections, over real loopback TCP: `localAddress: null` leaves the source to the kernel
+ * (BGPPeer sourceAddress: None); `setListen` moves the listening sockets (BGPConfiguration
+ * bindMode) without touching the sessions already up; a collision is decided at the first
+ * OPEN, so both ends keep the same connection.
  */
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '@tabby/harness';
 import { Speaker, isSpeakerConfigError } from '../../../src/index.js';
+import { RawPeer } from './raw-peer.js';
 
 const speakers: Speaker[] = [];
+const raws: RawPeer[] = [];
 afterEach(async () => {
+  for (const r of raws.splice(0)) r.close();
   await Promise.all(speakers.splice(0).map((s) => s.stop()));
 });
 
@@ -72,7 +75,7 @@ describe('source address', () => {
     const a = await speaker('127.0.0.93', 65093);
     const aKey = a.addPeer({ address: '127.0.0.94', port: b.listenPort(), remoteAs: 65094, ...FAST });
     // B refuses the connection from 127.0.0.93 (not a configured peer): A keeps failing.
-    await eventually('A to fail at least twice', () => (a.peer(aKey)?.lastError ?? '') !== '' && a.peer(aKey)?.state !== 'Established');
+    await eventually('A to fail', () => (a.peer(aKey)?.lastError ?? '') !== '' && a.peer(aKey)?.state !== 'Established');
     expect(a.peer(aKey)?.state).not.toBe('Established');
   });
 
@@ -116,5 +119,50 @@ describe('setListen', () => {
     expect(s.listenAddresses()).toEqual([{ address: '127.0.0.100', port: 0 }]);
     expect(await accepts('127.0.0.100', port)).toBe(true);
     await expect(s.setListen([{ address: 'any', port }])).rejects.toThrow('listen address must be an IP address, got "any"');
+  });
+});
+
+describe('connection collisions decided at the first OPEN (RFC 4271 §6.8)', () => {
+  /**
+   * The speaker dials the peer (outbound) and the peer dials the speaker (inbound); both get
+   * the speaker's OPEN. The peer answers on the speaker's connection first. Its identifier
+   * decides at once which connection stays: the one opened by the higher identifier, so the
+   * speaker agrees with a peer that resolves the same way instead of both closing both.
+   */
+  async function collide(peerId: string): Promise<{ s: Speaker; key: string; outbound: RawPeer; inbound: RawPeer }> {
+    const raw = await RawPeer.listen('127.0.0.102');
+    const s = new Speaker({ asn: 65101, routerId: '10.0.0.101', listen: [{ address: '127.0.0.101', port: 0 }] });
+    speakers.push(s);
+    await s.start();
+    const key = s.addPeer({ address: '127.0.0.102', port: raw.port, remoteAs: 65102, ...FAST });
+    const outbound = await raw.accepted;
+    raw.server.close();
+    raws.push(outbound);
+    const inbound = await RawPeer.dial('127.0.0.101', s.listenPort(), '127.0.0.102');
+    raws.push(inbound);
+    await eventually('our OPEN on both connections', () => outbound.received.some((m) => m.type === 'open') && inbound.received.some((m) => m.type === 'open'));
+    outbound.open(65102, peerId);
+    return { s, key, outbound, inbound };
+  }
+
+  it('a peer with the higher identifier keeps the connection it opened: ours is closed with Cease 6/7 before it is used', async () => {
+    const { s, key, outbound, inbound } = await collide('10.0.0.200');
+    await eventually('Cease/Connection Collision Resolution on our connection', () => outbound.notifications()[0]);
+    expect(outbound.notifications()[0]).toMatchObject({ code: 6, subcode: 7 });
+    inbound.open(65102, '10.0.0.200');
+    inbound.send({ type: 'keepalive' });
+    await eventually('Established on the peer’s connection', () => s.peer(key)?.state === 'Established');
+    expect(inbound.notifications()).toEqual([]);
+    expect(s.peer(key)?.flaps).toBe(0);
+  });
+
+  it('a peer with the lower identifier: its connection is closed, ours goes on', async () => {
+    const { s, key, outbound, inbound } = await collide('10.0.0.50');
+    await eventually('Cease/Connection Collision Resolution on the peer’s connection', () => inbound.notifications()[0]);
+    expect(inbound.notifications()[0]).toMatchObject({ code: 6, subcode: 7 });
+    outbound.send({ type: 'keepalive' });
+    await eventually('Established on our connection', () => s.peer(key)?.state === 'Established');
+    expect(outbound.notifications()).toEqual([]);
+    expect(s.peer(key)?.flaps).toBe(0);
   });
 });
