@@ -112,9 +112,11 @@ describe('GTSM with real hop counts, against GoBGP', { timeout: 120_000 }, () =>
 
   it('two hops with ttlSecurity 2: Established on both sides; the one-hop session stayed up throughout', async () => {
     tabby.logOnFailure();
-    // The baseline is b's session as it is now (a start-up connection collision may have cost one flap).
+    // Both sides dial at start: the connection collision is decided at the first OPEN, so the
+    // session came up once and never flapped.
     const b0 = tabby.peer(B)!;
     expect(b0.state).toBe('Established');
+    expect(b0.flaps, tabby.history(B).join(' → ')).toBe(0);
     const gb0 = await gobgpNeighbor(gobgpB, T_B);
     expect(gb0.state).toBe('established');
     tabby.configure(peers(2));
