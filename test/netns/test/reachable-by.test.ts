@@ -25,8 +25,8 @@
  * 2. reachableBy r1: `198.18.42.1 via 198.18.40.2 dev eth0 proto 84` appears beside the
  *    node's blackhole and workload route, the session is Established on both ends (BIRD's
  *    `show protocols`, `tabbyctl node status`) and BIRD has exactly the node's block (the
- *    host route is not announced). A known agent issue can flap the session once right after
- *    it comes up (see the step); the step waits it out and logs it;
+ *    host route is not announced), and it never flapped since it first came up (the agent's own
+ *    dial, pending while no route led to BIRD, is abandoned when BIRD's connection is accepted);
  * 3. reachableBy r2: the route moves to `via 198.18.40.3`, the session stays up without a
  *    flap and its packets now pass r2;
  * 4. deleting the BGPPeer removes the host route and nothing else;
@@ -110,14 +110,14 @@ async function tabbyRoutes(): Promise<string[]> {
   return routes.map(shape).sort();
 }
 
-/** BIRD's row of `tabbyctl node status node1`: `[state, info]`, or undefined without one. */
-async function nodeStatusRow(): Promise<{ state: string; info: string } | undefined> {
+/** BIRD's row of `tabbyctl node status node1`: state, since and info, or undefined without one. */
+async function nodeStatusRow(): Promise<{ state: string; since: string; info: string } | undefined> {
   const out = await tabbyctl(['node', 'status', NODE]);
   const row = out.split('\n').find((l) => l.startsWith(`| ${BIRD_IP} `));
   if (!row) return undefined;
   const cells = row.split('|').map((c) => c.trim());
   // | PEER ADDRESS | PEER TYPE | STATE | SINCE | INFO |
-  return { state: cells[3] ?? '', info: cells[5] ?? '' };
+  return { state: cells[3] ?? '', since: cells[4] ?? '', info: cells[5] ?? '' };
 }
 
 /** node1's own dials to BIRD still waiting for an answer (sockets in SYN-SENT). */
@@ -261,18 +261,27 @@ describe('BGPPeer reachableBy: a host route to the peer via its gateway', () => 
     console.log(`node1 ip route show proto ${TABBY_PROTO}:\n    ${(await fabric.ip(nodeNs, ['route', 'show', 'proto', String(TABBY_PROTO)])).trim().split('\n').join('\n    ')}`);
 
     const first = await bird.waitEstablished('node1', 30_000);
-    // Known issue (packages/bgp, reported): until the route came, both ends dialled into the
-    // void. When BIRD's connection wins, the agent leaves its own SYN pending; its retransmit
-    // reaches BIRD a moment later as a second connection, which BIRD (graceful restart aware)
-    // takes for a restart of the agent and closes the established session ("Neighbor graceful
-    // restart detected"). Wait until that dial is resolved, then for the session again.
+    // Until the route came, both ends dialled into the void. Whichever connection won, the
+    // agent's other dial must not reach BIRD later: BIRD (graceful restart aware) would take a
+    // second connection for a restart of the agent and drop the session. Wait until no dial
+    // of node1 is pending, give BIRD a keepalive interval to react, then require no flap.
     await eventually("node1's pending dial to BIRD to be answered or dropped", async () => (await pendingDials()).length === 0, 20_000, 100);
-    await sleep(500);
-    const birdSide = await bird.waitEstablished('node1', 30_000);
-    if (birdSide.since !== first.since) console.warn(`KNOWN ISSUE: the session flapped once after it came up (BIRD Established since ${first.since}, again since ${birdSide.since}): the agent's stale dial`);
-    const row = await eventually('node status to show BIRD Established', async () => ((await nodeStatusRow())?.info === 'Established' ? true : undefined), 20_000, 250);
-    expect(row).toBe(true);
-    console.log(`session Established: BIRD since ${birdSide.since}, tabbyctl node status node1 says Established`);
+    const agentSide = await eventually(
+      'node status to show BIRD Established',
+      async () => {
+        const r = await nodeStatusRow();
+        if (r?.info === 'Established') return r;
+        throw new Error(`node status row: ${JSON.stringify(r)}`);
+      },
+      20_000,
+      250,
+    );
+    await sleep(3000);
+    const birdSide = await bird.protocol('node1');
+    const agentAfter = await nodeStatusRow();
+    expect([birdSide.bgpState, birdSide.since], 'BIRD: Established since it first came up').toEqual(['Established', first.since]);
+    expect([agentAfter?.info, agentAfter?.since], 'agent: Established since it first came up').toEqual(['Established', agentSide.since]);
+    console.log(`session Established without a flap: BIRD since ${birdSide.since}, tabbyctl node status node1 Established since ${agentSide.since}`);
 
     // Exactly the node's block, with node1 as next hop: the host route is never announced.
     // (BIRD lists it as unreachable: it has no IGP routes to resolve a multihop next hop.)
