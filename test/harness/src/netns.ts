@@ -595,6 +595,8 @@ export interface FabricBirdPeer {
   readonly multihop?: number;
   /** `ttl security on` (GTSM, RFC 5082): TTL 255 out, at least 256 − hops in (hops: `multihop`, else 1). */
   readonly ttlSecurity?: boolean;
+  /** `passive on`: BIRD never dials, it only accepts the neighbor's connections. */
+  readonly passive?: boolean;
 }
 
 export interface FabricBirdConfig {
@@ -638,6 +640,7 @@ export function renderFabricBirdConfig(config: FabricBirdConfig): string {
       '  graceful restart aware;',
       ...(p.multihop !== undefined ? [`  multihop ${p.multihop};`] : []),
       ...(p.ttlSecurity ? ['  ttl security on;'] : []),
+      ...(p.passive ? ['  passive on;'] : []),
       `  ${family} { import ${p.import ?? 'all'}; export ${p.export ?? 'none'}; };`,
       '}',
     );

@@ -114,6 +114,8 @@ describe('the fabric refuses what is not its own', () => {
     expect(bird).toContain('neighbor 198.18.0.11 as 64512;');
     expect(bird).toContain('export none;');
     expect(bird).not.toMatch(/protocol\s+kernel/);
+    expect(bird).not.toContain('passive');
+    expect(renderFabricBirdConfig({ address: '198.18.0.2', as: 64513, peers: [{ name: 'node1', neighbor: '198.18.0.11', remoteAs: 64512, passive: true }] })).toContain('  passive on;\n');
     expect(() => renderFabricBirdConfig({ address: '10.0.0.2', as: 1, peers: [] })).toThrow();
     expect(() => renderFabricGobgpConfig({ address: '198.18.0.3', as: 64514, neighbors: [{ address: '192.0.2.1', remoteAs: 1 }] })).toThrow();
   });
