@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Makes sure the programs the tests and benchmarks run for real are installed: nats-server, BIRD 2,
-// GoBGP, iproute2 and busybox, from Debian's packages. As root with apt it installs what is missing, with a
-// policy-rc.d that stops Debian from starting the daemons (BIRD's default config would
-// export routes into this machine's kernel table). Otherwise it stops at once and prints
-// the one command that would install them.
+// GoBGP, iproute2, busybox, podman, runc and the reference CNI plugins, from Debian's packages. As
+// root with apt it installs what is missing, with a policy-rc.d that stops Debian from starting
+// the daemons (BIRD's default config would export routes into this machine's kernel table).
+// Otherwise it stops at once and prints the one command that would install them.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
@@ -20,10 +20,28 @@ const TOOLS = [
   // (Debian's images have no iputils-ping).
   { bin: 'ip', pkg: 'iproute2' },
   { bin: 'busybox', pkg: 'busybox-static' },
+  // test/cni-runtime runs containers for real: podman 4.3 with its CNI network backend (Debian's
+  // podman pulls in conmon, crun and containers-common), runc (the test's OCI runtime: crun 1.8
+  // refuses the hybrid cgroup v1/v2 layout of these machines), the reference CNI plugins (Debian
+  // puts them in /usr/lib/cni, outside PATH), and nsenter (util-linux) to start podman inside a
+  // node namespace. The image is imported from busybox-static's binary: no registry is needed.
+  { bin: 'podman', pkg: 'podman' },
+  { bin: 'runc', pkg: 'runc' },
+  { bin: '/usr/lib/cni/ptp', pkg: 'containernetworking-plugins' },
+  { bin: '/usr/lib/cni/host-local', pkg: 'containernetworking-plugins' },
+  { bin: 'nsenter', pkg: 'util-linux' },
 ];
 const DIRS = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
 
 function installed(bin) {
+  if (path.isAbsolute(bin)) {
+    try {
+      accessSync(bin, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
   return DIRS.some((d) => {
     if (!d) return false;
     try {
