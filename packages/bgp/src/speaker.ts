@@ -120,6 +120,10 @@ function validateListen(listen: readonly ListenAddress[]): void {
   }
 }
 
+function addressInUse(err: unknown): boolean {
+  return err instanceof Error && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
+}
+
 /**
  * Stops accepting on these sockets. `drain`: also wait until every connection they accepted has
  * ended (on stop, when the sessions are closing); without it the sessions keep running.
@@ -239,21 +243,52 @@ export class Speaker {
     }
     // A socket opened with port 0 is also known by the port it got.
     const have = new Map(this.servers.flatMap((s) => [[key(s), s] as const, [key({ address: s.address, port: s.bound }), s] as const]));
-    const opened: ListenSocket[] = [];
-    try {
-      for (const l of listen) if (!have.has(key(l))) opened.push(await this.openListener(l));
-    } catch (err) {
-      await closeSockets(opened, this.listenerSecurity);
-      throw err;
-    }
     const want = new Set(listen.map(key));
-    const fresh = new Map(opened.map((s) => [key(s), s]));
     const gone = this.servers.filter((s) => !want.has(key(s)) && !want.has(key({ address: s.address, port: s.bound })));
+    const missing = listen.filter((l) => !have.has(key(l)));
+    const opened: ListenSocket[] = [];
+    let closedFirst = false;
+    try {
+      for (const l of missing) opened.push(await this.openListener(l));
+    } catch (err) {
+      // Linux lets a wildcard and a specific address share a port only with SO_REUSEPORT, which
+      // Node cannot set: for such a move the old sockets close first (connections arriving in
+      // that instant are refused and retried by the peer), and come back if the new ones fail.
+      if (!addressInUse(err) || gone.length === 0) {
+        await closeSockets(opened, this.listenerSecurity, false);
+        throw err;
+      }
+      await closeSockets(gone, this.listenerSecurity, false);
+      closedFirst = true;
+      try {
+        for (const l of missing.slice(opened.length)) opened.push(await this.openListener(l));
+      } catch (again) {
+        await closeSockets(opened, this.listenerSecurity, false);
+        await this.reopen(gone);
+        throw again;
+      }
+    }
+    const fresh = new Map(opened.map((s) => [key(s), s]));
     this.servers.splice(0, this.servers.length, ...listen.map((l) => have.get(key(l)) ?? fresh.get(key(l))).filter((s) => s !== undefined));
     this.listen = listen;
     this.syncSecurity();
-    await closeSockets(gone, this.listenerSecurity, false);
-    if (gone.length > 0 || opened.length > 0) this.log.info({ listen: listen.map(key), closed: gone.map(key) }, 'BGP listen addresses changed');
+    if (!closedFirst) await closeSockets(gone, this.listenerSecurity, false);
+    if (gone.length > 0 || opened.length > 0) this.log.info({ listen: listen.map(key), closed: gone.map(key), closedFirst }, 'BGP listen addresses changed');
+  }
+
+  /** Puts back listening sockets closed for a move that failed; what cannot be reopened is logged. */
+  private async reopen(sockets: readonly ListenSocket[]): Promise<void> {
+    for (const old of sockets) {
+      const i = this.servers.indexOf(old);
+      try {
+        const back = await this.openListener({ address: old.address, port: old.bound });
+        if (i >= 0) this.servers[i] = back;
+      } catch (err) {
+        if (i >= 0) this.servers.splice(i, 1);
+        this.log.error({ address: old.address, port: old.bound, err: (err as Error).message }, 'cannot listen again where before after a failed move');
+      }
+    }
+    this.syncSecurity();
   }
 
   /** The addresses listened on (as given to the constructor or {@link setListen}). */
