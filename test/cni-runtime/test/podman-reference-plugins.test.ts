@@ -1,0 +1,128 @@
+/**
+ * Podman 4.3 with its CNI backend, for real, inside a node namespace this test creates — the
+ * runtime half of the tabby-cni test, proved with the reference plugins (`ptp` + `host-local`)
+ * before any Tabby code is involved.
+ *
+ * Fabric: one namespace `node1` (only `lo`; no link anywhere, nothing in this machine's own
+ * namespace). Podman runs there (`nsenter --net`), with every file of its own in the test's
+ * directory; containers come from a busybox image imported from busybox-static's binary.
+ * Addresses: 198.18.161.0/24 (ptp, host-local), inside 198.18.0.0/15.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { Fabric, tempDir } from '@tabby/harness';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Podman, processRunning, ptpNetwork, type ContainerInfo } from '../src/podman.js';
+
+const fabric = new Fabric();
+const dir = tempDir('tabby-cni-runtime-');
+let podman: Podman | undefined;
+// Registered before anything is built: containers, podman's files and the namespaces go even when set-up fails.
+afterAll(async () => {
+  try {
+    await podman?.cleanup();
+  } finally {
+    try {
+      await fabric.cleanup();
+    } finally {
+      dir.remove();
+    }
+  }
+}, 60_000);
+
+const SUBNET = '198.18.161.0/24';
+const NETWORK = `${fabric.prefix}-ptp`;
+const ipamDir = path.join(dir.path, 'host-local');
+/** host-local's record of what it handed out: one file per address. */
+const allocated = (): string[] =>
+  existsSync(path.join(ipamDir, NETWORK))
+    ? readdirSync(path.join(ipamDir, NETWORK))
+        .filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f))
+        .sort()
+    : [];
+
+const containers = new Map<string, ContainerInfo>();
+
+beforeAll(async () => {
+  const t0 = Date.now();
+  const ns = await fabric.addNamespace('node1');
+  podman = new Podman({ fabric, namespace: ns, dir: path.join(dir.path, 'podman-node1'), pluginDirs: ['/usr/lib/cni'], networks: [ptpNetwork(NETWORK, SUBNET, ipamDir)] });
+  await podman.importImage();
+  console.log(`fabric ${fabric.prefix}: node1 and podman's busybox image ready in ${Date.now() - t0} ms`);
+}, 60_000);
+
+function pm(): Podman {
+  if (!podman) throw new Error('podman was not set up');
+  return podman;
+}
+
+describe('podman with the CNI backend inside a node namespace (reference plugins)', () => {
+  it('1. two containers start on node1, each with an address of the ptp network', async () => {
+    for (const name of ['a', 'b']) {
+      const t0 = Date.now();
+      const c = await pm().run(name);
+      containers.set(name, c);
+      console.log(`container ${name}: ${c.address}/${c.prefixLength} gw ${c.gateway} mac ${c.macAddress} netns ${c.sandboxKey} (pid ${c.pid}) in ${Date.now() - t0} ms`);
+      expect(c.address).toMatch(/^198\.18\.161\.\d+$/);
+      expect(c.sandboxKey).toMatch(/^\/run\/netns\/netns-[0-9a-f-]{36}$/);
+    }
+    expect(containers.get('a')!.address).not.toBe(containers.get('b')!.address);
+    expect(allocated()).toEqual([containers.get('a')!.address, containers.get('b')!.address].sort());
+    // The host side of each veth is in node1 (a /32 route to each container), not in this machine's namespace.
+    const routes = await fabric.routes(fabric.ns('node1'));
+    console.log(`node1's routes:\n    ${routes.map((r) => r.text).join('\n    ')}`);
+    for (const c of containers.values()) expect(routes.some((r) => r.dst === `${c.address}/32` && r.dev?.startsWith('veth'))).toBe(true);
+    const inside = await pm().exec('a', ['ip', '-4', 'addr', 'show', 'eth0']);
+    expect(inside.stdout).toContain(`${containers.get('a')!.address}/24`);
+  });
+
+  it('2. the containers ping each other', async () => {
+    const a = containers.get('a')!;
+    const b = containers.get('b')!;
+    const ab = await pm().ping('a', b.address, { count: 2 });
+    const ba = await pm().ping('b', a.address, { count: 2 });
+    console.log(`ping a -> b ${b.address}: ${ab.received}/${ab.transmitted}; b -> a ${a.address}: ${ba.received}/${ba.transmitted}`);
+    expect(ab.received, ab.output).toBe(2);
+    expect(ba.received, ba.output).toBe(2);
+  });
+
+  it('3. stop, then rm: the CNI DEL runs (host-local releases the address), the netns and the cached result go', async () => {
+    const b = containers.get('b')!;
+    await pm().stop('b');
+    expect(allocated()).toEqual([containers.get('a')!.address]);
+    expect(existsSync(b.sandboxKey)).toBe(false);
+    await pm().rm('b');
+    expect((await pm().ps()).has('b')).toBe(false);
+    expect(pm().cachedResults().some((f) => f.includes(b.id))).toBe(false);
+  });
+
+  it('4. rm -f of a running container releases its address too; a new container gets one again and is reachable', async () => {
+    const a = containers.get('a')!;
+    await pm().rm('a', { force: true });
+    expect(allocated()).toEqual([]);
+    expect(existsSync(a.sandboxKey)).toBe(false);
+    const c = await pm().run('c');
+    const d = await pm().run('d');
+    const r = await pm().ping('c', d.address, { count: 1 });
+    console.log(`after churn: c ${c.address}, d ${d.address}; ping c -> d ${r.received}/${r.transmitted}`);
+    expect(r.received, r.output).toBe(1);
+    expect(allocated()).toEqual([c.address, d.address].sort());
+    containers.set('c', c);
+    containers.set('d', d);
+  });
+
+  it('5. clean-up leaves no container process, namespace, cached result, cgroup or file behind', async () => {
+    const p = pm();
+    const pids = [...containers.values()].flatMap((c) => [c.pid, c.conmonPid]);
+    const keys = [...containers.values()].map((c) => c.sandboxKey);
+    await p.cleanup();
+    await fabric.cleanup();
+    expect(await fabric.listOurs()).toEqual([]);
+    for (const k of keys) expect(existsSync(k), k).toBe(false);
+    // Gone, or a zombie of PID 1 (conmon double-forks) until that reaps it.
+    for (const pid of pids) expect(processRunning(pid), `pid ${pid} is running`).toBe(false);
+    expect(p.cgroupDirs()).toEqual([]);
+    expect(p.cachedResults()).toEqual([]);
+    expect(existsSync(p.dir)).toBe(false);
+  });
+});
