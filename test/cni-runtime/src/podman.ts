@@ -171,6 +171,52 @@ export function ptpNetwork(name: string, subnet: string, dataDir: string): CniNe
   };
 }
 
+/** One call of a CNI plugin, as {@link cniCallRecorder}'s wrapper logged it. */
+export interface CniCall {
+  readonly command: string;
+  readonly containerId: string;
+  readonly ifname: string;
+  readonly netns: string;
+  /** `CNI_ARGS`, split into its `K=V` pairs. */
+  readonly args: Readonly<Record<string, string>>;
+}
+
+/**
+ * A plugin directory holding `type` as a small shell wrapper that appends each call's
+ * `CNI_COMMAND`, `CNI_CONTAINERID`, `CNI_IFNAME`, `CNI_NETNS` and `CNI_ARGS` to `logFile`, then
+ * execs `realBinary` with the same arguments, environment and stdin. So a test sees exactly
+ * which calls the runtime made (podman does not call DEL on every `rm`, for one).
+ */
+export function cniCallRecorder(pluginDir: string, type: string, realBinary: string, logFile: string): { dir: string; calls(): CniCall[] } {
+  if (!/^[a-zA-Z0-9_.-]+$/.test(type)) throw new Error(`plugin type "${type}" is not a file name`);
+  mkdirSync(pluginDir, { recursive: true });
+  const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  const wrapper = path.join(pluginDir, type);
+  writeFileSync(
+    wrapper,
+    [
+      '#!/bin/sh',
+      '# Written by test/cni-runtime (cniCallRecorder): log the call, then run the real plugin.',
+      `printf '%s\\t%s\\t%s\\t%s\\t%s\\n' "$CNI_COMMAND" "$CNI_CONTAINERID" "$CNI_IFNAME" "$CNI_NETNS" "$CNI_ARGS" >> ${q(logFile)}`,
+      `exec ${q(realBinary)} "$@"`,
+      '',
+    ].join('\n'),
+  );
+  chmodSync(wrapper, 0o755);
+  return {
+    dir: pluginDir,
+    calls: () =>
+      (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [command, containerId, ifname, netns, args] = line.split('\t');
+          const kv = Object.fromEntries((args ?? '').split(';').filter(Boolean).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+          return { command, containerId, ifname, netns, args: kv };
+        }),
+  };
+}
+
 /** One podman (one node's container runtime) inside a fabric namespace. */
 export class Podman {
   readonly namespace: string;

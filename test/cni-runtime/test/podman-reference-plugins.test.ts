@@ -10,9 +10,9 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { Fabric, tempDir } from '@tabby/harness';
+import { Fabric, eventually, tempDir } from '@tabby/harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Podman, processRunning, ptpNetwork, type ContainerInfo } from '../src/podman.js';
+import { Podman, cniCallRecorder, processRunning, ptpNetwork, type ContainerInfo } from '../src/podman.js';
 
 const fabric = new Fabric();
 const dir = tempDir('tabby-cni-runtime-');
@@ -42,11 +42,15 @@ const allocated = (): string[] =>
     : [];
 
 const containers = new Map<string, ContainerInfo>();
+/** ptp behind a wrapper that logs every call podman makes. */
+const recorder = cniCallRecorder(path.join(dir.path, 'cni-bin'), 'ptp', '/usr/lib/cni/ptp', path.join(dir.path, 'cni-calls.log'));
+/** The calls for one container, as `COMMAND` strings in order. */
+const callsOf = (c: ContainerInfo): string[] => recorder.calls().filter((x) => x.containerId === c.id).map((x) => x.command);
 
 beforeAll(async () => {
   const t0 = Date.now();
   const ns = await fabric.addNamespace('node1');
-  podman = new Podman({ fabric, namespace: ns, dir: path.join(dir.path, 'podman-node1'), pluginDirs: ['/usr/lib/cni'], networks: [ptpNetwork(NETWORK, SUBNET, ipamDir)] });
+  podman = new Podman({ fabric, namespace: ns, dir: path.join(dir.path, 'podman-node1'), pluginDirs: [recorder.dir, '/usr/lib/cni'], networks: [ptpNetwork(NETWORK, SUBNET, ipamDir)] });
   await podman.importImage();
   console.log(`fabric ${fabric.prefix}: node1 and podman's busybox image ready in ${Date.now() - t0} ms`);
 }, 60_000);
@@ -74,6 +78,15 @@ describe('podman with the CNI backend inside a node namespace (reference plugins
     for (const c of containers.values()) expect(routes.some((r) => r.dst === `${c.address}/32` && r.dev?.startsWith('veth'))).toBe(true);
     const inside = await pm().exec('a', ['ip', '-4', 'addr', 'show', 'eth0']);
     expect(inside.stdout).toContain(`${containers.get('a')!.address}/24`);
+    // What podman passed to the plugin: one ADD each, eth0 in the container's namespace,
+    // CNI_ARGS with the container's name as K8S_POD_NAME and no K8S_POD_NAMESPACE.
+    for (const c of containers.values()) {
+      const calls = recorder.calls().filter((x) => x.containerId === c.id);
+      console.log(`CNI calls for ${c.name}: ${calls.map((x) => `${x.command} ${x.ifname} ${x.netns} ${JSON.stringify(x.args)}`).join('; ')}`);
+      expect(calls.map((x) => x.command)).toEqual(['ADD']);
+      expect(calls[0]).toMatchObject({ ifname: 'eth0', netns: c.sandboxKey, args: { IgnoreUnknown: '1', K8S_POD_NAME: c.name } });
+      expect(calls[0].args.K8S_POD_NAMESPACE).toBeUndefined();
+    }
   });
 
   it('2. the containers ping each other', async () => {
@@ -86,19 +99,22 @@ describe('podman with the CNI backend inside a node namespace (reference plugins
     expect(ba.received, ba.output).toBe(2);
   });
 
-  it('3. stop, then rm: the CNI DEL runs (host-local releases the address), the netns and the cached result go', async () => {
+  it('3. stop runs the CNI DEL (host-local releases the address, the netns and the cached result go); rm after it calls nothing', async () => {
     const b = containers.get('b')!;
     await pm().stop('b');
+    expect(callsOf(b)).toEqual(['ADD', 'DEL']);
     expect(allocated()).toEqual([containers.get('a')!.address]);
     expect(existsSync(b.sandboxKey)).toBe(false);
+    expect(pm().cachedResults().some((f) => f.includes(b.id))).toBe(false);
     await pm().rm('b');
     expect((await pm().ps()).has('b')).toBe(false);
-    expect(pm().cachedResults().some((f) => f.includes(b.id))).toBe(false);
+    expect(callsOf(b), 'podman rm of a stopped container calls no DEL: its network is already torn down').toEqual(['ADD', 'DEL']);
   });
 
   it('4. rm -f of a running container releases its address too; a new container gets one again and is reachable', async () => {
     const a = containers.get('a')!;
     await pm().rm('a', { force: true });
+    expect(callsOf(a)).toEqual(['ADD', 'DEL']);
     expect(allocated()).toEqual([]);
     expect(existsSync(a.sandboxKey)).toBe(false);
     const c = await pm().run('c');
@@ -111,7 +127,18 @@ describe('podman with the CNI backend inside a node namespace (reference plugins
     containers.set('d', d);
   });
 
-  it('5. clean-up leaves no container process, namespace, cached result, cgroup or file behind', async () => {
+  it('5. a container that exits by itself gets its DEL from conmon (podman container cleanup); rm then calls nothing', async () => {
+    const e = await pm().run('e', { command: ['sleep', '1'] });
+    expect(e.address).toMatch(/^198\.18\.161\.\d+$/);
+    // The wrapper logs a call before the plugin runs: wait for the DEL's effects, not its log line.
+    await eventually('e to exit and its network to be torn down', () => !allocated().includes(e.address) && !existsSync(e.sandboxKey), 15_000, 100);
+    expect(callsOf(e)).toEqual(['ADD', 'DEL']);
+    expect((await pm().ps()).get('e')).toMatch(/^Exited \(0\)/);
+    await pm().rm('e');
+    expect(callsOf(e)).toEqual(['ADD', 'DEL']);
+  });
+
+  it('6. clean-up leaves no container process, namespace, cached result, cgroup or file behind', async () => {
     const p = pm();
     const pids = [...containers.values()].flatMap((c) => [c.pid, c.conmonPid]);
     const keys = [...containers.values()].map((c) => c.sandboxKey);
