@@ -80,6 +80,7 @@ export {
   qualifiedNameProblems,
   workloadEndpointName,
   workloadInterfaceName,
+  containerInterfaceName,
 } from './names.js';
 export type { WorkloadEndpointIdentifiers } from './names.js';
 export {

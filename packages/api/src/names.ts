@@ -128,3 +128,11 @@ export function workloadInterfaceName(namespace: string, pod: string, prefix = '
   const digest = createHash('sha1').update(`${namespace}.${pod}`).digest('hex');
   return `${prefix}${digest.slice(0, 11)}`;
 }
+
+/**
+ * The host-side interface name Calico's CNI plugin gives a container that has no Kubernetes
+ * pod identity (orchestrator `cni`): `cali` + the first 11 characters of the container ID.
+ */
+export function containerInterfaceName(containerID: string, prefix = 'cali'): string {
+  return `${prefix}${containerID.slice(0, 11)}`;
+}

@@ -16,6 +16,7 @@ export type Db = Database.Database;
  * - allocations: one row per assigned address, with its handle and attributes.
  * - intents: workload adds/deletes in progress, so a crash half-way is finished or undone.
  * - instances: live ipam processes sharing this database (for intents' owners).
+ * - intents.container_id / endpoint: a CNI change touches only that container's endpoint.
  */
 const MIGRATIONS: readonly { name: string; sql: string }[] = [
   {
@@ -64,6 +65,13 @@ const MIGRATIONS: readonly { name: string; sql: string }[] = [
         pid       INTEGER NOT NULL,
         heartbeat INTEGER NOT NULL
       ) WITHOUT ROWID;
+    `,
+  },
+  {
+    name: 'intents: container id and endpoint of CNI workload changes',
+    sql: `
+      ALTER TABLE intents ADD COLUMN container_id TEXT NOT NULL DEFAULT '';
+      ALTER TABLE intents ADD COLUMN endpoint TEXT NOT NULL DEFAULT '';
     `,
   },
 ];

@@ -155,12 +155,17 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
         numIpv6: countOf(req.numIpv6, 'numIpv6'),
         ipv4Pools: req.ipv4Pools,
         ipv6Pools: req.ipv6Pools,
+        handle: req.handle,
+        containerId: req.containerId,
+        endpoint: req.endpoint,
+        orchestrator: req.orchestrator,
+        mac: req.mac,
       });
       if (!r.existing) metrics.workloadsAdded.inc();
       return r;
     },
     workloadDelete: async (req) => {
-      const r = await deps.workloads.delete(req.namespace, req.name);
+      const r = await deps.workloads.delete({ namespace: req.namespace, name: req.name, handle: req.handle, containerId: req.containerId, endpoint: req.endpoint });
       metrics.workloadsDeleted.inc();
       return r;
     },

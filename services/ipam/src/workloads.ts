@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { status } from '@grpc/grpc-js';
-import { metaOf, nameProblems, workloadEndpointName, workloadInterfaceName, wrap } from '@tabby/api';
+import { containerInterfaceName, metaOf, nameProblems, workloadEndpointName, workloadInterfaceName, wrap } from '@tabby/api';
 import { ObjectMeta, type ResourceStoreClient, type Resource, type WorkloadEndpoint } from '@tabby/proto';
 import { ServiceError, callUnary, isGrpcError, type Logger } from '@tabby/runtime';
 import type { GroupCommitter } from './commit.js';
@@ -12,8 +12,18 @@ export function workloadHandle(namespace: string, name: string): string {
   return `workload:${namespace}/${name}`;
 }
 
+/** Orchestrators of workload endpoints IPAM writes: Kubernetes pods, or bare CNI containers. */
+export type WorkloadOrchestrator = 'k8s' | 'cni';
+
+/** An IPAM handle: printable, no spaces, at most 512 characters (Calico's CNI: `<network>.<containerID>`). */
+const HANDLE = /^[A-Za-z0-9][A-Za-z0-9_.:/@+=-]{0,511}$/;
+/** A container ID as a WorkloadEndpoint accepts it. */
+const CONTAINER_ID = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
+const MAC = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/;
+
 export interface WorkloadAddInput {
   readonly namespace: string;
+  /** The pod (k8s) or the workload (cni: the container ID). */
   readonly name: string;
   readonly node: string;
   readonly labels: Readonly<Record<string, string>>;
@@ -21,6 +31,37 @@ export interface WorkloadAddInput {
   readonly numIpv6: number;
   readonly ipv4Pools: readonly string[];
   readonly ipv6Pools: readonly string[];
+  /** IPAM handle; default {@link workloadHandle}. */
+  readonly handle?: string | undefined;
+  /** spec.containerID (CNI_CONTAINERID). */
+  readonly containerId?: string | undefined;
+  /** spec.endpoint (CNI_IFNAME); default eth0. */
+  readonly endpoint?: string | undefined;
+  /** Default k8s. */
+  readonly orchestrator?: string | undefined;
+  /** spec.mac: the container-side interface's MAC. */
+  readonly mac?: string | undefined;
+}
+
+export interface WorkloadDeleteInput {
+  readonly namespace: string;
+  readonly name: string;
+  /** Handle to release; default {@link workloadHandle}. */
+  readonly handle?: string | undefined;
+  /** Only endpoints with this spec.containerID are deleted. */
+  readonly containerId?: string | undefined;
+  /** Only endpoints with this spec.endpoint are deleted. */
+  readonly endpoint?: string | undefined;
+}
+
+/** Which endpoints of a workload a delete (or its recovery) may remove. */
+interface EndpointFilter {
+  readonly containerId: string;
+  readonly endpoint: string;
+}
+
+function checkHandle(handle: string): void {
+  if (!HANDLE.test(handle)) throw new ServiceError('invalid-argument', `handle "${handle}" must be 1-512 printable characters without spaces, starting with a letter or digit`);
 }
 
 export interface WorkloadAddResult {
@@ -38,6 +79,8 @@ interface IntentRow {
   node: string;
   owner: string;
   created_at: number;
+  container_id: string;
+  endpoint: string;
 }
 
 const STORE_TIMEOUT_MS = 10_000;
@@ -71,8 +114,8 @@ export class Workloads {
     private readonly logger: Logger,
   ) {
     this.s = {
-      insertIntent: db.prepare<[string, string, string, string, string, string, number]>(
-        'INSERT OR REPLACE INTO intents (handle, op, namespace, name, node, owner, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      insertIntent: db.prepare<[string, string, string, string, string, string, number, string, string]>(
+        'INSERT OR REPLACE INTO intents (handle, op, namespace, name, node, owner, created_at, container_id, endpoint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       deleteIntent: db.prepare<[string, string]>('DELETE FROM intents WHERE handle = ? AND owner = ?'),
       deleteIntentAny: db.prepare<[string]>('DELETE FROM intents WHERE handle = ?'),
@@ -103,22 +146,28 @@ export class Workloads {
   }
 
   private endpointFor(input: WorkloadAddInput, ipNetworks: string[]): { resource: Resource; name: string; interfaceName: string } {
-    const named = workloadEndpointName({ node: input.node, orchestrator: 'k8s', pod: input.name, endpoint: 'eth0', workload: '', containerID: '' });
+    const orchestrator = orchestratorOf(input.orchestrator);
+    const endpoint = input.endpoint || 'eth0';
+    const containerID = input.containerId ?? '';
+    // Calico's CNI plugin: a pod is named by its pod name; a bare container by its ID.
+    const cni = orchestrator === 'cni';
+    const cniContainer = containerID || input.name;
+    const named = workloadEndpointName({ node: input.node, orchestrator, pod: cni ? '' : input.name, endpoint, workload: cni ? input.name : '', containerID: cni ? cniContainer : containerID });
     if ('problems' in named) throw new ServiceError('invalid-argument', named.problems.map((p) => `${p.field}: ${p.reason}`).join('; '));
-    const interfaceName = workloadInterfaceName(input.namespace, input.name);
+    const interfaceName = cni ? containerInterfaceName(cniContainer) : workloadInterfaceName(input.namespace, input.name);
     const wep: WorkloadEndpoint = {
       metadata: ObjectMeta.fromPartial({
         name: named.name,
         namespace: input.namespace,
-        labels: { ...input.labels, 'projectcalico.org/namespace': input.namespace, 'projectcalico.org/orchestrator': 'k8s' },
+        labels: { ...input.labels, 'projectcalico.org/namespace': input.namespace, 'projectcalico.org/orchestrator': orchestrator },
       }),
       spec: {
-        orchestrator: 'k8s',
-        workload: '',
+        orchestrator,
+        workload: cni ? input.name : '',
         node: input.node,
-        containerID: '',
-        pod: input.name,
-        endpoint: 'eth0',
+        containerID: cni ? cniContainer : containerID,
+        pod: cni ? '' : input.name,
+        endpoint,
         serviceAccountName: '',
         ipNetworks,
         ipNATs: [],
@@ -126,7 +175,7 @@ export class Workloads {
         ipv6Gateway: '',
         profiles: [`kns.${input.namespace}`],
         interfaceName,
-        mac: '',
+        mac: input.mac ?? '',
         ports: [],
         allowSpoofedSourcePrefixes: [],
       },
@@ -144,14 +193,20 @@ export class Workloads {
       const problems = nameProblems(value);
       if (problems.length > 0) throw new ServiceError('invalid-argument', `${field} "${value}": ${problems.join('; ')}`);
     }
-    const handle = workloadHandle(input.namespace, input.name);
+    orchestratorOf(input.orchestrator);
+    if (input.containerId && !CONTAINER_ID.test(input.containerId)) throw new ServiceError('invalid-argument', `container id "${input.containerId}" must be letters, digits and -, starting and ending with a letter or digit`);
+    if (input.mac && !MAC.test(input.mac)) throw new ServiceError('invalid-argument', `mac "${input.mac}" is not a MAC address such as 66:1f:4b:6e:51:19`);
+    const handle = input.handle || workloadHandle(input.namespace, input.name);
+    checkHandle(handle);
+    const containerId = input.containerId ?? '';
+    const endpoint = input.endpoint ?? '';
     const numIpv4 = input.numIpv4 === 0 && input.numIpv6 === 0 ? 1 : input.numIpv4;
     const assigned = await this.committer.run((tx) => {
       const pending = this.s.intent.get(handle);
       if (pending && pending.owner !== this.instanceId && !this.ownerDead(pending.owner)) {
         throw new ServiceError('conflict', `workload ${input.namespace}/${input.name} is being ${pending.op === 'add' ? 'added' : 'deleted'} by another request; retry`);
       }
-      this.s.insertIntent.run(handle, 'add', input.namespace, input.name, input.node, this.instanceId, Date.now());
+      this.s.insertIntent.run(handle, 'add', input.namespace, input.name, input.node, this.instanceId, Date.now(), containerId, endpoint);
       return this.engine.autoAssign(tx, {
         node: input.node,
         handle,
@@ -159,7 +214,7 @@ export class Workloads {
         numIpv6: input.numIpv6,
         ipv4Pools: input.ipv4Pools,
         ipv6Pools: input.ipv6Pools,
-        attributes: { namespace: input.namespace, pod: input.name },
+        attributes: { namespace: input.namespace, pod: input.name, ...(containerId ? { containerID: containerId } : {}) },
       });
     });
     failpoint('after-assign');
@@ -185,13 +240,21 @@ export class Workloads {
     return { endpointName: ep.name, interfaceName: ep.interfaceName, ipNetworks, existing: assigned.existing };
   }
 
-  async delete(namespace: string, name: string): Promise<{ released: string[]; found: boolean }> {
+  /**
+   * Deletes the workload's endpoints (only those of `containerId`/`endpoint` when given: the
+   * DEL of a pod's old container leaves the endpoint its new container wrote) and releases
+   * the handle's addresses. Idempotent: a second call finds nothing and releases nothing.
+   */
+  async delete(input: WorkloadDeleteInput): Promise<{ released: string[]; found: boolean }> {
+    const { namespace, name } = input;
     if (!namespace || !name) throw new ServiceError('invalid-argument', 'namespace and name must be given');
-    const handle = workloadHandle(namespace, name);
+    const handle = input.handle || workloadHandle(namespace, name);
+    checkHandle(handle);
+    const filter: EndpointFilter = { containerId: input.containerId ?? '', endpoint: input.endpoint ?? '' };
     const held = this.engine.allocationsOfHandle(handle);
     const node = held[0]?.node ?? '';
-    await this.committer.run(() => this.s.insertIntent.run(handle, 'delete', namespace, name, node, this.instanceId, Date.now()));
-    const found = await this.deleteEndpoints(namespace, name);
+    await this.committer.run(() => this.s.insertIntent.run(handle, 'delete', namespace, name, node, this.instanceId, Date.now(), filter.containerId, filter.endpoint));
+    const found = await this.deleteEndpoints(namespace, name, filter);
     const released = await this.committer.run((tx) => {
       const r = this.engine.releaseByHandle(tx, handle);
       this.s.deleteIntent.run(handle, this.instanceId);
@@ -200,22 +263,30 @@ export class Workloads {
     return { released, found: found || released.length > 0 };
   }
 
-  /** Deletes the workload's endpoints from the store (all of them: one per node it ran on). */
-  private async deleteEndpoints(namespace: string, name: string): Promise<boolean> {
+  /**
+   * Deletes the workload's endpoints from the store: all of them (one per node it ran on), or
+   * with a filter only those of that container and interface. A filtered delete carries the
+   * listed resourceVersion, so an endpoint another container rewrote meanwhile is left alone.
+   */
+  private async deleteEndpoints(namespace: string, name: string, filter: EndpointFilter = { containerId: '', endpoint: '' }): Promise<boolean> {
     let list;
     try {
       list = await callUnary(this.store.list.bind(this.store), { kind: 'WorkloadEndpoint', namespace, labelSelector: '' }, { timeoutMs: STORE_TIMEOUT_MS });
     } catch (err) {
       throw storeFailure(err, `cannot read WorkloadEndpoints of ${namespace}/${name}`);
     }
+    const filtered = filter.containerId !== '' || filter.endpoint !== '';
     let found = false;
     for (const r of list.items) {
-      if (r.kind?.$case !== 'workloadEndpoint' || r.kind.value.spec?.pod !== name) continue;
+      if (r.kind?.$case !== 'workloadEndpoint' || !endpointOf(r.kind.value, name, filter)) continue;
       found = true;
       try {
-        await callUnary(this.store.delete.bind(this.store), { kind: 'WorkloadEndpoint', namespace, name: metaOf(r).name, resourceVersion: '', force: false }, { timeoutMs: STORE_TIMEOUT_MS });
+        const resourceVersion = filtered ? metaOf(r).resourceVersion : '';
+        await callUnary(this.store.delete.bind(this.store), { kind: 'WorkloadEndpoint', namespace, name: metaOf(r).name, resourceVersion, force: false }, { timeoutMs: STORE_TIMEOUT_MS });
       } catch (err) {
         if (isGrpcError(err) && err.code === status.NOT_FOUND) continue;
+        // Rewritten since the list (a newer container of the pod): no longer ours to delete.
+        if (filtered && isGrpcError(err) && err.code === status.FAILED_PRECONDITION) continue;
         throw storeFailure(err, `cannot delete WorkloadEndpoint ${namespace}/${metaOf(r).name}`);
       }
     }
@@ -253,7 +324,7 @@ export class Workloads {
       try {
         if (intent.op === 'add') {
           const held = this.engine.allocationsOfHandle(intent.handle).map((a) => a.address);
-          const present = await this.endpointHolds(intent.namespace, intent.name, held);
+          const present = await this.endpointHolds(intent.namespace, intent.name, held, { containerId: intent.container_id, endpoint: intent.endpoint });
           await this.committer.run((tx) => {
             if (!present) this.engine.releaseByHandle(tx, intent.handle);
             this.s.deleteIntentAny.run(intent.handle);
@@ -262,7 +333,7 @@ export class Workloads {
           else undone++;
           this.logger.info({ handle: intent.handle, owner: intent.owner, outcome: present ? 'kept' : 'released' }, 'recovered an interrupted workload add');
         } else {
-          await this.deleteEndpoints(intent.namespace, intent.name);
+          await this.deleteEndpoints(intent.namespace, intent.name, { containerId: intent.container_id, endpoint: intent.endpoint });
           await this.committer.run((tx) => {
             this.engine.releaseByHandle(tx, intent.handle);
             this.s.deleteIntentAny.run(intent.handle);
@@ -277,15 +348,30 @@ export class Workloads {
     return { completed, undone };
   }
 
-  private async endpointHolds(namespace: string, name: string, addresses: readonly string[]): Promise<boolean> {
+  private async endpointHolds(namespace: string, name: string, addresses: readonly string[], filter: EndpointFilter): Promise<boolean> {
     const list = await callUnary(this.store.list.bind(this.store), { kind: 'WorkloadEndpoint', namespace, labelSelector: '' }, { timeoutMs: STORE_TIMEOUT_MS });
     const want = new Set(addresses);
     return list.items.some((r) => {
-      if (r.kind?.$case !== 'workloadEndpoint' || r.kind.value.spec?.pod !== name) return false;
+      if (r.kind?.$case !== 'workloadEndpoint' || !r.kind.value.spec || !endpointOf(r.kind.value, name, filter)) return false;
       const nets = r.kind.value.spec.ipNetworks.map((n) => n.replace(/\/(32|128)$/, ''));
       return nets.length === want.size && nets.every((n) => want.has(n));
     });
   }
+}
+
+function orchestratorOf(value: string | undefined): WorkloadOrchestrator {
+  if (value === undefined || value === '' || value === 'k8s') return 'k8s';
+  if (value === 'cni') return 'cni';
+  throw new ServiceError('invalid-argument', `orchestrator "${value}" is not supported: k8s (a pod) or cni (a bare container)`);
+}
+
+/** True when `wep` is the workload `name`'s (its pod, or its workload for cni) and passes the filter. */
+function endpointOf(wep: WorkloadEndpoint, name: string, filter: EndpointFilter): boolean {
+  const s = wep.spec;
+  if (!s || (s.pod || s.workload) !== name) return false;
+  if (filter.containerId !== '' && s.containerID !== filter.containerId) return false;
+  if (filter.endpoint !== '' && s.endpoint !== filter.endpoint) return false;
+  return true;
 }
 
 function storeFailure(err: unknown, what: string): Error {

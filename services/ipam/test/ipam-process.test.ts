@@ -397,6 +397,101 @@ describe('crash safety', () => {
   }, 90_000);
 });
 
+describe('WorkloadAdd/WorkloadDelete as tabby-cni calls them (handle, container id, endpoint)', () => {
+  async function wepList(c: Cluster): Promise<{ name: string; containerID: string; endpoint: string; nets: string[]; mac: string; iface: string; orchestrator: string; workload: string }[]> {
+    const list = await call(c.storeClient.list.bind(c.storeClient), { kind: 'WorkloadEndpoint', namespace: '', labelSelector: '' });
+    return list.items.map((r) => {
+      const s = r.kind?.$case === 'workloadEndpoint' ? r.kind.value.spec : undefined;
+      return {
+        name: `${metaOf(r).namespace}/${metaOf(r).name}`,
+        containerID: s?.containerID ?? '',
+        endpoint: s?.endpoint ?? '',
+        nets: s?.ipNetworks ?? [],
+        mac: s?.mac ?? '',
+        iface: s?.interfaceName ?? '',
+        orchestrator: s?.orchestrator ?? '',
+        workload: s?.workload ?? '',
+      };
+    });
+  }
+  const base = { labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] };
+
+  it("uses the given handle; a DEL of a pod's old container releases only its own addresses and leaves the newer container's endpoint", async () => {
+    const c = await startCluster('cni-handles');
+    await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p', '10.70.0.0/16') });
+    await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n1') });
+    await waitForPools(c, 1);
+    const add = (cid: string) =>
+      call(c.ipamClient.workloadAdd.bind(c.ipamClient), { ...base, namespace: 'default', name: 'web-0', node: 'n1', handle: `k8s-pod-network.${cid}`, containerId: cid, endpoint: 'eth0', mac: '0a:58:0a:46:00:01' });
+    const first = await add('c1');
+    expect(first).toMatchObject({ endpointName: 'n1-k8s-web--0-eth0', interfaceName: 'cali' + first.interfaceName.slice(4), existing: false });
+    expect((await call(c.ipamClient.getAllocation.bind(c.ipamClient), { address: first.ipNetworks[0].replace(/\/32$/, '') })).handle).toBe('k8s-pod-network.c1');
+    expect(await wepList(c)).toEqual([
+      { name: 'default/n1-k8s-web--0-eth0', containerID: 'c1', endpoint: 'eth0', nets: first.ipNetworks, mac: '0a:58:0a:46:00:01', iface: first.interfaceName, orchestrator: 'k8s', workload: '' },
+    ]);
+    // ADD again for the same container: the same addresses.
+    expect(await add('c1')).toEqual({ ...first, existing: true });
+
+    // The pod's sandbox is recreated (same pod name, new container): a new handle, new addresses, the endpoint rewritten.
+    const second = await add('c2');
+    expect(second.ipNetworks).not.toEqual(first.ipNetworks);
+    expect(second.endpointName).toBe(first.endpointName);
+    expect((await wepList(c)).map((w) => [w.containerID, w.nets])).toEqual([['c2', second.ipNetworks]]);
+
+    // The old container's DEL comes late: it releases c1's address only, the endpoint (c2's) stays.
+    const delOld = { namespace: 'default', name: 'web-0', handle: 'k8s-pod-network.c1', containerId: 'c1', endpoint: 'eth0' };
+    expect(await call(c.ipamClient.workloadDelete.bind(c.ipamClient), delOld)).toEqual({ released: [first.ipNetworks[0].replace(/\/32$/, '')], found: true });
+    expect((await wepList(c)).map((w) => [w.containerID, w.nets])).toEqual([['c2', second.ipNetworks]]);
+    expect((await call(c.ipamClient.getAllocation.bind(c.ipamClient), { address: second.ipNetworks[0].replace(/\/32$/, '') })).handle).toBe('k8s-pod-network.c2');
+    // DEL again: nothing left to release, still a success.
+    expect(await call(c.ipamClient.workloadDelete.bind(c.ipamClient), delOld)).toEqual({ released: [], found: false });
+
+    // c2's DEL removes its endpoint and its address.
+    const delNew = { namespace: 'default', name: 'web-0', handle: 'k8s-pod-network.c2', containerId: 'c2', endpoint: 'eth0' };
+    expect((await call(c.ipamClient.workloadDelete.bind(c.ipamClient), delNew)).found).toBe(true);
+    expect(await wepList(c)).toEqual([]);
+    expect((await call(c.ipamClient.check.bind(c.ipamClient), { repair: false })).allocationsChecked).toBe(0);
+  }, 60_000);
+
+  it('orchestrator cni names the endpoint and interface after the container, as Calico does without Kubernetes arguments', async () => {
+    const c = await startCluster('cni-orchestrator');
+    await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p', '10.71.0.0/16') });
+    await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n1') });
+    await waitForPools(c, 1);
+    const cid = '3f2a9c0d1e4b5a6978c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3';
+    const r = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { ...base, namespace: 'default', name: cid, node: 'n1', handle: `podman.${cid}`, containerId: cid, endpoint: 'eth1', orchestrator: 'cni' });
+    expect(r).toMatchObject({ endpointName: `n1-cni-${cid}-eth1`, interfaceName: 'cali3f2a9c0d1e4' });
+    expect(await wepList(c)).toEqual([{ name: `default/n1-cni-${cid}-eth1`, containerID: cid, endpoint: 'eth1', nets: r.ipNetworks, mac: '', iface: 'cali3f2a9c0d1e4', orchestrator: 'cni', workload: cid }]);
+    // No leak reported for it: the endpoint uses the address.
+    expect((await call(c.ipamClient.check.bind(c.ipamClient), { repair: false })).problems).toEqual([]);
+    // A DEL naming another interface of the container leaves this endpoint (but releases the handle it names).
+    expect(await call(c.ipamClient.workloadDelete.bind(c.ipamClient), { namespace: 'default', name: cid, handle: `podman.${cid}.other`, containerId: cid, endpoint: 'eth0' })).toEqual({ released: [], found: false });
+    expect(await wepList(c)).toHaveLength(1);
+    expect(await call(c.ipamClient.workloadDelete.bind(c.ipamClient), { namespace: 'default', name: cid, handle: `podman.${cid}`, containerId: cid, endpoint: 'eth1' })).toMatchObject({ found: true });
+    expect(await wepList(c)).toEqual([]);
+  }, 60_000);
+
+  it('refuses a bad handle, container id, MAC or orchestrator with INVALID_ARGUMENT and assigns nothing', async () => {
+    const c = await startCluster('cni-invalid');
+    await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p', '10.72.0.0/16') });
+    await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n1') });
+    await waitForPools(c, 1);
+    const cases: [Partial<Parameters<typeof c.ipamClient.workloadAdd>[0]>, RegExp][] = [
+      [{ handle: 'has space' }, /handle "has space" must be/],
+      [{ containerId: 'a_b' }, /container id "a_b" must be/],
+      [{ mac: 'ee:ee' }, /mac "ee:ee" is not a MAC address/],
+      [{ orchestrator: 'mesos' }, /orchestrator "mesos" is not supported/],
+    ];
+    for (const [extra, message] of cases) {
+      const err = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { ...base, namespace: 'default', name: 'x', node: 'n1', ...extra }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: status.INVALID_ARGUMENT });
+      expect((err as { details: string }).details).toMatch(message);
+    }
+    expect((await call(c.ipamClient.check.bind(c.ipamClient), { repair: false })).allocationsChecked).toBe(0);
+    expect(await wepList(c)).toEqual([]);
+  }, 60_000);
+});
+
 describe('two ipam processes sharing one database', () => {
   it('hand out 20,000 addresses to 8 concurrent clients without giving any address twice', async () => {
     const c = await startCluster('concurrency');
