@@ -34,4 +34,5 @@ export {
   isIprouteError,
   isNamespaceGuardError,
 } from './errors.js';
-export type { BatchOp } from './iproute2.js';
+export { batchLine, parseBatchErrors } from './iproute2.js';
+export type { BatchErrors, BatchOp } from './iproute2.js';

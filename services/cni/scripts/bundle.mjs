@@ -1,0 +1,35 @@
+// Bundles src/main.ts and everything it imports (the @tabby packages' built JS, grpc-js,
+// pino) into one CommonJS file, dist/tabby-cni: a node script with a shebang that a
+// runtime executes from /opt/cni/bin with nothing else beside it. Runs offline (esbuild is
+// a devDependency with its binary installed by npm ci). `node scripts/bundle.mjs --meta`
+// also writes dist/tabby-cni.meta.json (esbuild's metafile: what went in, and its size).
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outfile = `${root}dist/tabby-cni`;
+mkdirSync(`${root}dist`, { recursive: true });
+const result = await build({
+  entryPoints: [`${root}src/main.ts`],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  banner: { js: '#!/usr/bin/env node' },
+  // grpc-js loads these only for channelz and for loading .proto files at run time, which tabby-cni never does.
+  external: ['@grpc/proto-loader'],
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  sourcemap: false,
+  metafile: true,
+  logLevel: 'warning',
+});
+chmodSync(outfile, 0o755);
+// The package is "type": "module"; the bundle is CommonJS and has no extension.
+writeFileSync(`${root}dist/package.json`, '{ "type": "commonjs" }\n');
+if (process.argv.includes('--meta')) writeFileSync(`${outfile}.meta.json`, JSON.stringify(result.metafile, null, 1));
+const bytes = Object.values(result.metafile.outputs)[0]?.bytes ?? 0;
+console.log(`dist/tabby-cni: ${(bytes / 1024).toFixed(0)} KiB`);

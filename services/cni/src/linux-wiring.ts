@@ -1,0 +1,312 @@
+/**
+ * {@link Wiring} on Linux through iproute2, the way @tabby/dataplane programs routes: `ip
+ * -batch` for the host side (this process's network namespace, the node's), and `nsenter
+ * --net=CNI_NETNS ip -batch` for the container side. Host sysctls are written to
+ * /proc/sys/net directly (those files belong to the opening process's namespace). A call
+ * runs 4-5 short processes.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, readFileSync, statfsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { batchLine, parseBatchErrors } from '@tabby/dataplane';
+import { canonicalIp } from './addresses.js';
+import { CniCode, CniError } from './cni-error.js';
+import { GATEWAY_V4, GATEWAY_V6, HOST_MAC } from './result.js';
+import { hostSysctls, type ContainerInterface, type ObservedLink, type ObservedRoute, type Observation, type Wiring, type WiringSpec } from './wiring.js';
+
+/** statfs f_type of a network namespace file (`NSFS_MAGIC`). */
+const NSFS_MAGIC = 0x6e736673;
+/** Where tools are looked for after PATH (runtimes may exec plugins with a short PATH). */
+const FALLBACK_DIRS = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+
+interface RunResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Logs what it runs (debug) and what failed (warn). */
+export interface WiringLogger {
+  debug(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/** Finds `name` in PATH, then in the usual system directories. */
+export function findTool(name: string, envPath: string | undefined): string {
+  for (const dir of [...(envPath ?? '').split(':').filter((d) => d !== ''), ...FALLBACK_DIRS]) {
+    const p = path.join(dir, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // not in this directory: look in the next
+    }
+  }
+  throw new CniError(CniCode.DataplaneFailure, `cannot find the \`${name}\` program in PATH or ${FALLBACK_DIRS.join(', ')}`, name === 'ip' ? 'install iproute2' : 'install util-linux');
+}
+
+const dataplane = (msg: string, details = ''): CniError => new CniError(CniCode.DataplaneFailure, msg, details);
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+function jsonArray(text: string): unknown[] {
+  const t = text.trim();
+  if (t === '') return [];
+  const v = JSON.parse(t) as unknown;
+  return Array.isArray(v) ? v : [];
+}
+
+/** Links with their addresses from `ip -j addr show`. */
+export function parseAddrShow(text: string): ObservedLink[] {
+  return jsonArray(text).flatMap((item): ObservedLink[] => {
+    if (typeof item !== 'object' || item === null) return [];
+    const j = item as { ifname?: unknown; address?: unknown; flags?: unknown; addr_info?: unknown };
+    const name = str(j.ifname);
+    if (name === undefined) return [];
+    const addresses = Array.isArray(j.addr_info)
+      ? (j.addr_info as { local?: unknown; prefixlen?: unknown; scope?: unknown }[]).flatMap((a) => {
+          const local = str(a.local);
+          return local !== undefined && typeof a.prefixlen === 'number' && a.scope !== 'link' ? [`${canonicalIp(local)}/${a.prefixlen}`] : [];
+        })
+      : [];
+    return [{ name, mac: str(j.address) ?? '', up: Array.isArray(j.flags) && j.flags.includes('UP'), addresses }];
+  });
+}
+
+/** Routes from `ip -j [-6] route show`, destinations as CIDRs. */
+export function parseRouteShow(text: string, family: 4 | 6): ObservedRoute[] {
+  return jsonArray(text).flatMap((item): ObservedRoute[] => {
+    if (typeof item !== 'object' || item === null) return [];
+    const j = item as { dst?: unknown; gateway?: unknown; dev?: unknown; scope?: unknown };
+    const rawDst = str(j.dst);
+    if (rawDst === undefined) return [];
+    let dst = rawDst === 'default' ? (family === 4 ? '0.0.0.0/0' : '::/0') : rawDst;
+    if (!dst.includes('/')) dst = `${dst}/${family === 4 ? 32 : 128}`;
+    const [addr, len] = dst.split('/');
+    const route: { dst: string; gateway?: string; dev?: string; scope?: string } = { dst: `${canonicalIp(addr)}/${len}` };
+    const gw = str(j.gateway);
+    if (gw !== undefined) route.gateway = canonicalIp(gw);
+    const dev = str(j.dev);
+    if (dev !== undefined) route.dev = dev;
+    const scope = str(j.scope);
+    if (scope !== undefined) route.scope = scope;
+    return [route];
+  });
+}
+
+/** The Linux {@link Wiring}. */
+export class LinuxWiring implements Wiring {
+  private readonly ipBin: string;
+  private nsenterBin: string | undefined;
+
+  constructor(
+    private readonly envPath: string | undefined,
+    private readonly logger: WiringLogger,
+  ) {
+    this.ipBin = findTool('ip', envPath);
+  }
+
+  private nsenter(): string {
+    this.nsenterBin ??= findTool('nsenter', this.envPath);
+    return this.nsenterBin;
+  }
+
+  private run(argv: readonly string[], input?: string): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(argv[0], argv.slice(1), { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout?.on('data', (b: Buffer) => out.push(b));
+      child.stderr?.on('data', (b: Buffer) => err.push(b));
+      child.once('error', (e) => reject(dataplane(`cannot run ${argv[0]}: ${e.message}`)));
+      child.once('close', (code) => {
+        const r = { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+        this.logger.debug({ argv, input, code, stderr: r.stderr.trim() || undefined }, 'ran');
+        resolve(r);
+      });
+      if (input !== undefined) child.stdin?.end(input);
+    });
+  }
+
+  /** `ip ARGS` in the container's namespace. */
+  private inContainer(netns: string, args: readonly string[], input?: string): Promise<RunResult> {
+    return this.run([this.nsenter(), `--net=${netns}`, this.ipBin, ...args], input);
+  }
+
+  private onHost(args: readonly string[], input?: string): Promise<RunResult> {
+    return this.run([this.ipBin, ...args], input);
+  }
+
+  netnsExists(p: string): boolean {
+    try {
+      return statfsSync(p).type === NSFS_MAGIC;
+    } catch {
+      return false;
+    }
+  }
+
+  async inspectContainer(netns: string, ifname: string): Promise<ContainerInterface> {
+    const r = await this.inContainer(netns, ['-j', 'link', 'show', 'dev', ifname]);
+    if (r.code !== 0) {
+      if (/does not exist|Cannot find device/.test(r.stderr)) return { exists: false };
+      throw dataplane(`cannot look at ${ifname} in ${netns}: ${r.stderr.trim() || `exit ${String(r.code)}`}`);
+    }
+    const link = parseAddrShow(r.stdout)[0];
+    return link ? { exists: true, mac: link.mac } : { exists: false };
+  }
+
+  async setUp(spec: WiringSpec): Promise<void> {
+    const { netns, ifname, hostInterface: host } = spec;
+    const v4 = spec.addresses.filter((a) => !a.includes(':'));
+    const v6 = spec.addresses.filter((a) => a.includes(':'));
+    const mtu = spec.mtu === undefined ? [] : ['mtu', String(spec.mtu)];
+
+    // An interface of ours from an earlier ADD of this container goes first (with its host side).
+    const existing = await this.inspectContainer(netns, ifname);
+    if (existing.exists) {
+      if (existing.mac !== spec.containerMac) throw new CniError(CniCode.InterfaceTaken, `interface ${ifname} already exists in ${netns} and is not tabby-cni's`);
+      const del = await this.inContainer(netns, ['link', 'del', ifname]);
+      if (del.code !== 0) throw dataplane(`cannot remove the old ${ifname} in ${netns}: ${del.stderr.trim()}`);
+    }
+
+    // 1. The veth pair, the peer created right in the container's namespace. A host side
+    // left from an earlier container of this workload is replaced (as Calico does).
+    const create = [
+      ['link', 'del', host],
+      ['link', 'add', host, ...mtu, 'address', HOST_MAC, 'type', 'veth', 'peer', 'name', ifname, ...mtu, 'address', spec.containerMac, 'netns', netns],
+    ];
+    const made = await this.onHost(['-force', '-batch', '-'], lines(create));
+    const madeErrors = parseBatchErrors(made.stderr);
+    const addError = madeErrors.byLine.get(2);
+    if (addError !== undefined || madeErrors.unattributed !== '') {
+      throw dataplane(`cannot create the veth pair ${host} / ${ifname}: ${addError ?? madeErrors.unattributed}`);
+    }
+    const delError = madeErrors.byLine.get(1);
+    if (delError === undefined) this.logger.warn({ interface: host }, 'replaced a host interface left by an earlier container of this workload');
+    else if (!/Cannot find device/.test(delError)) throw dataplane(`cannot remove the old ${host}: ${delError}`);
+
+    // 2. Host sysctls, before the link is up.
+    for (const [key, value] of Object.entries(hostSysctls(host, v4.length > 0, v6.length > 0))) {
+      const file = `/proc/sys/${key.replace(/\./g, '/')}`;
+      try {
+        writeFileSync(file, value);
+      } catch (err) {
+        throw dataplane(`cannot set ${key}=${value}: ${err instanceof Error ? err.message : String(err)}`, v6.length > 0 && key.includes('ipv6') ? 'IPv6 may be disabled on this node' : '');
+      }
+    }
+
+    // 3. The container side: up, addresses, the link route to the gateway and the defaults.
+    const container = [
+      ['link', 'set', ifname, 'up'],
+      ...v4.map((a) => ['addr', 'add', a, 'dev', ifname]),
+      ...v6.map((a) => ['addr', 'add', a, 'dev', ifname, 'nodad']),
+      ...(v4.length > 0
+        ? [
+            ['route', 'add', GATEWAY_V4, 'dev', ifname, 'scope', 'link'],
+            ['route', 'add', 'default', 'via', GATEWAY_V4, 'dev', ifname],
+          ]
+        : []),
+      ...(v6.length > 0 ? [['route', 'add', '::/0', 'via', GATEWAY_V6, 'dev', ifname]] : []),
+    ];
+    const inside = await this.inContainer(netns, ['-batch', '-'], lines(container));
+    if (inside.code !== 0) throw dataplane(`cannot configure ${ifname} in ${netns}: ${oneLine(inside.stderr)}`);
+
+    // 4. The host side up, its routes (the agent's table and protocol: its reconcile adopts
+    // them instead of fighting them) and, for IPv6, the proxy neighbour for the gateway.
+    const hostLines = [
+      ['link', 'set', host, 'up'],
+      ...spec.addresses.map((a) => batchLine('add', { prefix: a, type: 'unicast', nextHops: [{ dev: host }] }, spec.routeTable, spec.routeProtocol).split(' ')),
+      ...(v6.length > 0 ? [['neigh', 'replace', 'proxy', GATEWAY_V6, 'dev', host]] : []),
+    ];
+    const up = await this.onHost(['-force', '-batch', '-'], lines(hostLines));
+    const upErrors = parseBatchErrors(up.stderr);
+    if (upErrors.unattributed !== '') throw dataplane(`cannot configure ${host}: ${upErrors.unattributed}`);
+    for (const [line, error] of upErrors.byLine) {
+      const address = line >= 2 && line < 2 + spec.addresses.length ? spec.addresses[line - 2] : undefined;
+      if (address !== undefined && /File exists/.test(error)) {
+        // Someone holds the prefix already: fine when it is the route we want.
+        const have = await this.hostRoutes(address, spec.routeTable);
+        if (have.some((r) => r.dev === host && r.gateway === undefined)) continue;
+        const other = have.map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`).join(', ');
+        throw dataplane(`route ${address} already exists in table ${spec.routeTable} for another interface (${other || 'unknown'}), not ${host}`, 'another workload or program holds this address on the node; run `tabbyctl ipam check`');
+      }
+      throw dataplane(`cannot configure ${host}: ${hostLines[line - 1]?.join(' ') ?? `line ${line}`}: ${error}`);
+    }
+  }
+
+  private async hostRoutes(address: string, table: number): Promise<ObservedRoute[]> {
+    const family = address.includes(':') ? 6 : 4;
+    const r = await this.onHost([`-${family}`, '-j', 'route', 'show', 'table', String(table), address]);
+    return r.code === 0 ? parseRouteShow(r.stdout, family) : [];
+  }
+
+  async tearDown(netns: string, ifname: string, mac: string, hostInterface?: string): Promise<{ readonly removed: boolean }> {
+    let removed = false;
+    if (netns !== '' && this.netnsExists(netns)) {
+      const c = await this.inspectContainer(netns, ifname);
+      if (c.exists && c.mac === mac) {
+        const del = await this.inContainer(netns, ['link', 'del', ifname]);
+        if (del.code !== 0 && !/Cannot find device|does not exist/.test(del.stderr)) throw dataplane(`cannot remove ${ifname} in ${netns}: ${del.stderr.trim()}`);
+        removed = del.code === 0;
+      } else if (c.exists) {
+        this.logger.warn({ netns, interface: ifname, mac: c.mac }, 'the container interface is not tabby-cni\'s (another MAC): left alone');
+      }
+    }
+    if (hostInterface !== undefined) {
+      const del = await this.onHost(['link', 'del', hostInterface]);
+      if (del.code === 0) removed = true;
+      else if (!/Cannot find device|does not exist/.test(del.stderr)) throw dataplane(`cannot remove ${hostInterface}: ${del.stderr.trim()}`);
+    }
+    return { removed };
+  }
+
+  async observe(spec: WiringSpec): Promise<Observation> {
+    const { netns, ifname, hostInterface: host } = spec;
+    const netnsExists = this.netnsExists(netns);
+    let containerLink: ObservedLink | undefined;
+    const containerRoutes: ObservedRoute[] = [];
+    if (netnsExists) {
+      const [addr, r4, r6] = await Promise.all([
+        this.inContainer(netns, ['-j', 'addr', 'show', 'dev', ifname]),
+        this.inContainer(netns, ['-4', '-j', 'route', 'show']),
+        this.inContainer(netns, ['-6', '-j', 'route', 'show']),
+      ]);
+      if (addr.code === 0) containerLink = parseAddrShow(addr.stdout)[0];
+      if (r4.code === 0) containerRoutes.push(...parseRouteShow(r4.stdout, 4));
+      if (r6.code === 0) containerRoutes.push(...parseRouteShow(r6.stdout, 6));
+    }
+    const [haddr, h4, h6, neigh] = await Promise.all([
+      this.onHost(['-j', 'addr', 'show', 'dev', host]),
+      this.onHost(['-4', '-j', 'route', 'show', 'table', String(spec.routeTable), 'dev', host]),
+      this.onHost(['-6', '-j', 'route', 'show', 'table', String(spec.routeTable), 'dev', host]),
+      this.onHost(['-6', '-j', 'neigh', 'show', 'proxy', 'dev', host]),
+    ]);
+    const hostLink = haddr.code === 0 ? parseAddrShow(haddr.stdout)[0] : undefined;
+    const hostRoutes = [...(h4.code === 0 ? parseRouteShow(h4.stdout, 4) : []), ...(h6.code === 0 ? parseRouteShow(h6.stdout, 6) : [])].map((r) => ({ ...r, dev: r.dev ?? host }));
+    const sysctls: Record<string, string | undefined> = {};
+    const v4 = spec.addresses.some((a) => !a.includes(':'));
+    const v6 = spec.addresses.some((a) => a.includes(':'));
+    for (const key of Object.keys(hostSysctls(host, v4, v6))) {
+      try {
+        sysctls[key] = readFileSync(`/proc/sys/${key.replace(/\./g, '/')}`, 'utf8').trim();
+      } catch {
+        sysctls[key] = undefined;
+      }
+    }
+    const proxyNeighbours = neigh.code === 0 ? jsonArray(neigh.stdout).flatMap((n) => (typeof n === 'object' && n !== null && typeof (n as { dst?: unknown }).dst === 'string' ? [canonicalIp((n as { dst: string }).dst)] : [])) : [];
+    return {
+      container: { netnsExists, ...(containerLink ? { link: containerLink } : {}), routes: containerRoutes },
+      host: { ...(hostLink ? { link: hostLink } : {}), routes: hostRoutes, sysctls, proxyNeighbours },
+    };
+  }
+}
+
+function lines(commands: readonly (readonly string[])[]): string {
+  return `${commands.map((c) => c.join(' ')).join('\n')}\n`;
+}
+
+function oneLine(text: string): string {
+  return text.trim().split('\n').join('; ') || 'no message';
+}
