@@ -1,7 +1,7 @@
 /**
  * The test harness: starts real processes (nats-server, Tabby services) on loopback
- * addresses, or inside a fabric of network namespaces (netns.ts), and stops them by PID,
- * even when a test fails.
+ * addresses, or inside a fabric of network namespaces (netns.ts; a control plane and agents
+ * there: netns-cluster.ts), and stops them by PID, even when a test fails.
  */
 export { ProcessGroup, eventually, sleep, startProcess } from './processes.js';
 export type { TestProcess } from './processes.js';
@@ -53,3 +53,5 @@ export {
   WORKLOAD_GATEWAY_V6,
 } from './netns.js';
 export type { CommandResult, DirectLinkEnd, FabricBirdConfig, FabricBirdPeer, FabricGobgpConfig, FabricGobgpNeighbor, KernelRoute, PingResult, PingStream, WorkloadWiring } from './netns.js';
+export { NetnsControlPlane, TABBYCTL_BIN, fabricTestbed, phaseLogger } from './netns-cluster.js';
+export type { ControlPlaneEndpoints, ControlPlaneProcesses, FabricTestbed, NetnsAgentOptions, NodeStatusRow } from './netns-cluster.js';

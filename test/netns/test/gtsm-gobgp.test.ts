@@ -18,26 +18,16 @@
  * 198.18.0.0/15, no link to this machine's namespace, every process stopped by PID and every
  * namespace deleted in afterAll (also on failure).
  */
-import { Fabric, eventually, startGobgpIn, tempDir, type NetnsGobgpProcess } from '@tabby/harness';
+import { eventually, fabricTestbed, startGobgpIn, type NetnsGobgpProcess } from '@tabby/harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GtsmSpeaker, holdsFor, type GtsmPeer } from './gtsm-helpers.js';
+import { GtsmSpeaker, buildHopFabric, holdsFor, type GtsmPeer, type HopLinks } from './gtsm-helpers.js';
 
-const fabric = new Fabric();
-const dir = tempDir('tabby-gtsm-gobgp-');
-afterAll(async () => {
-  try {
-    await fabric.cleanup();
-  } finally {
-    dir.remove();
-  }
-}, 60_000);
+const { fabric, dir, cleanup } = fabricTestbed('tabby-gtsm-gobgp-');
+afterAll(cleanup, 60_000);
 
-const T_B = '198.18.14.1';
-const B = '198.18.14.2';
-const T_R = '198.18.14.5';
-const R_T = '198.18.14.6';
-const R_C = '198.18.14.9';
-const C = '198.18.14.10';
+/** The link ends of the picture above. */
+const LINKS: HopLinks = { tb: '198.18.14.1', bt: '198.18.14.2', tr: '198.18.14.5', rt: '198.18.14.6', rc: '198.18.14.9', cr: '198.18.14.10' };
+const { tb: T_B, bt: B, tr: T_R, cr: C } = LINKS;
 
 let tabby: GtsmSpeaker;
 let gobgpB: NetnsGobgpProcess;
@@ -78,16 +68,7 @@ async function gobgpNeighbor(gobgp: NetnsGobgpProcess, address: string): Promise
 
 describe('GTSM with real hop counts, against GoBGP', { timeout: 120_000 }, () => {
   beforeAll(async () => {
-    const t = await fabric.addNamespace('t');
-    const b = await fabric.addNamespace('b');
-    const r = await fabric.addNamespace('r');
-    const c = await fabric.addNamespace('c');
-    await fabric.connectDirect({ ns: t, ifname: 'tb', address: `${T_B}/30` }, { ns: b, ifname: 'bt', address: `${B}/30` });
-    await fabric.connectDirect({ ns: t, ifname: 'tr', address: `${T_R}/30` }, { ns: r, ifname: 'rt', address: `${R_T}/30` });
-    await fabric.connectDirect({ ns: r, ifname: 'rc', address: `${R_C}/30` }, { ns: c, ifname: 'cr', address: `${C}/30` });
-    await fabric.sysctl(r, { 'net.ipv4.ip_forward': 1 });
-    await fabric.ip(t, ['route', 'add', '198.18.14.8/30', 'via', R_T]);
-    await fabric.ip(c, ['route', 'add', '198.18.14.4/30', 'via', R_C]);
+    const { t, b, c } = await buildHopFabric(fabric, { ipv4: LINKS, routes: { toC: '198.18.14.8/30', toT: '198.18.14.4/30' } });
 
     gobgpB = await startGobgpIn(fabric, b, dir.path, { name: 'gobgpb', address: B, as: 65002, neighbors: [{ address: T_B, remoteAs: 65001, ttlSecurity: 1 }] });
     gobgpC = await startGobgpIn(fabric, c, dir.path, { name: 'gobgpc', address: C, as: 65003, neighbors: [{ address: T_R, remoteAs: 65001, ttlSecurity: 2 }] });

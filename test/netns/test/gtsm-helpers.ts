@@ -1,15 +1,55 @@
 /**
- * Shared by the GTSM tests (gtsm.test.ts, gtsm-gobgp.test.ts, gtsm-ipv6.test.ts): a Tabby
- * speaker (gtsm-speaker.mjs, @tabby/bgp) started inside a fabric namespace, re-configured by
- * rewriting its config file, and read back from the status lines it prints every 250 ms.
+ * Shared by the GTSM tests (gtsm.test.ts, gtsm-gobgp.test.ts, gtsm-ipv6.test.ts): their fabric
+ * (a peer one hop and one two hops away, {@link buildHopFabric}), and a Tabby speaker
+ * (gtsm-speaker.mjs, @tabby/bgp) started inside a fabric namespace, re-configured by rewriting
+ * its config file, and read back from the status lines it prints every 250 ms.
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sleep, type Fabric, type TestProcess } from '@tabby/harness';
+import { sleep, type DirectLinkEnd, type Fabric, type TestProcess } from '@tabby/harness';
 import { onTestFailed } from 'vitest';
 
 const SPEAKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'gtsm-speaker.mjs');
+
+/** The addresses of the link ends of {@link buildHopFabric}, one family: t ↔ b, t ↔ r, r ↔ c. */
+export interface HopLinks {
+  readonly tb: string;
+  readonly bt: string;
+  readonly tr: string;
+  readonly rt: string;
+  readonly rc: string;
+  readonly cr: string;
+}
+
+/**
+ * The GTSM tests' fabric: namespaces `t` (the speaker), `b`, `r` and `c`, with direct links
+ * t ↔ b (b one hop from t), t ↔ r and r ↔ c (c two hops from t; r forwards), each end's
+ * interface named as its {@link HopLinks} key. `ipv4` gives every end its /30 (a fabric link
+ * always has one); with `ipv6` every end also gets its /64, r forwards IPv6 only and the two
+ * routes are IPv6 ones. The routes: t reaches `routes.toC` (r ↔ c's subnet) via r, c reaches
+ * `routes.toT` (t ↔ r's) via r. Resolves with the namespaces' full names.
+ */
+export async function buildHopFabric(
+  fabric: Fabric,
+  opts: { ipv4: HopLinks; ipv6?: HopLinks; routes: { toC: string; toT: string } },
+): Promise<{ t: string; b: string; r: string; c: string }> {
+  const t = await fabric.addNamespace('t');
+  const b = await fabric.addNamespace('b');
+  const r = await fabric.addNamespace('r');
+  const c = await fabric.addNamespace('c');
+  const { ipv4, ipv6 } = opts;
+  const end = (ns: string, key: keyof HopLinks): DirectLinkEnd => ({ ns, ifname: key, address: `${ipv4[key]}/30`, ...(ipv6 ? { ipv6Address: `${ipv6[key]}/64` } : {}) });
+  await fabric.connectDirect(end(t, 'tb'), end(b, 'bt'));
+  await fabric.connectDirect(end(t, 'tr'), end(r, 'rt'));
+  await fabric.connectDirect(end(r, 'rc'), end(c, 'cr'));
+  await fabric.sysctl(r, ipv6 ? { 'net.ipv6.conf.all.forwarding': 1 } : { 'net.ipv4.ip_forward': 1 });
+  const family = ipv6 ? ['-6'] : [];
+  const links = ipv6 ?? ipv4;
+  await fabric.ip(t, [...family, 'route', 'add', opts.routes.toC, 'via', links.rt]);
+  await fabric.ip(c, [...family, 'route', 'add', opts.routes.toT, 'via', links.rc]);
+  return { t, b, r, c };
+}
 
 /** Short timers: a refused session is retried every second, an allowed one comes up at once. */
 export const FAST = { holdTimeS: 9, keepaliveTimeS: 3, connectRetryTimeMs: 1000, idleHold: { initialMs: 300, maxMs: 1000 } } as const;

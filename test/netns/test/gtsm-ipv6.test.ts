@@ -20,28 +20,18 @@
  * namespace, every process stopped by PID and every namespace deleted in afterAll (also on
  * failure).
  */
-import { Fabric, eventually, startBirdIn, tempDir, type BirdProcess } from '@tabby/harness';
+import { eventually, fabricTestbed, startBirdIn, type BirdProcess } from '@tabby/harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GtsmSpeaker, holdsFor, type GtsmPeer } from './gtsm-helpers.js';
+import { GtsmSpeaker, buildHopFabric, holdsFor, type GtsmPeer, type HopLinks } from './gtsm-helpers.js';
 
-const fabric = new Fabric();
-const dir = tempDir('tabby-gtsm6-');
-afterAll(async () => {
-  try {
-    await fabric.cleanup();
-  } finally {
-    dir.remove();
-  }
-}, 60_000);
+const { fabric, dir, cleanup } = fabricTestbed('tabby-gtsm6-');
+afterAll(cleanup, 60_000);
 
-const T_B = '2001:db8:15:1::1';
-const B = '2001:db8:15:1::2';
-const T_R = '2001:db8:15:2::1';
-const R_T = '2001:db8:15:2::2';
-const R_C = '2001:db8:15:3::1';
-const C = '2001:db8:15:3::2';
+/** The link ends of the picture above. */
+const LINKS: HopLinks = { tb: '2001:db8:15:1::1', bt: '2001:db8:15:1::2', tr: '2001:db8:15:2::1', rt: '2001:db8:15:2::2', rc: '2001:db8:15:3::1', cr: '2001:db8:15:3::2' };
+const { tb: T_B, bt: B, tr: T_R, cr: C } = LINKS;
 /** Router ids (BIRD and the speaker need an IPv4 one) and the links' IPv4 addresses. */
-const V4 = { tb: '198.18.15.1', bt: '198.18.15.2', tr: '198.18.15.5', rt: '198.18.15.6', rc: '198.18.15.9', cr: '198.18.15.10' };
+const V4: HopLinks = { tb: '198.18.15.1', bt: '198.18.15.2', tr: '198.18.15.5', rt: '198.18.15.6', rc: '198.18.15.9', cr: '198.18.15.10' };
 
 let tabby: GtsmSpeaker;
 let birdB: BirdProcess;
@@ -56,16 +46,7 @@ function peers(hopsToC: number): GtsmPeer[] {
 
 describe('GTSM over IPv6 with real hop counts', { timeout: 120_000 }, () => {
   beforeAll(async () => {
-    const t = await fabric.addNamespace('t');
-    const b = await fabric.addNamespace('b');
-    const r = await fabric.addNamespace('r');
-    const c = await fabric.addNamespace('c');
-    await fabric.connectDirect({ ns: t, ifname: 'tb', address: `${V4.tb}/30`, ipv6Address: `${T_B}/64` }, { ns: b, ifname: 'bt', address: `${V4.bt}/30`, ipv6Address: `${B}/64` });
-    await fabric.connectDirect({ ns: t, ifname: 'tr', address: `${V4.tr}/30`, ipv6Address: `${T_R}/64` }, { ns: r, ifname: 'rt', address: `${V4.rt}/30`, ipv6Address: `${R_T}/64` });
-    await fabric.connectDirect({ ns: r, ifname: 'rc', address: `${V4.rc}/30`, ipv6Address: `${R_C}/64` }, { ns: c, ifname: 'cr', address: `${V4.cr}/30`, ipv6Address: `${C}/64` });
-    await fabric.sysctl(r, { 'net.ipv6.conf.all.forwarding': 1 });
-    await fabric.ip(t, ['-6', 'route', 'add', '2001:db8:15:3::/64', 'via', R_T]);
-    await fabric.ip(c, ['-6', 'route', 'add', '2001:db8:15:2::/64', 'via', R_C]);
+    const { t, b, c } = await buildHopFabric(fabric, { ipv4: V4, ipv6: LINKS, routes: { toC: '2001:db8:15:3::/64', toT: '2001:db8:15:2::/64' } });
 
     birdB = await startBirdIn(fabric, b, dir.path, { name: 'birdb', address: B, routerId: V4.bt, as: 65002, peers: [{ name: 'tabby', neighbor: T_B, remoteAs: 65001, ttlSecurity: true }] });
     birdC = await startBirdIn(fabric, c, dir.path, {

@@ -18,20 +18,12 @@
  *
  * Steps run in order; each prints what it saw (routes per node and family, ping results).
  */
-import path from 'node:path';
-import { Fabric, REPO_ROOT, eventually, startNatsIn, startServiceIn, tempDir, type KernelRoute, type PingResult, type ServiceProcess, type WorkloadWiring } from '@tabby/harness';
+import { FABRIC_RANGE, FABRIC_RANGE_V6, NetnsControlPlane, eventually, fabricTestbed, phaseLogger, type KernelRoute, type PingResult, type ServiceProcess, type WorkloadWiring } from '@tabby/harness';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 
 // Registered before anything is built: namespaces and processes go even when set-up fails.
-const fabric = new Fabric();
-const dir = tempDir('tabby-netns6-');
-afterAll(async () => {
-  try {
-    await fabric.cleanup();
-  } finally {
-    dir.remove();
-  }
-}, 60_000);
+const { fabric, dir, cleanup } = fabricTestbed('tabby-netns6-');
+afterAll(cleanup, 60_000);
 
 const NODES = ['node1', 'node2', 'node3'] as const;
 type NodeName = (typeof NODES)[number];
@@ -41,12 +33,7 @@ const NODE_IP: Record<NodeName, string> = { node1: '198.18.0.11', node2: '198.18
 const NODE_IP6: Record<NodeName, string> = { node1: '2001:db8:0:1::11', node2: '2001:db8:0:1::12', node3: '2001:db8:0:1::13' };
 const nodeAddress = (n: NodeName, f: Family): string => (f === 4 ? NODE_IP[n] : NODE_IP6[n]);
 const CLUSTER_AS = 64512;
-const STORE = `${CTL}:50051`;
-const IPAM = `${CTL}:50052`;
-const TOPOLOGY = `${CTL}:50053`;
-const NATS = `nats://${CTL}:4222`;
 const TABBY_PROTO = 84;
-const CLI = path.join(REPO_ROOT, 'packages', 'cli', 'dist', 'main.js');
 const STEP_TIMEOUT = 60_000;
 
 interface Pool {
@@ -74,6 +61,8 @@ const blockOwner = new Map<string, NodeName>();
 const agents = new Map<NodeName, ServiceProcess>();
 const ctlNs = fabric.ns('ctl');
 const nodeNs = (n: NodeName): string => fabric.ns(n);
+/** nats-server, tabby-store, tabby-ipam, tabby-topology and tabbyctl in ctl, on CTL (the control plane speaks IPv4). */
+const controlPlane = new NetnsControlPlane(fabric, ctlNs, CTL, dir.path);
 
 // ---------------------------------------------------------------- addresses
 
@@ -113,10 +102,7 @@ const hostLen = (f: Family): number => (f === 4 ? 32 : 128);
 
 // ---------------------------------------------------------------- tabbyctl
 
-async function tabbyctl(args: readonly string[], input?: string): Promise<string> {
-  const r = await fabric.exec(ctlNs, process.execPath, [CLI, '--store', STORE, '--ipam', IPAM, '--topology', TOPOLOGY, ...args], { input, timeoutMs: 30_000 });
-  return r.stdout;
-}
+const tabbyctl = (args: readonly string[], input?: string): Promise<string> => controlPlane.tabbyctl(args, input);
 
 function poolManifest(p: Pool): string {
   return `apiVersion: projectcalico.org/v3
@@ -288,16 +274,6 @@ async function buildFabric(): Promise<void> {
   );
 }
 
-async function startControlPlane(): Promise<void> {
-  await startNatsIn(fabric, ctlNs, dir.path, CTL, 4222);
-  const log = (s: string): string => path.join(dir.path, `${s}.log`);
-  await startServiceIn(fabric, ctlNs, 'store', ['--listen', STORE, '--data-dir', path.join(dir.path, 'store'), '--nats', NATS], { logFile: log('store') });
-  await Promise.all([
-    startServiceIn(fabric, ctlNs, 'ipam', ['--listen', IPAM, '--data-dir', path.join(dir.path, 'ipam'), '--store', STORE, '--nats', NATS], { logFile: log('ipam') }),
-    startServiceIn(fabric, ctlNs, 'topology', ['--listen', TOPOLOGY, '--store', STORE, '--ipam', IPAM, '--nats', NATS], { logFile: log('topology') }),
-  ]);
-}
-
 async function configureCluster(): Promise<void> {
   await tabbyctl(
     ['apply', '-f', '-'],
@@ -314,44 +290,15 @@ ${POOLS.map(poolManifest).join('---\n')}`,
 }
 
 async function startAgent(node: NodeName): Promise<void> {
-  const args = [
-    '--node',
-    node,
-    '--bgp-address',
-    NODE_IP[node],
-    '--bgp-ipv6-address',
-    NODE_IP6[node],
-    '--listen',
-    `${NODE_IP[node]}:50054`,
-    '--store',
-    STORE,
-    '--topology',
-    TOPOLOGY,
-    '--nats',
-    NATS,
-    '--peer-allow',
-    '198.18.0.0/15,2001:db8::/32',
-    '--hold-time',
-    '9',
-    '--status-interval',
-    '2',
-    '--dataplane',
-    'linux',
-  ];
-  const service = await startServiceIn(fabric, nodeNs(node), 'agent', args, {
-    name: `agent-${node}`,
-    env: { TABBY_NETNS_GUARD: nodeNs(node) },
-    logFile: path.join(dir.path, `agent-${node}.log`),
-  });
+  const service = await controlPlane.startAgent({ node, bgpAddress: NODE_IP[node], bgpIpv6Address: NODE_IP6[node], peerAllow: `${FABRIC_RANGE},${FABRIC_RANGE_V6}` });
   agents.set(node, service);
 }
 
 beforeAll(async () => {
-  const t0 = Date.now();
-  const phase = (what: string): void => console.log(`${String(Date.now() - t0).padStart(6)} ms  ${what}`);
+  const phase = phaseLogger();
   await buildFabric();
   phase(`fabric ${fabric.prefix}: namespaces, bridge, veths (dual-stack eth0)`);
-  await startControlPlane();
+  await controlPlane.start();
   phase('nats-server, tabby-store, tabby-ipam, tabby-topology listening in ctl');
   await configureCluster();
   await Promise.all(NODES.map((n) => startAgent(n)));

@@ -34,19 +34,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Fabric, REPO_ROOT, eventually, sleep, startBirdIn, startNatsIn, startServiceIn, tempDir, type BirdProcess, type KernelRoute, type ServiceProcess } from '@tabby/harness';
+import { NetnsControlPlane, eventually, fabricTestbed, phaseLogger, sleep, startBirdIn, type BirdProcess, type KernelRoute, type NodeStatusRow, type ServiceProcess } from '@tabby/harness';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 
 // Registered before anything is built: namespaces and processes go even when set-up fails.
-const fabric = new Fabric();
-const dir = tempDir('tabby-reachable-by-');
-afterAll(async () => {
-  try {
-    await fabric.cleanup();
-  } finally {
-    dir.remove();
-  }
-}, 60_000);
+const { fabric, dir, cleanup } = fabricTestbed('tabby-reachable-by-');
+afterAll(cleanup, 60_000);
 
 const CTL = '198.18.40.1';
 const NODE = 'node1';
@@ -63,12 +56,7 @@ const BIRD_IP = '198.18.42.1';
 const CLUSTER_AS = 64512;
 const BIRD_AS = 64513;
 const POOL = { name: 'pool-rb', cidr: '198.19.40.0/24', blockSize: 26 };
-const STORE = `${CTL}:50051`;
-const IPAM = `${CTL}:50052`;
-const TOPOLOGY = `${CTL}:50053`;
-const NATS = `nats://${CTL}:4222`;
 const TABBY_PROTO = 84;
-const CLI = path.join(REPO_ROOT, 'packages', 'cli', 'dist', 'main.js');
 const STEP_TIMEOUT = 90_000;
 
 const ctlNs = fabric.ns('ctl');
@@ -76,6 +64,8 @@ const nodeNs = fabric.ns(NODE);
 const r1Ns = fabric.ns('r1');
 const r2Ns = fabric.ns('r2');
 const birdNs = fabric.ns('bird');
+/** nats-server, tabby-store, tabby-ipam, tabby-topology and tabbyctl in ctl, on CTL. */
+const controlPlane = new NetnsControlPlane(fabric, ctlNs, CTL, dir.path);
 let agent: ServiceProcess;
 let bird: BirdProcess;
 /** node1's block and its workload's host-side route, as `ip route` shows them. */
@@ -84,10 +74,7 @@ let block = '';
 
 // ---------------------------------------------------------------- helpers
 
-async function tabbyctl(args: readonly string[], input?: string): Promise<string> {
-  const r = await fabric.exec(ctlNs, process.execPath, [CLI, '--store', STORE, '--ipam', IPAM, '--topology', TOPOLOGY, ...args], { input, timeoutMs: 30_000 });
-  return r.stdout;
-}
+const tabbyctl = (args: readonly string[], input?: string): Promise<string> => controlPlane.tabbyctl(args, input);
 
 function peerManifest(reachableBy?: string): string {
   return `apiVersion: projectcalico.org/v3
@@ -111,14 +98,7 @@ async function tabbyRoutes(): Promise<string[]> {
 }
 
 /** BIRD's row of `tabbyctl node status node1`: state, since and info, or undefined without one. */
-async function nodeStatusRow(): Promise<{ state: string; since: string; info: string } | undefined> {
-  const out = await tabbyctl(['node', 'status', NODE]);
-  const row = out.split('\n').find((l) => l.startsWith(`| ${BIRD_IP} `));
-  if (!row) return undefined;
-  const cells = row.split('|').map((c) => c.trim());
-  // | PEER ADDRESS | PEER TYPE | STATE | SINCE | INFO |
-  return { state: cells[3] ?? '', since: cells[4] ?? '', info: cells[5] ?? '' };
-}
+const nodeStatusRow = (): Promise<NodeStatusRow | undefined> => controlPlane.nodeStatusRow(NODE, BIRD_IP);
 
 /** node1's own dials to BIRD still waiting for an answer (sockets in SYN-SENT). */
 async function pendingDials(): Promise<string[]> {
@@ -174,28 +154,11 @@ async function buildFabric(): Promise<void> {
   await fabric.sysctl(birdNs, { 'net.ipv4.conf.all.rp_filter': 0, 'net.ipv4.conf.r1.rp_filter': 0, 'net.ipv4.conf.r2.rp_filter': 0 });
 }
 
-async function startControlPlane(): Promise<void> {
-  await startNatsIn(fabric, ctlNs, dir.path, CTL, 4222);
-  const log = (s: string): string => path.join(dir.path, `${s}.log`);
-  await startServiceIn(fabric, ctlNs, 'store', ['--listen', STORE, '--data-dir', path.join(dir.path, 'store'), '--nats', NATS], { logFile: log('store') });
-  await Promise.all([
-    startServiceIn(fabric, ctlNs, 'ipam', ['--listen', IPAM, '--data-dir', path.join(dir.path, 'ipam'), '--store', STORE, '--nats', NATS], { logFile: log('ipam') }),
-    startServiceIn(fabric, ctlNs, 'topology', ['--listen', TOPOLOGY, '--store', STORE, '--ipam', IPAM, '--nats', NATS], { logFile: log('topology') }),
-  ]);
-}
-
-async function startAgent(): Promise<void> {
-  const args = ['--node', NODE, '--bgp-address', NODE_IP, '--listen', `${NODE_IP}:50054`, '--store', STORE, '--topology', TOPOLOGY, '--nats', NATS];
-  args.push('--peer-allow', '198.18.0.0/15', '--hold-time', '9', '--status-interval', '2', '--dataplane', 'linux');
-  agent = await startServiceIn(fabric, nodeNs, 'agent', args, { name: 'agent-node1', env: { TABBY_NETNS_GUARD: nodeNs }, logFile: path.join(dir.path, 'agent-node1.log') });
-}
-
 beforeAll(async () => {
-  const t0 = Date.now();
-  const phase = (what: string): void => console.log(`${String(Date.now() - t0).padStart(6)} ms  ${what}`);
+  const phase = phaseLogger();
   await buildFabric();
   phase(`fabric ${fabric.prefix}: ${fabric.namespaces.length} namespaces`);
-  await startControlPlane();
+  await controlPlane.start();
   phase('nats-server, tabby-store, tabby-ipam, tabby-topology listening in ctl');
   await tabbyctl(
     ['apply', '-f', '-'],
@@ -217,7 +180,7 @@ spec:
 `,
   );
   bird = await startBirdIn(fabric, birdNs, dir.path, { address: BIRD_IP, as: BIRD_AS, peers: [{ name: 'node1', neighbor: NODE_IP, remoteAs: CLUSTER_AS, multihop: 2 }] });
-  await startAgent();
+  agent = await controlPlane.startAgent({ node: NODE, bgpAddress: NODE_IP });
   phase('BIRD answering, agent listening');
   // A workload gives node1 a block to announce (and a second kind of route to leave alone).
   const out = await tabbyctl(['workload', 'add', 'default/w1', '--node', NODE, '--pool', POOL.name]);

@@ -23,17 +23,14 @@
  *
  * Steps run in order; each prints what it saw (routes per node, ping results).
  */
-import path from 'node:path';
 import {
-  Fabric,
-  REPO_ROOT,
+  NetnsControlPlane,
   eventually,
+  fabricTestbed,
+  phaseLogger,
   sleep,
   startBirdIn,
   startGobgpIn,
-  startNatsIn,
-  startServiceIn,
-  tempDir,
   type BirdProcess,
   type KernelRoute,
   type NetnsGobgpProcess,
@@ -44,15 +41,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 
 // Registered before anything is built: namespaces and processes go even when set-up fails.
-const fabric = new Fabric();
-const dir = tempDir('tabby-netns-');
-afterAll(async () => {
-  try {
-    await fabric.cleanup();
-  } finally {
-    dir.remove();
-  }
-}, 60_000);
+const { fabric, dir, cleanup } = fabricTestbed('tabby-netns-');
+afterAll(cleanup, 60_000);
 
 const NODES = ['node1', 'node2', 'node3'] as const;
 type NodeName = (typeof NODES)[number];
@@ -65,12 +55,7 @@ const BIRD_AS = 64513;
 const GOBGP_AS = 64514;
 /** What GoBGP announces to node1; node1 must not pass it on (no transit). */
 const EXTERNAL_PREFIX = '198.18.200.0/24';
-const STORE = `${CTL}:50051`;
-const IPAM = `${CTL}:50052`;
-const TOPOLOGY = `${CTL}:50053`;
-const NATS = `nats://${CTL}:4222`;
 const TABBY_PROTO = 84;
-const CLI = path.join(REPO_ROOT, 'packages', 'cli', 'dist', 'main.js');
 /** Per step; the waits inside are shorter, so a failing step says what it waited for. */
 const STEP_TIMEOUT = 90_000;
 
@@ -105,6 +90,8 @@ let bird: BirdProcess;
 let gobgp: NetnsGobgpProcess;
 const ctlNs = fabric.ns('ctl');
 const nodeNs = (n: NodeName): string => fabric.ns(n);
+/** nats-server, tabby-store, tabby-ipam, tabby-topology and tabbyctl in ctl, on CTL. */
+const controlPlane = new NetnsControlPlane(fabric, ctlNs, CTL, dir.path);
 
 // ---------------------------------------------------------------- addresses
 
@@ -127,10 +114,7 @@ function within(inner: string, outer: string): boolean {
 
 // ---------------------------------------------------------------- tabbyctl
 
-async function tabbyctl(args: readonly string[], input?: string): Promise<string> {
-  const r = await fabric.exec(ctlNs, process.execPath, [CLI, '--store', STORE, '--ipam', IPAM, '--topology', TOPOLOGY, ...args], { input, timeoutMs: 30_000 });
-  return r.stdout;
-}
+const tabbyctl = (args: readonly string[], input?: string): Promise<string> => controlPlane.tabbyctl(args, input);
 
 async function apply(yaml: string): Promise<void> {
   await tabbyctl(['apply', '-f', '-'], yaml);
@@ -315,37 +299,8 @@ function logPing(what: string, r: PingResult): void {
 
 // ---------------------------------------------------------------- agents
 
-function agentArgs(node: NodeName): string[] {
-  return [
-    '--node',
-    node,
-    '--bgp-address',
-    NODE_IP[node],
-    '--listen',
-    `${NODE_IP[node]}:50054`,
-    '--store',
-    STORE,
-    '--topology',
-    TOPOLOGY,
-    '--nats',
-    NATS,
-    '--peer-allow',
-    '198.18.0.0/15',
-    '--hold-time',
-    '9',
-    '--status-interval',
-    '2',
-    '--dataplane',
-    'linux',
-  ];
-}
-
 async function startAgent(node: NodeName): Promise<Agent> {
-  const service = await startServiceIn(fabric, nodeNs(node), 'agent', agentArgs(node), {
-    name: `agent-${node}`,
-    env: { TABBY_NETNS_GUARD: nodeNs(node) },
-    logFile: path.join(dir.path, `agent-${node}.log`),
-  });
+  const service = await controlPlane.startAgent({ node, bgpAddress: NODE_IP[node] });
   const a = agents.get(node);
   if (a) a.service = service;
   else agents.set(node, { node, service });
@@ -408,17 +363,6 @@ async function buildFabric(): Promise<void> {
   }
 }
 
-async function startControlPlane(): Promise<void> {
-  await startNatsIn(fabric, ctlNs, dir.path, CTL, 4222);
-  const log = (s: string): string => path.join(dir.path, `${s}.log`);
-  await startServiceIn(fabric, ctlNs, 'store', ['--listen', STORE, '--data-dir', path.join(dir.path, 'store'), '--nats', NATS], { logFile: log('store') });
-  // Both follow the store; topology reaches ipam when it is up.
-  await Promise.all([
-    startServiceIn(fabric, ctlNs, 'ipam', ['--listen', IPAM, '--data-dir', path.join(dir.path, 'ipam'), '--store', STORE, '--nats', NATS], { logFile: log('ipam') }),
-    startServiceIn(fabric, ctlNs, 'topology', ['--listen', TOPOLOGY, '--store', STORE, '--ipam', IPAM, '--nats', NATS], { logFile: log('topology') }),
-  ]);
-}
-
 async function configureCluster(): Promise<void> {
   await apply(`apiVersion: projectcalico.org/v3
 kind: BGPConfiguration
@@ -457,11 +401,10 @@ async function startPeers(): Promise<void> {
 }
 
 beforeAll(async () => {
-  const t0 = Date.now();
-  const phase = (what: string): void => console.log(`${String(Date.now() - t0).padStart(6)} ms  ${what}`);
+  const phase = phaseLogger();
   await buildFabric();
   phase(`fabric ${fabric.prefix}: namespaces, bridge, veths`);
-  await startControlPlane();
+  await controlPlane.start();
   phase('nats-server, tabby-store, tabby-ipam, tabby-topology listening in ctl');
   await configureCluster();
   await startPeers();

@@ -32,34 +32,25 @@
  * namespace deleted in afterAll (also on failure).
  */
 import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import {
-  Fabric,
-  REPO_ROOT,
+  NetnsControlPlane,
   checkBirdConfig,
   eventually,
+  fabricTestbed,
+  phaseLogger,
   renderFabricBirdConfig,
   sleep,
   startBirdIn,
-  startNatsIn,
-  startServiceIn,
-  tempDir,
   type BirdProcess,
   type FabricBirdConfig,
+  type NodeStatusRow,
   type ServiceProcess,
 } from '@tabby/harness';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 
 // Registered before anything is built: namespaces and processes go even when set-up fails.
-const fabric = new Fabric();
-const dir = tempDir('tabby-source-bind-');
-afterAll(async () => {
-  try {
-    await fabric.cleanup();
-  } finally {
-    dir.remove();
-  }
-}, 60_000);
+const { fabric, dir, cleanup } = fabricTestbed('tabby-source-bind-');
+afterAll(cleanup, 60_000);
 
 const CTL = '198.18.50.1';
 const NODE = 'node1';
@@ -72,11 +63,6 @@ const NODE_LINK = '198.18.51.1';
 const BIRD_IP = '198.18.51.2';
 const CLUSTER_AS = 64512;
 const BIRD_AS = 64513;
-const STORE = `${CTL}:50051`;
-const IPAM = `${CTL}:50052`;
-const TOPOLOGY = `${CTL}:50053`;
-const NATS = `nats://${CTL}:4222`;
-const CLI = path.join(REPO_ROOT, 'packages', 'cli', 'dist', 'main.js');
 const STEP_TIMEOUT = 90_000;
 /** BIRD's log line for a connection from an address no protocol has as its neighbor. */
 const REFUSED_FROM_NODE_IP = `Unexpected connect from unknown address ${NODE_IP}`;
@@ -84,15 +70,14 @@ const REFUSED_FROM_NODE_IP = `Unexpected connect from unknown address ${NODE_IP}
 const ctlNs = fabric.ns('ctl');
 const nodeNs = fabric.ns(NODE);
 const birdNs = fabric.ns('bird');
+/** nats-server, tabby-store, tabby-ipam, tabby-topology and tabbyctl in ctl, on CTL. */
+const controlPlane = new NetnsControlPlane(fabric, ctlNs, CTL, dir.path);
 let agent: ServiceProcess;
 let bird: BirdProcess;
 
 // ---------------------------------------------------------------- helpers
 
-async function tabbyctl(args: readonly string[], input?: string): Promise<string> {
-  const r = await fabric.exec(ctlNs, process.execPath, [CLI, '--store', STORE, '--ipam', IPAM, '--topology', TOPOLOGY, ...args], { input, timeoutMs: 30_000 });
-  return r.stdout;
-}
+const tabbyctl = (args: readonly string[], input?: string): Promise<string> => controlPlane.tabbyctl(args, input);
 
 async function applyBgpConfiguration(bindMode?: 'NodeIP'): Promise<void> {
   await tabbyctl(
@@ -139,16 +124,9 @@ async function reconfigureBird(passive: boolean): Promise<void> {
 }
 
 /** BIRD's row of `tabbyctl node status node1`, or undefined without one. */
-async function nodeStatusRow(): Promise<{ state: string; since: string; info: string } | undefined> {
-  const out = await tabbyctl(['node', 'status', NODE]);
-  const row = out.split('\n').find((l) => l.startsWith(`| ${BIRD_IP} `));
-  if (!row) return undefined;
-  const cells = row.split('|').map((c) => c.trim());
-  // | PEER ADDRESS | PEER TYPE | STATE | SINCE | INFO |
-  return { state: cells[3] ?? '', since: cells[4] ?? '', info: cells[5] ?? '' };
-}
+const nodeStatusRow = (): Promise<NodeStatusRow | undefined> => controlPlane.nodeStatusRow(NODE, BIRD_IP);
 
-async function agentEstablished(): Promise<{ state: string; since: string; info: string }> {
+async function agentEstablished(): Promise<NodeStatusRow> {
   return eventually(
     'tabbyctl node status node1 to show BIRD Established',
     async () => {
@@ -239,29 +217,17 @@ async function buildFabric(): Promise<void> {
   await fabric.ip(birdNs, ['route', 'add', `${NODE_IP}/32`, 'via', NODE_LINK, 'dev', 'bn']);
 }
 
-async function startControlPlane(): Promise<void> {
-  await startNatsIn(fabric, ctlNs, dir.path, CTL, 4222);
-  const log = (s: string): string => path.join(dir.path, `${s}.log`);
-  await startServiceIn(fabric, ctlNs, 'store', ['--listen', STORE, '--data-dir', path.join(dir.path, 'store'), '--nats', NATS], { logFile: log('store') });
-  await Promise.all([
-    startServiceIn(fabric, ctlNs, 'ipam', ['--listen', IPAM, '--data-dir', path.join(dir.path, 'ipam'), '--store', STORE, '--nats', NATS], { logFile: log('ipam') }),
-    startServiceIn(fabric, ctlNs, 'topology', ['--listen', TOPOLOGY, '--store', STORE, '--ipam', IPAM, '--nats', NATS], { logFile: log('topology') }),
-  ]);
-}
-
 beforeAll(async () => {
-  const t0 = Date.now();
-  const phase = (what: string): void => console.log(`${String(Date.now() - t0).padStart(6)} ms  ${what}`);
+  const phase = phaseLogger();
   await buildFabric();
   phase(`fabric ${fabric.prefix}: ${fabric.namespaces.length} namespaces`);
-  await startControlPlane();
+  await controlPlane.start();
   phase('nats-server, tabby-store, tabby-ipam, tabby-topology listening in ctl');
   await applyBgpConfiguration();
   bird = await startBirdIn(fabric, birdNs, dir.path, birdConfig(true));
   await bird.birdc('debug node1 { states, events }');
-  const args = ['--node', NODE, '--bgp-address', NODE_IP, '--listen', `${NODE_ETH}:50054`, '--store', STORE, '--topology', TOPOLOGY, '--nats', NATS];
-  args.push('--peer-allow', '198.18.0.0/15', '--hold-time', '9', '--status-interval', '2', '--dataplane', 'linux');
-  agent = await startServiceIn(fabric, nodeNs, 'agent', args, { name: 'agent-node1', env: { TABBY_NETNS_GUARD: nodeNs }, logFile: path.join(dir.path, 'agent-node1.log') });
+  // No --bgp-listen: bindMode decides where it listens; gRPC on the bridge.
+  agent = await controlPlane.startAgent({ node: NODE, bgpAddress: NODE_IP, listenAddress: NODE_ETH });
   phase('BIRD (passive) answering, agent listening');
 }, 120_000);
 
