@@ -202,13 +202,22 @@ export class LinuxWiring implements Wiring {
       ['link', 'set', ifname, 'up'],
       ...v4.map((a) => ['addr', 'add', a, 'dev', ifname]),
       ...v6.map((a) => ['addr', 'add', a, 'dev', ifname, 'nodad']),
+      // The gateways' MAC is known (the host side's): permanent neighbour entries spare the
+      // first packet an ARP/NDP round trip and keep the container working on a node without a
+      // default route, where proxy ARP has nothing to answer for 169.254.1.1.
       ...(v4.length > 0
         ? [
+            ['neigh', 'replace', GATEWAY_V4, 'lladdr', HOST_MAC, 'dev', ifname, 'nud', 'permanent'],
             ['route', 'add', GATEWAY_V4, 'dev', ifname, 'scope', 'link'],
             ['route', 'add', 'default', 'via', GATEWAY_V4, 'dev', ifname],
           ]
         : []),
-      ...(v6.length > 0 ? [['route', 'add', '::/0', 'via', GATEWAY_V6, 'dev', ifname]] : []),
+      ...(v6.length > 0
+        ? [
+            ['neigh', 'replace', GATEWAY_V6, 'lladdr', HOST_MAC, 'dev', ifname, 'nud', 'permanent'],
+            ['route', 'add', '::/0', 'via', GATEWAY_V6, 'dev', ifname],
+          ]
+        : []),
     ];
     const inside = await this.inContainer(netns, ['-batch', '-'], lines(container));
     if (inside.code !== 0) throw dataplane(`cannot configure ${ifname} in ${netns}: ${oneLine(inside.stderr)}`);
