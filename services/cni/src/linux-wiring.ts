@@ -157,27 +157,36 @@ export class LinuxWiring implements Wiring {
     return link ? { exists: true, mac: link.mac } : { exists: false };
   }
 
-  async setUp(spec: WiringSpec): Promise<void> {
+  async setUp(spec: WiringSpec, replaceContainerInterface: boolean): Promise<void> {
     const { netns, ifname, hostInterface: host } = spec;
     const v4 = spec.addresses.filter((a) => !a.includes(':'));
     const v6 = spec.addresses.filter((a) => a.includes(':'));
     const mtu = spec.mtu === undefined ? [] : ['mtu', String(spec.mtu)];
 
     // An interface of ours from an earlier ADD of this container goes first (with its host side).
-    const existing = await this.inspectContainer(netns, ifname);
-    if (existing.exists) {
-      if (existing.mac !== spec.containerMac) throw new CniError(CniCode.InterfaceTaken, `interface ${ifname} already exists in ${netns} and is not tabby-cni's`);
+    if (replaceContainerInterface) {
       const del = await this.inContainer(netns, ['link', 'del', ifname]);
-      if (del.code !== 0) throw dataplane(`cannot remove the old ${ifname} in ${netns}: ${del.stderr.trim()}`);
+      if (del.code !== 0 && !/Cannot find device|does not exist/.test(del.stderr)) throw dataplane(`cannot remove the old ${ifname} in ${netns}: ${del.stderr.trim()}`);
     }
 
-    // 1. The veth pair, the peer created right in the container's namespace. A host side
-    // left from an earlier container of this workload is replaced (as Calico does).
+    // 1. The veth pair, its peer created right in the container's namespace; a host side left
+    // by an earlier container of this workload is replaced (as Calico does). Then the host
+    // side up, its routes (the agent's table and protocol: its reconcile adopts them instead
+    // of fighting them) and, for IPv6, the proxy neighbour for the gateway. With IPv6 the
+    // sysctls (accept_dad off) must come before the link is up, so that part waits for them;
+    // IPv4 alone needs one `ip -batch`.
     const create = [
       ['link', 'del', host],
       ['link', 'add', host, ...mtu, 'address', HOST_MAC, 'type', 'veth', 'peer', 'name', ifname, ...mtu, 'address', spec.containerMac, 'netns', netns],
     ];
-    const made = await this.onHost(['-force', '-batch', '-'], lines(create));
+    const upAndRoute = [
+      ['link', 'set', host, 'up'],
+      ...spec.addresses.map((a) => batchLine('add', { prefix: a, type: 'unicast', nextHops: [{ dev: host }] }, spec.routeTable, spec.routeProtocol).split(' ')),
+      ...(v6.length > 0 ? [['neigh', 'replace', 'proxy', GATEWAY_V6, 'dev', host]] : []),
+    ];
+    const oneBatch = v6.length === 0;
+    const first = oneBatch ? [...create, ...upAndRoute] : create;
+    const made = await this.onHost(['-force', '-batch', '-'], lines(first));
     const madeErrors = parseBatchErrors(made.stderr);
     const addError = madeErrors.byLine.get(2);
     if (addError !== undefined || madeErrors.unattributed !== '') {
@@ -187,7 +196,7 @@ export class LinuxWiring implements Wiring {
     if (delError === undefined) this.logger.warn({ interface: host }, 'replaced a host interface left by an earlier container of this workload');
     else if (!/Cannot find device/.test(delError)) throw dataplane(`cannot remove the old ${host}: ${delError}`);
 
-    // 2. Host sysctls, before the link is up.
+    // 2. Host sysctls.
     for (const [key, value] of Object.entries(hostSysctls(host, v4.length > 0, v6.length > 0))) {
       const file = `/proc/sys/${key.replace(/\./g, '/')}`;
       try {
@@ -222,26 +231,36 @@ export class LinuxWiring implements Wiring {
     const inside = await this.inContainer(netns, ['-batch', '-'], lines(container));
     if (inside.code !== 0) throw dataplane(`cannot configure ${ifname} in ${netns}: ${oneLine(inside.stderr)}`);
 
-    // 4. The host side up, its routes (the agent's table and protocol: its reconcile adopts
-    // them instead of fighting them) and, for IPv6, the proxy neighbour for the gateway.
-    const hostLines = [
-      ['link', 'set', host, 'up'],
-      ...spec.addresses.map((a) => batchLine('add', { prefix: a, type: 'unicast', nextHops: [{ dev: host }] }, spec.routeTable, spec.routeProtocol).split(' ')),
-      ...(v6.length > 0 ? [['neigh', 'replace', 'proxy', GATEWAY_V6, 'dev', host]] : []),
-    ];
-    const up = await this.onHost(['-force', '-batch', '-'], lines(hostLines));
-    const upErrors = parseBatchErrors(up.stderr);
-    if (upErrors.unattributed !== '') throw dataplane(`cannot configure ${host}: ${upErrors.unattributed}`);
-    for (const [line, error] of upErrors.byLine) {
-      const address = line >= 2 && line < 2 + spec.addresses.length ? spec.addresses[line - 2] : undefined;
+    // 4. The host side's routes: in the first batch (IPv4) or now (IPv6).
+    if (oneBatch) {
+      await this.checkRouteLines(madeErrors.byLine, create.length, spec);
+    } else {
+      const up = await this.onHost(['-force', '-batch', '-'], lines(upAndRoute));
+      const upErrors = parseBatchErrors(up.stderr);
+      if (upErrors.unattributed !== '') throw dataplane(`cannot configure ${host}: ${upErrors.unattributed}`);
+      await this.checkRouteLines(upErrors.byLine, 0, spec);
+    }
+  }
+
+  /**
+   * Goes through the errors of the batch lines from `offset + 1` on (link up, one route per
+   * address, the proxy neighbour): a route the kernel refuses because the prefix is taken is
+   * fine when the route there is ours (same interface); any other error is the failure.
+   */
+  private async checkRouteLines(byLine: ReadonlyMap<number, string>, offset: number, spec: WiringSpec): Promise<void> {
+    const host = spec.hostInterface;
+    for (const [line, error] of byLine) {
+      if (line <= offset) continue;
+      const index = line - offset - 2;
+      const address = index >= 0 && index < spec.addresses.length ? spec.addresses[index] : undefined;
       if (address !== undefined && /File exists/.test(error)) {
-        // Someone holds the prefix already: fine when it is the route we want.
         const have = await this.hostRoutes(address, spec.routeTable);
         if (have.some((r) => r.dev === host && r.gateway === undefined)) continue;
         const other = have.map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`).join(', ');
         throw dataplane(`route ${address} already exists in table ${spec.routeTable} for another interface (${other || 'unknown'}), not ${host}`, 'another workload or program holds this address on the node; run `tabbyctl ipam check`');
       }
-      throw dataplane(`cannot configure ${host}: ${hostLines[line - 1]?.join(' ') ?? `line ${line}`}: ${error}`);
+      const what = line - offset === 1 ? `link set ${host} up` : address !== undefined ? `route ${address} dev ${host}` : `proxy neighbour ${GATEWAY_V6} on ${host}`;
+      throw dataplane(`cannot configure ${host}: ${what}: ${error}`);
     }
   }
 

@@ -134,7 +134,7 @@ async function add(env: CniEnvironment, config: NetworkConfig, id: WorkloadIdent
   const host = added.interfaceName || id.hostInterface;
   const spec = wiringSpec(env, id, config, addresses, host);
   try {
-    await wiring.setUp(spec);
+    await wiring.setUp(spec, existing.exists);
   } catch (err) {
     const failure = asDataplaneError(err);
     // Half way: remove the interface and give the addresses and the endpoint back.

@@ -72,12 +72,12 @@ export interface Wiring {
   /** The container's interface named `ifname`. */
   inspectContainer(netns: string, ifname: string): Promise<ContainerInterface>;
   /**
-   * Builds the veth pair and everything on both sides. A container interface `ifname` with
-   * `spec.containerMac` (tabby-cni's, from an earlier ADD) and a host interface of that name
-   * are replaced. Throws {@link CniError} 105 when a step fails; what it made stays for
-   * {@link tearDown} to remove.
+   * Builds the veth pair and everything on both sides. With `replaceContainerInterface` the
+   * container's `ifname` (tabby-cni's, from an earlier ADD: the caller checked its MAC) is
+   * removed first; a host interface of that name is replaced. Throws {@link CniError} 105
+   * when a step fails; what it made stays for {@link tearDown} to remove.
    */
-  setUp(spec: WiringSpec): Promise<void>;
+  setUp(spec: WiringSpec, replaceContainerInterface: boolean): Promise<void>;
   /**
    * Removes the container's interface when it is tabby-cni's (its MAC is `mac`; that takes the
    * host side with it) and, when `hostInterface` is given, the host side by name too (only

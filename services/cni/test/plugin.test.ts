@@ -69,8 +69,8 @@ class FakeWiring implements Wiring {
     this.calls.push('inspect');
     return Promise.resolve(this.container);
   }
-  setUp(spec: WiringSpec): Promise<void> {
-    this.calls.push('setUp');
+  setUp(spec: WiringSpec, replace: boolean): Promise<void> {
+    this.calls.push(replace ? 'setUp (replacing eth0)' : 'setUp');
     this.specs.push(spec);
     return this.setUpFailure ? Promise.reject(this.setUpFailure) : Promise.resolve();
   }
@@ -156,6 +156,7 @@ describe('ADD', () => {
     const w = new FakeWiring();
     w.container = { exists: true, mac: MAC };
     expect((await run(ENV, CONF, undefined, w)).exitCode).toBe(0);
+    expect(w.calls).toEqual(['inspect', 'setUp (replacing eth0)']);
   });
 
   it('wiring fails half way: the interfaces are removed and IPAM gives everything back', async () => {
