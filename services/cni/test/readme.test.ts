@@ -1,0 +1,21 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CNI_CODE_TABLE, IPAM_KEYS, KNOWN_CNI_ARGS, SUPPORTED_VERSIONS, TABBY_KEYS } from '../src/index.js';
+
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const row = (start: string): string | undefined => readme.split('\n').find((l) => l.startsWith(start));
+
+describe('README', () => {
+  it('lists every error code with its name', () => {
+    for (const { code, name } of CNI_CODE_TABLE) expect(row(`| ${code} | ${name} |`), `row for ${code} ${name}`).toBeDefined();
+  });
+  it('documents every ipam and tabby key', () => {
+    for (const k of IPAM_KEYS) expect(row(`| \`ipam.${k}\``), `ipam.${k}`).toBeDefined();
+    for (const k of TABBY_KEYS.filter((x) => x !== 'tls')) expect(row(`| \`tabby.${k}\``), `tabby.${k}`).toBeDefined();
+    for (const k of ['ca', 'cert', 'key']) expect(row(`| \`tabby.tls.${k}\``)).toBeDefined();
+  });
+  it('names every CNI_ARGS key and version', () => {
+    for (const k of KNOWN_CNI_ARGS) expect(readme).toContain(`\`${k}\``);
+    expect(readme).toContain(JSON.stringify({ cniVersion: '1.0.0', supportedVersions: SUPPORTED_VERSIONS }));
+  });
+});
