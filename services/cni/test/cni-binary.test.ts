@@ -517,6 +517,12 @@ describe('failures leave nothing behind', () => {
     await nothingLeft(undefined);
   });
 
+  it('the namespace guard: a container namespace that is this machine\'s own is refused (code 108), before anything is read or made', async () => {
+    // This test process runs in the machine's own namespace: its namespace file names it.
+    const r = await cni('CHECK', { containerId: 'f-guard', netns: `/proc/${process.pid}/ns/net`, config: config({ prevResult: { cniVersion: '1.0.0', interfaces: [], ips: [] } }) });
+    expect(r.json).toMatchObject({ code: 108, msg: expect.stringMatching(/refusing to wire a container in this machine's own network namespace/) as unknown });
+  });
+
   it.each<[string, Partial<CallOpts>, number, RegExp]>([
     ['stdin that is not JSON', { config: '{"cniVersion": "1.0.0",' }, 6, /not JSON/],
     ['a config of another type', { config: { cniVersion: '1.0.0', name: NETWORK, type: 'calico' } }, 7, /type must be "tabby-cni"/],

@@ -12,6 +12,7 @@ import {
   CniError,
   containerMac,
   grpcToCniError,
+  guardNamespaces,
   runPlugin,
   type ContainerInterface,
   type Observation,
@@ -243,5 +244,21 @@ describe('CHECK', () => {
     const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'cali1234567890a', mac: 'ee:ee:ee:ee:ee:ee' }, { name: 'eth0', mac: MAC, sandbox: NETNS }], ips: [{ address: '198.19.0.5/32', interface: 1 }] };
     const r = await run({ ...ENV, CNI_COMMAND: 'CHECK' }, { ...CONF, prevResult });
     expect(r.json).toMatchObject({ code: 107, msg: expect.stringMatching(/^CHECK failed: the container's network namespace \/run\/netns\/fake-1 does not exist; host interface cali1234567890a is missing; WorkloadEndpoint default\/node--1-k8s-web--1-eth0 is missing in tabby-store$/) as unknown });
+  });
+});
+
+describe('the namespace guard', () => {
+  it('under a test, refuses to run in this machine\'s own namespace (where vitest runs)', () => {
+    let err: unknown;
+    try {
+      guardNamespaces({ VITEST: 'true' }, '');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CniError);
+    expect(err).toMatchObject({ cniCode: CniCode.NamespaceGuard, message: expect.stringMatching(/refusing to program routes in this machine's own network namespace/) as unknown });
+  });
+  it('outside tests it lets everything through', () => {
+    expect(() => guardNamespaces({}, '/proc/1/ns/net')).not.toThrow();
   });
 });
