@@ -81,7 +81,7 @@ export const FIELD_SUPPORT: { readonly [K in FieldSupportKind]: Readonly<Record<
     'spec.nodeMeshPassword.secretKeyRef.key': implemented('Required: the key in the secret.'),
     'spec.nodeMeshMaxRestartTime': implemented('Only on `default`, not with the mesh off: graceful-restart time (RFC 4724) of mesh sessions, whole seconds.'),
     'spec.bindMode': implemented(
-      'None (default): the agent listens on every address (0.0.0.0, or :: with an IPv6 address), as BIRD does; NodeIP: only on --bgp-address/--bgp-ipv6-address. A change moves the listening sockets, no session resets. tabby-agent --bgp-listen node-address pins the latter (agents sharing one namespace). test/netns/test/source-and-bind.test.ts.',
+      'None (default): the agent listens on every address (0.0.0.0, and :: with an IPv6 address), as BIRD does; NodeIP: only on --bgp-address/--bgp-ipv6-address. A change moves the listening sockets, no session resets. tabby-agent --bgp-listen node-address pins the latter (agents sharing one namespace). test/netns/test/source-and-bind.test.ts.',
     ),
     'spec.ignoredInterfaces': refused('Tabby exports no interface routes (Calico\'s BIRD protocol direct), so there is nothing to ignore'),
     'spec.localWorkloadPeeringIPV4': refused('Tabby has no local-workload peering'),

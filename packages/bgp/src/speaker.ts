@@ -23,7 +23,7 @@ export interface SpeakerConfig {
   readonly routerId: string;
   /**
    * Addresses and ports to accept connections on; never a wildcard unless you list one
-   * (`0.0.0.0`, or `::`, which also accepts IPv4). Changed at run time with {@link Speaker.setListen}.
+   * (`0.0.0.0`, `::`; IPv6 sockets take IPv6 only). Changed at run time with {@link Speaker.setListen}.
    */
   readonly listen: readonly ListenAddress[];
   /** Set to make this speaker a route reflector with this cluster id (RFC 4456). */
@@ -215,7 +215,8 @@ export class Speaker {
 
   private async openListener(l: ListenAddress): Promise<ListenSocket> {
     const server: Server = createServer({ noDelay: true }, (socket) => this.onInbound(socket, server));
-    server.listen(l.port, l.address);
+    // IPv6 sockets take IPv6 only: `::` beside `0.0.0.0` on one port, each family on its own socket.
+    server.listen({ port: l.port, host: l.address, ipv6Only: l.address.includes(':') });
     try {
       await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e as Error))]);
     } catch (err) {

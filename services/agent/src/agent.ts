@@ -32,8 +32,8 @@ export interface NodeAgentOptions {
   /** 0: the compiled listen port. */
   readonly bgpPort: number;
   /**
-   * config (default): bindMode None listens on every address (`::`, dual-stack, with an IPv6
-   * address, else `0.0.0.0`), NodeIP on --bgp-address and --bgp-ipv6-address; node-address:
+   * config (default): bindMode None listens on every address (`0.0.0.0`, and `::` with an
+   * IPv6 address), NodeIP on --bgp-address and --bgp-ipv6-address; node-address:
    * always the latter.
    */
   readonly bgpListen?: BgpListenMode;
@@ -433,7 +433,9 @@ export class NodeAgent {
       return listen;
     }
     // bindMode None: every address, as BIRD listens by default. `::` accepts IPv4 too.
-    return [{ address: this.opts.bgpIpv6Address ? '::' : '0.0.0.0', port }];
+    const all = [{ address: '0.0.0.0', port }];
+    if (this.opts.bgpIpv6Address) all.push({ address: '::', port });
+    return all;
   }
 
   /** A change of bindMode moves the listening sockets; sessions stay up. */

@@ -201,7 +201,10 @@ describe('NodeAgent against fakes', () => {
     await dual.agent.start();
     dual.topology.send(config(1));
     await expect.poll(() => dual.made.length).toBe(1);
-    expect(dual.made[0]?.listen).toEqual([{ address: '::', port: 179 }]);
+    expect(dual.made[0]?.listen).toEqual([
+      { address: '0.0.0.0', port: 179 },
+      { address: '::', port: 179 },
+    ]);
 
     const pinned = start(new MemoryDataplane({ links: [] }), { bgpListen: 'node-address', bgpIpv6Address: 'fd00:18::11' });
     await pinned.agent.start();

@@ -38,7 +38,7 @@ export class ListenerSecurity {
   /** A listening socket opened on `address`. */
   add(server: Server, address: string): void {
     const v6 = address.includes(':');
-    this.listeners.set(server, { address, v6, dualStack: v6 && address.replace(/[:0]/g, '') === '', keys: new Map(), ttl: undefined, minTtl: 0, error: undefined });
+    this.listeners.set(server, { address, v6, dualStack: false, keys: new Map(), ttl: undefined, minTtl: 0, error: undefined });
   }
 
   /** Forgets one listening socket (it is being closed). */
