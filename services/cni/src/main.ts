@@ -32,7 +32,23 @@ function makeLogger(config: NetworkConfig | undefined): Logger {
   return createLogger({ service: 'tabby-cni', level: config?.logLevel ?? DEFAULT_LOG_LEVEL, destination: dest });
 }
 
+const USAGE = `Usage: tabby-cni  (a CNI plugin: a container runtime runs it)
+
+The runtime sets CNI_COMMAND (ADD, DEL, CHECK, VERSION), CNI_CONTAINERID, CNI_NETNS,
+CNI_IFNAME, CNI_ARGS and CNI_PATH, and writes the network config JSON on stdin; the result or
+the error JSON comes on stdout. By hand:
+
+  echo '{"cniVersion":"1.0.0","name":"k8s-pod-network","type":"tabby-cni"}' | CNI_COMMAND=VERSION tabby-cni
+
+Network config keys, error codes and an example conflist: services/cni/README.md.
+`;
+
 async function main(): Promise<void> {
+  // Called by hand without a CNI command: help, not a CNI error.
+  if (process.env.CNI_COMMAND === undefined && process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+    writeSync(1, USAGE);
+    process.exit(0);
+  }
   const out = await runPlugin({
     env: process.env,
     readStdin,
