@@ -275,7 +275,18 @@ describe('sourceAddress and bindMode when the node address is not the link addre
 
   it('4. bindMode NodeIP: only the node address listens, the accepted session stays up', async () => {
     showLogsOnFailure();
-    const birdBefore = await bird.protocol('node1');
+    // BIRD moves its "since" once more while the session it just brought up finishes its start
+    // (seen 1 ms apart in CI): the baseline is taken once it has settled.
+    const birdBefore = await eventually(
+      "BIRD's since settled",
+      async () => {
+        const first = await bird.protocol('node1');
+        await sleep(1000);
+        const second = await bird.protocol('node1');
+        return first.since === second.since ? second : undefined;
+      },
+      15_000,
+    );
     const agentBefore = await agentEstablished();
     const connsBefore = await connections();
     await applyBgpConfiguration('NodeIP');
