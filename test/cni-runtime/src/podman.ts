@@ -1,8 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
-import { assertFabricAddress, parsePing, requireTool, type Fabric, type PingResult } from '@tabby/harness';
+import { assertFabricAddress, collectCommand, parsePing, requireTool, type CommandResult, type Fabric, type PingResult } from '@tabby/harness';
 
 /**
  * Podman 4.3 with its CNI network backend, run for real inside a node namespace of a test
@@ -56,11 +56,8 @@ export class PodmanCommandError extends Error {
 }
 
 /** What a podman command printed. */
-export interface PodmanResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+/** What a podman command printed and how it ended. */
+export type PodmanResult = CommandResult;
 
 /** A CNI network configuration list (a `.conflist`), as podman reads it. */
 export interface CniNetworkList {
@@ -329,26 +326,12 @@ export class Podman {
   /** Runs `nsenter --net=/run/netns/<node> podman <global flags> ARGS…` (no shell). */
   podman(args: readonly string[], opts: { timeoutMs?: number; allowFailure?: boolean; input?: string } = {}): Promise<PodmanResult> {
     const argv = [`--net=/run/netns/${this.namespace}`, this.podmanBin, ...this.globalArgs(), ...args];
-    return new Promise<PodmanResult>((resolve, reject) => {
-      const child = spawn(this.nsenterBin, argv, { env: this.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-      this.running.add(child);
-      let stdout = '';
-      let stderr = '';
-      child.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-      child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-      if (opts.input !== undefined) child.stdin?.end(opts.input);
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-      child.once('error', (e) => {
-        clearTimeout(timer);
-        this.running.delete(child);
-        reject(e);
-      });
-      child.once('close', (code) => {
-        clearTimeout(timer);
-        this.running.delete(child);
-        if (code !== 0 && !opts.allowFailure) reject(new PodmanCommandError(args, code, stdout, stderr));
-        else resolve({ code, stdout, stderr });
-      });
+    return collectCommand(this.nsenterBin, argv, {
+      ...opts,
+      env: this.env,
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      tracked: this.running,
+      failure: (r) => new PodmanCommandError(args, r.code, r.stdout, r.stderr),
     });
   }
 

@@ -4,6 +4,8 @@
  * there: netns-cluster.ts), and stops them by PID, even when a test fails.
  */
 export { ProcessGroup, eventually, sleep, startProcess } from './processes.js';
+export { collectCommand } from './collect.js';
+export type { CollectOptions, CommandResult } from './collect.js';
 export type { TestProcess } from './processes.js';
 export { findTool, requireTool } from './tools.js';
 export { tempDir } from './temp.js';
@@ -52,6 +54,6 @@ export {
   startServiceIn,
   WORKLOAD_GATEWAY_V6,
 } from './netns.js';
-export type { CommandResult, DirectLinkEnd, FabricBirdConfig, FabricBirdPeer, FabricGobgpConfig, FabricGobgpNeighbor, KernelRoute, PingResult, PingStream, WorkloadWiring } from './netns.js';
+export type { DirectLinkEnd, FabricBirdConfig, FabricBirdPeer, FabricGobgpConfig, FabricGobgpNeighbor, KernelRoute, PingResult, PingStream, WorkloadWiring } from './netns.js';
 export { NetnsControlPlane, TABBYCTL_BIN, fabricTestbed, phaseLogger } from './netns-cluster.js';
 export type { ControlPlaneEndpoints, ControlPlaneProcesses, FabricTestbed, NetnsAgentOptions, NodeStatusRow } from './netns-cluster.js';

@@ -1,9 +1,10 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { BirdProcess, launchBird } from './bird.js';
+import { collectCommand, type CommandResult } from './collect.js';
 import { gobgpTtlSecurityLines } from './gobgp-config.js';
 import { GobgpProcess, GobgpCommandError, checkGobgpConfig } from './gobgp.js';
 import type { NatsServer } from './nats.js';
@@ -82,12 +83,6 @@ export class NetnsCommandError extends Error {
 }
 
 /** Output of a command run with {@link Fabric.exec}. */
-export interface CommandResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** One route of `ip -j route show`, with `dst` always written as a prefix (`/32` added). */
 export interface KernelRoute {
   /** `unicast`, `blackhole`, `unreachable`, `prohibit`, … (`unicast` when ip prints none). */
@@ -263,26 +258,11 @@ export class Fabric {
 
   /** Runs a program (no shell); resolves with its output, rejects with NetnsCommandError on a non-zero exit unless `allowFailure`. */
   private run(argv: readonly string[], opts: { input?: string; timeoutMs?: number; allowFailure?: boolean } = {}): Promise<CommandResult> {
-    return new Promise<CommandResult>((resolve, reject) => {
-      const child = spawn(argv[0], argv.slice(1), { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-      this.running.add(child);
-      let stdout = '';
-      let stderr = '';
-      child.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-      child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-      if (opts.input !== undefined) child.stdin?.end(opts.input);
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-      child.once('error', (e) => {
-        clearTimeout(timer);
-        this.running.delete(child);
-        reject(e);
-      });
-      child.once('close', (code) => {
-        clearTimeout(timer);
-        this.running.delete(child);
-        if (code !== 0 && !opts.allowFailure) reject(new NetnsCommandError(argv, code, stdout, stderr));
-        else resolve({ code, stdout, stderr });
-      });
+    return collectCommand(argv[0], argv.slice(1), {
+      ...opts,
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      tracked: this.running,
+      failure: (r) => new NetnsCommandError(argv, r.code, r.stdout, r.stderr),
     });
   }
 
