@@ -56,8 +56,8 @@ const IPAM = `${CTL}:50052`;
 const TOPOLOGY = `${CTL}:50053`;
 const NATS = `nats://${CTL}:4222`;
 const CLI = path.join(REPO_ROOT, 'packages', 'cli', 'dist', 'main.js');
-/** The plugin, as services/cni builds it (TABBY_CNI_BIN overrides). */
-const PLUGIN = process.env.TABBY_CNI_BIN ?? path.join(REPO_ROOT, 'services', 'cni', 'dist', 'tabby-cni');
+/** The plugin, as packages/cni builds it (TABBY_CNI_BIN overrides). */
+const PLUGIN = process.env.TABBY_CNI_BIN ?? path.join(REPO_ROOT, 'packages', 'cni', 'dist', 'tabby-cni');
 /** The network name: also the prefix of the IPAM handle (`<network>.<containerID>`). */
 const NETWORK = 'tabby-pods';
 const POOL_OLD = { name: 'pool-old', cidr: '198.19.160.0/24' };
@@ -238,7 +238,7 @@ function showLogsOnFailure(): void {
 
 beforeAll(async () => {
   const t0 = Date.now();
-  if (!existsSync(PLUGIN)) throw new Error(`${PLUGIN} is missing: build services/cni first (npm run build)`);
+  if (!existsSync(PLUGIN)) throw new Error(`${PLUGIN} is missing: build packages/cni first (npm run build)`);
   await fabric.addNamespace('ctl');
   await fabric.addBridge(ctlNs, 'br0', `${CTL}/24`);
   await fabric.sysctl(ctlNs, { 'net.ipv4.ip_forward': 0 });

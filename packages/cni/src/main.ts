@@ -40,7 +40,7 @@ the error JSON comes on stdout. By hand:
 
   echo '{"cniVersion":"1.0.0","name":"k8s-pod-network","type":"tabby-cni"}' | CNI_COMMAND=VERSION tabby-cni
 
-Network config keys, error codes and an example conflist: services/cni/README.md.
+Network config keys, error codes and an example conflist: packages/cni/README.md.
 `;
 
 async function main(): Promise<void> {
