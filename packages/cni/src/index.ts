@@ -39,3 +39,5 @@ export { hostSysctls } from './wiring.js';
 export type { ContainerInterface, ObservedLink, ObservedRoute, Observation, Wiring, WiringSpec } from './wiring.js';
 export { CURRENT_VERSION, SUPPORTED_VERSIONS, compareVersions, isSupportedVersion } from './versions.js';
 export type { CniVersion } from './versions.js';
+export { DEFAULT_CONF_NAME, DEFAULT_NETWORK_NAME, INSTALL_USAGE, InstallError, TEMPLATE_PLACEHOLDERS, install, parseInstallOptions, renderConflist, resolveAddress } from './install.js';
+export type { InstallOptions, InstallReport } from './install.js';
