@@ -161,6 +161,13 @@ export class IpamEngine {
         'SELECT a.handle, a.attributes FROM allocations a JOIN blocks b ON b.cidr = a.block WHERE b.pool_cidr = ?',
       ),
       allAllocations: db.prepare<[], AllocationDbRow>('SELECT a.*, b.node AS block_node, b.pool_cidr AS block_pool_cidr FROM allocations a JOIN blocks b ON b.cidr = a.block ORDER BY a.address'),
+      allAllocationsByHandle: db.prepare<[], AllocationDbRow>(
+        'SELECT a.*, b.node AS block_node, b.pool_cidr AS block_pool_cidr FROM allocations a JOIN blocks b ON b.cidr = a.block ORDER BY a.handle, a.family, a.address',
+      ),
+      // Handles in [from, to): a prefix as a range, so the handle index answers it.
+      allocationsOfHandleRange: db.prepare<[string, string], AllocationDbRow>(
+        'SELECT a.*, b.node AS block_node, b.pool_cidr AS block_pool_cidr FROM allocations a JOIN blocks b ON b.cidr = a.block WHERE a.handle >= ? AND a.handle < ? ORDER BY a.handle, a.family, a.address',
+      ),
       deleteAllocation: db.prepare<[string]>('DELETE FROM allocations WHERE address = ?'),
       borrowedByBlock: db.prepare<[], { block: string; n: number }>(
         'SELECT a.block AS block, COUNT(*) AS n FROM allocations a JOIN blocks b ON b.cidr = a.block WHERE b.node IS NULL OR a.node != b.node GROUP BY a.block',
@@ -443,6 +450,18 @@ export class IpamEngine {
     return this.s.allAllocations.all().map(toAllocation);
   }
 
+  /**
+   * Allocations to `node` (every node when empty) whose handle starts with `handlePrefix`
+   * (every handle when empty), sorted by handle, family and address.
+   */
+  allocationsMatching(node: string, handlePrefix: string): Allocation[] {
+    const rows =
+      handlePrefix === ''
+        ? this.s.allAllocationsByHandle.all()
+        : this.s.allocationsOfHandleRange.all(handlePrefix, prefixEnd(handlePrefix));
+    return rows.filter((a) => node === '' || a.node === node).map(toAllocation);
+  }
+
   blocks(node?: string): BlockRow[] {
     const rows = node ? [...this.s.blocksOfNode.all(node, 4), ...this.s.blocksOfNode.all(node, 6)] : this.s.allBlocks.all();
     return rows.map(rowToBlock);
@@ -468,6 +487,11 @@ export class IpamEngine {
     }
     return { inUse: u?.inUse ?? 0, blocks: u?.blocks ?? 0, workloads: [...workloads].sort() };
   }
+}
+
+/** The least string greater than every string starting with `prefix` (its last character plus one). */
+function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
 function parseAttributes(text: string): Record<string, string> {

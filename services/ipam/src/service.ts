@@ -37,6 +37,9 @@ export function toProtoBlock(b: BlockRow, view: ClusterView, borrowed = 0): Bloc
   return { cidr: b.cidr, node: b.node ?? '', pool: pool?.name ?? '', size: b.size, inUse: b.inUse, borrowed };
 }
 
+/** A handle prefix ListAllocations accepts: what a handle may hold (printable ASCII, no spaces). */
+const HANDLE_PREFIX = /^[\x21-\x7e]{1,512}$/;
+
 function countOf(n: number, field: string): number {
   if (!Number.isInteger(n) || n < 0) throw new ServiceError('invalid-argument', `${field} must be a non-negative integer`);
   return n;
@@ -168,6 +171,17 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
       const r = await deps.workloads.delete({ namespace: req.namespace, name: req.name, handle: req.handle, containerId: req.containerId, endpoint: req.endpoint });
       metrics.workloadsDeleted.inc();
       return r;
+    },
+    listAllocations: (req) => {
+      if (req.handlePrefix !== '' && !HANDLE_PREFIX.test(req.handlePrefix)) {
+        throw new ServiceError('invalid-argument', `handle prefix ${JSON.stringify(req.handlePrefix)} must be 1-512 printable ASCII characters without spaces`);
+      }
+      // The allocations first, then the journal: a change another ipam process commits in
+      // between shows as pending (or is not listed at all), never as a settled allocation.
+      const listed = engine.allocationsMatching(req.node, req.handlePrefix);
+      const pending = deps.workloads.pendingHandles();
+      const allocations = listed.map((a) => ({ address: a.address, handle: a.handle, node: a.node, attributes: a.attributes, block: a.block, pending: pending.has(a.handle) }));
+      return Promise.resolve({ allocations });
     },
     poolUsage: (req) => {
       let cidr = req.cidr ? parseCIDR(req.cidr)?.canonical : undefined;

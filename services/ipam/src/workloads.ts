@@ -121,6 +121,7 @@ export class Workloads {
       deleteIntentAny: db.prepare<[string]>('DELETE FROM intents WHERE handle = ?'),
       intents: db.prepare<[], IntentRow>('SELECT * FROM intents ORDER BY created_at'),
       intent: db.prepare<[string], IntentRow>('SELECT * FROM intents WHERE handle = ?'),
+      intentHandles: db.prepare<[], { handle: string }>('SELECT handle FROM intents'),
       beat: db.prepare<[string, string, number, number]>('INSERT OR REPLACE INTO instances (id, host, pid, heartbeat) VALUES (?, ?, ?, ?)'),
       instance: db.prepare<[string], { heartbeat: number; host: string; pid: number }>('SELECT heartbeat, host, pid FROM instances WHERE id = ?'),
       dropInstance: db.prepare<[string]>('DELETE FROM instances WHERE id = ?'),
@@ -305,6 +306,11 @@ export class Workloads {
     }
     const row = this.s.instance.get(owner);
     return !row || Date.now() - row.heartbeat > OWNER_STALE_MS;
+  }
+
+  /** Handles with a workload add or delete under way, or interrupted and awaiting {@link recover}. */
+  pendingHandles(): Set<string> {
+    return new Set(this.s.intentHandles.all().map((r) => r.handle));
   }
 
   /** Intents whose owner is gone: what `ipam check` reports as pending workloads. */

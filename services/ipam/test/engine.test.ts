@@ -185,3 +185,22 @@ describe('release', () => {
     expect(engine.blocks()).toMatchObject([{ node: null, inUse: 1 }]);
   });
 });
+
+describe('listing allocations by node and handle prefix (what tabby-cni GC asks)', () => {
+  it('a prefix is exact: `net.` never lists `net-b.` or `ne.`; the node filter is the allocation\'s node, borrowed addresses included', async () => {
+    const { engine, assign } = setup([pool('tiny', '10.0.0.0/28', { blockSize: 29 })], { node1: {}, node2: {} }); // two blocks of 8
+    await assign('node2', 'net.c6');
+    for (const h of ['net.c2', 'net.c1', 'net-b.c3', 'ne.c4', 'net.x.c5', 'netz', 'workload:default/web', 'other.c8']) await assign('node1', h);
+    // node1's one block is full: the next address is borrowed from node2's block but still node1's.
+    const borrowed = await assign('node1', 'net.c7');
+    expect(engine.getAllocation(borrowed.ipv4[0])).toMatchObject({ node: 'node1', blockNode: 'node2' });
+
+    const handles = (node: string, prefix: string) => engine.allocationsMatching(node, prefix).map((a) => `${a.handle}@${a.node}`);
+    expect(handles('node1', 'net.')).toEqual(['net.c1@node1', 'net.c2@node1', 'net.c7@node1', 'net.x.c5@node1']);
+    expect(handles('', 'net.')).toEqual(['net.c1@node1', 'net.c2@node1', 'net.c6@node2', 'net.c7@node1', 'net.x.c5@node1']);
+    expect(handles('node2', '')).toEqual(['net.c6@node2']);
+    expect(handles('node1', 'nothing.')).toEqual([]);
+    expect(engine.allocationsMatching('', '')).toHaveLength(10);
+    expect(engine.allocationsMatching('node1', 'net.c1')[0]).toMatchObject({ handle: 'net.c1', address: expect.stringMatching(/^10\.0\.0\.\d+$/) as unknown, attributes: { node: 'node1' } });
+  });
+});

@@ -471,6 +471,54 @@ describe('WorkloadAdd/WorkloadDelete as tabby-cni calls them (handle, container 
     expect(await wepList(c)).toEqual([]);
   }, 60_000);
 
+  it("ListAllocations: a node's allocations under a handle prefix, with their attributes; a handle whose change is under way is pending", async () => {
+    const c = await startCluster('cni-list');
+    await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p', '10.73.0.0/16') });
+    await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n1') });
+    await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n2') });
+    await waitForPools(c, 1);
+    const add = (node: string, network: string, cid: string) =>
+      call(c.ipamClient.workloadAdd.bind(c.ipamClient), { ...base, namespace: 'default', name: `pod-${cid}`, node, handle: `${network}.${cid}`, containerId: cid, endpoint: 'eth0' });
+    const a = await add('n1', 'net', 'c1');
+    await add('n1', 'net-b', 'c2'); // another network whose name starts the same
+    await add('n2', 'net', 'c3'); // another node
+    await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { ...base, namespace: 'default', name: 'by-hand', node: 'n1' }); // tabbyctl's handle
+    const list = (node: string, handlePrefix: string) => call(c.ipamClient.listAllocations.bind(c.ipamClient), { node, handlePrefix });
+
+    expect((await list('n1', 'net.')).allocations).toEqual([
+      {
+        address: a.ipNetworks[0].replace(/\/32$/, ''),
+        handle: 'net.c1',
+        node: 'n1',
+        attributes: { namespace: 'default', pod: 'pod-c1', containerID: 'c1', node: 'n1', timestamp: expect.any(String) as unknown },
+        block: expect.stringMatching(/^10\.73\./) as unknown,
+        pending: false,
+      },
+    ]);
+    expect((await list('', 'net.')).allocations.map((x) => `${x.handle}@${x.node}`)).toEqual(['net.c1@n1', 'net.c3@n2']);
+    expect((await list('n1', '')).allocations.map((x) => x.handle)).toEqual(['net-b.c2', 'net.c1', 'workload:default/by-hand']);
+    expect(await list('n1', 'has space').catch((e: unknown) => e)).toMatchObject({ code: status.INVALID_ARGUMENT });
+
+    // SIGSTOP the store: a WorkloadAdd has assigned (its journal entry written) and waits to write the endpoint.
+    pauseProcess(c.store.process);
+    let slow: Promise<unknown> | undefined;
+    try {
+      slow = add('n1', 'net', 'c4').catch((e: unknown) => e);
+      await eventually('c4 listed while its add is under way', async () => (await list('n1', 'net.')).allocations.some((x) => x.handle === 'net.c4'), 10_000, 20);
+      expect((await list('n1', 'net.')).allocations.map((x) => [x.handle, x.pending])).toEqual([
+        ['net.c1', false],
+        ['net.c4', true],
+      ]);
+    } finally {
+      resumeProcess(c.store.process);
+    }
+    await slow;
+    expect((await list('n1', 'net.')).allocations.map((x) => [x.handle, x.pending])).toEqual([
+      ['net.c1', false],
+      ['net.c4', false],
+    ]);
+  }, 60_000);
+
   it('refuses a bad handle, container id, MAC or orchestrator with INVALID_ARGUMENT and assigns nothing', async () => {
     const c = await startCluster('cni-invalid');
     await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p', '10.72.0.0/16') });
