@@ -21,11 +21,18 @@ export interface RouteDiff {
   readonly remove: readonly KernelRoute[];
   /** In the table exactly as wanted. */
   readonly unchanged: readonly KernelRoute[];
+  /** In the table, not wanted, left there because `spare` said so (empty without `prune`). */
+  readonly spared: readonly KernelRoute[];
 }
 
 export interface DiffOptions {
   /** Put routes that are not wanted into `remove` (default true). */
   readonly prune?: boolean;
+  /**
+   * With `prune`: a route whose prefix is not wanted goes into `spared` instead of `remove`
+   * when this returns true (called once per such route, in canonical form).
+   */
+  readonly spare?: (route: KernelRoute) => boolean;
 }
 
 function canonicalPrefix(prefix: string): string {
@@ -79,7 +86,8 @@ export function sameRoute(a: KernelRoute, b: KernelRoute): boolean {
 
 /**
  * What to write so that the table (`current`) holds exactly `desired`: routes to add, to
- * replace, to remove (only with `prune`, the default) and those already right. Routes are
+ * replace, to remove (only with `prune`, the default; minus those `spare` keeps) and those
+ * already right. Routes are
  * matched by canonical prefix. `desired` should name each prefix once (the last one wins);
  * when `current` holds one prefix more than once, the copy equal to the wanted route (else
  * the first) is kept and the other copies are removed.
@@ -103,6 +111,7 @@ export function diffCanonical(current: readonly KernelRoute[], desired: readonly
   const change: RouteChange[] = [];
   const remove: KernelRoute[] = [];
   const unchanged: KernelRoute[] = [];
+  const spared: KernelRoute[] = [];
   for (const [prefix, to] of want) {
     const copies = have.get(prefix);
     if (!copies) {
@@ -116,7 +125,10 @@ export function diffCanonical(current: readonly KernelRoute[], desired: readonly
     if (prune && copies.length > 1) remove.push(...copies.filter((_, i) => i !== keep));
   }
   if (prune) {
-    for (const [prefix, copies] of have) if (!want.has(prefix)) remove.push(...copies);
+    for (const [prefix, copies] of have) {
+      if (want.has(prefix)) continue;
+      for (const c of copies) (options.spare?.(c) === true ? spared : remove).push(c);
+    }
   }
-  return { add, change, remove, unchanged };
+  return { add, change, remove, unchanged, spared };
 }

@@ -13,7 +13,7 @@ import { FILE_EXISTS_MESSAGE, prefixTakenMessage } from './messages.js';
 import { onLinkResolver, type ConnectedNetwork } from './on-link.js';
 import { DEFAULT_ROUTE_PROTOCOL, MAIN_ROUTE_TABLE, routeProtocolProblem, routeTableProblem } from './protocol.js';
 import type { Dataplane, DataplaneLogger, KernelRoute, NextHop, ReconcileOptions, ReconcileReport, RouteFailure } from './types.js';
-import { checkRoutes } from './validate.js';
+import { checkRoutes, spareUnlessKept } from './validate.js';
 
 export interface LinuxDataplaneOptions {
   /** Routing table (default 254, main). 1-4294967295, not 253 (`default`) or 255 (`local`). */
@@ -186,7 +186,7 @@ export class LinuxDataplane implements Dataplane {
     const [current, networks] = await Promise.all([this.list(), needsResolution ? this.connected() : Promise.resolve([])]);
     const resolve = onLinkResolver(networks);
     const wanted = adoptKernelDevices(checked.routes.map(resolve), current);
-    const diff = diffCanonical(current, wanted, { prune: options.prune ?? true });
+    const diff = diffCanonical(current, wanted, { prune: options.prune ?? true, spare: spareUnlessKept(options.spare, checked.keep) });
     const ops: Op[] = [
       ...diff.remove.filter((r) => !checked.keep.has(r.prefix)).map((route): Op => ({ op: 'del', route })),
       ...diff.add.map((route): Op => ({ op: 'add', route })),

@@ -8,7 +8,7 @@ import { FILE_EXISTS_MESSAGE, INVALID_GATEWAY_MESSAGE, noDeviceMessage, prefixTa
 import { onLinkResolver, type ConnectedNetwork } from './on-link.js';
 import { DEFAULT_ROUTE_PROTOCOL, MAIN_ROUTE_TABLE } from './protocol.js';
 import type { Dataplane, KernelRoute, ReconcileOptions, ReconcileReport, RouteFailure } from './types.js';
-import { checkRoutes } from './validate.js';
+import { checkRoutes, spareUnlessKept } from './validate.js';
 import type { BatchOp } from './iproute2.js';
 
 export interface MemoryDataplaneOptions {
@@ -168,7 +168,7 @@ export class MemoryDataplane implements Dataplane {
     const checked = checkRoutes(desired);
     const failed: RouteFailure[] = [...checked.failed];
     const wanted = checked.routes.map(onLinkResolver(this.networks));
-    const diff = diffCanonical(this.routes(), wanted, { prune: options.prune ?? true });
+    const diff = diffCanonical(this.routes(), wanted, { prune: options.prune ?? true, spare: spareUnlessKept(options.spare, checked.keep) });
     const counts = { add: 0, replace: 0, del: 0 };
     const write = (op: BatchOp, route: KernelRoute): void => {
       const error = this.refusal(op, route);

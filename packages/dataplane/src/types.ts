@@ -49,6 +49,13 @@ export interface ReconcileOptions {
    * for BGP to converge after a restart, so nothing is withdrawn from the kernel early.
    */
   readonly prune?: boolean;
+  /**
+   * With `prune`: asked about each Tabby route in the table whose prefix no desired route
+   * names; `true` leaves that route in place this time (not removed, not counted). The agent
+   * spares routes to workload interfaces it has not learned yet (Calico's route cleanup grace
+   * period). Never asked about a route for a desired prefix, nor without `prune`.
+   */
+  readonly spare?: (route: KernelRoute) => boolean;
 }
 
 /**

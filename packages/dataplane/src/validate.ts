@@ -85,3 +85,12 @@ export function checkRoutes(desired: readonly KernelRoute[]): CheckedRoutes {
   }
   return { routes: [...routes.values()], failed, keep };
 }
+
+/**
+ * `spare` as the diff should ask it: never about a prefix in `keep` (still wanted, only not
+ * writable; such a route stays anyway), so the caller hears only of routes nobody wants.
+ */
+export function spareUnlessKept(spare: ((route: KernelRoute) => boolean) | undefined, keep: ReadonlySet<string>): ((route: KernelRoute) => boolean) | undefined {
+  if (spare === undefined) return undefined;
+  return (route) => !keep.has(route.prefix) && spare(route);
+}

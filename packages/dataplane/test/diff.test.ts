@@ -84,7 +84,7 @@ describe('diffRoutes', () => {
 
   it('the same routes twice is all unchanged (idempotent)', () => {
     const d = diffRoutes(current, [...current].reverse());
-    expect(d).toStrictEqual({ add: [], change: [], remove: [], unchanged: [...current].reverse().map(canonicalRoute) });
+    expect(d).toStrictEqual({ add: [], change: [], remove: [], unchanged: [...current].reverse().map(canonicalRoute), spared: [] });
   });
 
   it('empty desired removes everything; empty current adds everything', () => {
@@ -107,6 +107,25 @@ describe('diffRoutes', () => {
     const d = diffRoutes([via('198.19.0.0/26', '198.18.0.9'), via('198.19.0.0/26', '198.18.0.2')], [via('198.19.0.0/26', '198.18.0.2')]);
     expect(d.unchanged).toHaveLength(1);
     expect(d.remove).toStrictEqual([via('198.19.0.0/26', '198.18.0.9')]);
+  });
+
+  it('spare keeps routes nobody wants, asked once for each in canonical form; never about a wanted prefix or without prune', () => {
+    const link = (prefix: string, dev: string): KernelRoute => ({ prefix, type: 'unicast', nextHops: [{ dev }] });
+    const table = [link('198.19.1.5', 'cali1'), link('198.19.1.6/32', 'cali2'), blackhole('198.19.1.0/26'), link('198.19.1.7/32', 'cali3')];
+    const asked: KernelRoute[] = [];
+    const spare = (r: KernelRoute): boolean => {
+      asked.push(r);
+      return r.nextHops[0]?.dev === 'cali1' || r.nextHops[0]?.dev === 'cali3';
+    };
+    const d = diffRoutes(table, [link('198.19.1.7/32', 'cali9')], { spare });
+    expect(asked).toStrictEqual([link('198.19.1.5/32', 'cali1'), link('198.19.1.6/32', 'cali2'), blackhole('198.19.1.0/26')]);
+    expect(d.spared).toStrictEqual([link('198.19.1.5/32', 'cali1')]);
+    expect(d.remove).toStrictEqual([link('198.19.1.6/32', 'cali2'), blackhole('198.19.1.0/26')]);
+    // A wanted prefix on another interface is the caller's decision: changed, not spared.
+    expect(d.change).toStrictEqual([{ from: link('198.19.1.7/32', 'cali3'), to: link('198.19.1.7/32', 'cali9') }]);
+    asked.length = 0;
+    expect(diffRoutes(table, [], { prune: false, spare })).toMatchObject({ remove: [], spared: [] });
+    expect(asked).toStrictEqual([]);
   });
 
   it('a type change is a change', () => {

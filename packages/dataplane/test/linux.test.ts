@@ -162,6 +162,29 @@ describe('LinuxDataplane in a test namespace', () => {
     expect(await dp.list()).toStrictEqual([]);
   });
 
+  it('spare leaves the Tabby routes it names in place (a route the CNI plugin added for a workload not learned yet)', async () => {
+    const ns = createNamespace();
+    ns.ip('link', 'add', 'cali1', 'type', 'veth', 'peer', 'name', 'cali1p');
+    ns.ip('link', 'set', 'cali1', 'up');
+    ns.ip('route', 'add', '198.19.1.5', 'dev', 'cali1', 'scope', 'link', 'proto', '84');
+    const dp = await openIn(ns);
+    await dp.reconcile([blackhole('198.19.1.0/26'), via('198.19.0.0/26', '198.18.0.2')], { prune: false });
+    const asked: string[] = [];
+    const spare = (r: KernelRoute): boolean => {
+      asked.push(r.prefix);
+      return r.nextHops[0]?.dev === 'cali1';
+    };
+    expect(await dp.reconcile([blackhole('198.19.1.0/26')], { spare })).toMatchObject({ removed: 1, unchanged: 1, failed: [] });
+    expect(asked.sort()).toStrictEqual(['198.19.0.0/26', '198.19.1.5/32']);
+    expect(byDst(table(ns, 4), '198.19.1.5')[0]).toMatchObject({ dev: 'cali1', scope: '253', protocol: '84' });
+    expect((await dp.list()).map((r) => r.prefix)).toStrictEqual(['198.19.1.0/26', '198.19.1.5/32']);
+    // Wanted by the agent now: the same route, adopted as it is (nothing written).
+    const before = dp.writes;
+    expect(await dp.reconcile([blackhole('198.19.1.0/26'), link('198.19.1.5/32', 'cali1')], { spare })).toMatchObject({ added: 0, changed: 0, removed: 0, unchanged: 2 });
+    expect(dp.writes).toBe(before);
+    expect(await dp.reconcile([blackhole('198.19.1.0/26')])).toMatchObject({ removed: 1 });
+  });
+
   it('never touches a route of another protocol: same prefix, same table, reconcile and prune', async () => {
     const ns = createNamespace();
     // Written by `ip` itself (one command each, names as an administrator would type them).

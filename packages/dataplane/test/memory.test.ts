@@ -36,6 +36,14 @@ describe('MemoryDataplane', () => {
     expect(dp.routes()).toStrictEqual([blackhole('198.19.1.0/26')]);
   });
 
+  it('spare leaves the routes it names in place, uncounted; the rest are pruned', async () => {
+    const dp = new MemoryDataplane({ links: ['cali1', 'cali2'], routes: [link('198.19.1.5', 'cali1'), link('198.19.1.6', 'cali2'), blackhole('198.19.1.0/26')] });
+    const r = await dp.reconcile([blackhole('198.19.1.0/26')], { spare: (route) => route.nextHops[0]?.dev === 'cali1' });
+    expect(r).toMatchObject({ added: 0, changed: 0, removed: 1, unchanged: 1 });
+    expect(dp.routes()).toStrictEqual([blackhole('198.19.1.0/26'), link('198.19.1.5/32', 'cali1')]);
+    expect(dp.writeLog()).toStrictEqual([{ op: 'del', prefix: '198.19.1.6/32', ok: true }]);
+  });
+
   it('a route to an interface that does not exist fails with the kernel\'s text; the others land', async () => {
     const dp = new MemoryDataplane({ links: ['cali1'] });
     const r = await dp.reconcile([link('198.19.1.5', 'caliX'), link('198.19.1.6', 'cali1')]);
