@@ -215,7 +215,8 @@ export class Workloads {
         numIpv6: input.numIpv6,
         ipv4Pools: input.ipv4Pools,
         ipv6Pools: input.ipv6Pools,
-        attributes: { namespace: input.namespace, pod: input.name, ...(containerId ? { containerID: containerId } : {}) },
+        // containerID and endpoint (CNI_CONTAINERID, CNI_IFNAME) let tabby-cni's GC tell its attachments apart.
+        attributes: { namespace: input.namespace, pod: input.name, ...(containerId ? { containerID: containerId } : {}), ...(endpoint ? { endpoint } : {}) },
       });
     });
     failpoint('after-assign');

@@ -490,7 +490,7 @@ describe('WorkloadAdd/WorkloadDelete as tabby-cni calls them (handle, container 
         address: a.ipNetworks[0].replace(/\/32$/, ''),
         handle: 'net.c1',
         node: 'n1',
-        attributes: { namespace: 'default', pod: 'pod-c1', containerID: 'c1', node: 'n1', timestamp: expect.any(String) as unknown },
+        attributes: { namespace: 'default', pod: 'pod-c1', containerID: 'c1', endpoint: 'eth0', node: 'n1', timestamp: expect.any(String) as unknown },
         block: expect.stringMatching(/^10\.73\./) as unknown,
         pending: false,
       },
