@@ -1,8 +1,8 @@
 /**
- * CNI errors as the specification (1.0.0, "Error") defines them: a numeric code, a short
+ * CNI errors as the specification (1.1.0, "Error") defines them: a numeric code, a short
  * message and details, printed as JSON on stdout with a non-zero exit. Codes 1-99 are the
- * specification's; 100 and up are tabby-cni's own, one per failure a runtime or an operator
- * may want to tell apart.
+ * specification's (50 and 51 answer STATUS); 100 and up are tabby-cni's own, one per failure
+ * a runtime or an operator may want to tell apart.
  */
 
 /** The specification's well-known error codes and tabby-cni's own (100+). */
@@ -23,6 +23,10 @@ export const CniCode = {
   InvalidNetworkConfig: 7,
   /** Transient: tabby-ipam or tabby-store is unreachable or busy; the runtime should retry. */
   TryAgainLater: 11,
+  /** STATUS: the plugin cannot serve ADD (tabby-ipam or tabby-store not answering, the Node missing). */
+  NotAvailable: 50,
+  /** STATUS: not available, and existing containers of the network may have limited connectivity. */
+  NotAvailableLimitedConnectivity: 51,
   /** An unexpected failure (a bug, or an answer tabby-cni does not understand). */
   Internal: 100,
   /** IPAM has no address left in the pools it may use (pool exhausted, per-node block limit). */

@@ -23,6 +23,17 @@ export const IPAM_KEYS = ['type', 'ipv4_pools', 'ipv6_pools', 'assign_ipv4', 'as
 export const TABBY_KEYS = ['store', 'ipam', 'tls', 'timeout_seconds', 'route_table', 'route_protocol'] as const;
 export const TLS_KEYS = ['ca', 'cert', 'key'] as const;
 
+/** Where GC's config carries the attachments still valid (spec 1.1.0, section 2, `GC`). */
+export const VALID_ATTACHMENTS_KEY = 'cni.dev/valid-attachments';
+/** The name the 1.1.0 spec text first gave that key; libcni 1.2.3 and later set both. */
+export const LEGACY_ATTACHMENTS_KEY = 'cni.dev/attachments';
+
+/** One attachment a runtime still knows: what it passed as CNI_CONTAINERID and CNI_IFNAME to ADD. */
+export interface Attachment {
+  readonly containerId: string;
+  readonly ifname: string;
+}
+
 /** TLS files for the gRPC calls to tabby-ipam and tabby-store; none: plaintext. */
 export interface TlsFiles {
   readonly ca?: string;
@@ -62,6 +73,8 @@ export interface NetworkConfig {
   readonly prevResult: Record<string, unknown> | undefined;
   /** `dns` as given: copied into the ADD result. */
   readonly dns: Record<string, unknown> | undefined;
+  /** The attachments GC must keep (`cni.dev/valid-attachments`); undefined when the config has none. */
+  readonly validAttachments: readonly Attachment[] | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -160,6 +173,26 @@ function logLevel(v: unknown): LogLevel {
   const level = t === 'warning' ? 'warn' : t === 'none' ? 'silent' : t;
   if (!(LOG_LEVELS as readonly string[]).includes(level)) throw invalid(`log_level ${JSON.stringify(v)} is not one of ${LOG_LEVELS.join(', ')}`);
   return level as LogLevel;
+}
+
+/**
+ * The valid attachments of a GC config: `cni.dev/valid-attachments` (or the older
+ * `cni.dev/attachments`), a list of `{containerID, ifname}`. Anything malformed is refused:
+ * GC releases what is not listed, so a list it cannot read must not pass for a short one.
+ */
+function validAttachments(raw: Json): Attachment[] | undefined {
+  const key = [VALID_ATTACHMENTS_KEY, LEGACY_ATTACHMENTS_KEY].find((k) => raw[k] !== undefined && raw[k] !== null);
+  if (key === undefined) return undefined;
+  const list = raw[key];
+  if (!Array.isArray(list)) throw invalid(`${key} must be a list of {"containerID", "ifname"} objects, got ${JSON.stringify(list)}`);
+  return list.map((item: unknown, i) => {
+    const where = `${key}[${i}]`;
+    if (!isObject(item)) throw invalid(`${where} must be a {"containerID", "ifname"} object, got ${JSON.stringify(item)}`);
+    const { containerID, ifname } = item;
+    if (typeof containerID !== 'string' || containerID === '') throw invalid(`${where}.containerID must be a non-empty string, got ${JSON.stringify(containerID)}`);
+    if (ifname !== undefined && typeof ifname !== 'string') throw invalid(`${where}.ifname must be a string, got ${JSON.stringify(ifname)}`);
+    return { containerId: containerID, ifname: ifname ?? '' };
+  });
 }
 
 /** The cniVersion of a config as far as it can be read, for error JSON printed before the config is checked. */
@@ -281,5 +314,6 @@ export function parseNetworkConfig(stdin: string): NetworkConfig {
     logFilePath: optionalString(raw, 'log_file_path', ''),
     prevResult,
     dns,
+    validAttachments: validAttachments(raw),
   };
 }

@@ -1,15 +1,20 @@
 import { CniCode, CniError } from './cni-error.js';
 import { parseCniArgs, type CniArgs } from './cni-args.js';
 
-export const COMMANDS = ['ADD', 'DEL', 'CHECK', 'VERSION'] as const;
+export const COMMANDS = ['ADD', 'DEL', 'CHECK', 'VERSION', 'GC', 'STATUS'] as const;
 export type CniCommand = (typeof COMMANDS)[number];
+
+/** The commands about no container (the spec requires only CNI_COMMAND and CNI_PATH for them). */
+const NETWORK_COMMANDS: readonly CniCommand[] = ['VERSION', 'GC', 'STATUS'];
 
 /** The CNI_* environment of one call, checked. */
 export interface CniEnvironment {
   readonly command: CniCommand;
+  /** The container; empty for VERSION, GC and STATUS, which are about the network. */
   readonly containerId: string;
-  /** Path of the container's network namespace; empty only for DEL (the namespace may be gone). */
+  /** Path of the container's network namespace; empty for DEL (the namespace may be gone), VERSION, GC and STATUS. */
   readonly netns: string;
+  /** CNI_IFNAME; empty for VERSION, GC and STATUS. */
   readonly ifname: string;
   readonly args: CniArgs;
   readonly path: readonly string[];
@@ -40,8 +45,7 @@ export function parseCommand(env: Readonly<Record<string, string | undefined>>):
   const cmd = env.CNI_COMMAND;
   if (cmd === undefined || cmd === '') throw new CniError(CniCode.InvalidEnvironment, `CNI_COMMAND must be set (one of ${COMMANDS.join(', ')})`);
   if (!(COMMANDS as readonly string[]).includes(cmd)) {
-    const more = cmd === 'GC' || cmd === 'STATUS' ? ' (CNI 1.1 commands; tabby-cni speaks up to 1.0.0)' : '';
-    throw new CniError(CniCode.InvalidEnvironment, `CNI_COMMAND "${cmd}" is not supported${more}: one of ${COMMANDS.join(', ')}`);
+    throw new CniError(CniCode.InvalidEnvironment, `CNI_COMMAND "${cmd}" is not supported: one of ${COMMANDS.join(', ')}`);
   }
   return cmd as CniCommand;
 }
@@ -49,11 +53,15 @@ export function parseCommand(env: Readonly<Record<string, string | undefined>>):
 /**
  * Checks the environment of an ADD, DEL or CHECK: CNI_CONTAINERID, CNI_IFNAME and (except
  * for DEL) CNI_NETNS must be set and well formed, CNI_ARGS parse. CNI_PATH is read but
- * not needed: tabby-cni delegates to no other plugin.
+ * not needed: tabby-cni delegates to no other plugin. VERSION, GC and STATUS read nothing
+ * but CNI_COMMAND and CNI_PATH (spec 1.1.0, section 2); other variables are ignored.
  */
 export function parseEnvironment(env: Readonly<Record<string, string | undefined>>): CniEnvironment {
   const command = parseCommand(env);
-  if (command === 'VERSION') return { command, containerId: '', netns: '', ifname: '', args: { ignoreUnknown: false, ignored: [] }, path: [] };
+  if (NETWORK_COMMANDS.includes(command)) {
+    const path = command === 'VERSION' ? [] : (env.CNI_PATH ?? '').split(':').filter((p) => p !== '');
+    return { command, containerId: '', netns: '', ifname: '', args: { ignoreUnknown: false, ignored: [] }, path };
+  }
   const containerId = required(env, 'CNI_CONTAINERID', command);
   if (!CONTAINER_ID.test(containerId)) {
     throw new CniError(CniCode.InvalidEnvironment, `CNI_CONTAINERID "${containerId}" is not a container ID: a letter or digit, then letters, digits, "_", "." or "-"`);

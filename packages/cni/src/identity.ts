@@ -52,13 +52,19 @@ export function nodenameFromHostname(hostname: string): string {
   return hostname.trim().toLowerCase();
 }
 
-/** The identity of this call's workload; {@link CniCode.InvalidEnvironment} when CNI_ARGS or the container ID cannot name one. */
-export function workloadIdentity(env: CniEnvironment, config: NetworkConfig, hostname: string): WorkloadIdentity {
+/** This node's name in Tabby: `nodename` of the config, else the host name (Calico's); {@link CniCode.InvalidNetworkConfig} when it cannot name a Node. */
+export function nodeName(config: NetworkConfig, hostname: string): string {
   const node = config.nodename ?? nodenameFromHostname(hostname);
   const nodeProblems = nameProblems(node);
   if (nodeProblems.length > 0) {
     throw new CniError(CniCode.InvalidNetworkConfig, `node name "${node}" ${config.nodename === undefined ? '(the host name) ' : ''}is not a valid Node name: ${nodeProblems.join('; ')}`, 'set nodename in the network config to the Node resource\'s name');
   }
+  return node;
+}
+
+/** The identity of this call's workload; {@link CniCode.InvalidEnvironment} when CNI_ARGS or the container ID cannot name one. */
+export function workloadIdentity(env: CniEnvironment, config: NetworkConfig, hostname: string): WorkloadIdentity {
+  const node = nodeName(config, hostname);
   const { podNamespace, podName } = env.args;
   const k8s = Boolean(podNamespace) && Boolean(podName);
   const handle = `${config.name}.${env.containerId}`;

@@ -15,21 +15,28 @@ export {
   IPAM_KEYS,
   IPV4_POOLS_ANNOTATION,
   IPV6_POOLS_ANNOTATION,
+  LEGACY_ATTACHMENTS_KEY,
   PLUGIN_TYPE,
   POD_ANNOTATIONS_CAPABILITY,
   TABBY_KEYS,
+  VALID_ATTACHMENTS_KEY,
   parseNetworkConfig,
   poolProblem,
 } from './config.js';
-export type { NetworkConfig, PoolSource, TlsFiles } from './config.js';
+export type { Attachment, NetworkConfig, PoolSource, TlsFiles } from './config.js';
 export { COMMANDS, interfaceNameProblem, parseCommand, parseEnvironment } from './env.js';
 export type { CniCommand, CniEnvironment } from './env.js';
-export { CNI_NAMESPACE, containerMac, nodenameFromHostname, workloadIdentity } from './identity.js';
+export { CNI_NAMESPACE, containerMac, nodeName, nodenameFromHostname, workloadIdentity } from './identity.js';
 export type { WorkloadIdentity } from './identity.js';
 export { GATEWAY_V4, GATEWAY_V6, HOST_MAC, addResult, parsePrevResult } from './result.js';
 export type { AddOutcome, CniResult, PreviousResult, ResultInterface, ResultIp, ResultRoute } from './result.js';
 export { checkProblems } from './check.js';
 export type { ControlPlaneView } from './check.js';
+export { collectGarbage, planGc } from './gc.js';
+export type { GcPlan, StaleAttachment } from './gc.js';
+export { pluginStatus } from './status.js';
+export { parseLinkKinds, planHostSweep } from './host-sweep.js';
+export type { HostSweepInput, HostSweepPlan, ObservedLinkKind, SweepRoute } from './host-sweep.js';
 export { guardNamespaces, runPlugin, versionInfo } from './plugin.js';
 export type { PluginDeps, PluginOutput } from './plugin.js';
 export { ApiCallError, GrpcTabbyApi, grpcToCniError, outcomeUnknown } from './tabby-api.js';
@@ -37,7 +44,7 @@ export type { TabbyApi } from './tabby-api.js';
 export { LinuxWiring, findTool, parseAddrShow, parseRouteShow } from './linux-wiring.js';
 export { hostSysctls } from './wiring.js';
 export type { ContainerInterface, ObservedLink, ObservedRoute, Observation, Wiring, WiringSpec } from './wiring.js';
-export { CURRENT_VERSION, SUPPORTED_VERSIONS, compareVersions, isSupportedVersion } from './versions.js';
+export { CURRENT_VERSION, LATEST_VERSION, SUPPORTED_VERSIONS, compareVersions, isSupportedVersion, supportsGcAndStatus } from './versions.js';
 export type { CniVersion } from './versions.js';
 export { DEFAULT_CONF_NAME, DEFAULT_NETWORK_NAME, INSTALL_USAGE, InstallError, TEMPLATE_PLACEHOLDERS, install, parseInstallOptions, renderConflist, resolveAddress } from './install.js';
 export type { InstallOptions, InstallReport } from './install.js';

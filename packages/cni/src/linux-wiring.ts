@@ -11,6 +11,7 @@ import path from 'node:path';
 import { batchLine, parseBatchErrors } from '@tabby/dataplane';
 import { canonicalIp } from './addresses.js';
 import { CniCode, CniError } from './cni-error.js';
+import { parseLinkKinds, planHostSweep, type HostSweepPlan } from './host-sweep.js';
 import { GATEWAY_V4, GATEWAY_V6, HOST_MAC } from './result.js';
 import { hostSysctls, type ContainerInterface, type ObservedLink, type ObservedRoute, type Observation, type Wiring, type WiringSpec } from './wiring.js';
 
@@ -290,6 +291,44 @@ export class LinuxWiring implements Wiring {
     return { removed };
   }
 
+  async removeStaleHostInterfaces(addresses: readonly string[], routeTable: number, routeProtocol: number): Promise<HostSweepPlan> {
+    if (addresses.length === 0) return { remove: [], kept: [] };
+    const table = String(routeTable);
+    const [links, all4, all6, our4, our6] = await Promise.all([
+      this.onHost(['-j', '-d', 'link', 'show', 'type', 'veth']),
+      this.onHost(['-4', '-j', 'route', 'show', 'table', table]),
+      this.onHost(['-6', '-j', 'route', 'show', 'table', table]),
+      this.onHost(['-4', '-j', 'route', 'show', 'table', table, 'proto', String(routeProtocol)]),
+      this.onHost(['-6', '-j', 'route', 'show', 'table', table, 'proto', String(routeProtocol)]),
+    ]);
+    const routes = (r: RunResult, family: 4 | 6, what: string) => {
+      if (r.code === 0) return parseRouteShow(r.stdout, family);
+      if (family === 6 && familyMissing(r)) return [];
+      throw dataplane(`cannot list ${what}: ${oneLine(r.stderr)}`);
+    };
+    if (links.code !== 0) throw dataplane(`cannot list the node's veth interfaces: ${oneLine(links.stderr)}`);
+    const plan = planHostSweep({
+      addresses,
+      links: parseLinkKinds(links.stdout),
+      tableRoutes: [...routes(all4, 4, `the IPv4 routes of table ${table}`), ...routes(all6, 6, `the IPv6 routes of table ${table}`)],
+      ourRoutes: [...routes(our4, 4, `the IPv4 routes of table ${table}`), ...routes(our6, 6, `the IPv6 routes of table ${table}`)],
+    });
+    for (const k of plan.kept) this.logger.warn({ interface: k.name, reason: k.reason }, 'GC: a host interface routes a released address but is left alone');
+    if (plan.remove.length === 0) return plan;
+    const r = await this.onHost(['-force', '-batch', '-'], lines(plan.remove.map((x) => ['link', 'del', 'dev', x.name])));
+    const errors = parseBatchErrors(r.stderr);
+    const removed: { name: string; addresses: readonly string[] }[] = [];
+    const kept = [...plan.kept];
+    plan.remove.forEach((x, i) => {
+      const error = errors.byLine.get(i + 1);
+      // Gone meanwhile (its namespace was deleted): nothing left to remove.
+      if (error === undefined || /Cannot find device/.test(error)) removed.push(x);
+      else kept.push({ name: x.name, reason: `removing it failed: ${error}` });
+    });
+    if (errors.unattributed !== '') throw dataplane(`cannot remove ${plan.remove.map((x) => x.name).join(', ')}: ${errors.unattributed}`);
+    return { remove: removed, kept };
+  }
+
   async observe(spec: WiringSpec): Promise<Observation> {
     const { netns, ifname, hostInterface: host } = spec;
     const netnsExists = this.netnsExists(netns);
@@ -329,6 +368,11 @@ export class LinuxWiring implements Wiring {
       host: { ...(hostLink ? { link: hostLink } : {}), routes: hostRoutes, sysctls, proxyNeighbours },
     };
   }
+}
+
+/** A listing that failed only because the kernel has no IPv6 (booted with ipv6.disable=1): nothing to list. */
+function familyMissing(r: RunResult): boolean {
+  return /Address family not supported/i.test(r.stderr);
 }
 
 function lines(commands: readonly (readonly string[])[]): string {

@@ -1,7 +1,8 @@
 /**
- * The CNI commands (spec 1.0.0): ADD, DEL, CHECK and VERSION, over injected parts (the
- * control plane, the data plane, the environment), so the logic is tested without root or
- * services. `runPlugin` never throws: every failure becomes the specification's error JSON.
+ * The CNI commands (spec 1.1.0): ADD, DEL, CHECK, VERSION, and GC and STATUS (gc.ts,
+ * status.ts), over injected parts (the control plane, the data plane, the environment), so the
+ * logic is tested without root or services. `runPlugin` never throws: every failure becomes
+ * the specification's error JSON.
  */
 import { statSync } from 'node:fs';
 import { checkNamespace, isNamespaceGuardError, underTest } from '@tabby/dataplane';
@@ -12,10 +13,12 @@ import { checkProblems } from './check.js';
 import { CniCode, CniError, errorJson, isCniError } from './cni-error.js';
 import { parseNetworkConfig, versionOf, type NetworkConfig } from './config.js';
 import { parseCommand, parseEnvironment, type CniEnvironment } from './env.js';
-import { workloadIdentity, type WorkloadIdentity } from './identity.js';
+import { collectGarbage } from './gc.js';
+import { nodeName, workloadIdentity, type WorkloadIdentity } from './identity.js';
 import { addResult, parsePrevResult, type CniResult } from './result.js';
+import { pluginStatus } from './status.js';
 import { outcomeUnknown, type TabbyApi } from './tabby-api.js';
-import { CURRENT_VERSION, SUPPORTED_VERSIONS, supportsCheck } from './versions.js';
+import { CURRENT_VERSION, SUPPORTED_VERSIONS, supportsCheck, supportsGcAndStatus } from './versions.js';
 import type { Wiring, WiringSpec } from './wiring.js';
 
 /** What the plugin works with; `main` passes the real ones, tests fakes. */
@@ -145,7 +148,7 @@ async function add(env: CniEnvironment, config: NetworkConfig, id: WorkloadIdent
     throw undo.length === 0 ? failure : new CniError(failure.cniCode, failure.message, [failure.details, ...undo].filter((x) => x !== '').join('; '));
   }
   logger.info({ hostInterface: host, addresses }, 'container wired');
-  return addResult(config.cniVersion, { hostInterface: host, containerInterface: env.ifname, containerMac: id.mac, sandbox: env.netns, addresses }, config.dns);
+  return addResult(config.cniVersion, { hostInterface: host, containerInterface: env.ifname, containerMac: id.mac, sandbox: env.netns, addresses, mtu: config.mtu }, config.dns);
 }
 
 async function del(env: CniEnvironment, id: WorkloadIdentity, api: TabbyApi, wiring: Wiring, logger: Logger): Promise<void> {
@@ -189,8 +192,23 @@ export async function runPlugin(deps: PluginDeps): Promise<PluginOutput> {
     const env = parseEnvironment(deps.env);
     const config = parseNetworkConfig(stdin);
     version = config.cniVersion;
-    logger = deps.logger(config).child({ command, containerId: env.containerId, ifname: env.ifname, netns: env.netns || undefined, network: config.name });
+    logger = deps.logger(config).child({ command, containerId: env.containerId || undefined, ifname: env.ifname || undefined, netns: env.netns || undefined, network: config.name });
     if (env.args.ignored.length > 0) logger.debug({ ignored: env.args.ignored }, 'CNI_ARGS keys ignored (IgnoreUnknown)');
+    if (command === 'GC' || command === 'STATUS') {
+      if (!supportsGcAndStatus(config.cniVersion)) throw new CniError(CniCode.IncompatibleVersion, `config version ${config.cniVersion} does not allow ${command} (1.1.0 and later do)`);
+      guardNamespaces(deps.env, '');
+      const node = nodeName(config, deps.hostname());
+      const started = performance.now();
+      const api = deps.api(config);
+      try {
+        if (command === 'GC') await collectGarbage(config, node, api, deps.wiring(logger), logger);
+        else await pluginStatus(config, node, api);
+      } finally {
+        api.close();
+      }
+      logger.info({ ms: Math.round(performance.now() - started), node }, `${command} done`);
+      return { stdout: '', exitCode: 0 };
+    }
     guardNamespaces(deps.env, env.netns);
     const id = workloadIdentity(env, config, deps.hostname());
     const started = performance.now();

@@ -1,5 +1,5 @@
 import { CniCode, CniError } from './cni-error.js';
-import { resultHasIpVersion, type CniVersion } from './versions.js';
+import { resultHasInterfaceMtu, resultHasIpVersion, type CniVersion } from './versions.js';
 
 /** The container's IPv4 gateway: a link-local address the host side answers by proxy ARP (Calico's). */
 export const GATEWAY_V4 = '169.254.1.1';
@@ -11,6 +11,8 @@ export const HOST_MAC = 'ee:ee:ee:ee:ee:ee';
 export interface ResultInterface {
   readonly name: string;
   readonly mac: string;
+  /** From 1.1.0, when the config sets `mtu`. */
+  readonly mtu?: number;
   readonly sandbox?: string;
 }
 
@@ -27,7 +29,7 @@ export interface ResultRoute {
   readonly gw?: string;
 }
 
-/** A CNI result (spec 1.0.0 "Success"; 0.3.x/0.4.0 add `ips[].version`). */
+/** A CNI result (spec 1.0.0 "Success"; 0.3.x/0.4.0 add `ips[].version`; 1.1.0 may add `interfaces[].mtu`). */
 export interface CniResult {
   readonly cniVersion: string;
   readonly interfaces: readonly ResultInterface[];
@@ -44,6 +46,8 @@ export interface AddOutcome {
   readonly sandbox: string;
   /** Single-address CIDRs (`/32`, `/128`). */
   readonly addresses: readonly string[];
+  /** The MTU both ends were given (the config's `mtu`); undefined: the kernel's default. */
+  readonly mtu?: number | undefined;
 }
 
 const isV6 = (cidr: string): boolean => cidr.includes(':');
@@ -51,10 +55,12 @@ const isV6 = (cidr: string): boolean => cidr.includes(':');
 /**
  * The ADD result: the host side (no sandbox) and the container side with its MAC (podman
  * refuses a result with an empty MAC), every address on the container side (interface 1)
- * with its gateway, and the default routes the container got.
+ * with its gateway, and the default routes the container got. From 1.1.0 both interfaces
+ * carry the `mtu` the config set (the spec's only 1.1.0 addition that applies here).
  */
 export function addResult(version: CniVersion, outcome: AddOutcome, dns: Record<string, unknown> | undefined): CniResult {
   const withVersion = resultHasIpVersion(version);
+  const mtu = outcome.mtu !== undefined && resultHasInterfaceMtu(version) ? { mtu: outcome.mtu } : {};
   const ips: ResultIp[] = outcome.addresses.map((address) => ({
     ...(withVersion ? { version: isV6(address) ? ('6' as const) : ('4' as const) } : {}),
     address,
@@ -67,8 +73,8 @@ export function addResult(version: CniVersion, outcome: AddOutcome, dns: Record<
   return {
     cniVersion: version,
     interfaces: [
-      { name: outcome.hostInterface, mac: HOST_MAC },
-      { name: outcome.containerInterface, mac: outcome.containerMac, sandbox: outcome.sandbox },
+      { name: outcome.hostInterface, mac: HOST_MAC, ...mtu },
+      { name: outcome.containerInterface, mac: outcome.containerMac, ...mtu, sandbox: outcome.sandbox },
     ],
     ips,
     routes,

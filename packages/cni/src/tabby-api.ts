@@ -1,5 +1,5 @@
 import { Metadata, status, type ChannelCredentials, type ServiceError as GrpcError } from '@grpc/grpc-js';
-import type { GetAllocationResponse, WorkloadAddRequest, WorkloadAddResponse, WorkloadDeleteRequest, WorkloadDeleteResponse, WorkloadEndpoint } from '@tabby/proto';
+import type { GetAllocationResponse, IpamAllocation, WorkloadAddRequest, WorkloadAddResponse, WorkloadDeleteRequest, WorkloadDeleteResponse, WorkloadEndpoint } from '@tabby/proto';
 import { IpamClient, ResourceStoreClient } from '@tabby/proto';
 import { callUnary, channelCredentials, classifyDialFailure, isGrpcError } from '@tabby/runtime';
 import { CniCode, CniError, type CniCodeValue } from './cni-error.js';
@@ -7,16 +7,23 @@ import type { NetworkConfig } from './config.js';
 
 /**
  * What tabby-cni asks of the control plane: tabby-ipam's WorkloadAdd/WorkloadDelete (the
- * CNI ADD/DEL path: addresses and the WorkloadEndpoint, all or nothing) and, for CHECK,
- * the allocation of an address and the endpoint as tabby-store holds it. Failures are
+ * CNI ADD/DEL path: addresses and the WorkloadEndpoint, all or nothing); for CHECK, the
+ * allocation of an address and the endpoint as tabby-store holds it; for GC, this node's
+ * allocations of the network; for STATUS, whether the node exists. Failures are
  * {@link CniError}s with the CNI code a runtime acts on.
  */
 export interface TabbyApi {
   workloadAdd(req: WorkloadAddRequest): Promise<WorkloadAddResponse>;
   workloadDelete(req: WorkloadDeleteRequest): Promise<WorkloadDeleteResponse>;
+  /** Releases every address of a handle (no endpoint involved); the addresses released. */
+  releaseByHandle(handle: string): Promise<string[]>;
   getAllocation(address: string): Promise<GetAllocationResponse>;
+  /** The allocations to `node` whose handle starts with `handlePrefix` (tabby-ipam ListAllocations). */
+  listAllocations(node: string, handlePrefix: string): Promise<IpamAllocation[]>;
   /** The endpoint, or undefined when the store has none of that name. */
   getEndpoint(namespace: string, name: string): Promise<WorkloadEndpoint | undefined>;
+  /** True when tabby-store has a Node of that name. */
+  nodeExists(name: string): Promise<boolean>;
   close(): void;
 }
 
@@ -136,6 +143,16 @@ export class GrpcTabbyApi implements TabbyApi {
     return this.call({ service: 'tabby-ipam', address: this.config.ipam }, 'cannot release the workload', c.workloadDelete.bind(c), req);
   }
 
+  async releaseByHandle(handle: string): Promise<string[]> {
+    const c = this.ipam();
+    return (await this.call({ service: 'tabby-ipam', address: this.config.ipam }, `cannot release handle ${handle}`, c.releaseByHandle.bind(c), { handle })).released;
+  }
+
+  async listAllocations(node: string, handlePrefix: string): Promise<IpamAllocation[]> {
+    const c = this.ipam();
+    return (await this.call({ service: 'tabby-ipam', address: this.config.ipam }, `cannot list the allocations of node ${node}`, c.listAllocations.bind(c), { node, handlePrefix })).allocations;
+  }
+
   getAllocation(address: string): Promise<GetAllocationResponse> {
     const c = this.ipam();
     return this.call({ service: 'tabby-ipam', address: this.config.ipam }, `cannot look up ${address}`, c.getAllocation.bind(c), { address });
@@ -149,6 +166,17 @@ export class GrpcTabbyApi implements TabbyApi {
     } catch (err) {
       if (isGrpcError(err) && err.code === status.NOT_FOUND) return undefined;
       throw grpcToCniError(err, { service: 'tabby-store', address: this.config.store }, `cannot read WorkloadEndpoint ${namespace}/${name}`);
+    }
+  }
+
+  async nodeExists(name: string): Promise<boolean> {
+    const c = this.store();
+    try {
+      const r = await callUnary(c.get.bind(c), { kind: 'Node', namespace: '', name }, { timeoutMs: this.config.timeoutMs });
+      return r.resource?.kind?.$case === 'node';
+    } catch (err) {
+      if (isGrpcError(err) && err.code === status.NOT_FOUND) return false;
+      throw grpcToCniError(err, { service: 'tabby-store', address: this.config.store }, `cannot read Node ${name}`);
     }
   }
 

@@ -1,13 +1,20 @@
 /**
- * The CNI specification versions tabby-cni speaks. 1.1.0 (GC, STATUS) is not among them:
- * a runtime that speaks 1.1 falls back to 1.0.0 as the specification requires.
+ * The CNI specification versions tabby-cni speaks: results in the formats of 0.3.0 to 1.1.0,
+ * CHECK from 0.4.0, GC and STATUS from 1.1.0 (as libcni's skel gates them).
  */
-export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] as const;
+export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 
 export type CniVersion = (typeof SUPPORTED_VERSIONS)[number];
 
-/** The version VERSION reports and errors use when the config gives none. */
+/**
+ * The version VERSION reports as its own and errors use when the config gives none: 1.0.0,
+ * the last whose results every runtime still in use decodes (libcni before 1.2 refuses a
+ * 1.1.0 result). A conflist offers 1.1.0 beside it with `"cniVersions": ["1.0.0", "1.1.0"]`.
+ */
 export const CURRENT_VERSION: CniVersion = '1.0.0';
+
+/** The newest version tabby-cni speaks. */
+export const LATEST_VERSION: CniVersion = '1.1.0';
 
 /** True for a version in {@link SUPPORTED_VERSIONS}. */
 export function isSupportedVersion(v: unknown): v is CniVersion {
@@ -30,7 +37,17 @@ export function supportsCheck(v: string): boolean {
   return compareVersions(v, '0.4.0') >= 0;
 }
 
+/** GC and STATUS exist from 1.1.0 on. */
+export function supportsGcAndStatus(v: string): boolean {
+  return compareVersions(v, '1.1.0') >= 0;
+}
+
 /** Results before 1.0.0 carry `version` ("4" or "6") in every `ips` entry. */
 export function resultHasIpVersion(v: string): boolean {
   return compareVersions(v, '1.0.0') < 0;
+}
+
+/** Results from 1.1.0 on may carry each interface's `mtu`. */
+export function resultHasInterfaceMtu(v: string): boolean {
+  return compareVersions(v, '1.1.0') >= 0;
 }

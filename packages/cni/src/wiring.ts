@@ -7,6 +7,8 @@
  * 169.254.1.1 and the default route via it (IPv6: via fe80::ecee:eeff:feee:eeee).
  */
 
+import type { HostSweepPlan } from './host-sweep.js';
+
 /** What to build for one container interface. */
 export interface WiringSpec {
   /** The container's network namespace (CNI_NETNS). */
@@ -87,6 +89,14 @@ export interface Wiring {
   tearDown(netns: string, ifname: string, mac: string, hostInterface?: string): Promise<{ readonly removed: boolean }>;
   /** The current state of both sides, for CHECK. */
   observe(spec: WiringSpec): Promise<Observation>;
+  /**
+   * For GC: removes the host side of the veth pairs that carry `addresses` (being released)
+   * when they are tabby-cni's and carry nothing else (`planHostSweep` decides, from the
+   * links and the routes of `routeTable`, ours being those of `routeProtocol`). Removing the
+   * host side removes its peer, in a container namespace that outlived its attachment. What could not
+   * be removed is in `kept`.
+   */
+  removeStaleHostInterfaces(addresses: readonly string[], routeTable: number, routeProtocol: number): Promise<HostSweepPlan>;
 }
 
 /** The host-interface sysctls ADD sets, by address family; CHECK reads the same. */

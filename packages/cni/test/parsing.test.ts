@@ -10,9 +10,12 @@ import {
   containerMac,
   errorJson,
   parseCniArgs,
+  parseLinkKinds,
   parseEnvironment,
   parseNetworkConfig,
   parsePrevResult,
+  planGc,
+  planHostSweep,
   workloadIdentity,
   type NetworkConfig,
 } from '../src/index.js';
@@ -81,11 +84,15 @@ describe('the CNI environment', () => {
   it('needs nothing but CNI_COMMAND for VERSION', () => {
     expect(parseEnvironment({ CNI_COMMAND: 'VERSION' }).command).toBe('VERSION');
   });
+  it.each(['GC', 'STATUS'])('needs nothing but CNI_COMMAND (and reads CNI_PATH) for %s, which are about the network, not a container', (command) => {
+    expect(parseEnvironment({ CNI_COMMAND: command, CNI_PATH: '/opt/cni/bin' })).toEqual({ command, containerId: '', netns: '', ifname: '', args: { ignoreUnknown: false, ignored: [] }, path: ['/opt/cni/bin'] });
+    // Whatever else a runtime sets is not looked at.
+    expect(parseEnvironment({ ...ENV, CNI_COMMAND: command, CNI_ARGS: 'FOO=1' }).containerId).toBe('');
+  });
   it.each([
     [{ CNI_COMMAND: undefined }, /CNI_COMMAND must be set/],
     [{ CNI_COMMAND: 'add' }, /CNI_COMMAND "add" is not supported/],
-    [{ CNI_COMMAND: 'GC' }, /CNI 1.1 commands/],
-    [{ CNI_COMMAND: 'STATUS' }, /CNI 1.1 commands/],
+    [{ CNI_COMMAND: 'INIT' }, /CNI_COMMAND "INIT" is not supported: one of ADD, DEL, CHECK, VERSION, GC, STATUS/],
     [{ CNI_CONTAINERID: '' }, /CNI_CONTAINERID must be set for ADD/],
     [{ CNI_CONTAINERID: '-abc' }, /CNI_CONTAINERID "-abc" is not a container ID/],
     [{ CNI_CONTAINERID: 'a b' }, /is not a container ID/],
@@ -121,7 +128,23 @@ describe('the network config', () => {
       logFilePath: undefined,
       prevResult: undefined,
       dns: undefined,
+      validAttachments: undefined,
     });
+  });
+  it('takes cniVersion 1.1.0 and, for GC, the attachments still valid (cni.dev/valid-attachments, or the older cni.dev/attachments)', () => {
+    const attachments = [
+      { containerID: 'c1', ifname: 'eth0' },
+      { containerID: 'c2', ifname: 'net1' },
+    ];
+    const expected = [
+      { containerId: 'c1', ifname: 'eth0' },
+      { containerId: 'c2', ifname: 'net1' },
+    ];
+    expect(parse({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': attachments })).toMatchObject({ cniVersion: '1.1.0', validAttachments: expected });
+    expect(parse({ cniVersion: '1.1.0', 'cni.dev/attachments': attachments }).validAttachments).toEqual(expected);
+    // libcni sets both keys; the spec's wins.
+    expect(parse({ 'cni.dev/valid-attachments': [], 'cni.dev/attachments': attachments }).validAttachments).toEqual([]);
+    expect(parse({ 'cni.dev/valid-attachments': [{ containerID: 'c1' }] }).validAttachments).toEqual([{ containerId: 'c1', ifname: '' }]);
   });
   it('reads every key', () => {
     const c = parse({
@@ -163,7 +186,7 @@ describe('the network config', () => {
     ['[1]', CniCode.DecodingFailure, /must be a JSON object/],
     ['{"name":"n","type":"tabby-cni"}', CniCode.InvalidNetworkConfig, /cniVersion must be given/],
     ['{"cniVersion":"0.2.0","name":"n","type":"tabby-cni"}', CniCode.IncompatibleVersion, /cniVersion "0.2.0" is not supported/],
-    ['{"cniVersion":"1.1.0","name":"n","type":"tabby-cni"}', CniCode.IncompatibleVersion, /cniVersion "1.1.0" is not supported/],
+    ['{"cniVersion":"1.2.0","name":"n","type":"tabby-cni"}', CniCode.IncompatibleVersion, /cniVersion "1.2.0" is not supported/],
   ])('refuses stdin %j', (stdin, code, message) => {
     const f = failure(() => parseNetworkConfig(stdin));
     expect(f.code).toBe(code);
@@ -198,6 +221,10 @@ describe('the network config', () => {
     [{ runtimeConfig: { 'io.kubernetes.cri.pod-annotations': { 'cni.projectcalico.org/ipv4pools': 'pool-a' } } }, CniCode.InvalidNetworkConfig, /must be a JSON list of IPPool names or CIDRs/],
     [{ args: { cni: { 'cni.projectcalico.org/ipv4pools': '["fd00::/64"]' } } }, CniCode.InvalidNetworkConfig, /is not an IPv4 CIDR/],
     [{ prevResult: 'x' }, CniCode.InvalidNetworkConfig, /prevResult must be a JSON object/],
+    [{ 'cni.dev/valid-attachments': {} }, CniCode.InvalidNetworkConfig, /cni.dev\/valid-attachments must be a list of \{"containerID", "ifname"\} objects/],
+    [{ 'cni.dev/valid-attachments': ['c1'] }, CniCode.InvalidNetworkConfig, /cni.dev\/valid-attachments\[0\] must be a \{"containerID", "ifname"\} object/],
+    [{ 'cni.dev/attachments': [{ containerID: '' }] }, CniCode.InvalidNetworkConfig, /cni.dev\/attachments\[0\].containerID must be a non-empty string/],
+    [{ 'cni.dev/valid-attachments': [{ containerID: 'c1', ifname: 0 }] }, CniCode.InvalidNetworkConfig, /\[0\].ifname must be a string/],
   ])('refuses %j', (extra, code, message) => {
     const f = failure(() => parse(extra));
     expect(f.code).toBe(code);
@@ -274,6 +301,14 @@ describe('results and errors', () => {
       dns: {},
     });
   });
+  it('ADD result, spec 1.1.0: as 1.0.0, plus each interface\'s mtu when the config sets one', () => {
+    expect(addResult('1.1.0', outcome, undefined)).toEqual({ ...addResult('1.0.0', outcome, undefined), cniVersion: '1.1.0' });
+    expect(addResult('1.1.0', { ...outcome, mtu: 1440 }, undefined).interfaces).toEqual([
+      { name: 'cali800a63073ed', mac: 'ee:ee:ee:ee:ee:ee', mtu: 1440 },
+      { name: 'eth0', mac: '0a:00:00:00:00:01', mtu: 1440, sandbox: '/var/run/netns/cni-1' },
+    ]);
+    expect(addResult('1.0.0', { ...outcome, mtu: 1440 }, undefined).interfaces.map((i) => i.mtu)).toEqual([undefined, undefined]);
+  });
   it.each(['0.3.0', '0.3.1', '0.4.0'] as const)('ADD result %s carries ips[].version', (v) => {
     const r = addResult(v, outcome, { nameservers: ['10.96.0.10'] });
     expect(r.cniVersion).toBe(v);
@@ -295,5 +330,82 @@ describe('results and errors', () => {
     expect(errorJson(new CniError(CniCode.TryAgainLater, 'ipam down', 'retry'), '0.4.0')).toEqual({ cniVersion: '0.4.0', code: 11, msg: 'ipam down', details: 'retry' });
     expect(errorJson(new CniError(CniCode.InvalidNetworkConfig, 'bad'), '1.0.0')).toEqual({ cniVersion: '1.0.0', code: 7, msg: 'bad' });
     expect(errorJson(new TypeError('boom'), '1.0.0')).toMatchObject({ cniVersion: '1.0.0', code: 100, msg: 'internal error: boom' });
+  });
+});
+
+describe('GC: what is stale (pure)', () => {
+  const alloc = (handle: string, address: string, attributes: Record<string, string>, over: { node?: string; pending?: boolean } = {}) => ({ address, handle, node: over.node ?? 'n1', attributes, block: '', pending: over.pending ?? false });
+  it('a handle is the network\'s attachment only when it is exactly <network>.<containerID> of an allocation on this node', () => {
+    const plan = planGc(
+      'k8s.pod',
+      'n1',
+      [
+        alloc('k8s.pod.c1', '10.0.0.1', { containerID: 'c1', namespace: 'ns', pod: 'p1', endpoint: 'eth0' }),
+        alloc('k8s.pod.c1', 'fd00::1', { containerID: 'c1', namespace: 'ns', pod: 'p1', endpoint: 'eth0' }),
+        alloc('k8s.pod.c2', '10.0.0.2', { containerID: 'c2', namespace: 'ns', pod: 'p2' }),
+        // Network "k8s.pod.x" (names and container IDs may both hold dots): its container is x.c3, not ours.
+        alloc('k8s.pod.x.c3', '10.0.0.3', { containerID: 'c3' }),
+        alloc('k8s.pod.c4', '10.0.0.4', { containerID: 'c4' }, { node: 'n2' }),
+        alloc('k8s.pod.c5', '10.0.0.5', { containerID: 'c5' }, { pending: true }),
+        alloc('k8s.pod.c6', '10.0.0.6', {}),
+      ],
+      [{ containerId: 'c2', ifname: 'eth0' }],
+    );
+    expect(plan.stale).toEqual([{ handle: 'k8s.pod.c1', containerId: 'c1', namespace: 'ns', name: 'p1', endpoint: 'eth0', addresses: ['10.0.0.1/32', 'fd00::1/128'] }]);
+    expect(plan.kept).toEqual(['k8s.pod.c2']);
+    expect(plan.ignored).toEqual([
+      { handle: 'k8s.pod.x.c3', reason: "not network k8s.pod's handle for container c3" },
+      { handle: 'k8s.pod.c4', reason: 'allocated to node n2, not n1' },
+      { handle: 'k8s.pod.c5', reason: 'a workload add or delete of this handle is under way' },
+      { handle: 'k8s.pod.c6', reason: 'no containerID recorded: not made by a CNI ADD' },
+    ]);
+  });
+});
+
+describe('GC: which host interfaces go (pure)', () => {
+  const veth = (name: string, mac = 'ee:ee:ee:ee:ee:ee') => ({ name, mac, kind: 'veth' });
+  it('removes only a cali veth with ee:ee:ee:ee:ee:ee whose routes in the table are all released addresses, one of them ours', () => {
+    const plan = planHostSweep({
+      addresses: ['198.19.0.7/32', '2001:db8::7/128', '198.19.0.8/32', '198.19.0.9/32', '198.19.0.10/32', '198.19.0.11/32', '198.19.0.12/32'],
+      links: [veth('caliold'), veth('calilive'), veth('calimac', '02:00:00:00:00:01'), { name: 'calibr', mac: 'ee:ee:ee:ee:ee:ee', kind: 'bridge' }, veth('eth9')],
+      tableRoutes: [
+        { dst: '198.19.0.7/32', dev: 'caliold' },
+        { dst: '2001:db8::7/128', dev: 'caliold' },
+        { dst: 'fe80::/64', dev: 'caliold' },
+        { dst: '198.19.0.8/32', dev: 'calilive' },
+        { dst: '198.19.0.99/32', dev: 'calilive' },
+        { dst: '198.19.0.9/32', dev: 'calimac' },
+        { dst: '198.19.0.10/32', dev: 'calibr' },
+        { dst: '198.19.0.11/32', dev: 'eth9' },
+        { dst: '198.19.0.12/32', dev: 'calistatic' },
+      ],
+      ourRoutes: [
+        { dst: '198.19.0.7/32', dev: 'caliold' },
+        { dst: '2001:0db8::7/128', dev: 'caliold' },
+        { dst: '198.19.0.8/32', dev: 'calilive' },
+        { dst: '198.19.0.9/32', dev: 'calimac' },
+        { dst: '198.19.0.10/32', dev: 'calibr' },
+        { dst: '198.19.0.11/32', dev: 'eth9' },
+        { dst: '198.19.0.20/32', dev: 'caliother' }, // not being released: not looked at
+      ],
+    });
+    expect(plan.remove).toEqual([{ name: 'caliold', addresses: ['198.19.0.7/32', '2001:db8::7/128'] }]);
+    expect(plan.kept).toEqual([
+      { name: 'calibr', reason: 'it is a bridge, not a veth' },
+      { name: 'calilive', reason: 'it also routes 198.19.0.99/32, which stay allocated' },
+      { name: 'calimac', reason: "its MAC 02:00:00:00:00:01 is not tabby-cni's ee:ee:ee:ee:ee:ee" },
+      { name: 'eth9', reason: 'its name does not start with cali' },
+    ]);
+  });
+  it('an interface with a released address only by another protocol (Calico\'s boot, a static route) is not looked at', () => {
+    expect(planHostSweep({ addresses: ['198.19.0.7/32'], links: [veth('caliold')], tableRoutes: [{ dst: '198.19.0.7/32', dev: 'caliold' }], ourRoutes: [] })).toEqual({ remove: [], kept: [] });
+  });
+  it('reads kinds from ip -j -d link show', () => {
+    const text = '[{"ifindex":3,"link":"p0","ifname":"caliaaa","flags":["UP"],"address":"ee:ee:ee:ee:ee:ee","linkinfo":{"info_kind":"veth"}},{"ifindex":1,"ifname":"lo","address":"00:00:00:00:00:00"}]';
+    expect(parseLinkKinds(text)).toEqual([
+      { name: 'caliaaa', mac: 'ee:ee:ee:ee:ee:ee', kind: 'veth' },
+      { name: 'lo', mac: '00:00:00:00:00:00', kind: '' },
+    ]);
+    expect(parseLinkKinds('')).toEqual([]);
   });
 });

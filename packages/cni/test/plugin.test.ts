@@ -1,10 +1,11 @@
 /**
- * The CNI commands over fakes (STYLE 27): what ADD, DEL and CHECK ask of the control plane
- * and the data plane, in which order, and what they undo when something fails half way.
+ * The CNI commands over fakes (STYLE 27): what ADD, DEL, CHECK, GC and STATUS ask of the
+ * control plane and the data plane, in which order, and what they undo when something fails
+ * half way.
  */
 import { status } from '@grpc/grpc-js';
 import { pino } from 'pino';
-import type { GetAllocationResponse, WorkloadAddRequest, WorkloadAddResponse, WorkloadDeleteRequest, WorkloadDeleteResponse, WorkloadEndpoint } from '@tabby/proto';
+import type { GetAllocationResponse, IpamAllocation, WorkloadAddRequest, WorkloadAddResponse, WorkloadDeleteRequest, WorkloadDeleteResponse, WorkloadEndpoint } from '@tabby/proto';
 import { describe, expect, it } from 'vitest';
 import {
   ApiCallError,
@@ -15,6 +16,7 @@ import {
   guardNamespaces,
   runPlugin,
   type ContainerInterface,
+  type HostSweepPlan,
   type Observation,
   type PluginOutput,
   type TabbyApi,
@@ -52,6 +54,24 @@ class FakeApi implements TabbyApi {
   getEndpoint(): Promise<WorkloadEndpoint | undefined> {
     return Promise.resolve(undefined);
   }
+  allocations: IpamAllocation[] = [];
+  listFailure: Error | undefined;
+  listAllocations(node: string, handlePrefix: string): Promise<IpamAllocation[]> {
+    this.calls.push(`ipam.list ${node} ${handlePrefix}`);
+    return this.listFailure ? Promise.reject(this.listFailure) : Promise.resolve(this.allocations);
+  }
+  releases: string[] = [];
+  releaseByHandle(handle: string): Promise<string[]> {
+    this.calls.push('ipam.releaseByHandle');
+    this.releases.push(handle);
+    return Promise.resolve(this.allocations.filter((a) => a.handle === handle).map((a) => a.address));
+  }
+  nodeFound = true;
+  nodeFailure: Error | undefined;
+  nodeExists(name: string): Promise<boolean> {
+    this.calls.push(`store.node ${name}`);
+    return this.nodeFailure ? Promise.reject(this.nodeFailure) : Promise.resolve(this.nodeFound);
+  }
   close(): void {
     this.calls.push('close');
   }
@@ -82,6 +102,11 @@ class FakeWiring implements Wiring {
   observe(): Promise<Observation> {
     return Promise.resolve({ container: { netnsExists: false, routes: [] }, host: { routes: [], sysctls: {}, proxyNeighbours: [] } });
   }
+  sweepFailure: Error | undefined;
+  removeStaleHostInterfaces(addresses: readonly string[], table: number, protocol: number): Promise<HostSweepPlan> {
+    this.calls.push(`sweep ${addresses.join(',')} table ${table} proto ${protocol}`);
+    return this.sweepFailure ? Promise.reject(this.sweepFailure) : Promise.resolve({ remove: [{ name: 'caliold', addresses }], kept: [] });
+  }
 }
 
 const silent = pino({ level: 'silent' });
@@ -101,7 +126,7 @@ async function run(env: Record<string, string | undefined>, stdin: unknown, api 
 describe('VERSION', () => {
   it('prints the supported versions and needs no stdin', async () => {
     const out = await runPlugin({ env: { CNI_COMMAND: 'VERSION' }, readStdin: () => Promise.reject(new Error('not read')), hostname: () => 'h', logger: () => silent, api: () => new FakeApi(), wiring: () => new FakeWiring() });
-    expect(out).toEqual({ stdout: '{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]}\n', exitCode: 0 });
+    expect(out).toEqual({ stdout: '{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\n', exitCode: 0 });
   });
 });
 
@@ -260,5 +285,151 @@ describe('the namespace guard', () => {
   });
   it('outside tests it lets everything through', () => {
     expect(() => guardNamespaces({}, '/proc/1/ns/net')).not.toThrow();
+  });
+});
+
+const unavailable = (service: 'tabby-ipam' | 'tabby-store', address: string, what: string): ApiCallError =>
+  grpcToCniError(Object.assign(new Error('No connection established'), { code: status.UNAVAILABLE, details: 'No connection established. Last error: connect ECONNREFUSED', metadata: undefined }), { service, address }, what);
+
+/** An allocation as tabby-ipam's ListAllocations lists one that WorkloadAdd made for `cid` on network `net`. */
+function allocation(net: string, cid: string, address: string, over: Partial<IpamAllocation> = {}, attributes: Record<string, string> = { namespace: 'default', pod: `web-${cid}`, containerID: cid, endpoint: 'eth0' }): IpamAllocation {
+  return { address, handle: `${net}.${cid}`, node: 'node-1', attributes: { ...attributes, node: over.node ?? 'node-1' }, block: '198.19.0.0/26', pending: false, ...over };
+}
+
+describe('GC (1.1.0)', () => {
+  const GC_ENV = { CNI_COMMAND: 'GC', CNI_PATH: '/opt/cni/bin' };
+  const GC_CONF = { ...CONF, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'c-keep', ifname: 'eth0' }] };
+
+  it("releases what this network holds on this node for containers the runtime no longer lists, the host side first; nothing of another network, node or tool", async () => {
+    const api = new FakeApi();
+    api.allocations = [
+      allocation('net1', 'c-gone', '198.19.0.7'),
+      allocation('net1', 'c-gone', '2001:db8::7'),
+      allocation('net1', 'c-keep', '198.19.0.8'),
+      allocation('net1', 'c-bare', '198.19.0.9', {}, { containerID: 'c-bare' }), // no workload recorded
+      allocation('net1', 'x.c3', '198.19.0.10', { handle: 'net1.x.c3' }, { containerID: 'c3', namespace: 'default', pod: 'p3' }), // network net1.x's
+      allocation('net1', 'c-far', '198.19.0.11', { node: 'node-2' }), // another node's (IPAM never lists it: defence in depth)
+      allocation('net1', 'c-busy', '198.19.0.12', { pending: true }), // its ADD or DEL is under way
+      allocation('net1', 'by-hand', '198.19.0.13', {}, { namespace: 'default', pod: 'by-hand' }), // no containerID: not a CNI ADD's
+    ];
+    const r = await run(GC_ENV, GC_CONF, api);
+    expect(r).toMatchObject({ stdout: '', exitCode: 0 });
+    expect(api.calls).toEqual(['ipam.list node-1 net1.', 'ipam.delete', 'ipam.releaseByHandle', 'close']);
+    expect(r.wiring.calls).toEqual(['sweep 198.19.0.7/32,2001:db8::7/128,198.19.0.9/32 table 254 proto 84']);
+    // As DEL does: the endpoint only if it is still this container's, on the interface ADD was given.
+    expect(api.deletes).toEqual([{ namespace: 'default', name: 'web-c-gone', handle: 'net1.c-gone', containerId: 'c-gone', endpoint: 'eth0' }]);
+    expect(api.releases).toEqual(['net1.c-bare']);
+  });
+
+  it('an empty list releases every attachment of the network on the node; the older key cni.dev/attachments works too', async () => {
+    const api = new FakeApi();
+    api.allocations = [allocation('net1', 'c1', '198.19.0.7'), allocation('net1', 'c2', '198.19.0.8')];
+    const { [`cni.dev/valid-attachments`]: _dropped, ...rest } = GC_CONF;
+    const r = await run(GC_ENV, { ...rest, 'cni.dev/attachments': [] }, api);
+    expect(r.exitCode).toBe(0);
+    expect(api.deletes.map((d) => d.handle)).toEqual(['net1.c1', 'net1.c2']);
+  });
+
+  it('nothing stale: nothing touched', async () => {
+    const api = new FakeApi();
+    api.allocations = [allocation('net1', 'c-keep', '198.19.0.8')];
+    const r = await run(GC_ENV, GC_CONF, api);
+    expect(r.exitCode).toBe(0);
+    expect(api.calls).toEqual(['ipam.list node-1 net1.', 'close']);
+    expect(r.wiring.calls).toEqual([]);
+  });
+
+  it('without the list of valid attachments it refuses (code 7) and asks IPAM nothing', async () => {
+    const { [`cni.dev/valid-attachments`]: _dropped, ...rest } = GC_CONF;
+    const r = await run(GC_ENV, rest);
+    expect(r.json).toMatchObject({ cniVersion: '1.1.0', code: 7, msg: expect.stringMatching(/^GC needs cni\.dev\/valid-attachments/) as unknown });
+    expect(r.api.calls).toEqual(['close']);
+  });
+
+  it.each([
+    [{ 'cni.dev/valid-attachments': 'c-keep' }, /cni\.dev\/valid-attachments must be a list/],
+    [{ 'cni.dev/valid-attachments': [{ ifname: 'eth0' }] }, /cni\.dev\/valid-attachments\[0\]\.containerID must be a non-empty string/],
+  ])('a list it cannot read is refused (code 7), never taken for a short one: %j', async (over, msg) => {
+    const r = await run(GC_ENV, { ...GC_CONF, ...over });
+    expect(r.json).toMatchObject({ code: 7, msg: expect.stringMatching(msg) as unknown });
+    expect(r.api.calls).toEqual([]);
+  });
+
+  it('is refused below 1.1.0 (code 1), as libcni\'s skel does', async () => {
+    const r = await run(GC_ENV, { ...GC_CONF, cniVersion: '1.0.0' });
+    expect(r.json).toMatchObject({ cniVersion: '1.0.0', code: 1, msg: 'config version 1.0.0 does not allow GC (1.1.0 and later do)' });
+    expect(r.api.calls).toEqual([]);
+  });
+
+  it('IPAM unreachable: code 11 (the runtime tries again), nothing removed', async () => {
+    const api = new FakeApi();
+    api.listFailure = unavailable('tabby-ipam', '127.0.0.1:50052', 'cannot list the allocations of node node-1');
+    const r = await run(GC_ENV, GC_CONF, api);
+    expect(r.json).toMatchObject({ code: 11, msg: expect.stringMatching(/^cannot list the allocations of node node-1: tabby-ipam at 127\.0\.0\.1:50052 is unavailable/) as unknown });
+    expect(r.wiring.calls).toEqual([]);
+  });
+
+  it('goes on after a failure and reports them all; 11 wins so that the runtime retries', async () => {
+    const api = new FakeApi();
+    api.allocations = [allocation('net1', 'c1', '198.19.0.7'), allocation('net1', 'c2', '198.19.0.8')];
+    api.deleteFailure = unavailable('tabby-ipam', '127.0.0.1:50052', 'cannot release the workload');
+    const w = new FakeWiring();
+    w.sweepFailure = new CniError(CniCode.DataplaneFailure, 'cannot list the node\'s veth interfaces: Operation not permitted');
+    const r = await run(GC_ENV, GC_CONF, api, w);
+    expect(api.calls).toEqual(['ipam.list node-1 net1.', 'ipam.delete', 'ipam.delete', 'close']);
+    expect(r.json).toMatchObject({ code: 11, msg: expect.stringMatching(/^GC did not finish: cannot release the workload: .* \(and 2 more failures, in details\)$/) as unknown });
+    expect((r.json?.details as string).split('\n')).toHaveLength(3);
+  });
+
+  it('needs no CNI_CONTAINERID, CNI_NETNS or CNI_IFNAME', async () => {
+    expect((await run({ CNI_COMMAND: 'GC' }, GC_CONF)).exitCode).toBe(0);
+  });
+});
+
+describe('STATUS (1.1.0)', () => {
+  const ST_ENV = { CNI_COMMAND: 'STATUS', CNI_PATH: '/opt/cni/bin' };
+  const ST_CONF = { ...CONF, cniVersion: '1.1.0' };
+
+  it('ready when tabby-ipam and tabby-store answer and the Node exists: exit 0, no output', async () => {
+    const r = await run(ST_ENV, ST_CONF);
+    expect(r).toMatchObject({ stdout: '', exitCode: 0 });
+    expect([...r.api.calls].sort()).toEqual(['close', 'ipam.list node-1 net1.', 'store.node node-1']);
+    expect(r.wiring.calls).toEqual([]);
+  });
+
+  it('tabby-ipam unreachable: 50, naming it and its address', async () => {
+    const api = new FakeApi();
+    api.listFailure = unavailable('tabby-ipam', '127.0.0.1:50052', 'cannot list the allocations of node node-1');
+    const r = await run(ST_ENV, ST_CONF, api);
+    expect(r.json).toMatchObject({ cniVersion: '1.1.0', code: 50, msg: expect.stringMatching(/^tabby-cni is not available: cannot list the allocations of node node-1: tabby-ipam at 127\.0\.0\.1:50052 is unavailable/) as unknown, details: expect.stringMatching(/code 11/) as unknown });
+  });
+
+  it('both unreachable: 50, naming both', async () => {
+    const api = new FakeApi();
+    api.listFailure = unavailable('tabby-ipam', '127.0.0.1:50052', 'cannot list the allocations of node node-1');
+    api.nodeFailure = unavailable('tabby-store', '127.0.0.1:50051', 'cannot read Node node-1');
+    const r = await run(ST_ENV, ST_CONF, api);
+    expect(r.json).toMatchObject({ code: 50, msg: expect.stringMatching(/tabby-ipam at 127\.0\.0\.1:50052 .*; cannot read Node node-1: tabby-store at 127\.0\.0\.1:50051 is unavailable/) as unknown });
+  });
+
+  it('no Node resource and no container of the network on the node: 50', async () => {
+    const api = new FakeApi();
+    api.nodeFound = false;
+    api.allocations = [allocation('net1', 'by-hand', '198.19.0.13', {}, { namespace: 'default', pod: 'by-hand' })];
+    const r = await run(ST_ENV, ST_CONF, api);
+    expect(r.json).toMatchObject({ code: 50, msg: 'tabby-cni is not available: node node-1 has no Node resource in tabby-store at 127.0.0.1:50051: ADD would fail (code 103)' });
+  });
+
+  it('no Node resource while containers of the network are on the node: 51 (they may have limited connectivity)', async () => {
+    const api = new FakeApi();
+    api.nodeFound = false;
+    api.allocations = [allocation('net1', 'c1', '198.19.0.7'), allocation('net1', 'c1', '2001:db8::7'), allocation('net1', 'c2', '198.19.0.8')];
+    const r = await run(ST_ENV, ST_CONF, api);
+    expect(r.json).toMatchObject({ code: 51, msg: expect.stringMatching(/no Node resource .*, and the 2 containers of network net1 on it may have limited connectivity/) as unknown });
+  });
+
+  it('is refused below 1.1.0 (code 1); needs nothing but CNI_COMMAND and the config', async () => {
+    expect((await run(ST_ENV, CONF)).json).toMatchObject({ code: 1, msg: 'config version 1.0.0 does not allow STATUS (1.1.0 and later do)' });
+    expect((await run({ CNI_COMMAND: 'STATUS' }, ST_CONF)).exitCode).toBe(0);
   });
 });

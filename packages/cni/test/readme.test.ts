@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CNI_CODE_TABLE, IPAM_KEYS, KNOWN_CNI_ARGS, SUPPORTED_VERSIONS, TABBY_KEYS } from '../src/index.js';
+import { CNI_CODE_TABLE, COMMANDS, CURRENT_VERSION, IPAM_KEYS, KNOWN_CNI_ARGS, SUPPORTED_VERSIONS, TABBY_KEYS } from '../src/index.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const row = (start: string): string | undefined => readme.split('\n').find((l) => l.startsWith(start));
@@ -16,6 +16,9 @@ describe('README', () => {
   });
   it('names every CNI_ARGS key and version', () => {
     for (const k of KNOWN_CNI_ARGS) expect(readme).toContain(`\`${k}\``);
-    expect(readme).toContain(JSON.stringify({ cniVersion: '1.0.0', supportedVersions: SUPPORTED_VERSIONS }));
+    expect(readme).toContain(JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS }));
+  });
+  it('says what every command does', () => {
+    for (const c of COMMANDS) expect(readme, c).toMatch(new RegExp(`^\\*\\*${c}\\*\\*`, 'm'));
   });
 });
