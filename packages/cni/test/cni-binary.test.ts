@@ -34,7 +34,7 @@ let ipam: ServiceProcess;
 let forwarder: TestProcess;
 let storeClient: ResourceStoreClient;
 let ipamClient: IpamClient;
-const timings: Record<string, number[]> = { VERSION: [], ADD: [], DEL: [], CHECK: [], 'ADD, 50 at once': [], 'DEL, 50 at once': [] };
+const timings: Record<string, number[]> = { VERSION: [], ADD: [], DEL: [], CHECK: [], STATUS: [], GC: [], 'ADD, 50 at once': [], 'DEL, 50 at once': [] };
 
 function one(text: string): Resource {
   const r = parseManifest(text);
@@ -112,18 +112,18 @@ function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { cniVersion: '1.0.0', name: NETWORK, type: 'tabby-cni', nodename: NODE, ipam: { ipv4_pools: ['cni-main'] }, tabby: { store: store.address, ipam: ipam.address }, ...extra };
 }
 
-/** Runs the bundle the way a runtime does, in the node namespace. */
-function cni(command: 'ADD' | 'DEL' | 'CHECK' | 'VERSION', o: CallOpts): Promise<CniRun> {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    TABBY_NETNS_GUARD: host,
-    CNI_COMMAND: command,
-    CNI_CONTAINERID: o.containerId,
-    CNI_NETNS: netnsPath(o.netns),
-    CNI_IFNAME: o.ifname ?? 'eth0',
-    CNI_ARGS: o.args ?? 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=' + o.containerId,
-    CNI_PATH: '/opt/cni/bin',
-  };
+/** Runs the bundle the way a runtime does, in the node namespace. GC and STATUS get only CNI_COMMAND and CNI_PATH, as libcni passes them. */
+function cni(command: 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'GC' | 'STATUS', o: CallOpts): Promise<CniRun> {
+  const container =
+    command === 'GC' || command === 'STATUS'
+      ? {}
+      : {
+          CNI_CONTAINERID: o.containerId,
+          CNI_NETNS: netnsPath(o.netns),
+          CNI_IFNAME: o.ifname ?? 'eth0',
+          CNI_ARGS: o.args ?? 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=' + o.containerId,
+        };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, TABBY_NETNS_GUARD: host, CNI_COMMAND: command, ...container, CNI_PATH: '/opt/cni/bin' };
   const stdin = typeof o.config === 'string' ? o.config : JSON.stringify(o.config ?? config());
   if (command === 'ADD') made.set(o.containerId, o);
   const started = performance.now();
@@ -195,7 +195,7 @@ const hostIf = (r: Record<string, unknown>): string => (r.interfaces as { name: 
 describe('VERSION', () => {
   it('lists the versions tabby-cni speaks', async () => {
     const r = await cni('VERSION', { containerId: '', netns: '', config: '' });
-    expect(r).toMatchObject({ code: 0, json: { cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] } });
+    expect(r).toMatchObject({ code: 0, json: { cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] } });
   });
 });
 
@@ -411,6 +411,140 @@ describe('two containers on one node', () => {
     expect((await cni('DEL', { containerId: cid, netns: ns, args: 'IgnoreUnknown=1;K8S_POD_NAME=bare' })).code).toBe(0);
     expect(await endpoints()).toEqual([]);
     await fabric.deleteNamespace(ns);
+  });
+});
+
+describe('STATUS (1.1.0)', () => {
+  afterEach(cleanUpMade, 120_000);
+  const v11 = (extra: Record<string, unknown> = {}) => config({ cniVersion: '1.1.0', ...extra });
+
+  it('exits 0 with nothing on stdout while tabby-ipam and tabby-store answer and the Node exists', async () => {
+    expect(await cni('STATUS', { containerId: '', netns: '', config: v11() })).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('tabby-ipam down: 50, naming it and its address; 0 again once it is back', async () => {
+    await ipam.process.stop();
+    try {
+      const r = await cni('STATUS', { containerId: '', netns: '', config: v11() });
+      expect(r.code).toBe(1);
+      expect(r.json).toMatchObject({ cniVersion: '1.1.0', code: 50, msg: expect.stringMatching(new RegExp(`^tabby-cni is not available: .*tabby-ipam at ${ipam.address.replace(/\./g, '\\.')} is unavailable: .*ECONNREFUSED`)) as unknown });
+    } finally {
+      ipam = await startServiceIn(fabric, host, 'ipam', ['--listen', `127.0.0.1:${ipam.port}`, '--data-dir', `${dir.path}/ipam`, '--store', store.address, '--recovery-interval', '1']);
+    }
+    await eventually('STATUS 0 with tabby-ipam back', async () => (await cni('STATUS', { containerId: '', netns: '', config: v11() })).code === 0, 30_000, 200);
+  }, 90_000);
+
+  it('no Node resource: 50; with containers of the network on the node: 51', async () => {
+    const r = await cni('STATUS', { containerId: '', netns: '', config: v11({ nodename: 'cni-node-none' }) });
+    expect(r.json).toMatchObject({ code: 50, msg: `tabby-cni is not available: node cni-node-none has no Node resource in tabby-store at ${store.address}: ADD would fail (code 103)` });
+
+    // A second node with a container on it loses its Node resource.
+    const node2 = 'cni-node-2';
+    await callUnary(storeClient.create.bind(storeClient), { resource: one(`apiVersion: projectcalico.org/v3\nkind: Node\nmetadata:\n  name: ${node2}\nspec:\n  bgp:\n    ipv4Address: 198.18.216.2/32\n`) }, { timeoutMs: 10_000 });
+    const ns = await fabric.addNamespace('st-node2');
+    const on2 = v11({ nodename: node2 });
+    await eventually('ipam to know node 2', async () => (await cni('ADD', { containerId: 'st-node2', netns: ns, config: on2 })).code === 0, 15_000, 200);
+    await callUnary(storeClient.delete.bind(storeClient), { kind: 'Node', namespace: '', name: node2, resourceVersion: '', force: false }, { timeoutMs: 10_000 });
+    const lost = await cni('STATUS', { containerId: '', netns: '', config: on2 });
+    expect(lost.json).toMatchObject({ code: 51, msg: expect.stringMatching(/^tabby-cni is not available: node cni-node-2 has no Node resource .*, and the 1 container of network tabby-test on it may have limited connectivity/) as unknown });
+    expect((await cni('DEL', { containerId: 'st-node2', netns: ns, config: on2 })).code).toBe(0);
+    await nothingLeft(ns);
+  }, 60_000);
+
+  it('a 1.0.0 config does not allow it (1), as libcni\'s skel says', async () => {
+    expect((await cni('STATUS', { containerId: '', netns: '', config: config() })).json).toMatchObject({ cniVersion: '1.0.0', code: 1 });
+  });
+});
+
+describe('GC (1.1.0)', () => {
+  afterAll(async () => {
+    await fabric.ip(host, ['link', 'del', 'califoreign0'], { allowFailure: true });
+    await cleanUpMade();
+  }, 120_000);
+  const v11 = (extra: Record<string, unknown> = {}) => config({ cniVersion: '1.1.0', mtu: 1400, ...extra });
+  const gc = (valid: { containerID: string; ifname: string }[], extra: Record<string, unknown> = {}) => cni('GC', { containerId: '', netns: '', config: v11({ 'cni.dev/valid-attachments': valid, ...extra }) });
+  let keepNs = '';
+  let goneNs = '';
+  let keep: Record<string, unknown>;
+  let gone: Record<string, unknown>;
+  let goneNoNs: Record<string, unknown>;
+  let dotted: Record<string, unknown>;
+  let otherNet: Record<string, unknown>;
+
+  /** What GC must not change: addresses, endpoints, host links and routes. */
+  async function snapshot(): Promise<unknown> {
+    const u = await callUnary(ipamClient.listAllocations.bind(ipamClient), { node: '', handlePrefix: '' }, { timeoutMs: 10_000 });
+    return {
+      allocations: u.allocations.map((a) => `${a.handle} ${a.address}`).sort(),
+      endpoints: (await endpoints()).map((e) => `${e.containerID} ${e.interfaceName}`).sort(),
+      links: (await links(host)).map((l) => l.ifname).sort(),
+      routes: (await fabric.routes(host, { proto: 84 })).map((r) => `${r.dst} ${r.dev}`).sort(),
+    };
+  }
+
+  it('ADD with a 1.1.0 config prints the 1.1.0 result: as 1.0.0, with each interface\'s MTU', async () => {
+    keepNs = await fabric.addNamespace('gc-keep');
+    goneNs = await fabric.addNamespace('gc-gone');
+    const goneNoNsPath = await fabric.addNamespace('gc-gone-ns');
+    const dottedNs = await fabric.addNamespace('gc-dotted');
+    const otherNs = await fabric.addNamespace('gc-other');
+    keep = await add({ containerId: 'gc-keep', netns: keepNs, config: v11() });
+    expect(keep).toMatchObject({
+      cniVersion: '1.1.0',
+      interfaces: [
+        { name: hostIf(keep), mac: 'ee:ee:ee:ee:ee:ee', mtu: 1400 },
+        { name: 'eth0', mac: containerMac('gc-keep', 'eth0'), mtu: 1400, sandbox: `/run/netns/${keepNs}` },
+      ],
+      ips: [{ address: expect.stringMatching(/^198\.19\.216\.\d+\/32$/) as unknown, gateway: '169.254.1.1', interface: 1 }],
+    });
+    expect((await links(keepNs)).find((l) => l.ifname === 'eth0')).toMatchObject({ mtu: 1400 });
+    gone = await add({ containerId: 'gc-gone', netns: goneNs, config: v11() });
+    goneNoNs = await add({ containerId: 'gc-gone-ns', netns: goneNoNsPath, config: v11() });
+    // Its runtime removed the namespace (and with it the veth pair) but never called DEL.
+    await fabric.deleteNamespace(goneNoNsPath);
+    // Network "tabby-test.x": its handles start with "tabby-test." too. And another network.
+    dotted = await add({ containerId: 'gc-dotted', netns: dottedNs, config: v11({ name: `${NETWORK}.x` }) });
+    otherNet = await add({ containerId: 'gc-other', netns: otherNs, config: v11({ name: 'other-net' }) });
+    // A veth with tabby-cni's MAC and name prefix that tabby-cni did not make (no route of its protocol).
+    await fabric.ip(host, ['link', 'add', 'califoreign0', 'address', 'ee:ee:ee:ee:ee:ee', 'type', 'veth', 'peer', 'name', 'foreignpeer0']);
+  }, 60_000);
+
+  it('GC with only gc-keep valid releases gc-gone (address, endpoint, host interface and, with it, the container side) and gc-gone-ns; nothing of other networks or tabby-cni did not make', async () => {
+    const goneCali = hostIf(gone);
+    expect(await hasLink(host, goneCali)).toBe(true);
+    const r = await gc([{ containerID: 'gc-keep', ifname: 'eth0' }]);
+    expect(r, r.stderr).toMatchObject({ code: 0, stdout: '' });
+
+    for (const x of [gone, goneNoNs]) expect(await allocation(ipOf(x))).toMatchObject({ allocated: false });
+    expect((await endpoints()).map((e) => e.containerID).sort()).toEqual(['gc-dotted', 'gc-keep', 'gc-other']);
+    expect(await hasLink(host, goneCali)).toBe(false);
+    expect(await hasLink(goneNs, 'eth0')).toBe(false);
+    expect((await fabric.routes(host, { proto: 84 })).map((x) => x.dst).sort()).toEqual([ipOf(keep), ipOf(dotted), ipOf(otherNet)].map((a) => `${a}/32`).sort());
+
+    expect(await allocation(ipOf(keep))).toMatchObject({ allocated: true, handle: `${NETWORK}.gc-keep` });
+    expect(await allocation(ipOf(dotted))).toMatchObject({ allocated: true, handle: `${NETWORK}.x.gc-dotted` });
+    expect(await allocation(ipOf(otherNet))).toMatchObject({ allocated: true, handle: 'other-net.gc-other' });
+    expect(await hasLink(host, 'califoreign0')).toBe(true);
+    const ping = await fabric.ping(keepNs, NODE_ADDRESS, { count: 2, timeoutS: 2 });
+    expect(ping.received, ping.output).toBe(2);
+    const check = await cni('CHECK', { containerId: 'gc-keep', netns: keepNs, config: v11({ prevResult: keep }) });
+    expect(check, check.stdout).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('GC again changes nothing, and the kept container still works', async () => {
+    const before = await snapshot();
+    expect(await gc([{ containerID: 'gc-keep', ifname: 'eth0' }])).toMatchObject({ code: 0, stdout: '' });
+    expect(await snapshot()).toEqual(before);
+    expect((await fabric.ping(keepNs, NODE_ADDRESS, { count: 1, timeoutS: 2 })).received).toBe(1);
+  });
+
+  it('without cni.dev/valid-attachments it releases nothing (7); with tabby-ipam unreachable, 11', async () => {
+    const before = await snapshot();
+    const none = await cni('GC', { containerId: '', netns: '', config: v11() });
+    expect(none.json).toMatchObject({ code: 7, msg: expect.stringMatching(/^GC needs cni\.dev\/valid-attachments/) as unknown });
+    const down = await gc([], { tabby: { store: store.address, ipam: '127.0.0.1:1', timeout_seconds: 5 } });
+    expect(down.json).toMatchObject({ code: 11, msg: expect.stringMatching(/tabby-ipam at 127\.0\.0\.1:1 is unavailable/) as unknown });
+    expect(await snapshot()).toEqual(before);
   });
 });
 
