@@ -38,7 +38,7 @@ function makeLogger(config: NetworkConfig | undefined): Logger {
 const USAGE = `Usage: tabby-cni  (a CNI plugin: a container runtime runs it)
        tabby-cni install [options]  (copies it and a conflist into the node's CNI directories)
 
-The runtime sets CNI_COMMAND (ADD, DEL, CHECK, VERSION), CNI_CONTAINERID, CNI_NETNS,
+The runtime sets CNI_COMMAND (ADD, DEL, CHECK, GC, STATUS, VERSION), CNI_CONTAINERID, CNI_NETNS,
 CNI_IFNAME, CNI_ARGS and CNI_PATH, and writes the network config JSON on stdin; the result or
 the error JSON comes on stdout. By hand:
 
