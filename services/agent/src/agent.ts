@@ -55,6 +55,8 @@ export interface NodeAgentOptions {
   readonly scanIntervalMs?: number;
   /** Longest wait for BGP to converge after a restart before stale routes go (default 120 s). */
   readonly convergenceTimeoutMs?: number;
+  /** How long a route to a workload interface the agent does not know stays (default 10 s, felix's; 0 = never). */
+  readonly routeCleanupGraceMs?: number;
   /** Makes the BGP speaker (tests give a fake). */
   readonly speakerFactory?: SpeakerFactory;
   /** Where BGP passwords are read (`--secrets-dir`); without it a peer with a password stays down. */
@@ -139,6 +141,7 @@ export class NodeAgent {
       logger: opts.logger,
       scanIntervalMs: opts.scanIntervalMs ?? 2000,
       convergenceTimeoutMs: opts.convergenceTimeoutMs ?? 120_000,
+      routeCleanupGraceMs: opts.routeCleanupGraceMs,
       ownAddresses: own,
       onChange: () => this.scheduleStatus(),
     });

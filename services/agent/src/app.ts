@@ -63,6 +63,8 @@ export interface AgentAppOptions {
   readonly routeProtocol?: number;
   readonly routeScanIntervalMs?: number;
   readonly gracefulRestartWaitMs?: number;
+  /** `--route-cleanup-grace`: how long a route to an unknown workload interface stays (default 10 s). */
+  readonly routeCleanupGraceMs?: number;
   /** `--secrets-dir`: BGP passwords as DIR/<secret>/<key>. */
   readonly secretsDir?: string;
 }
@@ -164,6 +166,7 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
     dataplane,
     scanIntervalMs: opts.routeScanIntervalMs,
     convergenceTimeoutMs: opts.gracefulRestartWaitMs,
+    routeCleanupGraceMs: opts.routeCleanupGraceMs,
     secrets: new SecretsDir(opts.secretsDir),
   });
   const server = new GrpcServer({ logger: componentLogger(log, 'grpc'), metrics: opts.metrics, tls: opts.tls, descriptorSets: [loadDescriptorSet()], callLogLevel: opts.callLogLevel });

@@ -37,6 +37,7 @@ await runService({
       routeProtocol: config.routeProtocol,
       routeScanIntervalMs: config.routeScanInterval * 1000,
       gracefulRestartWaitMs: config.gracefulRestartWait * 1000,
+      routeCleanupGraceMs: config.routeCleanupGrace * 1000,
       callLogLevel: config.rpcLog,
       secretsDir: config.secretsDir,
     }),

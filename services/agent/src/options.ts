@@ -38,6 +38,12 @@ export const agentOptions = {
     255,
   ),
   routeScanInterval: option.integer('seconds between scans of the routing table that repair routes someone else changed (BIRD\'s scan time)', 2, 1, 3600),
+  routeCleanupGrace: option.integer(
+    'seconds a route to a workload interface (cali…) the agent does not know is left in the table, from the first scan that sees it: tabby-cni adds it before the agent learns the workload (Calico\'s route cleanup grace period); 0 removes such routes at once',
+    10,
+    0,
+    3600,
+  ),
   gracefulRestartWait: option.integer(
     'after a restart that finds Tabby routes in the table: longest wait, seconds, for every peer\'s End-of-RIB before stale routes are removed',
     120,

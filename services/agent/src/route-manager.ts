@@ -4,6 +4,7 @@ import type { Dataplane, ReconcileReport, RouteFailure } from '@tabby/dataplane'
 import type { RoutingStatus } from '@tabby/proto';
 import type { Logger } from '@tabby/runtime';
 import { planRoutes, type RoutingBlock, type RoutingPlan, type RoutingPool, type RoutingService, type RoutingWorkload, type StaticRoute } from './routing.js';
+import { DEFAULT_ROUTE_CLEANUP_GRACE_MS, RouteCleanupGrace, type GraceRound } from './route-grace.js';
 import type { SpeakerApi } from './speaker-api.js';
 
 export interface RouteManagerOptions {
@@ -23,6 +24,14 @@ export interface RouteManagerOptions {
   readonly onChange?: () => void;
   /** Milliseconds to gather changes before acting on them. */
   readonly debounceMs?: number;
+  /**
+   * How long a route to a workload interface (`cali…`) the agent does not know is left in the
+   * table, from the first reconcile that sees it (Calico's route cleanup grace period; default
+   * 10 s, 0 = never): tabby-cni adds the route before the agent learns the workload.
+   */
+  readonly routeCleanupGraceMs?: number;
+  /** The clock of the grace period (tests). */
+  readonly now?: () => number;
 }
 
 export interface RoutingInputs {
@@ -90,7 +99,9 @@ const familyOf = (prefix: string): Family => (prefix.includes(':') ? 'ipv6-unica
  * the current inputs: on every configuration or Loc-RIB change (debounced) and on a periodic
  * scan. Routes stay in the table when the agent stops or crashes (BIRD's `persist`); after a
  * start that finds Tabby routes in the table, nothing is removed until BGP has converged
- * (graceful restart), so forwarding never stops while the agent restarts.
+ * (graceful restart), so forwarding never stops while the agent restarts. A route to a
+ * workload interface the agent does not know yet (tabby-cni's, made before the agent learns
+ * the workload) is left alone for the route cleanup grace period ({@link RouteCleanupGrace}).
  */
 export class RouteManager {
   private speaker: SpeakerApi | undefined;
@@ -112,8 +123,11 @@ export class RouteManager {
   private again = false;
   private stopped = false;
   private readonly convergedListeners = new Set<() => void>();
+  private readonly grace: RouteCleanupGrace;
 
-  constructor(private readonly opts: RouteManagerOptions) {}
+  constructor(private readonly opts: RouteManagerOptions) {
+    this.grace = new RouteCleanupGrace(opts.routeCleanupGraceMs ?? DEFAULT_ROUTE_CLEANUP_GRACE_MS, opts.now);
+  }
 
   /**
    * Reads the table. Tabby routes already there mean the agent restarted: the speaker should
@@ -257,21 +271,47 @@ export class RouteManager {
       return;
     }
     let report: ReconcileReport;
+    // Routes to workload interfaces the agent has not learned (yet) stay for the grace period.
+    const spare = this.grace.begin(plan.kernel, this.lastLinks ?? new Set());
     try {
-      report = await dp.reconcile(plan.kernel, { prune: this.convergedValue });
+      report = await dp.reconcile(plan.kernel, { prune: this.convergedValue, spare });
     } catch (err) {
       this.opts.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot read the routing table; retrying at the next scan');
       return;
     }
+    this.noteGrace(this.grace.end());
     this.report = report;
     this.reportedAt = new Date().toISOString();
     this.noteFailures(report.failed);
     if (report.added + report.changed + report.removed > 0)
       this.opts.logger.info(
-        { added: report.added, changed: report.changed, removed: report.removed, unchanged: report.unchanged, failed: report.failed.length, ms: report.ms, pruned: this.convergedValue },
+        {
+          added: report.added,
+          changed: report.changed,
+          removed: report.removed,
+          unchanged: report.unchanged,
+          failed: report.failed.length,
+          ms: report.ms,
+          pruned: this.convergedValue,
+          spared: this.grace.pending().size,
+        },
         'routing table updated',
       );
     this.opts.onChange?.();
+  }
+
+  private noteGrace(round: GraceRound): void {
+    const log = this.opts.logger;
+    const graceS = this.grace.graceMs / 1000;
+    for (const route of round.spared) log.info({ route, graceS }, 'a route to a workload interface the agent does not know (yet): left in place for the grace period');
+    for (const route of round.adopted) log.debug({ route }, 'route to a workload learned since: adopted as it is');
+    for (const route of round.expired) log.info({ route, graceS }, 'a route to a workload interface still unknown after the grace period: removed');
+    for (const route of round.interfaceGone) log.info({ route }, 'a route to a workload interface that is gone: removed');
+  }
+
+  /** Routes to workload interfaces the agent does not know, left in place now, and for how long (ms). */
+  sparedRoutes(): ReadonlyMap<string, number> {
+    return this.grace.pending();
   }
 
   private noteFailures(failures: readonly RouteFailure[]): void {

@@ -44,6 +44,14 @@ describe('tabby-agent --dataplane', () => {
     expect(other.stderr).toMatch(/--dataplane/);
   }, 60_000);
 
+  it('refuses a route cleanup grace period that is not 0-3600 seconds, naming the flag', () => {
+    for (const value of ['-1', '3601', '1.5', 'ten']) {
+      const r = agent('--dataplane', 'linux', '--route-cleanup-grace', value);
+      expect(r.status, `--route-cleanup-grace ${value}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/--route-cleanup-grace/);
+    }
+  }, 60_000);
+
   it('refuses to program this machine’s own namespace under a test', () => {
     const r = agent('--dataplane', 'linux');
     expect(r.status).toBe(2);

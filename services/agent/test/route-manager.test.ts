@@ -18,7 +18,7 @@ function speaker(): FakeSpeaker {
   return new FakeSpeaker({ asn: 64512, routerId: '198.18.0.11', listen: [] });
 }
 
-function manager(dp: MemoryDataplane | undefined, over: { convergenceTimeoutMs?: number } = {}): RouteManager {
+function manager(dp: MemoryDataplane | undefined, over: { convergenceTimeoutMs?: number; routeCleanupGraceMs?: number; now?: () => number } = {}): RouteManager {
   return new RouteManager({
     dataplane: dp,
     logger,
@@ -26,6 +26,8 @@ function manager(dp: MemoryDataplane | undefined, over: { convergenceTimeoutMs?:
     convergenceTimeoutMs: over.convergenceTimeoutMs ?? 3_600_000,
     ownAddresses: new Set(['198.18.0.11']),
     debounceMs: 1,
+    routeCleanupGraceMs: over.routeCleanupGraceMs,
+    now: over.now,
   });
 }
 
@@ -239,6 +241,118 @@ describe('RouteManager: communities, service CIDRs and reachableBy routes (issue
     expect(sp.announceLog.slice(log).sort()).toEqual(['+10.96.0.0/12', '+198.19.1.0/26', '+198.19.9.9/32']);
     expect(sp.announcedAttrs.get('198.19.1.0/26')).toEqual({ communities: [65001 * 65536 + 300] });
     expect(sp.announcedAttrs.get('10.96.0.0/12')).toEqual({});
+    await rm.stop();
+  });
+});
+
+describe('RouteManager: routes tabby-cni adds before the agent knows the workload (route cleanup grace period)', () => {
+  /** What tabby-cni writes on ADD: the agent's protocol, the container's /32 to its cali… interface. */
+  const cniRoute = (prefix: string, dev: string): KernelRoute => ({ prefix, type: 'unicast', nextHops: [{ dev }] });
+  const NO_WORKLOADS: RoutingInputs = { ...INPUTS, workloads: [] };
+
+  async function scan(rm: RouteManager): Promise<void> {
+    rm.schedule(0); // what the scan timer does
+    await rm.settle();
+  }
+
+  it('leaves the plugin’s route alone while the workload is unknown, then adopts it unchanged (no write)', async () => {
+    const clock = { t: 0 };
+    const dp = new MemoryDataplane({ links: ['cali0000000000a'] });
+    const rm = manager(dp, { routeCleanupGraceMs: 10_000, now: () => clock.t });
+    await rm.start();
+    rm.attach(speaker());
+    rm.setInputs(NO_WORKLOADS);
+    await rm.settle();
+    dp.setRoute(cniRoute('198.19.1.5/32', 'cali0000000000a'));
+    for (const t of [0, 4_000, 9_999]) {
+      clock.t = t;
+      await scan(rm);
+      expect(show(dp.routes()), `at ${t} ms`).toEqual(['blackhole 198.19.1.0/26', '198.19.1.5/32 dev cali0000000000a']);
+    }
+    expect(rm.sparedRoutes()).toEqual(new Map([['198.19.1.5/32 dev cali0000000000a', 9_999]]));
+    // The agent learns the workload: the route is its own now, as the plugin wrote it.
+    rm.setInputs(INPUTS);
+    await rm.settle();
+    clock.t = 60_000;
+    await scan(rm);
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26', '198.19.1.5/32 dev cali0000000000a']);
+    expect(dp.writeLog().filter((w) => w.prefix === '198.19.1.5/32')).toEqual([]);
+    expect(rm.sparedRoutes().size).toBe(0);
+    expect(rm.status()).toMatchObject({ workloads: 1, waitingForInterface: [] });
+    await rm.stop();
+  });
+
+  it('removes it once the grace period has passed with the workload still unknown, and routes it again once learned', async () => {
+    const clock = { t: 0 };
+    const dp = new MemoryDataplane({ links: ['cali0000000000a'] });
+    const rm = manager(dp, { routeCleanupGraceMs: 10_000, now: () => clock.t });
+    await rm.start();
+    rm.attach(speaker());
+    rm.setInputs(NO_WORKLOADS);
+    await rm.settle();
+    clock.t = 500;
+    dp.setRoute(cniRoute('198.19.1.5/32', 'cali0000000000a'));
+    await scan(rm); // first seen at 500
+    clock.t = 10_499;
+    await scan(rm);
+    expect(show(dp.routes())).toContain('198.19.1.5/32 dev cali0000000000a');
+    clock.t = 10_500;
+    await scan(rm);
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26']);
+    expect(dp.writeLog().map((w) => `${w.op} ${w.prefix}`)).toEqual(['add 198.19.1.0/26', 'del 198.19.1.5/32']);
+    rm.setInputs(INPUTS);
+    await rm.settle();
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26', '198.19.1.5/32 dev cali0000000000a']);
+    await rm.stop();
+  });
+
+  it('removes at once a route whose interface is gone, and a workload route the agent knew whose workload was deleted', async () => {
+    const clock = { t: 0 };
+    const dp = new MemoryDataplane({ links: ['cali0000000000a', 'cali0000000000b'] });
+    const rm = manager(dp, { routeCleanupGraceMs: 10_000, now: () => clock.t });
+    await rm.start();
+    rm.attach(speaker());
+    rm.setInputs(INPUTS);
+    await rm.settle();
+    dp.setRoute(cniRoute('198.19.1.9/32', 'cali0000000000b'));
+    await scan(rm);
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26', '198.19.1.5/32 dev cali0000000000a', '198.19.1.9/32 dev cali0000000000b']);
+    // The container of cali0000000000b goes (the kernel would take the route with it; the fake keeps it).
+    dp.setLinks(['cali0000000000a']);
+    clock.t = 1_000;
+    await scan(rm);
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26', '198.19.1.5/32 dev cali0000000000a']);
+    // The agent knew default/a: deleted, its route goes without a grace period.
+    rm.setInputs(NO_WORKLOADS);
+    await rm.settle();
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26']);
+    await rm.stop();
+  });
+
+  it('with a grace period of 0 removes the plugin’s route at the first reconcile (the behaviour before)', async () => {
+    const dp = new MemoryDataplane({ links: ['cali0000000000a'] });
+    const rm = manager(dp, { routeCleanupGraceMs: 0 });
+    await rm.start();
+    rm.attach(speaker());
+    rm.setInputs(NO_WORKLOADS);
+    await rm.settle();
+    dp.setRoute(cniRoute('198.19.1.5/32', 'cali0000000000a'));
+    await scan(rm);
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26']);
+    await rm.stop();
+  });
+
+  it('never spares a stale blackhole or a route via a gateway', async () => {
+    const dp = new MemoryDataplane({ links: ['cali0000000000a'], routes: [] });
+    const rm = manager(dp, { routeCleanupGraceMs: 10_000 });
+    await rm.start();
+    rm.attach(speaker());
+    rm.setInputs(NO_WORKLOADS);
+    await rm.settle();
+    dp.setRoute({ prefix: '198.19.9.0/26', type: 'blackhole', nextHops: [] });
+    dp.setRoute({ prefix: '198.19.8.0/26', type: 'unicast', nextHops: [{ via: '198.18.0.13' }] });
+    await scan(rm);
+    expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26']);
     await rm.stop();
   });
 });
