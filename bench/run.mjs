@@ -16,6 +16,7 @@ const BENCHES = [
   { name: 'topology', file: 'topology.js', flags: [] },
   { name: 'convergence', file: 'convergence.js', flags: [] },
   { name: 'fib', file: 'fib.js', flags: [] },
+  { name: 'cni', file: 'cni.js', flags: [] },
 ];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
