@@ -426,7 +426,7 @@ async function main(): Promise<number> {
     console.log(head);
     for (const r of rows) console.log(`  ${r.plugin.label.padEnd(31)}${String(r.parallel).padStart(6)} |${cells(r.add, r.addWallMs)} |${cells(r.del, r.delWallMs)}`);
     for (const n of notes) console.log(`  ${n}`);
-    console.log(`  load average now ${loadAverage()}: other work on this machine slows the ${PARALLEL}-in-flight rows most (they are CPU-bound: a Node.js start-up per call)`);
+    console.log(`  load average now ${loadAverage()} (this bench's own ${PARALLEL}-in-flight phases count in it; a high one in the first line means other work, which slows those CPU-bound rows most)`);
 
     console.log(`\n  floor: spawn to exit under \`nsenter --net=<node>\`, ${FLOOR} calls one at a time    p50    p99    max (ms)`);
     for (const f of floors) console.log(`  ${f.label.padEnd(74)}${ms(f.s.p50).padStart(7)}${ms(f.s.p99).padStart(7)}${ms(f.s.max).padStart(7)}`);
