@@ -17,7 +17,7 @@ import { stopCommands } from './run-command.js';
 
 const DOCKERFILE = path.join(REPO_ROOT, 'deploy/Dockerfile');
 const df = parseDockerfile(readFileSync(DOCKERFILE, 'utf8'));
-const BINS = ['tabby-store', 'tabby-ipam', 'tabby-topology', 'tabby-agent', 'tabbyctl'];
+const BINS = ['tabby-store', 'tabby-ipam', 'tabby-topology', 'tabby-agent', 'tabbyctl', 'tabby-cni'];
 /** What only the image's own OS can do; everything else in a RUN runs here. */
 const IMAGE_ONLY = /^(apt-get (update|install)\b|npm install -g npm@[\d.]+$|rm -rf \/var\/lib\/apt\/lists\/\*$|groupadd |useradd |mkdir -p \/var\/lib\/tabby$|chown tabby:tabby \/var\/lib\/tabby$)/;
 
@@ -32,7 +32,7 @@ describe('deploy/Dockerfile as written', () => {
     const runs = (stage: string): string => df.stages.find((s) => s.name === stage)!.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
     // turbo as the lockfile pins it, from the root's own devDependencies (no registry lookup by name).
     expect(runs('prune')).toMatch(/npm ci --ignore-scripts .*--workspaces=false --include-workspace-root/);
-    expect(runs('prune')).toMatch(/npx --no-install turbo prune\s+@tabby\/cli @tabby\/store @tabby\/ipam @tabby\/topology @tabby\/agent --docker/);
+    expect(runs('prune')).toMatch(/npx --no-install turbo prune\s+@tabby\/cli @tabby\/store @tabby\/ipam @tabby\/topology @tabby\/agent @tabby\/cni --docker/);
     // The build uses the npm that package.json's packageManager names, not the base image's.
     const pm = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { packageManager: string }).packageManager;
     expect(runs('build')).toContain(`npm install -g ${pm}`);
@@ -103,18 +103,35 @@ describe('deploy/Dockerfile built by the stand-in', () => {
 
   it('holds production dependencies only, and no sources, tests or build leftovers', () => {
     const nm = path.join(app, 'node_modules');
-    for (const dev of ['typescript', 'vitest', 'turbo', 'eslint', '@bufbuild/buf', 'ts-proto', 'madge', 'kubernetes-models']) {
+    for (const dev of ['typescript', 'vitest', 'turbo', 'eslint', '@bufbuild/buf', 'ts-proto', 'madge', 'kubernetes-models', 'esbuild', 'postject']) {
       expect(existsSync(path.join(nm, dev)), `${dev} must not be in the image`).toBe(false);
     }
     // What the programs import at run time resolves inside the image (hoisted or nested).
     for (const [pkg, dep] of [['packages/runtime', '@grpc/grpc-js'], ['services/store', 'better-sqlite3'], ['packages/runtime', 'pino'], ['packages/runtime', 'nats'], ['packages/api', 'yaml'], ['packages/cli', 'commander']]) {
       expect(createRequire(path.join(app, pkg, 'package.json')).resolve(dep).startsWith(app), `${pkg} -> ${dep}`).toBe(true);
     }
-    expect(readdirSync(path.join(app, 'packages')).sort()).toEqual(['api', 'bgp', 'cli', 'client', 'dataplane', 'proto', 'runtime', 'selector']);
+    expect(readdirSync(path.join(app, 'packages')).sort()).toEqual(['api', 'bgp', 'cli', 'client', 'cni', 'dataplane', 'proto', 'runtime', 'selector']);
     expect(existsSync(path.join(app, 'bench'))).toBe(false);
     expect(existsSync(path.join(app, 'proto'))).toBe(false);
     expect(existsSync(path.join(app, 'services/store/src'))).toBe(false);
     expect(existsSync(path.join(app, 'services/store/dist/main.js'))).toBe(true);
+  });
+
+  it("installs the CNI plugin as the DaemonSet's init container does: the image's single executable, which runs on its own", () => {
+    const host = path.join(dir.path, 'host');
+    const r = spawnSync('tabby-cni', ['install'], {
+      env: { ...env(), CNI_BIN_DIR: path.join(host, 'opt/cni/bin'), CNI_NET_DIR: path.join(host, 'etc/cni/net.d'), KUBERNETES_NODE_NAME: 'node-a', TABBY_STORE: '127.0.0.1:50051', TABBY_IPAM: '127.0.0.1:50052' },
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const installed = path.join(host, 'opt/cni/bin/tabby-cni');
+    expect(readFileSync(installed).equals(readFileSync(path.join(app, 'packages/cni/dist/sea/tabby-cni')))).toBe(true);
+    // No node on PATH: the node's runtime runs it with whatever PATH it has.
+    const v = spawnSync(installed, [], { env: { CNI_COMMAND: 'VERSION', PATH: '/usr/sbin:/sbin' }, encoding: 'utf8' });
+    expect(v.status, v.stderr).toBe(0);
+    expect(JSON.parse(v.stdout)).toMatchObject({ cniVersion: '1.0.0' });
+    const list = JSON.parse(readFileSync(path.join(host, 'etc/cni/net.d/10-tabby.conflist'), 'utf8')) as { plugins: Record<string, unknown>[] };
+    expect(list.plugins[0]).toMatchObject({ type: 'tabby-cni', nodename: 'node-a', tabby: { store: '127.0.0.1:50051', ipam: '127.0.0.1:50052' } });
   });
 
   it("runs tabby-store from the image's tree (its native SQLite addon included) and passes the HEALTHCHECK", async () => {

@@ -1,5 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '@tabby/harness';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
@@ -190,6 +191,26 @@ type FlagTable = ReadonlyMap<string, ReadonlyMap<string, Flag>>;
 
 const FLAGS: FlagTable = new Map(TABBY_BINS.map((b) => [b, helpFlags(b)]));
 
+/**
+ * `tabby-cni install --help`: `  --bin-dir DIR   CNI_BIN_DIR   ...` (Calico's installer's variable
+ * names, not TABBY_* only). Returns the flags and every variable the text names.
+ */
+function installHelp(): { flags: Map<string, Flag>; env: Set<string> } {
+  const text = execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tabby-cni'), ['install', '--help'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  const flags = new Map<string, Flag>();
+  for (const line of text.split('\n')) {
+    const m = /^\s+--([a-z0-9-]+)(?: ([A-Z]+))?\s{2,}([A-Z][A-Z0-9_]+)/.exec(line);
+    if (m) flags.set(m[1], { name: m[1], takesValue: m[2] !== undefined, env: m[3] });
+  }
+  const env = new Set([...text.matchAll(/\b((?:CNI|TABBY|HOST_CNI|KUBERNETES)_[A-Z0-9_]+)\b/g)].map((m) => m[1]));
+  if (flags.size < 10) throw new Error(`tabby-cni install --help lists only ${flags.size} flags:\n${text}`);
+  return { flags, env };
+}
+
+const INSTALL = installHelp();
+/** The node's CNI directories, and where the init container mounts them (its defaults). */
+const CNI_HOST_DIRS: Record<string, string> = { 'bin-dir': '/opt/cni/bin', 'conf-dir': '/etc/cni/net.d' };
+
 // ---------------------------------------------------------------------------------------------
 // Workloads and their containers
 
@@ -261,6 +282,13 @@ function flagProblems(docs: readonly Doc[], flagTable: FlagTable = FLAGS): strin
       if (!isTabby(c)) continue; // nats: not ours
       const at = `${where(w.doc)} container ${c.name}`;
       const bin = c.command?.[0] ?? '';
+      if (bin === 'tabby-cni') {
+        if (c.command?.[1] !== 'install') problems.push(`${at}: tabby-cni runs in a pod only as \`tabby-cni install\` (got ${JSON.stringify(c.command)})`);
+        for (const e of c.env ?? []) if (!INSTALL.env.has(e.name)) problems.push(`${at}: env ${e.name} is not read by tabby-cni install`);
+        if ((c.envFrom ?? []).length > 0) problems.push(`${at}: tabby-cni install takes its settings from env, not envFrom`);
+        parseArgs([...(c.command ?? []).slice(2), ...(c.args ?? [])], INSTALL.flags, at, problems);
+        continue;
+      }
       const flags = flagTable.get(bin);
       if (!flags) {
         problems.push(`${at}: command must start with one of ${TABBY_BINS.join(', ')} (got ${JSON.stringify(c.command)})`);
@@ -419,9 +447,11 @@ function crossRefProblems(docs: readonly Doc[]): string[] {
     const ann = w.template.metadata?.annotations ?? {};
     const allPorts = containersOf(w).flatMap((c) => c.ports ?? []);
 
+    const inits = new Set(pod.initContainers ?? []);
     for (const c of containersOf(w)) {
       const cat = `${at} container ${c.name}`;
       const ports = c.ports ?? [];
+      const isInit = inits.has(c);
       for (const src of c.envFrom ?? []) {
         if (src.configMapRef) {
           if (!cmNames.has(src.configMapRef.name ?? '')) problems.push(`${cat}: envFrom configMapRef ${String(src.configMapRef.name)} is not defined`);
@@ -441,6 +471,11 @@ function crossRefProblems(docs: readonly Doc[]): string[] {
         ['readinessProbe', c.readinessProbe],
       ];
       for (const [kind, probe] of probes) {
+        if (isInit) {
+          // The API server refuses probes on an init container (it runs to completion).
+          if (probe) problems.push(`${cat}: an init container cannot have a ${kind}`);
+          continue;
+        }
         if (!probe) {
           if (kind !== 'startupProbe') problems.push(`${cat}: no ${kind}`);
           continue;
@@ -471,6 +506,7 @@ function crossRefProblems(docs: readonly Doc[]): string[] {
       // Security: non-root, read-only, nothing added, except the agent.
       const sc = c.securityContext ?? {};
       const isAgent = c.command?.[0] === 'tabby-agent';
+      const isInstall = c.command?.[0] === 'tabby-cni';
       if (sc.allowPrivilegeEscalation !== false) problems.push(`${cat}: securityContext.allowPrivilegeEscalation must be false`);
       if (sc.readOnlyRootFilesystem !== true) problems.push(`${cat}: securityContext.readOnlyRootFilesystem must be true`);
       if (sc.privileged === true) problems.push(`${cat}: privileged`);
@@ -481,6 +517,12 @@ function crossRefProblems(docs: readonly Doc[]): string[] {
         if (pod.hostNetwork !== true) problems.push(`${cat}: the agent needs hostNetwork`);
         if (pod.dnsPolicy !== 'ClusterFirstWithHostNet') problems.push(`${cat}: dnsPolicy ${String(pod.dnsPolicy)}, expected ClusterFirstWithHostNet (cluster DNS on the host network)`);
         if (w.doc.obj.kind !== 'DaemonSet') problems.push(`${cat}: the agent runs as a DaemonSet`);
+      } else if (isInstall) {
+        // Root owns the node's CNI directories; writing there needs no capability.
+        if (added.length > 0) problems.push(`${cat}: adds capabilities ${added.join(', ')} (tabby-cni install needs none)`);
+        if (!isInit || w.doc.obj.kind !== 'DaemonSet' || !containersOf(w).some((o) => o.command?.[0] === 'tabby-agent')) {
+          problems.push(`${cat}: tabby-cni install runs as an init container of the agent DaemonSet`);
+        }
       } else {
         if (added.length > 0) problems.push(`${cat}: adds capabilities ${added.join(', ')}`);
         if (sc.runAsNonRoot !== true) problems.push(`${cat}: securityContext.runAsNonRoot must be true`);
@@ -489,6 +531,10 @@ function crossRefProblems(docs: readonly Doc[]): string[] {
       }
 
       if (!isTabby(c)) continue;
+      if (isInstall) {
+        problems.push(...installProblems(c, pod, docs, cat));
+        continue;
+      }
       // What the Tabby container is given.
       const bin = c.command?.[0] ?? '';
       const settings = settingsOf(c, docs);
@@ -524,6 +570,36 @@ function crossRefProblems(docs: readonly Doc[]): string[] {
       }
     }
     if (allPorts.length === 0) problems.push(`${at}: declares no containerPort`);
+  }
+  return problems;
+}
+
+/**
+ * The CNI install init container: it writes the node's /opt/cni/bin and /etc/cni/net.d through
+ * hostPath volumes mounted where its flags say, names the conflist's TLS files where the node
+ * sees them, puts the agent's node name in the conflist and the addresses the services have.
+ */
+function installProblems(c: IContainer, pod: NonNullable<IPodTemplateSpec['spec']>, docs: readonly Doc[], cat: string): string[] {
+  const problems: string[] = [];
+  const args = new Map<string, string>();
+  for (const [k, v] of parseArgs([...(c.command ?? []).slice(2), ...(c.args ?? [])], INSTALL.flags, cat, [])) args.set(k, v);
+  const hostPathOfMount = (mountPath: string | undefined): string | undefined => {
+    const m = (c.volumeMounts ?? []).find((vm) => vm.mountPath === mountPath);
+    return pod.volumes?.find((v) => v.name === m?.name)?.hostPath?.path;
+  };
+  for (const [flag, hostDir] of Object.entries(CNI_HOST_DIRS)) {
+    const dir = args.get(flag);
+    if (dir === undefined) problems.push(`${cat}: --${flag} is not given`);
+    else if (hostPathOfMount(dir) !== hostDir) problems.push(`${cat}: --${flag} ${dir} is not a mount of the node's ${hostDir} (a hostPath volume)`);
+    if ((c.volumeMounts ?? []).some((m) => m.mountPath === dir && m.readOnly === true)) problems.push(`${cat}: --${flag} ${String(dir)} is mounted read-only`);
+  }
+  if (args.get('host-conf-dir') !== CNI_HOST_DIRS['conf-dir']) problems.push(`${cat}: --host-conf-dir ${String(args.get('host-conf-dir'))} must be ${CNI_HOST_DIRS['conf-dir']} (where the node sees the TLS files)`);
+  const env = (name: string) => c.env?.find((e) => e.name === name);
+  if (env('KUBERNETES_NODE_NAME')?.valueFrom?.fieldRef?.fieldPath !== 'spec.nodeName') problems.push(`${cat}: KUBERNETES_NODE_NAME must come from fieldRef spec.nodeName (the Node the agent registers)`);
+  const shared = (configMaps(docs).find((d) => nameOf(d) === 'tabby-config')?.obj.data ?? {}) as Record<string, string>;
+  for (const name of ['TABBY_STORE', 'TABBY_IPAM']) {
+    const ref = env(name)?.valueFrom?.configMapKeyRef;
+    if (ref?.name !== 'tabby-config' || ref.key !== name || shared[name] === undefined) problems.push(`${cat}: ${name} must come from tabby-config's ${name} (the address the services are given)`);
   }
   return problems;
 }
@@ -576,6 +652,33 @@ describe('deploy/kubernetes', () => {
 
   it('objects refer to each other correctly; probes, resources, security, ports', () => {
     expect(crossRefProblems(DOCS)).toEqual([]);
+  });
+
+  it("the DaemonSet's install-cni init container, run as written, installs the plugin and a conflist for its node", () => {
+    const agent = workloads(DOCS).find((w) => w.name === 'tabby-agent');
+    const init = agent?.template.spec?.initContainers?.find((c) => c.command?.[0] === 'tabby-cni');
+    expect(init, 'the agent DaemonSet has a tabby-cni install init container').toBeDefined();
+    const shared = configMaps(DOCS).find((d) => nameOf(d) === 'tabby-config')!.obj.data as Record<string, string>;
+    const root = mkdtempSync(path.join(tmpdir(), 'tabby-k8s-cni-'));
+    try {
+      // The pod's environment: fieldRef and configMapKeyRef filled in as the kubelet would.
+      const env: Record<string, string> = { PATH: process.env.PATH ?? '', TABBY_CNI_RESOLVE: 'false' };
+      for (const e of init!.env ?? []) {
+        if (e.value !== undefined) env[e.name] = e.value;
+        else if (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName') env[e.name] = 'worker-3';
+        else if (e.valueFrom?.configMapKeyRef) env[e.name] = shared[e.valueFrom.configMapKeyRef.key];
+      }
+      // The hostPath mounts under /host, moved under a temp folder.
+      const args = [...init!.command!.slice(1), ...(init!.args ?? [])].map((a) => a.replace('=/host/', `=${root}/`));
+      const r = spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tabby-cni'), args, { env, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(statSync(path.join(root, 'opt/cni/bin/tabby-cni')).mode & 0o111).not.toBe(0);
+      const list = JSON.parse(readFileSync(path.join(root, 'etc/cni/net.d/10-tabby.conflist'), 'utf8')) as { name: string; plugins: Record<string, unknown>[] };
+      expect(list.name).toBe('k8s-pod-network');
+      expect(list.plugins[0]).toMatchObject({ type: 'tabby-cni', nodename: 'worker-3', tabby: { store: shared.TABBY_STORE, ipam: shared.TABBY_IPAM } });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('tabbyctl.yaml names the addresses the services are given', () => {
@@ -721,6 +824,24 @@ describe('the checks catch mistakes', () => {
     expect(problems).toContainEqual(expect.stringContaining('metadata.namespace is default'));
     expect(problems).toContainEqual(expect.stringContaining('runAsUser 0, expected 10001'));
     expect(problems).toContainEqual(expect.stringContaining('--data-dir /data is not the mount path of a volume claim template'));
+  });
+
+  it('the CNI install: a flag it does not have, a host directory not mounted, a probe, a capability', () => {
+    const docs = mutated('DaemonSet', 'tabby-agent', (o) => {
+      const spec = podSpec(o) as { initContainers: Obj[]; volumes: Obj[] };
+      const c = spec.initContainers[0];
+      (c.args as string[]).push('--bin-dri=/x');
+      (c.args as string[])[1] = '--conf-dir=/host/etc/cni/net';
+      c.readinessProbe = { exec: { command: ['true'] } };
+      (c.securityContext as { capabilities: { add?: string[] } }).capabilities.add = ['SYS_ADMIN'];
+      c.env = [...(c.env as Obj[]), { name: 'CNI_MTUU', value: '1400' }];
+    });
+    const problems = allProblems(docs);
+    expect(problems).toContainEqual(expect.stringContaining('flag --bin-dri is not listed by --help'));
+    expect(problems).toContainEqual(expect.stringContaining("--conf-dir /host/etc/cni/net is not a mount of the node's /etc/cni/net.d"));
+    expect(problems).toContainEqual(expect.stringContaining('an init container cannot have a readinessProbe'));
+    expect(problems).toContainEqual(expect.stringContaining('adds capabilities SYS_ADMIN'));
+    expect(problems).toContainEqual(expect.stringContaining('env CNI_MTUU is not read by tabby-cni install'));
   });
 
   it('a selector that does not match its pod template', () => {
