@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { LOG_LEVELS, parseHostPort, type Logger } from '@tabby/runtime';
 import { isCniError } from './cni-error.js';
 import { DEFAULT_IPAM, DEFAULT_STORE, PLUGIN_TYPE, POD_ANNOTATIONS_CAPABILITY, parseNetworkConfig } from './config.js';
-import { CURRENT_VERSION } from './versions.js';
+import { CURRENT_VERSION, LATEST_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from './versions.js';
 
 export const INSTALL_USAGE = `Usage: tabby-cni install [options]
 
@@ -247,6 +247,9 @@ function builtInConflist(o: InstallOptions, store: string, ipam: string, tlsDir:
   }
   return {
     cniVersion: CURRENT_VERSION,
+    // A runtime whose libcni knows 1.1.0 (GC, STATUS) takes the newest it speaks; older ones
+    // ignore the key and use cniVersion.
+    cniVersions: [CURRENT_VERSION, LATEST_VERSION],
     name: o.networkName,
     plugins: [
       {
@@ -320,9 +323,20 @@ export function renderConflist(o: InstallOptions, store: string, ipam: string): 
   if (ours.length !== 1) throw new InstallError(`${from}: plugins must hold exactly one entry of type ${PLUGIN_TYPE} (found ${ours.length})`);
   const entry = ours[0];
   if (entry === undefined) throw new InstallError(`${from}: no ${PLUGIN_TYPE} entry`);
+  // cniVersions (spec 1.1): the runtime picks the newest it speaks, so each must be ours.
+  const versions: unknown[] = [];
+  if (obj.cniVersions !== undefined) {
+    if (!Array.isArray(obj.cniVersions) || obj.cniVersions.length === 0) throw new InstallError(`${from}: cniVersions must be a non-empty list of versions`);
+    obj.cniVersions.forEach((v: unknown, i) => {
+      if (!isSupportedVersion(v)) throw new InstallError(`${from}: cniVersions[${i}] ${JSON.stringify(v)} is not a version tabby-cni speaks (${SUPPORTED_VERSIONS.join(', ')})`);
+      versions.push(v);
+    });
+  }
   try {
-    // What the runtime will hand the plugin: the entry with the list's version and name.
-    parseNetworkConfig(JSON.stringify({ ...entry.p, cniVersion: obj.cniVersion, name: obj.name }));
+    // What the runtime will hand the plugin: the entry with the list's name and each version
+    // the runtime may choose.
+    for (const v of [...(obj.cniVersion !== undefined || versions.length === 0 ? [obj.cniVersion] : []), ...versions])
+      parseNetworkConfig(JSON.stringify({ ...entry.p, cniVersion: v, name: obj.name }));
   } catch (err) {
     if (isCniError(err)) throw new InstallError(`${from}: plugins[${entry.i}]: ${err.message}${err.details ? ` (${err.details})` : ''}`);
     throw err;

@@ -93,7 +93,8 @@ describe('tabby-cni install', () => {
       expect(filesUnder(h.root)).toEqual(['etc/cni/net.d/10-tabby.conflist', 'opt/cni/bin/tabby-cni']);
 
       const list = conflistOf(h.conf);
-      expect(list).toMatchObject({ cniVersion: '1.0.0', name: 'k8s-pod-network' });
+      // 1.0.0 for every runtime; 1.1.0 (GC, STATUS) offered to those that know it.
+      expect(list).toMatchObject({ cniVersion: '1.0.0', cniVersions: ['1.0.0', '1.1.0'], name: 'k8s-pod-network' });
       const cfg = pluginView(list);
       expect(cfg.nodename).toBe('worker-7');
       expect(cfg.mtu).toBe(1440);
@@ -213,6 +214,7 @@ describe('tabby-cni install', () => {
       ['no tabby-cni entry', { CNI_NETWORK_CONFIG: '{"cniVersion":"1.0.0","name":"x","plugins":[{"type":"bridge"}]}' }, /exactly one entry of type tabby-cni \(found 0\)/],
       ['a key the plugin refuses', { CNI_NETWORK_CONFIG: '{"cniVersion":"1.0.0","name":"x","plugins":[{"type":"portmap"},{"type":"tabby-cni","tabby":{"stor":"a:1"}}]}' }, /plugins\[1\]: .*stor/],
       ['a version the plugin does not speak', { CNI_NETWORK_CONFIG: '{"cniVersion":"9.9.9","name":"x","plugins":[{"type":"tabby-cni"}]}' }, /plugins\[0\]: cniVersion "9.9.9" is not supported/],
+      ['cniVersions offering one it does not speak', { CNI_NETWORK_CONFIG: '{"cniVersion":"1.0.0","cniVersions":["1.0.0","1.2.0"],"name":"x","plugins":[{"type":"tabby-cni"}]}' }, /cniVersions\[1\] "1.2.0" is not a version tabby-cni speaks/],
     ];
     for (const [what, env, message] of cases) {
       const r = install(BUNDLE, ['--bin-dir', h.bin, '--conf-dir', h.conf], { ...env, KUBERNETES_NODE_NAME: 'n1' });
