@@ -11,9 +11,11 @@
  *   tabbyctl runs here;
  * - `node1`, `node2`: eth0 198.18.160.11/.12 on br0, forwarding on, default via ctl (which
  *   forwards nothing), one tabby-agent each (`--dataplane linux`, TABBY_NETNS_GUARD), and one
- *   podman each (src/podman.ts) whose only network is a conflist with tabby-cni;
+ *   podman each (src/podman.ts) whose only network is the conflist `tabby-cni install` wrote
+ *   for the node, with the single executable it installed (as the DaemonSet's init container);
  * - pools: pool-old 198.19.160.0/24, then pool-new 198.19.161.0/24 (blockSize 26).
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -56,8 +58,12 @@ const IPAM = `${CTL}:50052`;
 const TOPOLOGY = `${CTL}:50053`;
 const NATS = `nats://${CTL}:4222`;
 const CLI = path.join(REPO_ROOT, 'packages', 'cli', 'dist', 'main.js');
-/** The plugin, as packages/cni builds it (TABBY_CNI_BIN overrides). */
-const PLUGIN = process.env.TABBY_CNI_BIN ?? path.join(REPO_ROOT, 'packages', 'cni', 'dist', 'tabby-cni');
+/**
+ * `tabby-cni install`, as the agent DaemonSet's init container runs it: it copies the plugin
+ * (the single executable packages/cni builds, or TABBY_CNI_BIN) and writes the conflist podman uses.
+ */
+const INSTALLER = path.join(REPO_ROOT, 'node_modules', '.bin', 'tabby-cni');
+const PLUGIN = process.env.TABBY_CNI_BIN ?? path.join(REPO_ROOT, 'packages', 'cni', 'dist', 'sea', 'tabby-cni');
 /** The network name: also the prefix of the IPAM handle (`<network>.<containerID>`). */
 const NETWORK = 'tabby-pods';
 const POOL_OLD = { name: 'pool-old', cidr: '198.19.160.0/24' };
@@ -163,22 +169,19 @@ async function meshEstablished(): Promise<boolean> {
   });
 }
 
-/** The tabby-cni network of a node, as a conflist in podman's network config directory. */
-function tabbyNetwork(node: NodeName): CniNetworkList {
-  return {
-    cniVersion: '1.0.0',
-    name: NETWORK,
-    plugins: [
-      {
-        type: 'tabby-cni',
-        nodename: node,
-        log_level: 'info',
-        log_file_path: pluginLog(node),
-        ipam: { type: 'tabby-ipam', assign_ipv4: 'true' },
-        tabby: { store: STORE, ipam: IPAM },
-      },
-    ],
-  };
+/**
+ * Installs tabby-cni for a node the way the DaemonSet's init container does, into a folder of
+ * the test's standing in for the node's /opt/cni/bin and /etc/cni/net.d: the node's
+ * plugin and its tabby-cni network (the conflist podman is given, as written).
+ */
+function installFor(node: NodeName): { plugin: string; network: CniNetworkList } {
+  const root = path.join(dir.path, `cni-install-${node}`);
+  const args = ['install', `--bin-dir=${root}/opt/cni/bin`, `--conf-dir=${root}/etc/cni/net.d`, `--node=${node}`, `--network-name=${NETWORK}`, `--store=${STORE}`, `--ipam=${IPAM}`, '--no-resolve', `--log-file=${pluginLog(node)}`, `--source=${PLUGIN}`];
+  const r = spawnSync(INSTALLER, args, { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  if (r.status !== 0) throw new Error(`tabby-cni ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  const network = JSON.parse(readFileSync(path.join(root, 'etc/cni/net.d/10-tabby.conflist'), 'utf8')) as CniNetworkList;
+  console.log(`tabby-cni install for ${node}: ${JSON.stringify(network)}`);
+  return { plugin: path.join(root, 'opt/cni/bin/tabby-cni'), network };
 }
 
 function pm(node: NodeName): Podman {
@@ -238,7 +241,7 @@ function showLogsOnFailure(): void {
 
 beforeAll(async () => {
   const t0 = Date.now();
-  if (!existsSync(PLUGIN)) throw new Error(`${PLUGIN} is missing: build packages/cni first (npm run build)`);
+  for (const f of [INSTALLER, PLUGIN]) if (!existsSync(f)) throw new Error(`${f} is missing: build packages/cni first (npm run build)`);
   await fabric.addNamespace('ctl');
   await fabric.addBridge(ctlNs, 'br0', `${CTL}/24`);
   await fabric.sysctl(ctlNs, { 'net.ipv4.ip_forward': 0 });
@@ -260,10 +263,12 @@ beforeAll(async () => {
     agents.set(n, await startServiceIn(fabric, nodeNs(n), 'agent', agentArgs(n), { name: `agent-${n}`, env: { TABBY_NETNS_GUARD: nodeNs(n) }, logFile: log(`agent-${n}`) }));
   }
   for (const n of NODES) {
-    // The plugin under the name of its type (behind the call recorder), beside the reference plugins.
-    const rec = cniCallRecorder(path.join(dir.path, `cni-bin-${n}`), 'tabby-cni', PLUGIN, path.join(dir.path, `cni-calls-${n}.log`));
+    // The installed plugin under the name of its type (behind the call recorder), beside the
+    // reference plugins, and the installed conflist as podman's only network.
+    const installed = installFor(n);
+    const rec = cniCallRecorder(path.join(dir.path, `cni-bin-${n}`), 'tabby-cni', installed.plugin, path.join(dir.path, `cni-calls-${n}.log`));
     recorders.set(n, rec);
-    const p = new Podman({ fabric, namespace: nodeNs(n), dir: path.join(dir.path, `podman-${n}`), pluginDirs: [rec.dir, '/usr/lib/cni'], networks: [tabbyNetwork(n)] });
+    const p = new Podman({ fabric, namespace: nodeNs(n), dir: path.join(dir.path, `podman-${n}`), pluginDirs: [rec.dir, '/usr/lib/cni'], networks: [installed.network] });
     podmans.set(n, p);
   }
   await Promise.all([...podmans.values()].map((p) => p.importImage()));
