@@ -31,10 +31,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { credentials } from '@grpc/grpc-js';
 import { parseManifest } from '@tabby/api';
-import { Fabric, REPO_ROOT, eventually, findTool, startServiceIn, tempDir } from '@tabby/harness';
+import { Fabric, REPO_ROOT, UNIX_FORWARD_SCRIPT, eventually, findTool, startServiceIn, tempDir } from '@tabby/harness';
 import { IpamClient, ResourceStoreClient, type Resource } from '@tabby/proto';
 import { callUnary } from '@tabby/runtime';
 
@@ -62,7 +61,6 @@ const NODE_ADDRESS = '198.19.255.1';
 const CNI_DIR = '/usr/lib/cni';
 const NODE_SCRIPT = path.join(REPO_ROOT, 'packages/cni/dist/tabby-cni');
 const SEA = path.join(REPO_ROOT, 'packages/cni/dist/sea/tabby-cni');
-const FORWARD = fileURLToPath(new URL('./unix-forward.js', import.meta.url));
 
 // ---------------------------------------------------------------------------------------------
 // Processes: every child is in `inflight` while it runs, so a signal kills it by PID.
@@ -288,7 +286,7 @@ async function main(): Promise<number> {
     const quiet = ['--rpc-log', 'debug'];
     const store = await startServiceIn(fabric, node, 'store', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/store`, ...quiet]);
     const ipam = await startServiceIn(fabric, node, 'ipam', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/ipam`, '--store', store.address, ...quiet]);
-    const forwarder = fabric.start(node, 'unix-forward', process.execPath, [FORWARD, `${dir.path}/store.sock`, String(store.port), `${dir.path}/ipam.sock`, String(ipam.port)]);
+    const forwarder = fabric.start(node, 'unix-forward', process.execPath, [UNIX_FORWARD_SCRIPT, `${dir.path}/store.sock`, String(store.port), `${dir.path}/ipam.sock`, String(ipam.port)]);
     await forwarder.waitForLine(/ipam\.sock/, 10_000);
     const sc = new ResourceStoreClient(`unix:${dir.path}/store.sock`, credentials.createInsecure());
     const ic = new IpamClient(`unix:${dir.path}/ipam.sock`, credentials.createInsecure());

@@ -12,14 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { parseManifest } from '@tabby/api';
-import { Fabric, eventually, requireTool, startServiceIn, tempDir, type ServiceProcess, type TestProcess } from '@tabby/harness';
+import { Fabric, UNIX_FORWARD_SCRIPT, eventually, requireTool, startServiceIn, tempDir, type ServiceProcess, type TestProcess } from '@tabby/harness';
 import { IpamClient, ResourceStoreClient, type Resource } from '@tabby/proto';
 import { callUnary } from '@tabby/runtime';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { containerMac } from '../src/index.js';
 
 const BIN = path.resolve(import.meta.dirname, '../dist/tabby-cni');
-const FORWARD = path.resolve(import.meta.dirname, 'support/forward.mjs');
 const NODE = 'cni-node-1';
 const NETWORK = 'tabby-test';
 /** An address of the node itself (on its lo) that containers ping. */
@@ -53,7 +52,7 @@ beforeAll(async () => {
   await fabric.sysctl(host, { 'net.ipv6.conf.all.forwarding': 1 });
   store = await startServiceIn(fabric, host, 'store', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/store`]);
   ipam = await startServiceIn(fabric, host, 'ipam', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/ipam`, '--store', store.address, '--recovery-interval', '1']);
-  forwarder = fabric.start(host, 'forward', process.execPath, [FORWARD, `${dir.path}/store.sock`, String(store.port), `${dir.path}/ipam.sock`, String(ipam.port)]);
+  forwarder = fabric.start(host, 'forward', process.execPath, [UNIX_FORWARD_SCRIPT, `${dir.path}/store.sock`, String(store.port), `${dir.path}/ipam.sock`, String(ipam.port)]);
   await forwarder.waitForLine(/ipam\.sock/, 10_000);
   storeClient = new ResourceStoreClient(`unix:${dir.path}/store.sock`, credentials.createInsecure());
   ipamClient = new IpamClient(`unix:${dir.path}/ipam.sock`, credentials.createInsecure());

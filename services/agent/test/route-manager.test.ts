@@ -255,14 +255,20 @@ describe('RouteManager: routes tabby-cni adds before the agent knows the workloa
     await rm.settle();
   }
 
-  it('leaves the plugin’s route alone while the workload is unknown, then adopts it unchanged (no write)', async () => {
-    const clock = { t: 0 };
-    const dp = new MemoryDataplane({ links: ['cali0000000000a'] });
+  /** A started manager with a 10 s grace period on a fake clock, settled on `inputs`. */
+  async function graceManager(links: string[], inputs: RoutingInputs, clock: { t: number }): Promise<{ dp: MemoryDataplane; rm: RouteManager }> {
+    const dp = new MemoryDataplane({ links });
     const rm = manager(dp, { routeCleanupGraceMs: 10_000, now: () => clock.t });
     await rm.start();
     rm.attach(speaker());
-    rm.setInputs(NO_WORKLOADS);
+    rm.setInputs(inputs);
     await rm.settle();
+    return { dp, rm };
+  }
+
+  it('leaves the plugin’s route alone while the workload is unknown, then adopts it unchanged (no write)', async () => {
+    const clock = { t: 0 };
+    const { dp, rm } = await graceManager(['cali0000000000a'], NO_WORKLOADS, clock);
     dp.setRoute(cniRoute('198.19.1.5/32', 'cali0000000000a'));
     for (const t of [0, 4_000, 9_999]) {
       clock.t = t;
@@ -284,12 +290,7 @@ describe('RouteManager: routes tabby-cni adds before the agent knows the workloa
 
   it('removes it once the grace period has passed with the workload still unknown, and routes it again once learned', async () => {
     const clock = { t: 0 };
-    const dp = new MemoryDataplane({ links: ['cali0000000000a'] });
-    const rm = manager(dp, { routeCleanupGraceMs: 10_000, now: () => clock.t });
-    await rm.start();
-    rm.attach(speaker());
-    rm.setInputs(NO_WORKLOADS);
-    await rm.settle();
+    const { dp, rm } = await graceManager(['cali0000000000a'], NO_WORKLOADS, clock);
     clock.t = 500;
     dp.setRoute(cniRoute('198.19.1.5/32', 'cali0000000000a'));
     await scan(rm); // first seen at 500
@@ -308,12 +309,7 @@ describe('RouteManager: routes tabby-cni adds before the agent knows the workloa
 
   it('removes at once a route whose interface is gone, and a workload route the agent knew whose workload was deleted', async () => {
     const clock = { t: 0 };
-    const dp = new MemoryDataplane({ links: ['cali0000000000a', 'cali0000000000b'] });
-    const rm = manager(dp, { routeCleanupGraceMs: 10_000, now: () => clock.t });
-    await rm.start();
-    rm.attach(speaker());
-    rm.setInputs(INPUTS);
-    await rm.settle();
+    const { dp, rm } = await graceManager(['cali0000000000a', 'cali0000000000b'], INPUTS, clock);
     dp.setRoute(cniRoute('198.19.1.9/32', 'cali0000000000b'));
     await scan(rm);
     expect(show(dp.routes())).toEqual(['blackhole 198.19.1.0/26', '198.19.1.5/32 dev cali0000000000a', '198.19.1.9/32 dev cali0000000000b']);

@@ -52,6 +52,7 @@ export {
   startGobgpIn,
   startNatsIn,
   startServiceIn,
+  UNIX_FORWARD_SCRIPT,
   WORKLOAD_GATEWAY_V6,
 } from './netns.js';
 export type { DirectLinkEnd, FabricBirdConfig, FabricBirdPeer, FabricGobgpConfig, FabricGobgpNeighbor, KernelRoute, PingResult, PingStream, WorkloadWiring } from './netns.js';

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BirdProcess, launchBird } from './bird.js';
 import { collectCommand, type CommandResult } from './collect.js';
 import { gobgpTtlSecurityLines } from './gobgp-config.js';
@@ -12,6 +13,12 @@ import { resumeBeforeStop } from './process-pause.js';
 import { ProcessGroup, eventually, startProcess, type TestProcess } from './processes.js';
 import { serviceBin, type ServiceProcess } from './services.js';
 import { requireTool } from './tools.js';
+
+/**
+ * The unix-socket -> TCP forwarder program (unix-forward.ts): run it with `node` inside a
+ * namespace of the fabric to reach services on that namespace's loopback from this one.
+ */
+export const UNIX_FORWARD_SCRIPT = fileURLToPath(new URL('./unix-forward.js', import.meta.url));
 
 /**
  * A fabric of network namespaces for end-to-end network tests: a bridge in one namespace,

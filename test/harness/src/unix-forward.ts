@@ -1,8 +1,9 @@
 /**
- * A unix-socket -> TCP forwarder for bench/cni, started inside the bench's node network
- * namespace: the bench process (in the machine's namespace) reaches tabby-store and
- * tabby-ipam, which listen on that namespace's 127.0.0.1 only, through socket files (a socket
- * file is bound to no network namespace). Prints one JSON line per socket once it listens.
+ * A unix-socket -> TCP forwarder, a program of its own ({@link UNIX_FORWARD_SCRIPT}), started
+ * inside a network namespace a test or bench made: the test process (in the machine's
+ * namespace) reaches services that listen on that namespace's 127.0.0.1 only (tabby-store,
+ * tabby-ipam) through socket files, which are bound to no network namespace. Prints one JSON
+ * line per socket once it listens.
  * Usage: node unix-forward.js SOCKET_PATH PORT [SOCKET_PATH PORT]...
  */
 import net from 'node:net';
