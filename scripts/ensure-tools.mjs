@@ -30,6 +30,9 @@ const TOOLS = [
   { bin: '/usr/lib/cni/ptp', pkg: 'containernetworking-plugins' },
   { bin: '/usr/lib/cni/host-local', pkg: 'containernetworking-plugins' },
   { bin: 'nsenter', pkg: 'util-linux' },
+  // The etcd datastore of store and IPAM is tested against real etcd clusters on loopback.
+  { bin: 'etcd', pkg: 'etcd-server' },
+  { bin: 'etcdctl', pkg: 'etcd-client' },
 ];
 const DIRS = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
 

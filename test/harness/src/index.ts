@@ -58,3 +58,5 @@ export {
 export type { DirectLinkEnd, FabricBirdConfig, FabricBirdPeer, FabricGobgpConfig, FabricGobgpNeighbor, KernelRoute, PingResult, PingStream, WorkloadWiring } from './netns.js';
 export { NetnsControlPlane, TABBYCTL_BIN, fabricTestbed, phaseLogger } from './netns-cluster.js';
 export type { ControlPlaneEndpoints, ControlPlaneProcesses, FabricTestbed, NetnsAgentOptions, NodeStatusRow } from './netns-cluster.js';
+export { startEtcdCluster } from './etcd.js';
+export type { EtcdCluster, EtcdMember } from './etcd.js';
