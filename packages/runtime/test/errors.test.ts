@@ -11,6 +11,7 @@ describe('toGrpcStatus', () => {
     ['failed-precondition', status.FAILED_PRECONDITION],
     ['out-of-range', status.OUT_OF_RANGE],
     ['unavailable', status.UNAVAILABLE],
+    ['aborted', status.ABORTED],
     ['resource-exhausted', status.RESOURCE_EXHAUSTED],
     ['deadline-exceeded', status.DEADLINE_EXCEEDED],
     ['cancelled', status.CANCELLED],
