@@ -17,6 +17,13 @@ export interface EventBus {
   subscribe(subject: string, handler: (payload: Uint8Array, subject: string) => void): BusSubscription;
   /** Resolves once everything published so far has reached the server (or at once when offline). */
   flush(): Promise<void>;
+  /**
+   * Calls `listener` each time the bus gets a server: the first connection and every
+   * reconnect (to another server of a cluster, or the same one back). Messages published
+   * while this client had no server may be lost: a follower re-lists when it is called.
+   * Returns a function that removes the listener.
+   */
+  onConnected(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -50,6 +57,11 @@ export class MemoryBus implements EventBus {
 
   async flush(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /** An in-process bus is never disconnected: the listener is never called. */
+  onConnected(_listener: () => void): () => void {
+    return () => undefined;
   }
 
   async close(): Promise<void> {
@@ -107,12 +119,21 @@ export function natsFailureHint(err: unknown, tls: 'off' | 'tls' | 'mtls' = 'off
 const MAX_PENDING = 10_000;
 
 /**
- * A NATS connection that reconnects forever and logs every state change. Until the first
- * connection succeeds, publishes are held (up to 10,000) and sent on connect.
+ * A NATS connection to one server or a cluster (any server of the list; the cluster's other
+ * servers are learnt from it) that reconnects forever, to whichever server is up, and logs
+ * every state change. Until the first connection succeeds, publishes are held (up to
+ * 10,000) and sent on connect. Core NATS is at-most-once: what was written to a server that
+ * dies before routing it is lost. So after each reconnect the last message of every subject
+ * this bus published is sent again: a consumer of dense revisions that lost the tail of a
+ * stream sees the gap (or gets the last event) instead of waiting for the next change, and
+ * ignores a duplicate. Consumers are told of their own reconnects ({@link onConnected}).
  */
 export class NatsBus implements EventBus {
   private nc: NatsConnection | undefined;
   private readonly pending: { subject: string; payload: Uint8Array }[] = [];
+  /** The last payload published on each subject, sent again after a reconnect. */
+  private readonly lastBySubject = new Map<string, Uint8Array>();
+  private readonly connectedListeners = new Set<() => void>();
   private readonly pendingSubs: { subject: string; handler: (payload: Uint8Array, subject: string) => void; live?: Subscription; cancelled: boolean }[] = [];
   private closed = false;
   private dropped = 0;
@@ -160,6 +181,7 @@ export class NatsBus implements EventBus {
         for (const sub of this.pendingSubs) if (!sub.cancelled) sub.live = this.liveSubscribe(nc, sub.subject, sub.handler);
         for (const m of this.pending.splice(0)) nc.publish(m.subject, m.payload);
         if (this.dropped > 0) log.warn({ dropped: this.dropped }, 'NATS messages dropped before the first connection');
+        this.notifyConnected();
         return;
       } catch (err) {
         attempt++;
@@ -182,7 +204,38 @@ export class NatsBus implements EventBus {
       if (type === 'disconnect' || type === 'error') this.opts.logger.warn(fields, 'NATS connection state');
       else if (type === 'pingTimer' || type === 'staleConnection') this.opts.logger.debug(fields, 'NATS connection state');
       else this.opts.logger.info(fields, 'NATS connection state');
+      if (type === 'reconnect' && !this.closed) {
+        this.republishLast(nc);
+        this.notifyConnected();
+      }
     }
+  }
+
+  /** Sends the last message of every subject again (see the class comment). */
+  private republishLast(nc: NatsConnection): void {
+    if (this.lastBySubject.size === 0) return;
+    try {
+      for (const [subject, payload] of this.lastBySubject) nc.publish(subject, payload);
+      this.opts.logger.info({ subjects: this.lastBySubject.size, server: nc.getServer() }, 'NATS reconnected; last message of each subject sent again');
+    } catch (err) {
+      // The connection went away again; the next reconnect sends them.
+      this.opts.logger.warn({ err: (err as Error).message }, 'NATS republish after reconnect failed');
+    }
+  }
+
+  private notifyConnected(): void {
+    for (const l of [...this.connectedListeners]) {
+      try {
+        l();
+      } catch (err) {
+        this.opts.logger.error({ err }, 'NATS connected listener failed');
+      }
+    }
+  }
+
+  onConnected(listener: () => void): () => void {
+    this.connectedListeners.add(listener);
+    return () => this.connectedListeners.delete(listener);
   }
 
   private liveSubscribe(nc: NatsConnection, subject: string, handler: (payload: Uint8Array, subject: string) => void): Subscription {
@@ -203,6 +256,7 @@ export class NatsBus implements EventBus {
 
   publish(subject: string, payload: Uint8Array): void {
     if (this.closed) return;
+    this.lastBySubject.set(subject, payload);
     const nc = this.nc;
     if (!nc) {
       if (this.pending.length < MAX_PENDING) this.pending.push({ subject, payload });
@@ -236,6 +290,7 @@ export class NatsBus implements EventBus {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.connectedListeners.clear();
     const nc = this.nc;
     this.nc = undefined;
     if (nc && !nc.isClosed()) {

@@ -26,6 +26,7 @@ export type { ServiceMetrics } from './metrics.js';
 export { GrpcServer } from './grpc-server.js';
 export type { AsyncServiceImplementation, GrpcServerOptions, ServerStreamHandler, UnaryHandler } from './grpc-server.js';
 export { CLIENT_CHANNEL_OPTIONS, callUnary, isGrpcError, isUnreachable } from './grpc-client.js';
+export { REPLICA_CHANNEL_OPTIONS, addressList, grpcTarget } from './replicas.js';
 export { checkHealth } from './health-client.js';
 export type { HealthStatus } from './health-client.js';
 export type { CallOpts } from './grpc-client.js';

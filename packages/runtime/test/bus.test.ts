@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { ProcessGroup, eventually, startNats, tempDir } from '@tabby/harness';
+import { ProcessGroup, eventually, startNats, startNatsCluster, tempDir } from '@tabby/harness';
 import { MemoryBus, NatsBus, createLogger, subjectMatches } from '../src/index.js';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
@@ -73,4 +73,71 @@ describe('NatsBus against a real nats-server', () => {
     );
     await bus.close();
   }, 40_000);
+});
+
+describe('NatsBus against a 3-node NATS cluster', () => {
+  const group = new ProcessGroup();
+  const dir = tempDir('tabby-bus-cluster-');
+  afterAll(async () => {
+    await group.stopAll();
+    dir.remove();
+  });
+
+  it('moves to another node when its node is killed, tells its listeners, and sends the last message of each subject again', async () => {
+    const cluster = await startNatsCluster(group, dir.path, { size: 3 });
+    const [first, second] = cluster.nodes;
+    // One URL each, so they start on different nodes; the others are learnt from the cluster.
+    const publisher = await NatsBus.connect({ url: first.url, name: 'test-publisher', logger, initialWaitMs: 10_000 });
+    const subscriber = await NatsBus.connect({ url: second.url, name: 'test-subscriber', logger, initialWaitMs: 10_000 });
+    try {
+      let publisherConnects = 0;
+      let subscriberConnects = 0;
+      publisher.onConnected(() => publisherConnects++);
+      subscriber.onConnected(() => subscriberConnects++);
+      const got: string[] = [];
+      subscriber.subscribe('t.>', (p, s) => got.push(`${s}=${Buffer.from(p).toString()}`));
+      await subscriber.flush();
+      await eventually(
+        'a first message across the cluster',
+        async () => {
+          publisher.publish('t.a', Buffer.from('1'));
+          await publisher.flush();
+          return got.includes('t.a=1');
+        },
+        10_000,
+        200,
+      );
+      publisher.publish('t.b', Buffer.from('2'));
+      await publisher.flush();
+      await eventually('the second message', () => got.includes('t.b=2'));
+
+      // The publisher's node dies: it reconnects to another node and sends t.a=1 and t.b=2
+      // again (what it wrote to the dead node may never have been routed).
+      const before = got.length;
+      await cluster.kill(first);
+      await eventually('the publisher to reconnect', () => publisherConnects === 1, 20_000);
+      await eventually('the last message of each subject again', () => got.slice(before).includes('t.a=1') && got.slice(before).includes('t.b=2'), 10_000);
+      expect((await cluster.nodeOf('test-publisher'))?.name).not.toBe(first.name);
+      expect(subscriberConnects).toBe(0);
+
+      // The subscriber's node dies: its listeners are told (a follower re-lists then), and
+      // its subscription lives on at another node.
+      await cluster.restart(first);
+      await cluster.kill(second);
+      await eventually('the subscriber to be told of its reconnect', () => subscriberConnects === 1, 20_000);
+      await eventually(
+        'a message after the subscriber moved',
+        async () => {
+          publisher.publish('t.c', Buffer.from('3'));
+          await publisher.flush();
+          return got.includes('t.c=3');
+        },
+        10_000,
+        200,
+      );
+    } finally {
+      await publisher.close();
+      await subscriber.close();
+    }
+  }, 60_000);
 });

@@ -11,6 +11,8 @@ export { findTool, requireTool } from './tools.js';
 export { tempDir } from './temp.js';
 export { natsPortsFiles, startNats } from './nats.js';
 export type { NatsServer } from './nats.js';
+export { startNatsCluster } from './nats-cluster.js';
+export type { NatsCluster, NatsClusterNode } from './nats-cluster.js';
 export { REPO_ROOT, serviceBin, startService } from './services.js';
 export type { ServiceProcess } from './services.js';
 export { fileContainingSymbol, healthCheck, listServicesByReflection } from './grpc-probe.js';
