@@ -9,7 +9,7 @@ export const ipamOptions = {
   storeTlsCa: option.optionalString('CA certificate to verify tabby-store, for the store only (overrides --tls-ca; with --store-tls-cert/--store-tls-key)', 'FILE'),
   storeTlsCert: option.optionalString('client certificate for tabby-store only (mTLS; overrides --tls-cert for the store)', 'FILE'),
   storeTlsKey: option.optionalString('key of --store-tls-cert', 'FILE'),
-  nats: option.optionalString('NATS server URL for block events, e.g. nats://127.0.0.1:4222 (events off when empty)', 'URL'),
+  nats: option.optionalString('NATS server URL for block events, or a NATS cluster\'s URLs comma-separated (nats://a:4222,nats://b:4222; reconnects to any of them); events off when empty', 'URL'),
   ...natsOptions,
   strictAffinity: option.flag('never borrow addresses from another node\'s block (Calico StrictAffinity)'),
   maxBlocksPerHost: option.integer('blocks one node may hold per address family (Calico MaxBlocksPerHost; 0 = no limit)', 20, 0, 1_000_000),
