@@ -4,7 +4,9 @@ import {
   CLIENT_CHANNEL_OPTIONS,
   ConfigError,
   GrpcServer,
+  REPLICA_CHANNEL_OPTIONS,
   dialCredentials,
+  grpcTarget,
   componentLogger,
   optionalMetricsServer,
   serviceBus,
@@ -42,6 +44,7 @@ export interface AgentAppOptions {
   /** Comma-separated CIDRs the agent may dial or accept. */
   readonly peerAllow?: string;
   readonly store: string;
+  /** Address of tabby-topology, or its replicas comma-separated (see `grpcTarget`). */
   readonly topology: string;
   readonly natsUrl?: string;
   /** NATS credentials and TLS (from `natsSecurity` of the --nats-* flags). */
@@ -124,6 +127,7 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
   checkAdvertise(opts.advertiseAddress);
   if (opts.holdTimeS !== 0 && opts.holdTimeS < 3) throw new ConfigError('--hold-time: expected 0 or 3-65535');
   const allow = parseAllowList(opts.peerAllow);
+  const topologyTarget = grpcTarget(opts.topology, '--topology');
   if (opts.secretsDir !== undefined && !isDirectory(opts.secretsDir)) throw new ConfigError(`--secrets-dir: ${opts.secretsDir} is not a readable directory`);
   const log = opts.logger;
   let table: number | undefined;
@@ -143,7 +147,11 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
   }
   const metrics = createAgentMetrics(opts.metrics.registry);
   const store = new ResourceStoreClient(opts.store, dialCredentials({ peer: 'tabby-store', address: opts.store, tls: opts.clientTls ?? {} }, log), CLIENT_CHANNEL_OPTIONS);
-  const topology = new TopologyClient(opts.topology, dialCredentials({ peer: 'tabby-topology', address: opts.topology, tls: opts.clientTls ?? {} }, log), CLIENT_CHANNEL_OPTIONS);
+  // Topology replicas are derived state: any live one will do (round_robin over the list).
+  const topology = new TopologyClient(topologyTarget, dialCredentials({ peer: 'tabby-topology', address: opts.topology, tls: opts.clientTls ?? {} }, log), {
+    ...CLIENT_CHANNEL_OPTIONS,
+    ...REPLICA_CHANNEL_OPTIONS,
+  });
   const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: `tabby-agent-${opts.node}`, logger: log });
   const bus = events.bus;
   const agent = new NodeAgent({

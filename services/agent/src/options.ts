@@ -21,9 +21,13 @@ export const agentOptions = {
   holdTime: option.integer('BGP hold time proposed to peers, seconds (0, or 3-65535)', 90, 0, 65535),
   peerAllow: option.optionalString('comma-separated CIDRs the agent may dial or accept (e.g. 127.0.0.0/8); other peers stay Idle', 'CIDRS'),
   store: option.string('address of tabby-store (Node registration, NodeStatus)', '127.0.0.1:50051', 'ADDR'),
-  topology: option.string('address of tabby-topology (this node\'s compiled configuration)', '127.0.0.1:50053', 'ADDR'),
+  topology: option.string(
+    'address of tabby-topology (this node\'s compiled configuration); replicas as a comma-separated list of IP:PORT (127.0.0.1:50053,127.0.0.2:50053) or one DNS name with several addresses: calls are balanced over the live ones (gRPC round_robin) and a replica that dies is failed over',
+    '127.0.0.1:50053',
+    'ADDR',
+  ),
   ...clientTlsOptions,
-  nats: option.optionalString('NATS server URL for status events (tabby.v1.agents.<node>.status)', 'URL'),
+  nats: option.optionalString('NATS server URL for status events (tabby.v1.agents.<node>.status), or a NATS cluster\'s URLs comma-separated (reconnects to any of them)', 'URL'),
   ...natsOptions,
   dataplane: option.oneOf(
     'routing table programming: linux (remote blocks via their BGP next hops, blackholes for own blocks, /32 routes to local workloads, in --route-table with --route-protocol) or none (BGP only, for the loopback demo)',

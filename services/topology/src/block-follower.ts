@@ -22,8 +22,14 @@ export interface BlockFollowerOptions {
   /** Where BlockEvents arrive; without it the follower re-lists every `resyncIntervalMs`. */
   readonly bus?: EventBus;
   readonly logger: Logger;
-  /** Full re-list period, which also catches events lost at the tail of a NATS outage. */
+  /** Full re-list period: the last safety net for block events lost in NATS. */
   readonly resyncIntervalMs?: number;
+  /**
+   * After the bus reconnects the follower lists at once and again after this pause (default
+   * 2 s): a NATS cluster spreads a re-made subscription to its other servers through its
+   * routes, and an event published there before that arrived is dropped.
+   */
+  readonly reconnectRelistDelayMs?: number;
   readonly minRetryMs?: number;
   readonly maxRetryMs?: number;
 }
@@ -39,6 +45,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * BlockEvents of `tabby.v1.ipam.blocks`. An event that skips a revision means some were
  * lost: the follower lists again and delivers the difference. Events arriving during a
  * list are held and applied after it. While IPAM is unreachable the last view stays.
+ * Events published while this service had no NATS server are lost without a trace: so the
+ * follower lists again whenever the bus (re)connects (see `reconnectRelistDelayMs`), and
+ * every `resyncIntervalMs` whatever happens.
  */
 export class BlockFollower {
   private readonly blocks = new Map<string, Block>();
@@ -48,6 +57,8 @@ export class BlockFollower {
   private listing: Promise<void> | undefined;
   private held: BlockEvent[] = [];
   private subscription: BusSubscription | undefined;
+  private offConnected: (() => void) | undefined;
+  private readonly reconnectTimers = new Set<NodeJS.Timeout>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -76,6 +87,7 @@ export class BlockFollower {
   /** Subscribes to block events and lists; resolves once the first list succeeded (retrying). */
   async start(): Promise<void> {
     this.subscription = this.opts.bus?.subscribe(BLOCKS_SUBJECT, (payload) => this.onEvent(payload));
+    this.offConnected = this.opts.bus?.onConnected(() => this.onBusConnected());
     await this.relist();
     const period = this.opts.resyncIntervalMs ?? 30_000;
     this.timer = setInterval(() => void this.relist(), period);
@@ -85,8 +97,24 @@ export class BlockFollower {
   async stop(): Promise<void> {
     this.stopped = true;
     this.subscription?.unsubscribe();
+    this.offConnected?.();
+    for (const t of this.reconnectTimers) clearTimeout(t);
+    this.reconnectTimers.clear();
     clearInterval(this.timer);
     await this.listing;
+  }
+
+  /** The bus got a server (again): events may have been lost meanwhile; list now and once more later. */
+  private onBusConnected(): void {
+    if (this.stopped) return;
+    this.opts.logger.info({ revision: this.revisionValue }, 'NATS (re)connected; re-listing blocks');
+    void this.relist();
+    const t = setTimeout(() => {
+      this.reconnectTimers.delete(t);
+      if (!this.stopped) void this.relist();
+    }, this.opts.reconnectRelistDelayMs ?? 2000);
+    t.unref();
+    this.reconnectTimers.add(t);
   }
 
   private emit(changes: BlockChange[]): void {

@@ -1,7 +1,7 @@
 /**
  * The IPAM block follower against a scripted IPAM (ListBlocks) and an in-process bus:
- * dense events applied in order, a gap re-lists, events during a list are held, and an
- * unreachable IPAM is retried.
+ * dense events applied in order, a gap re-lists, events during a list are held, an
+ * unreachable IPAM is retried, and a NATS reconnect re-lists (twice).
  */
 import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
@@ -28,6 +28,18 @@ function fakeIpam(state: { blocks: Block[]; revision: number; down: boolean; lis
     else setImmediate(reply);
   };
   return { listBlocks } as unknown as BlockLister;
+}
+
+/** An in-process bus whose test can say "NATS reconnected". */
+class ReconnectingBus extends MemoryBus {
+  private readonly connected = new Set<() => void>();
+  override onConnected(listener: () => void): () => void {
+    this.connected.add(listener);
+    return () => this.connected.delete(listener);
+  }
+  reconnect(): void {
+    for (const l of this.connected) l();
+  }
 }
 
 function publish(bus: MemoryBus, type: BlockEventType, revision: number, b: Block): void {
@@ -85,5 +97,25 @@ describe('BlockFollower', () => {
     expect(f.list().map((b) => b.cidr).sort()).toEqual(['10.244.0.0/26', '10.244.9.0/26']);
     expect(state.lists).toBe(1);
     await f.stop();
+  });
+
+  it('re-lists when NATS reconnects, and once more after the pause: a last event lost in the outage shows no gap', async () => {
+    const state = { blocks: [block('10.244.0.0/26', 'node1')], revision: 1, down: false, lists: 0 };
+    const bus = new ReconnectingBus();
+    const f = new BlockFollower({ client: fakeIpam(state), bus, logger, resyncIntervalMs: 3_600_000, reconnectRelistDelayMs: 500 });
+    await f.start();
+    // Revision 2 was published while this service had no NATS server: nothing reveals it.
+    state.blocks = [...state.blocks, block('10.244.0.64/26', 'node2')];
+    state.revision = 2;
+    bus.reconnect();
+    await eventually('the re-list on reconnect', () => f.revision === 2);
+    expect(f.list().map((b) => `${b.cidr}@${b.node}`).sort()).toEqual(['10.244.0.0/26@node1', '10.244.0.64/26@node2']);
+    // Revision 3 slipped by while the subscription was spreading through the cluster.
+    state.blocks = [...state.blocks, block('10.244.0.128/26', 'node3')];
+    state.revision = 3;
+    await eventually('the second re-list', () => state.lists === 3 && f.revision === 3);
+    await f.stop();
+    bus.reconnect();
+    expect(state.lists).toBe(3);
   });
 });
