@@ -8,7 +8,7 @@ export interface ClientConfig {
   readonly store: string;
   /** Address of tabby-ipam (ipam and workload commands). */
   readonly ipam: string;
-  /** Address of tabby-topology (topology commands, --dry-run). */
+  /** Address of tabby-topology (topology commands, --dry-run), or its replicas comma-separated. */
   readonly topology: string;
   readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string };
   /** Where the values came from, for error messages. */
@@ -72,8 +72,11 @@ function readConfigFile(file: string): FileConfig {
     out.ipam = obj.ipam;
   }
   if (obj.topology !== undefined) {
-    if (typeof obj.topology !== 'string') throw new CliError(`config file ${file}: topology must be HOST:PORT`);
-    out.topology = obj.topology;
+    // Replicas: a YAML list of addresses, or one string with commas.
+    const list = Array.isArray(obj.topology) ? (obj.topology as unknown[]) : [obj.topology];
+    if (list.length === 0 || !list.every((a): a is string => typeof a === 'string'))
+      throw new CliError(`config file ${file}: topology must be HOST:PORT, or a list of IP:PORT (its replicas)`);
+    out.topology = list.join(',');
   }
   if (obj.tls !== undefined) {
     if (typeof obj.tls !== 'object' || obj.tls === null) throw new CliError(`config file ${file}: tls must be a mapping of ca, cert, key`);

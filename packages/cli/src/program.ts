@@ -40,7 +40,9 @@ TABBY_CONFIG, ~/.tabby/tabbyctl.yaml or /etc/tabby/tabbyctl.yaml):
 and is 127.0.0.1:50051 otherwise. The ipam address (ipam and workload commands) comes
 from --ipam, TABBY_IPAM_ADDR or the file's ipam key, and is 127.0.0.1:50052 otherwise.
 The topology address (topology commands, --dry-run) comes from --topology,
-TABBY_TOPOLOGY_ADDR or the file's topology key, and is 127.0.0.1:50053 otherwise.
+TABBY_TOPOLOGY_ADDR or the file's topology key, and is 127.0.0.1:50053 otherwise;
+replicas go comma-separated (10.0.0.5:50053,10.0.0.6:50053; a list in the file) and
+commands use whichever is up.
 `;
 
 function examples(...lines: string[]): string {
@@ -69,7 +71,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .usage('[options] <command> [<args>...]')
     .option('--store <address>', 'store address HOST:PORT (env TABBY_STORE_ADDR; default 127.0.0.1:50051)')
     .option('--ipam <address>', 'ipam address HOST:PORT (env TABBY_IPAM_ADDR; default 127.0.0.1:50052)')
-    .option('--topology <address>', 'topology address HOST:PORT (env TABBY_TOPOLOGY_ADDR; default 127.0.0.1:50053)')
+    .option('--topology <address>', 'topology address HOST:PORT, or replicas IP:PORT,IP:PORT (env TABBY_TOPOLOGY_ADDR; default 127.0.0.1:50053)')
     .option('--config <file>', 'config file with store and tls (env TABBY_CONFIG)')
     .option('--tls-ca <file>', 'PEM CA to trust for every service (env TABBY_TLS_CA)')
     .option('--tls-cert <file>', 'PEM client certificate for mTLS (env TABBY_TLS_CERT)')

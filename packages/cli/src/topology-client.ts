@@ -1,6 +1,7 @@
 import { TopologyClient as GrpcTopologyClient, type ExplainResponse, type ListPeeringsResponse, type NodeConfig, type PreviewResponse, type Resource, type TopologyCheckResponse } from '@tabby/proto';
-import type { callUnary } from '@tabby/runtime';
+import { REPLICA_CHANNEL_OPTIONS, grpcTarget, isConfigError, type callUnary } from '@tabby/runtime';
 import type { ClientConfig } from './config.js';
+import { CliError } from './errors.js';
 import { CLI_CHANNEL_OPTIONS, ServiceCallError, callService, cliCredentials, type ServiceTarget } from './service-call.js';
 
 const TIMEOUT_MS = 15_000;
@@ -27,12 +28,26 @@ export interface TopologyApi {
   check(): Promise<TopologyCheckResponse>;
 }
 
-/** tabby-topology as tabbyctl uses it: promises, the service's messages, one line when unreachable. */
+/** The grpc-js target of the topology address (one address, or replicas comma-separated); a bad list is one CLI error line. */
+export function topologyTarget(address: string): string {
+  try {
+    return grpcTarget(address, 'topology address');
+  } catch (err) {
+    if (isConfigError(err)) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * tabby-topology as tabbyctl uses it: promises, the service's messages, one line when
+ * unreachable. Replicas (a comma-separated address list) are balanced round-robin over the
+ * live ones, so a dead replica does not fail a command.
+ */
 export class TopologyClient implements TopologyApi {
   private readonly client: GrpcTopologyClient;
 
   constructor(private readonly config: ClientConfig) {
-    this.client = new GrpcTopologyClient(config.topology, cliCredentials(config.tls), CLI_CHANNEL_OPTIONS);
+    this.client = new GrpcTopologyClient(topologyTarget(config.topology), cliCredentials(config.tls), { ...CLI_CHANNEL_OPTIONS, ...REPLICA_CHANNEL_OPTIONS });
   }
 
   private call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req, timeoutMs = TIMEOUT_MS): Promise<Res> {
