@@ -11,15 +11,22 @@ import {
   type ServerTlsFiles,
   type ServiceMetrics,
 } from '@tabby/runtime';
+import type { Datastore, StoreBackend } from './backend.js';
 import { openDatabase } from './database.js';
+import { EtcdStore } from './etcd-store.js';
+import type { EtcdSettings } from './options.js';
 import { publishEvents } from './publisher.js';
 import { ResourceStore } from './resource-store.js';
 import { resourceStoreService } from './service.js';
-import { createStoreMetrics } from './store-metrics.js';
+import { sqliteBackend } from './sqlite-backend.js';
+import { createStoreMetrics, type StoreMetrics } from './store-metrics.js';
 
 export interface StoreAppOptions {
   readonly listen: HostPort;
+  /** sqlite (default): `dataDir`; etcd: `etcd`. */
+  readonly datastore?: Datastore;
   readonly dataDir: string;
+  readonly etcd?: EtcdSettings;
   readonly logger: Logger;
   readonly metrics: ServiceMetrics;
   /** NATS URL; or give `bus` directly (the all-in-one uses an in-process bus). */
@@ -39,23 +46,41 @@ export interface StoreAppOptions {
 export interface StoreApp {
   readonly port: number;
   readonly metricsPort: number | undefined;
-  readonly store: ResourceStore;
+  readonly store: StoreBackend;
   stop(): Promise<void>;
 }
 
+function openBackend(opts: StoreAppOptions, metrics: StoreMetrics): StoreBackend {
+  const log = opts.logger;
+  if (opts.datastore === 'etcd') {
+    if (!opts.etcd) throw new Error('the etcd datastore needs its endpoints');
+    const store = new EtcdStore({ endpoints: opts.etcd.endpoints, tls: opts.etcd.tls, logger: componentLogger(log, 'store'), metrics });
+    log.info({ datastore: 'etcd', endpoints: store.endpoints, tls: opts.etcd.tls !== undefined }, 'datastore: etcd');
+    return store;
+  }
+  const db = openDatabase(opts.dataDir, componentLogger(log, 'database'));
+  const store = new ResourceStore({ db, logger: componentLogger(log, 'store'), metrics, eventRetention: opts.eventRetention ?? 100_000 });
+  log.info({ dataDir: opts.dataDir, revision: store.revision, compacted: store.compactedRevision }, 'database open');
+  return sqliteBackend(store);
+}
+
 /**
- * Starts the store: opens the database, connects the bus, serves gRPC (ResourceStore,
+ * Starts the store: opens the datastore (SQLite database or etcd), connects the bus, serves gRPC (ResourceStore,
  * health, reflection) and optionally /metrics. `stop` refuses new calls with UNAVAILABLE,
  * ends watches, commits what is queued and closes everything.
  */
 export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
   const log = opts.logger;
   const storeMetrics = createStoreMetrics(opts.metrics.registry);
-  const db = openDatabase(opts.dataDir, componentLogger(log, 'database'));
-  const store = new ResourceStore({ db, logger: componentLogger(log, 'store'), metrics: storeMetrics, eventRetention: opts.eventRetention ?? 100_000 });
-  log.info({ dataDir: opts.dataDir, revision: store.revision, compacted: store.compactedRevision }, 'database open');
+  const store = openBackend(opts, storeMetrics);
 
-  const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: 'tabby-store', logger: log });
+  let events: Awaited<ReturnType<typeof serviceBus>>;
+  try {
+    events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: 'tabby-store', logger: log });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const eventBus = events.bus;
   if (eventBus) store.onCommit((events) => publishEvents(eventBus, events));
 
@@ -81,14 +106,14 @@ export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
       store,
       stop: async () => {
         await server.shutdown();
-        store.close();
+        await store.close();
         await events.close();
         await metricsServer.close();
       },
     };
   } catch (err) {
     await server.shutdown(0);
-    store.close();
+    await store.close();
     await events.close();
     throw err;
   }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { natsSecurity, runService } from '@tabby/runtime';
-import { storeOptions } from './options.js';
+import { etcdSettings, storeOptions } from './options.js';
 import { startStore } from './app.js';
 import { STORE_VERSION } from './version.js';
 
@@ -11,7 +11,9 @@ await runService({
   start: async ({ config, logger, metrics }) =>
     startStore({
       listen: config.listen,
+      datastore: config.datastore,
       dataDir: config.dataDir,
+      etcd: config.datastore === 'etcd' ? etcdSettings(config) : undefined,
       natsUrl: config.nats,
       natsSecurity: natsSecurity(config),
       logger,

@@ -1,28 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import {
-  ResourceAlreadyExistsError,
-  ResourceNotFoundError,
-  UpdateConflictError,
-  ValidationError,
-  cloneResource,
-  crossResourceKinds,
-  crossResourceProblems,
-  decodeResource,
-  encodeResource,
-  finalizerRefusal,
-  idOf,
-  kindByExactName,
-  kindOf,
-  metaOf,
-  prepareResource,
-  qualifiedNameProblems,
-  type KindInfo,
-} from '@tabby/api';
+import { ResourceNotFoundError, decodeResource, encodeResource, idOf, metaOf, type KindInfo } from '@tabby/api';
 import { EventType, type Resource } from '@tabby/proto';
 import { ServiceError, type Logger } from '@tabby/runtime';
 import type { Selector } from '@tabby/selector';
 import type { Db } from './database.js';
 import type { StoreMetrics } from './store-metrics.js';
+import { applyOp, createOp, deleteOp, finalizerNameError, kindNamed, setFinalizerOp, sortedMap, updateOp, type Tx } from './write-ops.js';
 
 /** One committed change, as kept in the events table and sent to watchers. */
 export interface StoredEvent {
@@ -55,14 +37,6 @@ interface EventRow {
   previous: Uint8Array | null;
 }
 
-/** What a write operation may do inside the batch transaction. */
-interface Tx {
-  read(kind: KindInfo, namespace: string, name: string): { resource: Resource; revision: number; data: Uint8Array } | undefined;
-  all(kind: KindInfo): Resource[];
-  put(kind: KindInfo, resource: Resource, previous: Uint8Array | undefined): Resource;
-  remove(kind: KindInfo, namespace: string, name: string, previous: Uint8Array): void;
-}
-
 interface PendingWrite {
   readonly run: (tx: Tx) => unknown;
   readonly resolve: (value: unknown) => void;
@@ -77,19 +51,6 @@ export interface ResourceStoreOptions {
   readonly eventRetention: number;
   /** Most writes committed in one transaction. */
   readonly maxBatch?: number;
-}
-
-function nowSeconds(): string {
-  // Whole seconds, as Kubernetes and Calico keep creationTimestamp.
-  return new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
-}
-
-function sortedMap(m: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 /**
@@ -202,7 +163,7 @@ export class ResourceStore {
 
   /** Creates a new object; fails with ALREADY_EXISTS, or INVALID_ARGUMENT naming the fields. */
   create(input: Resource): Promise<Resource> {
-    return this.write((tx) => this.doCreate(tx, input));
+    return this.write(createOp(input));
   }
 
   /**
@@ -211,20 +172,12 @@ export class ResourceStore {
    * names are added; only {@link setFinalizer} removes one.
    */
   update(input: Resource): Promise<Resource> {
-    return this.write((tx) => this.doUpdate(tx, input));
+    return this.write(updateOp(input));
   }
 
   /** Creates the object, or updates it when it exists. */
   apply(input: Resource): Promise<{ resource: Resource; created: boolean }> {
-    return this.write((tx) => {
-      const kind = kindOf(input);
-      const m = metaOf(input);
-      if (tx.read(kind, m.namespace, m.name)) return { resource: this.doUpdate(tx, input), created: false };
-      // As calicoctl apply does: the create attempt ignores a resourceVersion.
-      const copy = cloneResource(input);
-      metaOf(copy).resourceVersion = '';
-      return { resource: this.doCreate(tx, copy), created: true };
-    });
+    return this.write(applyOp(input));
   }
 
   /**
@@ -233,17 +186,7 @@ export class ResourceStore {
    * `overridden` lists the finalizers a forced delete went past.
    */
   delete(kind: KindInfo, namespace: string, name: string, resourceVersion: string, force = false): Promise<{ resource: Resource; overridden: string[] }> {
-    return this.write((tx) => {
-      const cur = tx.read(kind, namespace, name);
-      const id = idOf(kind, namespace, name);
-      if (!cur) throw new ResourceNotFoundError(id);
-      if (resourceVersion !== '' && resourceVersion !== String(cur.revision)) throw new UpdateConflictError(id, resourceVersion, String(cur.revision));
-      const finalizers = [...metaOf(cur.resource).finalizers];
-      if (finalizers.length > 0 && !force) throw new ServiceError('failed-precondition', finalizerRefusal(kind, namespace, name, finalizers));
-      tx.remove(kind, namespace, name, cur.data);
-      if (finalizers.length > 0) this.log.warn({ resource: id, finalizers }, 'forced delete: finalizers overridden');
-      return { resource: cur.resource, overridden: finalizers };
-    });
+    return this.write(deleteOp(kind, namespace, name, resourceVersion, force, this.log));
   }
 
   /**
@@ -252,76 +195,9 @@ export class ResourceStore {
    * nothing is written) when the object already was as asked.
    */
   setFinalizer(kind: KindInfo, namespace: string, name: string, finalizer: string, present: boolean): Promise<{ resource: Resource; changed: boolean }> {
-    const problems = qualifiedNameProblems(finalizer);
-    if (problems.length > 0) return Promise.reject(new ServiceError('invalid-argument', `finalizer "${finalizer}" is not a qualified name: ${problems.join('; ')}`));
-    return this.write((tx) => {
-      const cur = tx.read(kind, namespace, name);
-      if (!cur) throw new ResourceNotFoundError(idOf(kind, namespace, name));
-      const m = metaOf(cur.resource);
-      const has = m.finalizers.includes(finalizer);
-      if (has === present) return { resource: cur.resource, changed: false };
-      const resource = cloneResource(cur.resource);
-      const meta = metaOf(resource);
-      meta.finalizers = present ? [...meta.finalizers, finalizer] : meta.finalizers.filter((f) => f !== finalizer);
-      return { resource: tx.put(kind, resource, cur.data), changed: true };
-    });
-  }
-
-  private doCreate(tx: Tx, input: Resource): Resource {
-    const prepared = prepareResource(input, { op: 'create' });
-    if (prepared.errors.length > 0) throw new ValidationError(prepared.errors);
-    const resource = prepared.resource;
-    const kind = kindOf(resource);
-    const m = metaOf(resource);
-    if (tx.read(kind, m.namespace, m.name)) throw new ResourceAlreadyExistsError(idOf(kind, m.namespace, m.name));
-    this.checkCross(tx, resource);
-    m.uid = randomUUID();
-    m.creationTimestamp = nowSeconds();
-    return tx.put(kind, resource, undefined);
-  }
-
-  private doUpdate(tx: Tx, input: Resource): Resource {
-    const kind = kindOf(input);
-    const inMeta = metaOf(input);
-    const id = idOf(kind, inMeta.namespace, inMeta.name);
-    const cur = tx.read(kind, inMeta.namespace, inMeta.name);
-    if (!cur) throw new ResourceNotFoundError(id);
-    if (inMeta.resourceVersion !== '' && inMeta.resourceVersion !== String(cur.revision))
-      throw new UpdateConflictError(id, inMeta.resourceVersion, String(cur.revision));
-    const curMeta = metaOf(cur.resource);
-    if (inMeta.uid !== '' && inMeta.uid !== curMeta.uid)
-      throw new UpdateConflictError(id, `uid ${inMeta.uid}`, `uid ${curMeta.uid}: the object was deleted and created again`);
-    const prepared = prepareResource(input, { op: 'update', previous: cur.resource });
-    if (prepared.errors.length > 0) throw new ValidationError(prepared.errors);
-    const resource = prepared.resource;
-    const m = metaOf(resource);
-    m.uid = curMeta.uid;
-    m.creationTimestamp = curMeta.creationTimestamp;
-    m.resourceVersion = String(cur.revision);
-    m.labels = sortedMap(m.labels);
-    m.annotations = sortedMap(m.annotations);
-    // Finalizers belong to the services that set them: a write keeps every stored one (it
-    // cannot tell "none" from "not given", and an old manifest must not drop ipam's) and adds
-    // those it names. Only RemoveFinalizer (or a forced delete) takes one away.
-    m.finalizers = mergeFinalizers(curMeta.finalizers, m.finalizers);
-    // An IPPool's CIDR cannot change, so only its create is checked for overlaps; a BGPPeer's
-    // filters must exist at every write (Calico's clientv3 checks them on Create and Update).
-    if (kind.kind === 'BGPPeer') this.checkCross(tx, resource);
-    // A write that changes nothing keeps the revision and sends no event.
-    if (sameBytes(encodeResource(resource), cur.data)) return cur.resource;
-    return tx.put(kind, resource, cur.data);
-  }
-
-  /**
-   * Rules against other stored objects (pool overlaps, the BGPFilters a BGPPeer names), read
-   * inside the write transaction. Deleting a BGPFilter that a BGPPeer still names is allowed,
-   * as in Calico; topology then keeps that peer's sessions down (PeerConfig.missing_filters).
-   */
-  private checkCross(tx: Tx, resource: Resource): void {
-    const kinds = crossResourceKinds(resource);
-    if (kinds.length === 0) return;
-    const problems = crossResourceProblems(resource, (k) => tx.all(kindNamed(k)));
-    if (problems.length > 0) throw new ValidationError(problems);
+    const bad = finalizerNameError(finalizer);
+    if (bad) return Promise.reject(bad);
+    return this.write(setFinalizerOp(kind, namespace, name, finalizer, present));
   }
 
   private write<T>(run: (tx: Tx) => T): Promise<T> {
@@ -447,17 +323,4 @@ export class ResourceStore {
     this.listeners.clear();
     this.db.close();
   }
-}
-
-function kindNamed(kind: string): KindInfo {
-  const k = kindByExactName(kind);
-  if (!k) throw new ServiceError('internal', `event of unknown kind ${kind} in the database`);
-  return k;
-}
-
-/** The stored finalizers, in order, then those a write names that are not stored yet. */
-function mergeFinalizers(stored: readonly string[], named: readonly string[]): string[] {
-  const out = [...stored];
-  for (const f of named) if (!out.includes(f)) out.push(f);
-  return out;
 }

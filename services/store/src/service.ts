@@ -2,10 +2,9 @@ import { kindOf, metaOf, mustFindKind, type KindInfo } from '@tabby/api';
 import type { Resource, ResourceStoreServer } from '@tabby/proto';
 import { ServiceError, type AsyncServiceImplementation } from '@tabby/runtime';
 import { parseSelector, type Selector } from '@tabby/selector';
-import type { ResourceStore } from './resource-store.js';
+import type { StoreBackend } from './backend.js';
 import type { StoreMetrics } from './store-metrics.js';
 import { STORE_VERSION } from './version.js';
-import { runWatch } from './watch.js';
 
 function requireResource(resource: Resource | undefined): Resource {
   if (!resource?.kind) throw new ServiceError('invalid-argument', 'resource is empty: set exactly one kind, e.g. {"resource": {"ipPool": {"metadata": {...}, "spec": {...}}}}');
@@ -39,8 +38,8 @@ export interface ServiceOptions {
   readonly metrics?: StoreMetrics;
 }
 
-/** The gRPC ResourceStore service over a {@link ResourceStore}. */
-export function resourceStoreService(store: ResourceStore, opts: ServiceOptions): AsyncServiceImplementation<ResourceStoreServer> {
+/** The gRPC ResourceStore service over a datastore ({@link StoreBackend}). */
+export function resourceStoreService(store: StoreBackend, opts: ServiceOptions): AsyncServiceImplementation<ResourceStoreServer> {
   return {
     create: async (req) => ({ resource: await store.create(requireResource(req.resource)) }),
     update: async (req) => ({ resource: await store.update(requireResource(req.resource)) }),
@@ -61,17 +60,19 @@ export function resourceStoreService(store: ResourceStore, opts: ServiceOptions)
       requireName(kind, req.namespace, req.name);
       return store.setFinalizer(kind, req.namespace, req.name, req.finalizer, false);
     },
-    get: (req) => {
+    get: async (req) => {
       const kind = mustFindKind(req.kind);
       requireName(kind, req.namespace, req.name);
-      return Promise.resolve({ resource: store.get(kind, req.namespace, req.name) });
+      return { resource: await store.get(kind, req.namespace, req.name) };
     },
-    list: (req) => {
+    list: async (req) => {
       const kind = mustFindKind(req.kind);
-      const { items, revision } = store.list(kind, scopeOf(kind, req.namespace), selectorOf(req.labelSelector));
-      return Promise.resolve({ items, revision });
+      return store.list(kind, scopeOf(kind, req.namespace), selectorOf(req.labelSelector));
     },
-    info: () => Promise.resolve({ version: STORE_VERSION, clusterType: 'tabby,sqlite', clusterGuid: store.clusterGuid, revision: store.revision }),
+    info: async () => {
+      const { clusterGuid, revision } = await store.info();
+      return { version: STORE_VERSION, clusterType: `tabby,${store.datastore}`, clusterGuid, revision };
+    },
     watch: async (call, signal) => {
       const req = call.request;
       const kind = req.kind === '' ? undefined : mustFindKind(req.kind);
@@ -79,8 +80,7 @@ export function resourceStoreService(store: ResourceStore, opts: ServiceOptions)
       if (req.fromRevision < 0) throw new ServiceError('invalid-argument', 'fromRevision must not be negative');
       opts.metrics?.watchers.inc();
       try {
-        await runWatch(
-          store,
+        await store.watch(
           {
             kind,
             namespace,

@@ -27,7 +27,8 @@ export interface WatchParams {
 
 const PAGE = 500;
 
-function toMessage(e: StoredEvent): WatchResponse {
+/** The Watch message of a stored event. */
+export function toMessage(e: StoredEvent): WatchResponse {
   const event: ResourceEvent = {
     type: e.type,
     revision: e.revision,
@@ -36,6 +37,15 @@ function toMessage(e: StoredEvent): WatchResponse {
     previous: e.previous ? decodeResource(e.kind, e.previous) : undefined,
   };
   return { event };
+}
+
+/** A sender that waits for the sink to drain when its buffer is full (or until `signal` aborts). */
+export function sendWithBackpressure(sink: WatchSink, signal: AbortSignal): (message: WatchResponse) => Promise<void> {
+  return async (message) => {
+    if (sink.write(message)) return;
+    const drained = once(sink as unknown as NodeJS.EventEmitter, 'drain', { signal });
+    await drained.catch(() => undefined);
+  };
 }
 
 /**
@@ -68,11 +78,7 @@ export async function runWatch(store: ResourceStore, params: WatchParams, sink: 
   const onAbort = (): void => wake?.();
   signal.addEventListener('abort', onAbort);
 
-  const send = async (message: WatchResponse): Promise<void> => {
-    if (sink.write(message)) return;
-    const drained = once(sink as unknown as NodeJS.EventEmitter, 'drain', { signal });
-    await drained.catch(() => undefined);
-  };
+  const send = sendWithBackpressure(sink, signal);
 
   try {
     let cursor = start;

@@ -1,0 +1,35 @@
+import type { KindInfo } from '@tabby/api';
+import type { Resource } from '@tabby/proto';
+import type { Selector } from '@tabby/selector';
+import type { CommitListener } from './resource-store.js';
+import type { WatchParams, WatchSink } from './watch.js';
+
+/** Where the store keeps resources: a SQLite file (one process) or etcd v3 (stateless replicas). */
+export type Datastore = 'sqlite' | 'etcd';
+
+/**
+ * A datastore behind the ResourceStore gRPC service. Both implementations run the same
+ * write operations (write-ops.ts) with the same validation and errors; they differ in
+ * where revisions come from (a counter in SQLite, etcd's revision) and how a write's reads
+ * are protected (a SQLite transaction, an etcd compare-and-swap transaction).
+ */
+export interface StoreBackend {
+  readonly datastore: Datastore;
+  create(input: Resource): Promise<Resource>;
+  update(input: Resource): Promise<Resource>;
+  apply(input: Resource): Promise<{ resource: Resource; created: boolean }>;
+  delete(kind: KindInfo, namespace: string, name: string, resourceVersion: string, force?: boolean): Promise<{ resource: Resource; overridden: string[] }>;
+  setFinalizer(kind: KindInfo, namespace: string, name: string, finalizer: string, present: boolean): Promise<{ resource: Resource; changed: boolean }>;
+  /** One object; NOT_FOUND with Calico's message when it does not exist. */
+  get(kind: KindInfo, namespace: string, name: string): Promise<Resource>;
+  /** Objects of a kind (all namespaces when `namespace` is undefined), sorted by namespace and name, and the revision they reflect. */
+  list(kind: KindInfo, namespace: string | undefined, selector: Selector | undefined): Promise<{ items: Resource[]; revision: number }>;
+  /** The cluster's identifier and the current revision. */
+  info(): Promise<{ clusterGuid: string; revision: number }>;
+  /** Streams the changes after `params.fromRevision` into `sink` until `signal` aborts (see runWatch). */
+  watch(params: WatchParams, sink: WatchSink, signal: AbortSignal): Promise<void>;
+  /** Subscribes to the changes this process committed; returns the unsubscribe function. */
+  onCommit(listener: CommitListener): () => void;
+  /** Finishes or refuses pending writes and releases the datastore. */
+  close(): Promise<void>;
+}

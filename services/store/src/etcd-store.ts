@@ -1,0 +1,450 @@
+import { randomUUID } from 'node:crypto';
+import { ResourceNotFoundError, crossResourceKinds, encodeResource, idOf, kindOf, metaOf, type KindInfo, type KindName } from '@tabby/api';
+import { EventType, type Resource } from '@tabby/proto';
+import { ServiceError, isReasonedError, type Logger } from '@tabby/runtime';
+import type { Selector } from '@tabby/selector';
+import { Etcd3, type ICompare, type IOptions, type IRangeResponse, type IRequestOp, type ITxnResponse } from 'etcd3';
+import type { StoreBackend } from './backend.js';
+import { CLUSTER_GUID_KEY, decodeValue, encodeValue, guardKey, kindPrefix, prefixEnd, resourceKey } from './etcd-layout.js';
+import { runEtcdWatch } from './etcd-watch.js';
+import type { CommitListener, StoredEvent } from './resource-store.js';
+import type { StoreMetrics } from './store-metrics.js';
+import type { WatchParams, WatchSink } from './watch.js';
+import {
+  applyOp,
+  createOp,
+  deleteOp,
+  finalizerNameError,
+  kindNamed,
+  setFinalizerOp,
+  sortedMap,
+  updateOp,
+  type StoredObject,
+  type Tx,
+  type WriteOp,
+} from './write-ops.js';
+
+/** PEM files for TLS to etcd: its CA, and a client certificate when etcd asks for one. */
+export interface EtcdTls {
+  readonly ca: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
+export interface EtcdStoreOptions {
+  /** Client URLs of the etcd members, e.g. `http://127.0.0.1:2379`. */
+  readonly endpoints: readonly string[];
+  readonly tls?: EtcdTls;
+  readonly logger: Logger;
+  readonly metrics?: StoreMetrics;
+  /** Deadline of one etcd call. */
+  readonly callTimeoutMs?: number;
+  /** Most times a write is run again after other replicas changed what it read. */
+  readonly maxAttempts?: number;
+}
+
+/** An etcd failure as the client sees it: UNAVAILABLE, naming the endpoints. */
+export function etcdUnavailable(endpoints: string, err: unknown, what: string): ServiceError {
+  if (isReasonedError(err)) return err as ServiceError;
+  const message = (err instanceof Error ? err.message : String(err)).replace(/^\w*Error: /, '');
+  return new ServiceError('unavailable', `${what}: etcd at ${endpoints} is unavailable (${message}); retry when it is back`, { cause: err });
+}
+
+/** Thrown by a transaction read that the snapshot does not hold yet: fetch it, run the write again. */
+class NeedRead extends Error {
+  override readonly name = 'NeedRead';
+  constructor(
+    readonly keys: readonly string[],
+    readonly kinds: readonly KindInfo[],
+  ) {
+    super('the write read something not fetched yet');
+  }
+}
+
+/** What a write attempt has read from etcd so far (each at some revision; the commit compares them). */
+class Snapshot {
+  readonly objects = new Map<string, { modRevision: number; object: StoredObject | undefined }>();
+  readonly kinds = new Map<KindName, { guardRevision: number; objects: Resource[] }>();
+}
+
+interface PendingPut {
+  readonly op: 'put';
+  readonly key: string;
+  readonly kind: KindInfo;
+  readonly value: string;
+  readonly resource: Resource;
+  readonly previous: Uint8Array | undefined;
+}
+
+interface PendingDelete {
+  readonly op: 'delete';
+  readonly key: string;
+  readonly kind: KindInfo;
+  readonly namespace: string;
+  readonly name: string;
+  readonly previous: Uint8Array;
+}
+
+/** The transaction a write operation sees: reads come from the snapshot and are remembered as compares. */
+class EtcdTx implements Tx {
+  readonly readKeys = new Map<string, number>();
+  readonly readKinds = new Map<KindInfo, number>();
+  readonly writes: (PendingPut | PendingDelete)[] = [];
+
+  constructor(private readonly snap: Snapshot) {}
+
+  read(kind: KindInfo, namespace: string, name: string): StoredObject | undefined {
+    const key = resourceKey(kind, namespace, name);
+    const got = this.snap.objects.get(key);
+    if (!got) throw new NeedRead([key], []);
+    this.readKeys.set(key, got.modRevision);
+    return got.object;
+  }
+
+  all(kind: KindInfo): Resource[] {
+    const got = this.snap.kinds.get(kind.kind);
+    if (!got) throw new NeedRead([], [kind]);
+    this.readKinds.set(kind, got.guardRevision);
+    return got.objects;
+  }
+
+  put(kind: KindInfo, resource: Resource, previous: Uint8Array | undefined): Resource {
+    const m = metaOf(resource);
+    m.labels = sortedMap(m.labels);
+    m.annotations = sortedMap(m.annotations);
+    // Set to the commit's revision once etcd has committed it.
+    m.resourceVersion = '';
+    this.writes.push({ op: 'put', key: resourceKey(kind, m.namespace, m.name), kind, value: encodeValue(resource), resource, previous });
+    return resource;
+  }
+
+  remove(kind: KindInfo, namespace: string, name: string, previous: Uint8Array): void {
+    this.writes.push({ op: 'delete', key: resourceKey(kind, namespace, name), kind, namespace, name, previous });
+  }
+}
+
+function stored(key: string, value: Buffer, modRevision: number): StoredObject {
+  const resource = decodeValue(key, value, modRevision);
+  return { resource, revision: modRevision, data: encodeResource(resource) };
+}
+
+function sortByNamespaceAndName(items: Resource[]): Resource[] {
+  const keyOf = (r: Resource): [string, string] => {
+    const m = metaOf(r);
+    return [m.namespace, m.name];
+  };
+  return items.sort((a, b) => {
+    const [an, aname] = keyOf(a);
+    const [bn, bname] = keyOf(b);
+    if (an !== bn) return an < bn ? -1 : 1;
+    return aname < bname ? -1 : aname > bname ? 1 : 0;
+  });
+}
+
+/**
+ * The etcd v3 datastore: resources in Calico's key layout, `resourceVersion` the key's
+ * mod revision, List at etcd's revision, Watch an etcd watch. Every write is one etcd
+ * transaction that compares the mod revision of each key it read (and the guard key of
+ * each kind it read whole), so several store replicas over one etcd keep every rule
+ * without a lock; a write that lost a race is run again on fresh reads. A write is
+ * acknowledged only after etcd committed it.
+ */
+export class EtcdStore implements StoreBackend {
+  readonly datastore = 'etcd' as const;
+  private readonly client: Etcd3;
+  private readonly log: Logger;
+  private readonly listeners = new Set<CommitListener>();
+  private readonly endpointsText: string;
+  private readonly timeoutMs: number;
+  private readonly maxAttempts: number;
+  private closed = false;
+  private guid: string | undefined;
+  /** Decoded values by key and mod revision: a List decodes only what changed. */
+  private readonly decoded = new Map<string, StoredObject>();
+  private readonly watches = new Set<AbortController>();
+
+  constructor(private readonly opts: EtcdStoreOptions) {
+    if (opts.endpoints.length === 0) throw new ServiceError('invalid-argument', 'no etcd endpoints');
+    this.log = opts.logger;
+    this.endpointsText = opts.endpoints.join(',');
+    this.timeoutMs = opts.callTimeoutMs ?? 5000;
+    this.maxAttempts = opts.maxAttempts ?? 20;
+    type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
+    // No retries and no circuit breaker inside the client: a write that timed out may have
+    // been committed, so only this class decides what is retried (on fresh reads, with compares).
+    const direct = (): Policy =>
+      ({
+        // async: a throwing fn becomes a rejection (etcd3's markFailed relies on that).
+        execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T) => fn({ signal: new AbortController().signal }),
+        onSuccess: () => ({ dispose: () => undefined }),
+        onFailure: () => ({ dispose: () => undefined }),
+      }) as unknown as Policy;
+    const timeout = this.timeoutMs;
+    this.client = new Etcd3({
+      hosts: [...opts.endpoints],
+      credentials: opts.tls ? { rootCertificate: opts.tls.ca, privateKey: opts.tls.key, certChain: opts.tls.cert } : undefined,
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+      grpcOptions: { 'grpc.max_reconnect_backoff_ms': 1000, 'grpc.initial_reconnect_backoff_ms': 100 },
+      faultHandling: { global: direct(), host: () => direct() },
+    });
+  }
+
+  /** Where this store keeps its data, for logs and messages. */
+  get endpoints(): string {
+    return this.endpointsText;
+  }
+
+  onCommit(listener: CommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- reads ----
+
+  async get(kind: KindInfo, namespace: string, name: string): Promise<Resource> {
+    const key = resourceKey(kind, namespace, name);
+    const res = await this.call(`cannot read ${idOf(kind, namespace, name)}`, () => this.client.kv.range({ key: Buffer.from(key) }));
+    const kv = res.kvs[0];
+    if (!kv) throw new ResourceNotFoundError(idOf(kind, namespace, name));
+    return this.decode(key, kv.value, Number(kv.mod_revision)).resource;
+  }
+
+  async list(kind: KindInfo, namespace: string | undefined, selector: Selector | undefined): Promise<{ items: Resource[]; revision: number }> {
+    const prefix = Buffer.from(kindPrefix(kind, namespace));
+    const res = await this.call(`cannot list ${kind.kind}`, () => this.client.kv.range({ key: prefix, range_end: prefixEnd(prefix) }));
+    const items: Resource[] = [];
+    for (const o of this.decodeAll(res)) if (!selector || selector.matches(metaOf(o.resource).labels)) items.push(o.resource);
+    const revision = Number(res.header.revision);
+    this.opts.metrics?.revision.set(revision);
+    return { items: sortByNamespaceAndName(items), revision };
+  }
+
+  async info(): Promise<{ clusterGuid: string; revision: number }> {
+    const key = Buffer.from(CLUSTER_GUID_KEY);
+    if (this.guid === undefined) {
+      // The first replica to ask makes it; the others read it (compare create_revision = 0).
+      const res = await this.call('cannot read the cluster id', () =>
+        this.client.kv.txn({
+          compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
+          success: [{ request_put: { key, value: Buffer.from(randomUUID()) } }],
+          failure: [{ request_range: { key } }],
+        }),
+      );
+      if (!res.succeeded) this.guid = res.responses[0].response_range.kvs[0]?.value.toString('utf8');
+      if (this.guid === undefined) {
+        const again = await this.call('cannot read the cluster id', () => this.client.kv.range({ key }));
+        this.guid = again.kvs[0]?.value.toString('utf8') ?? '';
+      }
+    }
+    return { clusterGuid: this.guid, revision: await this.currentRevision() };
+  }
+
+  /** etcd's current revision (a linearizable read). */
+  async currentRevision(): Promise<number> {
+    const res = await this.call('cannot read the revision', () => this.client.kv.range({ key: Buffer.from(CLUSTER_GUID_KEY), count_only: true }));
+    return Number(res.header.revision);
+  }
+
+  async watch(params: WatchParams, sink: WatchSink, signal: AbortSignal): Promise<void> {
+    if (this.closed) throw new ServiceError('unavailable', 'the store is shutting down');
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort();
+    signal.addEventListener('abort', onAbort);
+    this.watches.add(stop);
+    try {
+      await runEtcdWatch(
+        {
+          client: this.client,
+          endpoints: this.endpointsText,
+          currentRevision: () => this.currentRevision(),
+          decode: (key, value, rev) => this.decode(key, value, rev),
+          logger: this.log,
+        },
+        params,
+        sink,
+        stop.signal,
+      );
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.watches.delete(stop);
+    }
+  }
+
+  // ---- writes ----
+
+  create(input: Resource): Promise<Resource> {
+    return this.write(createOp(input), input);
+  }
+
+  update(input: Resource): Promise<Resource> {
+    return this.write(updateOp(input), input);
+  }
+
+  apply(input: Resource): Promise<{ resource: Resource; created: boolean }> {
+    return this.write(applyOp(input), input);
+  }
+
+  delete(kind: KindInfo, namespace: string, name: string, resourceVersion: string, force = false): Promise<{ resource: Resource; overridden: string[] }> {
+    return this.write(deleteOp(kind, namespace, name, resourceVersion, force, this.log), undefined, [resourceKey(kind, namespace, name)]);
+  }
+
+  setFinalizer(kind: KindInfo, namespace: string, name: string, finalizer: string, present: boolean): Promise<{ resource: Resource; changed: boolean }> {
+    const bad = finalizerNameError(finalizer);
+    if (bad) return Promise.reject(bad);
+    return this.write(setFinalizerOp(kind, namespace, name, finalizer, present), undefined, [resourceKey(kind, namespace, name)]);
+  }
+
+  /**
+   * Runs a write as an optimistic etcd transaction: reads (fetched on demand), then one
+   * Txn that compares every read and applies the writes. When another writer changed
+   * something it read, it runs again on fresh reads; ABORTED after `maxAttempts`.
+   */
+  private async write<T>(op: WriteOp<T>, input: Resource | undefined, keys: string[] = []): Promise<T> {
+    if (this.closed) throw new ServiceError('unavailable', 'the store is shutting down');
+    const started = process.hrtime.bigint();
+    // Prefetch what the operation will read: its own key and the kinds its rules read whole.
+    let kinds: KindInfo[] = [];
+    if (input?.kind) {
+      const k = kindOf(input);
+      const m = metaOf(input);
+      keys = [resourceKey(k, m.namespace, m.name)];
+      kinds = crossResourceKinds(input).map(kindNamed);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const snap = new Snapshot();
+      await this.fetch(snap, keys, kinds);
+      let tx: EtcdTx;
+      let value: T;
+      for (;;) {
+        tx = new EtcdTx(snap);
+        try {
+          value = op(tx);
+          break;
+        } catch (err) {
+          if (!(err instanceof NeedRead)) throw err;
+          await this.fetch(snap, err.keys, err.kinds);
+        }
+      }
+      if (tx.writes.length === 0) return value;
+      const res = await this.commit(tx);
+      if (res.succeeded) {
+        this.committed(tx, Number(res.header.revision), started);
+        return value;
+      }
+      const what = tx.writes.map((w) => w.key).join(', ');
+      if (attempt >= this.maxAttempts)
+        throw new ServiceError(
+          'aborted',
+          `the write of ${what} lost ${attempt} races in a row against other writers (another store replica changed what it read each time); nothing was written: retry`,
+        );
+      this.log.debug({ keys: what, attempt }, 'write conflicted with another writer; running it again on fresh reads');
+    }
+  }
+
+  /** Reads keys and whole kinds (each kind with its guard key) in one etcd transaction: one revision for all. */
+  private async fetch(snap: Snapshot, keys: readonly string[], kinds: readonly KindInfo[]): Promise<void> {
+    const wantKeys = keys.filter((k) => !snap.objects.has(k));
+    const wantKinds = kinds.filter((k) => !snap.kinds.has(k.kind));
+    if (wantKeys.length === 0 && wantKinds.length === 0) return;
+    const ops: IRequestOp[] = wantKeys.map((k) => ({ request_range: { key: Buffer.from(k) } }));
+    for (const k of wantKinds) {
+      const prefix = Buffer.from(kindPrefix(k));
+      ops.push({ request_range: { key: prefix, range_end: prefixEnd(prefix) } }, { request_range: { key: Buffer.from(guardKey(k)) } });
+    }
+    const res = await this.call('cannot read from etcd', () => this.client.kv.txn({ compare: [], success: ops, failure: [] }));
+    wantKeys.forEach((key, i) => {
+      const kv = res.responses[i].response_range.kvs[0];
+      const rev = kv ? Number(kv.mod_revision) : 0;
+      snap.objects.set(key, { modRevision: rev, object: kv ? this.decode(key, kv.value, rev) : undefined });
+    });
+    wantKinds.forEach((k, i) => {
+      const range = res.responses[wantKeys.length + 2 * i].response_range;
+      const guard = res.responses[wantKeys.length + 2 * i + 1].response_range.kvs[0];
+      snap.kinds.set(k.kind, { guardRevision: guard ? Number(guard.mod_revision) : 0, objects: this.decodeAll(range).map((o) => o.resource) });
+    });
+  }
+
+  private commit(tx: EtcdTx): Promise<ITxnResponse> {
+    const compare: ICompare[] = [];
+    for (const [key, rev] of tx.readKeys) compare.push({ key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: rev });
+    for (const [kind, rev] of tx.readKinds) compare.push({ key: Buffer.from(guardKey(kind)), target: 'Mod', result: 'Equal', mod_revision: rev });
+    const success: IRequestOp[] = [];
+    const kinds = new Set<KindInfo>();
+    for (const w of tx.writes) {
+      kinds.add(w.kind);
+      if (w.op === 'put') success.push({ request_put: { key: Buffer.from(w.key), value: Buffer.from(w.value) } });
+      else success.push({ request_delete_range: { key: Buffer.from(w.key) } });
+    }
+    for (const k of kinds) success.push({ request_put: { key: Buffer.from(guardKey(k)), value: Buffer.alloc(0) } });
+    return this.client.kv.txn({ compare, success, failure: [] }).catch((err: unknown) => {
+      throw new ServiceError(
+        'unavailable',
+        `etcd at ${this.endpointsText} did not confirm the write of ${tx.writes.map((w) => w.key).join(', ')} (${errorText(err)}); it was not acknowledged and may or may not have been stored: read it back before retrying`,
+        { cause: err },
+      );
+    });
+  }
+
+  /** After etcd committed: the resources get their resourceVersion, listeners the events. */
+  private committed(tx: EtcdTx, revision: number, started: bigint): void {
+    const events: StoredEvent[] = [];
+    for (const w of tx.writes) {
+      if (w.op === 'put') {
+        const m = metaOf(w.resource);
+        m.resourceVersion = String(revision);
+        const type = w.previous ? EventType.EVENT_TYPE_MODIFIED : EventType.EVENT_TYPE_ADDED;
+        events.push({ type, revision, kind: w.kind, namespace: m.namespace, name: m.name, data: encodeResource(w.resource), previous: w.previous });
+      } else {
+        events.push({ type: EventType.EVENT_TYPE_DELETED, revision, kind: w.kind, namespace: w.namespace, name: w.name, data: w.previous, previous: w.previous });
+      }
+    }
+    const m = this.opts.metrics;
+    if (m) {
+      m.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      m.revision.set(revision);
+    }
+    for (const l of this.listeners) {
+      try {
+        l(events);
+      } catch (err) {
+        this.log.error({ err }, 'commit listener failed');
+      }
+    }
+  }
+
+  private decode(key: string, value: Buffer, modRevision: number): StoredObject {
+    const hit = this.decoded.get(key);
+    if (hit && hit.revision === modRevision) return { ...hit, resource: structuredClone(hit.resource) };
+    const o = stored(key, value, modRevision);
+    if (this.decoded.size >= 200_000) this.decoded.clear();
+    this.decoded.set(key, { ...o, resource: structuredClone(o.resource) });
+    return o;
+  }
+
+  private decodeAll(res: IRangeResponse): StoredObject[] {
+    return res.kvs.map((kv) => this.decode(kv.key.toString('utf8'), kv.value, Number(kv.mod_revision)));
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new ServiceError('unavailable', 'the store is shutting down');
+    try {
+      return await fn();
+    } catch (err) {
+      throw etcdUnavailable(this.endpointsText, err, what);
+    }
+  }
+
+  /** Ends every watch, refuses new calls and closes the etcd connections. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    for (const w of this.watches) w.abort();
+    this.listeners.clear();
+    this.client.close();
+    return Promise.resolve();
+  }
+}
+
+function errorText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/^\w*Error: /, '');
+}

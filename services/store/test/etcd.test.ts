@@ -1,0 +1,223 @@
+/**
+ * tabby-store on etcd v3: the real binary (several replicas) over a real etcd on loopback.
+ * Calico's key layout as etcdctl shows it, the same behaviour as SQLite, replicas that agree,
+ * cross-resource rules that hold when replicas race, compaction, and faults.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
+import { metaOf, toManifestObject } from '@tabby/api';
+import { EventType, type Resource, type WatchResponse } from '@tabby/proto';
+import { ProcessGroup, eventually, startEtcdCluster, startService, tempDir, type EtcdCluster, type ServiceProcess } from '@tabby/harness';
+import { WALKTHROUGH, one, peer, pool } from './fixtures.js';
+import { storeClient, type StoreClient } from './client.js';
+
+const group = new ProcessGroup();
+const dir = tempDir('tabby-store-etcd-');
+let etcd: EtcdCluster;
+const clients: StoreClient[] = [];
+
+async function startEtcdStore(extra: string[] = []): Promise<ServiceProcess> {
+  return startService(group, 'store', ['--listen', '127.0.0.1:0', '--datastore', 'etcd', '--etcd-endpoints', etcd.endpoints, ...extra]);
+}
+
+async function startSqliteStore(name: string): Promise<ServiceProcess> {
+  return startService(group, 'store', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/${name}`]);
+}
+
+function client(s: ServiceProcess): StoreClient {
+  const c = storeClient(s.address);
+  clients.push(c);
+  return c;
+}
+
+async function failure(p: Promise<unknown>): Promise<{ code: number | undefined; details: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return { code: (err as { code?: number }).code, details: (err as { details?: string }).details ?? String(err) };
+  }
+  throw new Error('expected the call to fail');
+}
+
+function withVersion(r: Resource, v: string): Resource {
+  metaOf(r).resourceVersion = v;
+  return r;
+}
+
+const rv = (r: Resource | undefined): number => Number(metaOf(r!).resourceVersion);
+
+function changes(received: WatchResponse[]): string[] {
+  return received
+    .filter((m) => m.event!.type !== EventType.EVENT_TYPE_BOOKMARK)
+    .map((m) => `${EventType[m.event!.type].replace('EVENT_TYPE_', '')} ${metaOf(m.event!.object!).name} @${m.event!.revision}`);
+}
+
+const WEP = `apiVersion: projectcalico.org/v3
+kind: WorkloadEndpoint
+metadata:
+  name: node1-k8s-nginx-eth0
+  namespace: shop
+  labels: {app: nginx}
+spec:
+  node: node1
+  orchestrator: k8s
+  pod: nginx
+  endpoint: eth0
+  interfaceName: cali0ef24b1a1d1
+  ipNetworks: [10.48.0.5/32]
+`;
+
+const NODE = `apiVersion: projectcalico.org/v3
+kind: Node
+metadata:
+  name: node1
+spec:
+  bgp:
+    ipv4Address: 127.0.0.11/32
+`;
+
+beforeAll(async () => {
+  etcd = await startEtcdCluster(group, dir.path, { size: 1 });
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await group.stopAll();
+  dir.remove();
+});
+
+describe('Calico\'s etcd layout', () => {
+  it('keeps each resource at its Calico key as the JSON resource, resourceVersion the key\'s mod revision', async () => {
+    const s = await startEtcdStore();
+    const c = client(s);
+    await c.create(one(WALKTHROUGH.bgpConfigDefault));
+    await c.create(one(WALKTHROUGH.globalPeer));
+    await c.create(pool('layout-pool', '10.48.0.0/16'));
+    await c.create(one(NODE));
+    await c.create(one(WEP));
+
+    const keys = (await etcd.etcdctl(['get', '--prefix', '/calico', '--keys-only'])).split('\n').filter((l) => l !== '');
+    expect(keys).toEqual([
+      '/calico/resources/v3/projectcalico.org/bgpconfigurations/default',
+      '/calico/resources/v3/projectcalico.org/bgppeers/bgppeer-global-3040',
+      '/calico/resources/v3/projectcalico.org/ippools/layout-pool',
+      '/calico/resources/v3/projectcalico.org/nodes/node1',
+      '/calico/resources/v3/projectcalico.org/workloadendpoints/shop/node1-k8s-nginx-eth0',
+    ]);
+
+    const out = JSON.parse(await etcd.etcdctl(['get', '--prefix', '/calico', '-w', 'json'])) as {
+      kvs: { key: string; value: string; mod_revision: number }[];
+    };
+    const got = [
+      (await c.get('BGPConfiguration', 'default')).resource!,
+      (await c.get('BGPPeer', 'bgppeer-global-3040')).resource!,
+      (await c.get('IPPool', 'layout-pool')).resource!,
+      (await c.get('Node', 'node1')).resource!,
+      (await c.get('WorkloadEndpoint', 'node1-k8s-nginx-eth0', 'shop')).resource!,
+    ];
+    expect(out.kvs).toHaveLength(5);
+    out.kvs.forEach((kv, i) => {
+      const value = JSON.parse(Buffer.from(kv.value, 'base64').toString('utf8')) as { metadata: Record<string, unknown> };
+      const expected = toManifestObject(got[i]) as { metadata: Record<string, unknown> };
+      delete expected.metadata.resourceVersion;
+      expect(value).toEqual(expected);
+      expect(value.metadata.resourceVersion).toBeUndefined();
+      expect(metaOf(got[i]).resourceVersion).toBe(String(kv.mod_revision));
+    });
+    // What an operator sees is the Calico manifest.
+    const wep = JSON.parse(Buffer.from(out.kvs[4].value, 'base64').toString('utf8')) as Record<string, unknown>;
+    expect(wep).toMatchObject({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'WorkloadEndpoint',
+      metadata: { name: 'node1-k8s-nginx-eth0', namespace: 'shop', labels: { app: 'nginx' } },
+      spec: { node: 'node1', orchestrator: 'k8s', pod: 'nginx', endpoint: 'eth0', interfaceName: 'cali0ef24b1a1d1', ipNetworks: ['10.48.0.5/32'] },
+    });
+    expect((await c.info()).clusterType).toBe('tabby,etcd');
+  });
+});
+
+describe.each(['sqlite', 'etcd'] as const)('the same behaviour on %s', (datastore) => {
+  let c: StoreClient;
+  // Names and CIDRs of their own, so the etcd run does not meet the other tests' objects.
+  const n = (name: string): string => `same-${name}`;
+
+  beforeAll(async () => {
+    c = client(datastore === 'etcd' ? await startEtcdStore() : await startSqliteStore('same'));
+  }, 30_000);
+
+  it('creates with defaults, reads back what it returned, and refuses with the same statuses and messages', async () => {
+    const { resource: created } = await c.create(pool(n('a'), '10.60.0.0/16'));
+    expect((await c.get('ippool', n('a'))).resource).toEqual(created);
+    expect(created!.kind?.$case === 'ipPool' && created!.kind.value.spec).toMatchObject({ blockSize: 26, ipipMode: 'Never', nodeSelector: 'all()' });
+    expect(metaOf(created!).uid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await failure(c.create(pool(n('a'), '10.61.0.0/16')))).toEqual({ code: status.ALREADY_EXISTS, details: `resource already exists: IPPool(${n('a')})` });
+    expect(await failure(c.create(pool(n('b'), '10.60.128.0/17')))).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: `error with field IPPool.Spec.CIDR = '10.60.128.0/17' (IPPool(${n('b')}) CIDR overlaps with IPPool(${n('a')}) CIDR 10.60.0.0/16)`,
+    });
+    expect(await failure(c.get('ippool', n('none')))).toEqual({ code: status.NOT_FOUND, details: `resource does not exist: IPPool(${n('none')}) with error: <nil>` });
+    expect(await failure(c.update(peer(n('none'), '10.0.0.1', 1)))).toMatchObject({ code: status.NOT_FOUND });
+    const stale = await failure(c.update(withVersion(pool(n('a'), '10.60.0.0/16', '  disabled: true\n'), String(rv(created) - 1))));
+    expect(stale.code).toBe(status.FAILED_PRECONDITION);
+    expect(stale.details).toBe(
+      `update conflict: IPPool(${n('a')}): resource version '${rv(created) - 1}' is out of date (latest: ${rv(created)}). Update the resource YAML/JSON in order to make changes`,
+    );
+    // An update that changes nothing keeps the revision.
+    const same = (await c.update(pool(n('a'), '10.60.0.0/16'))).resource;
+    expect(rv(same)).toBe(rv(created));
+    const changed = (await c.update(withVersion(pool(n('a'), '10.60.0.0/16', '  disabled: true\n'), String(rv(created))))).resource;
+    expect(rv(changed)).toBeGreaterThan(rv(created));
+    expect((await c.apply(pool(n('a'), '10.60.0.0/16', '  disabled: true\n'))).created).toBe(false);
+  });
+
+  it('keeps finalizers through writes, refuses the delete they guard, and gives way to force', async () => {
+    await c.create(pool(n('held'), '10.62.0.0/16'));
+    expect((await c.addFinalizer('IPPool', n('held'), 'ipam.tabby.io/allocations')).changed).toBe(true);
+    expect((await c.addFinalizer('IPPool', n('held'), 'ipam.tabby.io/allocations')).changed).toBe(false);
+    const { resource } = await c.apply(pool(n('held'), '10.62.0.0/16', '  disabled: true\n'));
+    expect(metaOf(resource!).finalizers).toEqual(['ipam.tabby.io/allocations']);
+    const refused = await failure(c.delete('IPPool', n('held')));
+    expect(refused.code).toBe(status.FAILED_PRECONDITION);
+    expect(refused.details).toMatch(new RegExp(`^IPPool\\(${n('held')}\\) is still in use: finalizer ipam.tabby.io/allocations`));
+    expect((await c.delete('IPPool', n('held'), '', '', true)).overriddenFinalizers).toEqual(['ipam.tabby.io/allocations']);
+    expect(await failure(c.get('IPPool', n('held')))).toMatchObject({ code: status.NOT_FOUND });
+  });
+
+  it('lists by selector, sorted, at a revision a Watch continues from: every change in order with the previous object', async () => {
+    await c.create(peer(n('p2'), '10.1.0.2', 65002, { rack: 'a' }));
+    await c.create(peer(n('p1'), '10.1.0.1', 65001, { rack: 'a' }));
+    await c.create(peer(n('p3'), '10.1.0.3', 65003, { rack: 'b' }));
+    const listed = await c.list('bgppeer', '', "rack == 'a'");
+    expect(listed.items.map((r) => metaOf(r).name)).toEqual([n('p1'), n('p2')]);
+    const w = c.watch('bgppeer', listed.revision, '', 1);
+    const m = (await c.update(peer(n('p1'), '10.1.0.9', 65001, { rack: 'a' }))).resource;
+    const d = (await c.delete('bgppeer', n('p2'))).resource;
+    const a = (await c.create(peer(n('p4'), '10.1.0.4', 65004))).resource;
+    await eventually('three events and a bookmark', () => changes(w.received).length >= 3 && w.received.some((x) => x.event!.type === EventType.EVENT_TYPE_BOOKMARK), 10_000);
+    w.cancel();
+    const seen = changes(w.received);
+    expect(seen.map((x) => x.replace(/ @\d+$/, ''))).toEqual([`MODIFIED ${n('p1')}`, `DELETED ${n('p2')}`, `ADDED ${n('p4')}`]);
+    const revs = seen.map((x) => Number(x.slice(x.lastIndexOf('@') + 1)));
+    expect([revs[0], revs[2]]).toEqual([rv(m), rv(a)]);
+    expect(revs[1]).toBeGreaterThan(revs[0]);
+    expect(revs[1]).toBeLessThan(revs[2]);
+    const modified = w.received.find((x) => x.event!.type === EventType.EVENT_TYPE_MODIFIED)!.event!;
+    expect(modified.previous!.kind?.$case === 'bgpPeer' && modified.previous!.kind.value.spec?.peerIP).toBe('10.1.0.1');
+    const deleted = w.received.find((x) => x.event!.type === EventType.EVENT_TYPE_DELETED)!.event!;
+    expect(deleted.object).toEqual(d);
+    const bookmark = w.received.find((x) => x.event!.type === EventType.EVENT_TYPE_BOOKMARK)!.event!;
+    expect(bookmark.revision).toBeGreaterThanOrEqual(rv(a));
+  });
+
+  it('lets exactly one of many updates with the same resourceVersion win, and one of many overlapping pools', async () => {
+    const { resource } = await c.create(peer(n('contended'), '10.9.9.9', 65000));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => c.update(withVersion(peer(n('contended'), '10.9.9.9', 65100 + i), metaOf(resource!).resourceVersion))),
+    );
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as { code: number }).code).toBe(status.FAILED_PRECONDITION);
+    const pools = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => c.create(pool(n(`race-${i}`), `172.20.0.0/${16 + i}`))));
+    expect(pools.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    for (const o of pools) if (o.status === 'rejected') expect((o.reason as { code: number }).code).toBe(status.INVALID_ARGUMENT);
+  });
+});
