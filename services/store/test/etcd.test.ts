@@ -118,7 +118,7 @@ describe('Calico\'s etcd layout', () => {
     expect(out.kvs).toHaveLength(5);
     out.kvs.forEach((kv, i) => {
       const value = JSON.parse(Buffer.from(kv.value, 'base64').toString('utf8')) as { metadata: Record<string, unknown> };
-      const expected = toManifestObject(got[i]) as { metadata: Record<string, unknown> };
+      const expected = toManifestObject(got[i]) as unknown as { metadata: Record<string, unknown> };
       delete expected.metadata.resourceVersion;
       expect(value).toEqual(expected);
       expect(value.metadata.resourceVersion).toBeUndefined();
