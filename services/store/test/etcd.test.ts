@@ -221,3 +221,150 @@ describe.each(['sqlite', 'etcd'] as const)('the same behaviour on %s', (datastor
     for (const o of pools) if (o.status === 'rejected') expect((o.reason as { code: number }).code).toBe(status.INVALID_ARGUMENT);
   });
 });
+
+describe('replicas over one etcd', () => {
+  let a: StoreClient;
+  let b: StoreClient;
+  let c3: StoreClient;
+
+  beforeAll(async () => {
+    const [sa, sb, sc] = await Promise.all([startEtcdStore(), startEtcdStore(), startEtcdStore()]);
+    a = client(sa);
+    b = client(sb);
+    c3 = client(sc);
+  }, 30_000);
+
+  it('serve the same data with the same revisions', async () => {
+    const { resource } = await a.create(peer('rep-1', '10.2.0.1', 65001));
+    const updated = (await b.update(withVersion(peer('rep-1', '10.2.0.2', 65001), metaOf(resource!).resourceVersion))).resource!;
+    for (const x of [a, b, c3]) expect((await x.get('bgppeer', 'rep-1')).resource).toEqual(updated);
+    const lists = await Promise.all([a, b, c3].map((x) => x.list('bgppeer')));
+    expect(lists[1].items).toEqual(lists[0].items);
+    expect(lists[2].items).toEqual(lists[0].items);
+    const infos = await Promise.all([a, b, c3].map((x) => x.info()));
+    expect(new Set(infos.map((i) => i.clusterGuid)).size).toBe(1);
+    expect(infos[0].clusterGuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('a Watch on one replica delivers every replica\'s writes, in revision order', async () => {
+    const from = (await a.list('bgppeer')).revision;
+    const w = c3.watch('bgppeer', from);
+    const written: number[] = [];
+    for (let i = 0; i < 6; i++) written.push(rv((await [a, b][i % 2].create(peer(`rep-w${i}`, '10.2.1.1', 65000))).resource));
+    await b.delete('bgppeer', 'rep-w0');
+    await eventually('7 events', () => changes(w.received).length >= 7);
+    w.cancel();
+    const seen = changes(w.received);
+    expect(seen.slice(0, 6)).toEqual(written.map((r, i) => `ADDED rep-w${i} @${r}`));
+    expect(seen[6]).toMatch(/^DELETED rep-w0 @\d+$/);
+  });
+
+  it('never let two racing writes both pass an in-use rule: a delete against the finalizer that guards it, overlapping pools', async () => {
+    for (let i = 0; i < 12; i++) {
+      const name = `rep-held-${i}`;
+      await a.create(pool(name, `10.70.${i}.0/24`));
+      const [del, fin] = await Promise.allSettled([a.delete('IPPool', name), b.addFinalizer('IPPool', name, 'ipam.tabby.io/allocations')]);
+      // Either the delete won (the finalizer finds nothing) or the finalizer did (the delete is refused): never both.
+      if (del.status === 'fulfilled') {
+        expect(fin.status).toBe('rejected');
+        expect((fin as PromiseRejectedResult).reason).toMatchObject({ code: status.NOT_FOUND });
+      } else {
+        expect(fin.status).toBe('fulfilled');
+        expect(del.reason).toMatchObject({ code: status.FAILED_PRECONDITION });
+        expect(metaOf((await c3.get('IPPool', name)).resource!).finalizers).toEqual(['ipam.tabby.io/allocations']);
+      }
+    }
+    for (let round = 0; round < 4; round++) {
+      const outcomes = await Promise.allSettled(
+        [a, b, c3, a, b, c3].map((x, i) => x.create(pool(`rep-race-${round}-${i}`, `172.${24 + round}.0.0/${16 + i}`))),
+      );
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as { code: number }).code).toBe(status.INVALID_ARGUMENT);
+    }
+  });
+
+  it('lets exactly one of racing updates with one resourceVersion win across replicas; the others get FAILED_PRECONDITION', async () => {
+    const { resource } = await a.create(peer('rep-contended', '10.2.2.2', 65000));
+    const version = metaOf(resource!).resourceVersion;
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 9 }, (_, i) => [a, b, c3][i % 3].update(withVersion(peer('rep-contended', '10.2.2.2', 65100 + i), version))),
+    );
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as { code: number }).code).toBe(status.FAILED_PRECONDITION);
+    // Writes without a precondition all land (a lost race is run again on fresh reads).
+    const labels = await Promise.all(Array.from({ length: 9 }, (_, i) => [a, b, c3][i % 3].apply(peer(`rep-free-${i % 3}`, '10.2.2.3', 65000 + i))));
+    expect(labels).toHaveLength(9);
+  });
+
+  it('after etcd compacted the revision a Watch asks for: OUT_OF_RANGE, then List and Watch from its revision miss nothing', async () => {
+    const old = (await a.list('bgppeer')).revision;
+    for (let i = 0; i < 5; i++) await b.create(peer(`rep-c${i}`, '10.2.3.1', 65000));
+    const now = (await a.list('bgppeer')).revision;
+    await etcd.etcdctl(['compaction', String(now)]);
+    const w = a.watch('bgppeer', old);
+    await eventually('the watch to fail', () => w.error);
+    expect(w.error!.code).toBe(status.OUT_OF_RANGE);
+    expect((w.error as { details?: string }).details).toBe(
+      `revision ${old} has been compacted (etcd keeps the history from revision ${now}); List again and watch from the revision the List returns`,
+    );
+    // The client's resync: List (which has every object the lost events made), then Watch from the List's revision.
+    const listed = await a.list('bgppeer');
+    expect(listed.items.map((r) => metaOf(r).name)).toEqual(expect.arrayContaining(['rep-c0', 'rep-c4']));
+    const again = a.watch('bgppeer', listed.revision);
+    const after = rv((await c3.create(peer('rep-c5', '10.2.3.1', 65000))).resource);
+    await eventually('the event after the resync', () => changes(again.received).length >= 1);
+    again.cancel();
+    expect(changes(again.received)).toEqual([`ADDED rep-c5 @${after}`]);
+  });
+});
+
+describe('faults', () => {
+  it('keeps every acknowledged write after kill -9 of a replica mid-load', async () => {
+    const s = await startEtcdStore();
+    const c = storeClient(s.address);
+    const acked: string[] = [];
+    let stop = false;
+    const writers = Array.from({ length: 16 }, async (_, w) => {
+      for (let i = 0; !stop; i++) {
+        try {
+          const name = `kill-${w}-${i}`;
+          await c.create(peer(name, '10.4.4.4', 1));
+          acked.push(name);
+        } catch {
+          return; // the replica died mid-call: this write was never acknowledged
+        }
+      }
+    });
+    await eventually('some acknowledged writes', () => acked.length >= 200, 30_000);
+    s.process.signal('SIGKILL');
+    stop = true;
+    await Promise.all(writers);
+    await s.process.exited();
+    c.close();
+    const keys = new Set(
+      (await etcd.etcdctl(['get', '--prefix', '/calico/resources/v3/projectcalico.org/bgppeers/kill-', '--keys-only']))
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((k) => k.slice(k.lastIndexOf('/') + 1)),
+    );
+    expect(acked.filter((n) => !keys.has(n))).toEqual([]);
+  }, 60_000);
+
+  it('answers UNAVAILABLE naming the etcd endpoints while etcd is down, and serves again when it is back', async () => {
+    const s = await startEtcdStore();
+    const c = client(s);
+    await c.create(peer('fault-before', '10.5.0.1', 65000));
+    const member = etcd.members[0];
+    await member.process.stop();
+    const write = await failure(c.create(peer('fault-during', '10.5.0.2', 65000)));
+    expect(write.code).toBe(status.UNAVAILABLE);
+    expect(write.details).toContain(`etcd at ${etcd.endpoints} is unavailable`);
+    const read = await failure(c.get('bgppeer', 'fault-before'));
+    expect(read.code).toBe(status.UNAVAILABLE);
+    expect(read.details).toContain(etcd.endpoints);
+    await etcd.restart(member);
+    await eventually('writes to work again', () => c.create(peer('fault-after', '10.5.0.3', 65000)).then(() => true, () => false), 20_000, 200);
+    expect(metaOf((await c.get('bgppeer', 'fault-before')).resource!).name).toBe('fault-before');
+    expect(await failure(c.get('bgppeer', 'fault-during'))).toMatchObject({ code: status.NOT_FOUND });
+  }, 60_000);
+});
