@@ -17,18 +17,23 @@ import {
   type ServiceMetrics,
 } from '@tabby/runtime';
 import { FollowedCluster } from './cluster.js';
-import { GroupCommitter } from './commit.js';
-import { openDatabase } from './database.js';
-import { IpamEngine, type BlockChange } from './engine.js';
+import { openDatabase, type Db } from './database.js';
+import type { BlockChange } from './engine.js';
+import { EtcdStorage, type EtcdConnection } from './etcd-storage.js';
 import { createIpamMetrics } from './ipam-metrics.js';
 import { publishBlockChanges } from './publisher.js';
 import { PoolFinalizers } from './pool-finalizers.js';
 import { ipamService } from './service.js';
+import { SqliteStorage } from './sqlite-storage.js';
+import type { IpamStorage } from './storage.js';
 import { Workloads } from './workloads.js';
 
 export interface IpamAppOptions {
   readonly listen: HostPort;
+  /** Where the SQLite database lives (the default datastore). */
   readonly dataDir: string;
+  /** Keep IPAM in etcd (Calico's layout) instead of SQLite. */
+  readonly etcd?: EtcdConnection | undefined;
   /** Address of tabby-store. */
   readonly store: string;
   /** How to dial the store (plaintext when absent); see `serviceDialTls`. */
@@ -56,7 +61,7 @@ export interface IpamApp {
 }
 
 /**
- * Starts tabby-ipam: opens (or shares) the database, follows IPPools and Nodes in the
+ * Starts tabby-ipam: opens (or shares) the datastore (SQLite, or etcd), follows IPPools and Nodes in the
  * store, finishes workload changes that a crashed process left half-done, and serves the
  * Ipam gRPC service with health, reflection and metrics. It serves only once the store has
  * been listed (until then health says NOT_SERVING).
@@ -64,33 +69,60 @@ export interface IpamApp {
 export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const log = opts.logger;
   const metrics = createIpamMetrics(opts.metrics.registry);
-  const db = openDatabase(opts.dataDir, componentLogger(log, 'database'));
   const storeClient = new ResourceStoreClient(opts.store, dialCredentials({ peer: 'tabby-store', address: opts.store, tls: opts.storeTls ?? {} }, log), CLIENT_CHANNEL_OPTIONS);
   const follower = new StoreFollower({ client: storeClient, kinds: ['IPPool', 'Node'], logger: componentLogger(log, 'follower') });
   const view = new FollowedCluster(follower);
 
   const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: 'tabby-ipam', logger: log });
   const eventBus = events.bus;
-  const committer = new GroupCommitter<BlockChange>(db, componentLogger(log, 'commit'), (changes) => {
+  const onCommit = (changes: BlockChange[]): void => {
     for (const c of changes) log.info({ block: c.block.cidr, node: c.block.node, type: c.type, revision: c.revision }, 'block affinity changed');
     if (eventBus) publishBlockChanges(eventBus, view, changes);
     finalizers.blocksChanged(changes);
-  }, 512, (ops, seconds) => {
-    metrics.batchOps.observe(ops);
-    metrics.commitSeconds.observe(seconds);
-  });
-  const engine = new IpamEngine({ db, view, strictAffinity: opts.strictAffinity, maxBlocksPerHost: opts.maxBlocksPerHost });
-  const workloads = new Workloads(db, engine, committer, storeClient, componentLogger(log, 'workloads'));
-  const finalizers = new PoolFinalizers({ follower, engine, store: storeClient, logger: componentLogger(log, 'finalizers') });
+  };
+  let db: Db | undefined;
+  let storage: IpamStorage;
+  try {
+    if (opts.etcd) {
+      storage = await EtcdStorage.open({
+        etcd: opts.etcd,
+        view,
+        logger: componentLogger(log, 'database'),
+        strictAffinity: opts.strictAffinity,
+        maxBlocksPerHost: opts.maxBlocksPerHost,
+        onCommit,
+      });
+    } else {
+      db = openDatabase(opts.dataDir, componentLogger(log, 'database'));
+      storage = new SqliteStorage({
+        db,
+        view,
+        logger: componentLogger(log, 'commit'),
+        strictAffinity: opts.strictAffinity,
+        maxBlocksPerHost: opts.maxBlocksPerHost,
+        onCommit,
+        onBatch: (ops, seconds) => {
+          metrics.batchOps.observe(ops);
+          metrics.commitSeconds.observe(seconds);
+        },
+      });
+    }
+  } catch (err) {
+    storeClient.close();
+    await events.close();
+    throw err;
+  }
+  const workloads = new Workloads(storage, storeClient, componentLogger(log, 'workloads'));
+  const finalizers = new PoolFinalizers({ follower, storage, store: storeClient, logger: componentLogger(log, 'finalizers') });
 
   // Blocks of a pool that no longer exists lose their affinity (empty ones go, others stay
   // without a node), whether the pool was deleted while we watched or while we were down.
   const releaseOrphanedBlocks = (): void => {
     const live = new Set(view.pools().map((p) => p.cidr.canonical));
-    const gone = new Set(engine.blocks().filter((b) => b.node !== null && !live.has(b.poolCidr)).map((b) => b.poolCidr));
+    const gone = new Set(storage.blocks().filter((b) => b.node !== null && !live.has(b.poolCidr)).map((b) => b.poolCidr));
     for (const cidr of gone) {
-      void committer
-        .run((tx) => engine.releasePoolAffinities(tx, cidr))
+      void storage
+        .releasePoolAffinities(cidr)
         .then((n) => {
           if (n > 0) log.info({ pool: cidr, blocks: n }, 'pool gone: block affinities released');
         })
@@ -115,8 +147,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     callLogLevel: opts.callLogLevel,
   });
   server.addService('tabby.v1.Ipam', IpamService, ipamService({
-    engine,
-    committer,
+    storage,
     view,
     store: storeClient,
     workloads,
@@ -133,12 +164,11 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     clearInterval(recovery);
     clearInterval(gauges);
     await follower.stop();
-    await workloads.stop();
     // The last commit first: the finalizer syncs it starts run while the database and the
     // store client are still open; none starts after.
-    committer.close();
+    await storage.close();
     await finalizers.close();
-    db.close();
+    db?.close();
     storeClient.close();
     await events.close();
     await metricsServer?.close();
@@ -147,7 +177,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     const port = await server.listen(opts.listen);
     metricsServer = await optionalMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
     await workloads.start();
-    log.info({ store: opts.store }, 'listing pools and nodes from the store');
+    log.info({ store: opts.store, datastore: storage.datastore }, 'listing pools and nodes from the store');
     await follower.start();
     log.info({ pools: view.pools().length, nodes: view.nodeNames().length }, 'following the store');
     releaseOrphanedBlocks();
@@ -167,7 +197,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
       metrics.allocations.reset();
       metrics.blocks.reset();
       for (const p of view.pools()) {
-        const u = engine.poolCounts(p.cidr.canonical);
+        const u = storage.poolCounts(p.cidr.canonical);
         metrics.allocations.set({ pool: p.name }, u.inUse);
         metrics.blocks.set({ pool: p.name }, u.blocks);
       }

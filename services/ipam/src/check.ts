@@ -1,9 +1,8 @@
 import { cidrContains, parseCIDR, parseIP } from '@tabby/api';
 import type { CheckProblem, CheckResponse, ResourceStoreClient } from '@tabby/proto';
 import { ServiceError, callUnary, isGrpcError } from '@tabby/runtime';
-import type { GroupCommitter } from './commit.js';
-import type { BlockChange, IpamEngine } from './engine.js';
 import type { ClusterView } from './pools.js';
+import type { IpamStorage } from './storage.js';
 import { workloadHandle, type Workloads } from './workloads.js';
 
 function problem(p: Partial<CheckProblem> & { kind: string; detail: string }): CheckProblem {
@@ -19,9 +18,9 @@ function problem(p: Partial<CheckProblem> & { kind: string; detail: string }): C
  */
 export async function runCheck(
   repair: boolean,
-  deps: { engine: IpamEngine; committer: GroupCommitter<BlockChange>; view: ClusterView; store: ResourceStoreClient; workloads: Workloads; leakGraceMs: number; now?: () => number },
+  deps: { storage: IpamStorage; view: ClusterView; store: ResourceStoreClient; workloads: Workloads; leakGraceMs: number; now?: () => number },
 ): Promise<CheckResponse> {
-  const { engine, committer, view, store, workloads } = deps;
+  const { storage, view, store, workloads } = deps;
   const now = (deps.now ?? Date.now)();
   const problems: CheckProblem[] = [];
 
@@ -63,7 +62,7 @@ export async function runCheck(
     }
   }
 
-  const allocations = engine.allocations();
+  const allocations = storage.allocations();
   const pending = new Set(workloads.orphanedIntents().map((i) => i.handle));
   const pools = view.pools();
   const leaked: string[] = [];
@@ -96,7 +95,7 @@ export async function runCheck(
     missing.push({ address, workload });
   }
   const nodes = new Set(view.nodeNames());
-  const blocks = engine.blocks();
+  const blocks = storage.blocks();
   const missingNodes = new Set<string>();
   for (const b of blocks) {
     if (b.node !== null && !nodes.has(b.node)) {
@@ -109,25 +108,23 @@ export async function runCheck(
     const released = new Set<string>();
     const reassigned = new Set<string>();
     const freedNodes = new Set<string>();
-    await committer.run((tx) => {
-      for (const addr of engine.releaseIPs(tx, leaked).released) released.add(addr);
-      for (const m of missing) {
-        const [ns, pod] = m.workload.split('/') as [string, string];
-        const ip = parseIP(m.address);
-        const pool = ip ? pools.find((p) => cidrContains(p.cidr, ip)) : undefined;
-        if (!pool || !parseCIDR(`${m.address}/${pool.blockSize}`)) continue;
-        try {
-          engine.assignIP(tx, m.address, workloadHandle(ns, pod), nodeOfUser.get(m.address) ?? '', { namespace: ns, pod });
-          reassigned.add(m.address);
-        } catch {
-          // e.g. the pool is disabled: leave it reported
-        }
+    for (const addr of (await storage.releaseIPs(leaked)).released) released.add(addr);
+    for (const m of missing) {
+      const [ns, pod] = m.workload.split('/') as [string, string];
+      const ip = parseIP(m.address);
+      const pool = ip ? pools.find((p) => cidrContains(p.cidr, ip)) : undefined;
+      if (!pool || !parseCIDR(`${m.address}/${pool.blockSize}`)) continue;
+      try {
+        await storage.assignIP(m.address, workloadHandle(ns, pod), nodeOfUser.get(m.address) ?? '', { namespace: ns, pod });
+        reassigned.add(m.address);
+      } catch {
+        // e.g. the pool is disabled: leave it reported
       }
-      for (const n of missingNodes) {
-        engine.releaseNodeAffinities(tx, n);
-        freedNodes.add(n);
-      }
-    });
+    }
+    for (const n of missingNodes) {
+      await storage.releaseNodeAffinities(n);
+      freedNodes.add(n);
+    }
     for (const p of problems) {
       if (p.kind === 'leaked-address' && released.has(p.address)) p.repaired = true;
       if (p.kind === 'missing-allocation' && reassigned.has(p.address)) p.repaired = true;

@@ -87,8 +87,8 @@ interface AllocationDbRow {
   block_pool_cidr: string;
 }
 
-const HOST_BITS: Record<IPFamily, number> = { 4: 32, 6: 128 };
-const familyName = (f: IPFamily): string => (f === 4 ? 'IPv4' : 'IPv6');
+export const HOST_BITS: Record<IPFamily, number> = { 4: 32, 6: 128 };
+export const familyName = (f: IPFamily): string => (f === 4 ? 'IPv4' : 'IPv6');
 
 /** FNV-1a 32-bit: the start of a node's walk over a pool's blocks (Calico seeds with FNV-32 of the host name). */
 export function fnv32a(text: string): number {
@@ -114,8 +114,36 @@ function addressOf(block: ParsedCIDR, ordinal: number): string {
   return formatIP(block.family, block.network + BigInt(ordinal));
 }
 
-function singleCidr(family: IPFamily, address: string): string {
+export function singleCidr(family: IPFamily, address: string): string {
   return `${address}/${HOST_BITS[family]}`;
+}
+
+/**
+ * The pools an assignment of `family` for `node` may use (Calico's rules): the pools named in
+ * `requested` (each must exist and be enabled), else the enabled, automatic pools whose
+ * nodeSelector matches the node and that allow Workload use. Throws the Calico-like error.
+ */
+export function poolsForAssign(view: ClusterView, family: IPFamily, node: string, requested: readonly string[] | undefined): PoolInfo[] {
+  const all = view.pools().filter((p) => p.cidr.family === family);
+  const enabled = all.filter((p) => !p.disabled);
+  if (requested && requested.length > 0) {
+    return requested.map((want) => {
+      const p = enabled.find((x) => x.name === want || x.cidr.canonical === want || x.cidr.canonical === parseCIDR(want)?.canonical);
+      if (!p) {
+        const known = all.find((x) => x.name === want || x.cidr.canonical === want);
+        throw new ServiceError('failed-precondition', `the given pool (${known ? known.cidr.canonical : want}) does not exist, or is not enabled`);
+      }
+      return p;
+    });
+  }
+  if (enabled.length === 0) throw new ServiceError('failed-precondition', `cannot find a qualified ippool: no enabled ${familyName(family)} IPPool`);
+  const labels = view.nodeLabels(node);
+  if (labels === undefined) throw new ServiceError('not-found', `node "${node}" does not exist: create its Node resource first`);
+  const selected = enabled.filter((p) => !p.manual && p.nodeSelector.matches(labels));
+  if (selected.length === 0) throw new ServiceError('failed-precondition', `no configured Calico pools for node ${node}`);
+  const usable = selected.filter((p) => p.allowedUses.includes('Workload'));
+  if (usable.length === 0) throw new ServiceError('failed-precondition', 'cannot find a qualified ippool, no pools match the required use (Workload)');
+  return usable;
 }
 
 /**
@@ -192,26 +220,7 @@ export class IpamEngine {
   // ---- pool choice ----
 
   private poolsFor(family: IPFamily, node: string, requested: readonly string[] | undefined): PoolInfo[] {
-    const all = this.opts.view.pools().filter((p) => p.cidr.family === family);
-    const enabled = all.filter((p) => !p.disabled);
-    if (requested && requested.length > 0) {
-      return requested.map((want) => {
-        const p = enabled.find((x) => x.name === want || x.cidr.canonical === want || x.cidr.canonical === parseCIDR(want)?.canonical);
-        if (!p) {
-          const known = all.find((x) => x.name === want || x.cidr.canonical === want);
-          throw new ServiceError('failed-precondition', `the given pool (${known ? known.cidr.canonical : want}) does not exist, or is not enabled`);
-        }
-        return p;
-      });
-    }
-    if (enabled.length === 0) throw new ServiceError('failed-precondition', `cannot find a qualified ippool: no enabled ${familyName(family)} IPPool`);
-    const labels = this.opts.view.nodeLabels(node);
-    if (labels === undefined) throw new ServiceError('not-found', `node "${node}" does not exist: create its Node resource first`);
-    const selected = enabled.filter((p) => !p.manual && p.nodeSelector.matches(labels));
-    if (selected.length === 0) throw new ServiceError('failed-precondition', `no configured Calico pools for node ${node}`);
-    const usable = selected.filter((p) => p.allowedUses.includes('Workload'));
-    if (usable.length === 0) throw new ServiceError('failed-precondition', 'cannot find a qualified ippool, no pools match the required use (Workload)');
-    return usable;
+    return poolsForAssign(this.opts.view, family, node, requested);
   }
 
   // ---- assignment ----
@@ -490,11 +499,11 @@ export class IpamEngine {
 }
 
 /** The least string greater than every string starting with `prefix` (its last character plus one). */
-function prefixEnd(prefix: string): string {
+export function prefixEnd(prefix: string): string {
   return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
-function parseAttributes(text: string): Record<string, string> {
+export function parseAttributes(text: string): Record<string, string> {
   try {
     const v = JSON.parse(text) as unknown;
     return v && typeof v === 'object' ? (v as Record<string, string>) : {};

@@ -8,8 +8,14 @@ export type { Allocation, AssignRequest, AssignResult, BlockChange, BlockRow, En
 export { GroupCommitter } from './commit.js';
 export type { TxContext } from './commit.js';
 export { SCHEMA_VERSION, openDatabase } from './database.js';
+export { DATASTORES } from './storage.js';
+export type { Datastore, IntentRecord, IpamStorage } from './storage.js';
+export { SqliteStorage } from './sqlite-storage.js';
+export type { SqliteStorageOptions } from './sqlite-storage.js';
+export { EtcdStorage } from './etcd-storage.js';
+export type { EtcdConnection, EtcdStorageOptions } from './etcd-storage.js';
 export { StaticClusterView, poolInfo } from './pools.js';
 export type { ClusterView, PoolInfo } from './pools.js';
 export { BLOCKS_SUBJECT } from './publisher.js';
 export { workloadHandle } from './workloads.js';
-export { ipamOptions } from './options.js';
+export { etcdConnection, ipamOptions } from './options.js';

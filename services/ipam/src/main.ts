@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { natsSecurity, runService, serviceDialTls } from '@tabby/runtime';
 import { startIpam } from './app.js';
-import { ipamOptions } from './options.js';
+import { etcdConnection, ipamOptions } from './options.js';
 import { IPAM_VERSION } from './version.js';
 
 await runService({
@@ -12,6 +12,7 @@ await runService({
     startIpam({
       listen: config.listen,
       dataDir: config.dataDir,
+      etcd: config.datastore === 'etcd' ? etcdConnection(config) : undefined,
       store: config.store,
       storeTls: serviceDialTls(config, { ca: config.storeTlsCa, cert: config.storeTlsCert, key: config.storeTlsKey }),
       natsUrl: config.nats,

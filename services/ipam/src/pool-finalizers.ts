@@ -3,7 +3,8 @@ import { BlockEventType, type ResourceStoreClient } from '@tabby/proto';
 import { status } from '@grpc/grpc-js';
 import { IPAM_ALLOCATIONS_FINALIZER, metaOf, parseCIDR } from '@tabby/api';
 import { callUnary, isGrpcError, type Logger } from '@tabby/runtime';
-import type { BlockChange, IpamEngine } from './engine.js';
+import type { BlockChange } from './engine.js';
+import type { IpamStorage } from './storage.js';
 
 const STORE_TIMEOUT_MS = 5_000;
 /** How long a call that claimed a pool's first block (or released its last) waits for the finalizer write. */
@@ -11,7 +12,8 @@ const CALL_WAIT_MS = 2_000;
 
 export interface PoolFinalizersOptions {
   readonly follower: StoreFollower;
-  readonly engine: IpamEngine;
+  /** Where block counts are read. */
+  readonly storage: Pick<IpamStorage, 'poolCounts'>;
   readonly store: ResourceStoreClient;
   readonly logger: Logger;
   /** Bound of {@link PoolFinalizers.awaitEdges}; default 2 s. */
@@ -71,7 +73,7 @@ export class PoolFinalizers {
       const done = this.enqueue(name, true);
       // A claim adds a block, a release removes one: walk from the count before this commit.
       const claims = list.filter((c) => c.type === BlockEventType.BLOCK_EVENT_TYPE_CLAIMED).length;
-      let blocks = Math.max(0, this.opts.engine.poolCounts(cidr).blocks - claims + (list.length - claims));
+      let blocks = Math.max(0, this.opts.storage.poolCounts(cidr).blocks - claims + (list.length - claims));
       for (const c of list) {
         const claimed = c.type === BlockEventType.BLOCK_EVENT_TYPE_CLAIMED;
         const edge = claimed ? blocks === 0 : blocks === 1;
@@ -175,7 +177,7 @@ export class PoolFinalizers {
     }
     const cidr = poolCidrOf(pool);
     if (!cidr) return;
-    const blocks = this.opts.engine.poolCounts(cidr).blocks;
+    const blocks = this.opts.storage.poolCounts(cidr).blocks;
     const want = blocks > 0;
     const meta = metaOf(pool);
     let has = meta.finalizers.includes(IPAM_ALLOCATIONS_FINALIZER);

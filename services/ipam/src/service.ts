@@ -2,15 +2,14 @@ import { cidrSize, parseCIDR } from '@tabby/api';
 import type { Block, IpamServer, PoolUtilization, ResourceStoreClient } from '@tabby/proto';
 import { ServiceError, type AsyncServiceImplementation } from '@tabby/runtime';
 import { runCheck } from './check.js';
-import type { GroupCommitter } from './commit.js';
-import type { BlockChange, BlockRow, IpamEngine } from './engine.js';
+import type { BlockChange, BlockRow } from './engine.js';
 import type { IpamMetrics } from './ipam-metrics.js';
 import type { ClusterView } from './pools.js';
+import type { IpamStorage } from './storage.js';
 import type { Workloads } from './workloads.js';
 
 export interface IpamServiceDeps {
-  readonly engine: IpamEngine;
-  readonly committer: GroupCommitter<BlockChange>;
+  readonly storage: IpamStorage;
   readonly view: ClusterView;
   readonly store: ResourceStoreClient;
   readonly workloads: Workloads;
@@ -51,7 +50,7 @@ function countOf(n: number, field: string): number {
  */
 export function ipamService(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServer> {
   const handlers = handlersOf(deps);
-  const { ready, committer, finalizersWritten } = deps;
+  const { ready, storage, finalizersWritten } = deps;
   if (!ready && !finalizersWritten) return handlers;
   const gated = {} as Record<string, unknown>;
   for (const [name, handler] of Object.entries(handlers) as [string, (req: unknown, call: unknown) => Promise<unknown>][]) {
@@ -61,7 +60,7 @@ export function ipamService(deps: IpamServiceDeps): AsyncServiceImplementation<I
       if (!written) return handler(req, call);
       const changes: BlockChange[] = [];
       try {
-        return await committer.collecting(changes, () => handler(req, call));
+        return await storage.collecting(changes, () => handler(req, call));
       } finally {
         // Also after a failure: a failed call may have claimed blocks (a partial workload add).
         await written(changes);
@@ -72,41 +71,39 @@ export function ipamService(deps: IpamServiceDeps): AsyncServiceImplementation<I
 }
 
 function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServer> {
-  const { engine, committer, view, metrics } = deps;
+  const { storage, view, metrics } = deps;
   return {
     autoAssign: async (req) => {
-      const r = await committer.run((tx) =>
-        engine.autoAssign(tx, {
-          node: req.node,
-          handle: req.handle,
-          numIpv4: countOf(req.numIpv4, 'numIpv4'),
-          numIpv6: countOf(req.numIpv6, 'numIpv6'),
-          ipv4Pools: req.ipv4Pools,
-          ipv6Pools: req.ipv6Pools,
-          attributes: req.attributes,
-        }),
-      );
+      const r = await storage.autoAssign({
+        node: req.node,
+        handle: req.handle,
+        numIpv4: countOf(req.numIpv4, 'numIpv4'),
+        numIpv6: countOf(req.numIpv6, 'numIpv6'),
+        ipv4Pools: req.ipv4Pools,
+        ipv6Pools: req.ipv6Pools,
+        attributes: req.attributes,
+      });
       if (!r.existing) metrics.assigned.inc(r.ipv4.length + r.ipv6.length);
       return { ipv4: r.ipv4, ipv6: r.ipv6, existing: r.existing };
     },
     assignIp: async (req) => {
-      const address = await committer.run((tx) => engine.assignIP(tx, req.address, req.handle, req.node, req.attributes));
+      const address = await storage.assignIP(req.address, req.handle, req.node, req.attributes);
       metrics.assigned.inc();
       return { address };
     },
     releaseIPs: async (req) => {
-      const r = await committer.run((tx) => engine.releaseIPs(tx, req.addresses, req.handle));
+      const r = await storage.releaseIPs(req.addresses, req.handle);
       metrics.released.inc(r.released.length);
       return r;
     },
     releaseByHandle: async (req) => {
       if (!req.handle) throw new ServiceError('invalid-argument', 'handle must be given');
-      const released = await committer.run((tx) => engine.releaseByHandle(tx, req.handle));
+      const released = await storage.releaseByHandle(req.handle);
       metrics.released.inc(released.length);
       return { released };
     },
     getAllocation: (req) => {
-      const a = engine.getAllocation(req.address);
+      const a = storage.getAllocation(req.address);
       if (!a) return Promise.resolve({ allocated: false, address: req.address, handle: '', attributes: {}, block: '', blockNode: '', pool: '', borrowed: false });
       const pool = view.pools().find((p) => p.cidr.canonical === a.blockPoolCidr);
       return Promise.resolve({
@@ -121,13 +118,13 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
       });
     },
     listBlocks: (req) => {
-      const revision = engine.blockRevision();
-      const borrowed = engine.borrowedCounts();
-      return Promise.resolve({ blocks: engine.blocks(req.node || undefined).map((b) => toProtoBlock(b, view, borrowed.get(b.cidr) ?? 0)), revision });
+      const revision = storage.blockRevision();
+      const borrowed = storage.borrowedCounts();
+      return Promise.resolve({ blocks: storage.blocks(req.node || undefined).map((b) => toProtoBlock(b, view, borrowed.get(b.cidr) ?? 0)), revision });
     },
     utilization: (req) => {
-      const blocks = engine.blocks();
-      const borrowed = engine.borrowedCounts();
+      const blocks = storage.blocks();
+      const borrowed = storage.borrowedCounts();
       const claimed = new Set<string>();
       const pools: PoolUtilization[] = view.pools().map((p) => {
         const mine = blocks.filter((b) => b.poolCidr === p.cidr.canonical);
@@ -178,7 +175,7 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
       }
       // The allocations first, then the journal: a change another ipam process commits in
       // between shows as pending (or is not listed at all), never as a settled allocation.
-      const listed = engine.allocationsMatching(req.node, req.handlePrefix);
+      const listed = storage.allocationsMatching(req.node, req.handlePrefix);
       const pending = deps.workloads.pendingHandles();
       const allocations = listed.map((a) => ({ address: a.address, handle: a.handle, node: a.node, attributes: a.attributes, block: a.block, pending: pending.has(a.handle) }));
       return Promise.resolve({ allocations });
@@ -191,7 +188,7 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
         if (!pool) throw new ServiceError('not-found', `IPPool ${req.name} is not known to IPAM`);
         cidr = pool.cidr.canonical;
       }
-      const u = engine.poolUse(cidr);
+      const u = storage.poolUse(cidr);
       return Promise.resolve({ allocations: u.inUse, blocks: u.blocks, workloads: u.workloads.slice(0, 100), workloadCount: u.workloads.length });
     },
   };

@@ -3,9 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { containerInterfaceName, metaOf, nameProblems, workloadEndpointName, workloadInterfaceName, wrap } from '@tabby/api';
 import { ObjectMeta, type ResourceStoreClient, type Resource, type WorkloadEndpoint } from '@tabby/proto';
 import { ServiceError, callUnary, isGrpcError, type Logger } from '@tabby/runtime';
-import type { GroupCommitter } from './commit.js';
-import type { Db } from './database.js';
-import type { BlockChange, IpamEngine } from './engine.js';
+import type { IntentRecord, IpamStorage } from './storage.js';
 
 /** The IPAM handle of a workload: one per workload, so release by handle is exact. */
 export function workloadHandle(namespace: string, name: string): string {
@@ -71,22 +69,8 @@ export interface WorkloadAddResult {
   readonly existing: boolean;
 }
 
-interface IntentRow {
-  handle: string;
-  op: 'add' | 'delete';
-  namespace: string;
-  name: string;
-  node: string;
-  owner: string;
-  created_at: number;
-  container_id: string;
-  endpoint: string;
-}
 
 const STORE_TIMEOUT_MS = 10_000;
-const HEARTBEAT_MS = 5_000;
-/** An owner whose heartbeat is older than this is taken for dead. */
-const OWNER_STALE_MS = 30_000;
 
 /** Test-only fault injection: TABBY_IPAM_FAILPOINT=after-assign kills the process between the two writes of WorkloadAdd. */
 function failpoint(name: string): void {
@@ -103,47 +87,16 @@ function failpoint(name: string): void {
  */
 export class Workloads {
   readonly instanceId = `${hostname()}:${process.pid}:${Date.now()}`;
-  private readonly s;
-  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly db: Db,
-    private readonly engine: IpamEngine,
-    private readonly committer: GroupCommitter<BlockChange>,
+    private readonly storage: IpamStorage,
     private readonly store: ResourceStoreClient,
     private readonly logger: Logger,
-  ) {
-    this.s = {
-      insertIntent: db.prepare<[string, string, string, string, string, string, number, string, string]>(
-        'INSERT OR REPLACE INTO intents (handle, op, namespace, name, node, owner, created_at, container_id, endpoint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ),
-      deleteIntent: db.prepare<[string, string]>('DELETE FROM intents WHERE handle = ? AND owner = ?'),
-      deleteIntentAny: db.prepare<[string]>('DELETE FROM intents WHERE handle = ?'),
-      intents: db.prepare<[], IntentRow>('SELECT * FROM intents ORDER BY created_at'),
-      intent: db.prepare<[string], IntentRow>('SELECT * FROM intents WHERE handle = ?'),
-      intentHandles: db.prepare<[], { handle: string }>('SELECT handle FROM intents'),
-      beat: db.prepare<[string, string, number, number]>('INSERT OR REPLACE INTO instances (id, host, pid, heartbeat) VALUES (?, ?, ?, ?)'),
-      instance: db.prepare<[string], { heartbeat: number; host: string; pid: number }>('SELECT heartbeat, host, pid FROM instances WHERE id = ?'),
-      dropInstance: db.prepare<[string]>('DELETE FROM instances WHERE id = ?'),
-      dropStale: db.prepare<[number]>('DELETE FROM instances WHERE heartbeat < ?'),
-    };
-  }
+  ) {}
 
-  /** Registers this process and keeps its heartbeat fresh. */
+  /** Registers this process as a live owner of intents. */
   async start(): Promise<void> {
-    const beat = (): Promise<void> =>
-      this.committer.run(() => {
-        this.s.beat.run(this.instanceId, hostname(), process.pid, Date.now());
-        this.s.dropStale.run(Date.now() - 10 * OWNER_STALE_MS);
-      });
-    await beat();
-    this.heartbeat = setInterval(() => void beat().catch((err: unknown) => this.logger.warn({ err }, 'heartbeat failed')), HEARTBEAT_MS);
-    this.heartbeat.unref();
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.heartbeat);
-    await this.committer.run(() => this.s.dropInstance.run(this.instanceId)).catch(() => undefined);
+    await this.storage.register(this.instanceId);
   }
 
   private endpointFor(input: WorkloadAddInput, ipNetworks: string[]): { resource: Resource; name: string; interfaceName: string } {
@@ -202,13 +155,9 @@ export class Workloads {
     const containerId = input.containerId ?? '';
     const endpoint = input.endpoint ?? '';
     const numIpv4 = input.numIpv4 === 0 && input.numIpv6 === 0 ? 1 : input.numIpv4;
-    const assigned = await this.committer.run((tx) => {
-      const pending = this.s.intent.get(handle);
-      if (pending && pending.owner !== this.instanceId && !this.ownerDead(pending.owner)) {
-        throw new ServiceError('conflict', `workload ${input.namespace}/${input.name} is being ${pending.op === 'add' ? 'added' : 'deleted'} by another request; retry`);
-      }
-      this.s.insertIntent.run(handle, 'add', input.namespace, input.name, input.node, this.instanceId, Date.now(), containerId, endpoint);
-      return this.engine.autoAssign(tx, {
+    const intent: IntentRecord = { handle, op: 'add', namespace: input.namespace, name: input.name, node: input.node, owner: this.instanceId, createdAt: Date.now(), containerId, endpoint };
+    const assigned = await this.storage.autoAssign(
+      {
         node: input.node,
         handle,
         numIpv4,
@@ -217,8 +166,9 @@ export class Workloads {
         ipv6Pools: input.ipv6Pools,
         // containerID and endpoint (CNI_CONTAINERID, CNI_IFNAME) let tabby-cni's GC tell its attachments apart.
         attributes: { namespace: input.namespace, pod: input.name, ...(containerId ? { containerID: containerId } : {}), ...(endpoint ? { endpoint } : {}) },
-      });
-    });
+      },
+      intent,
+    );
     failpoint('after-assign');
     const ipNetworks = [...assigned.ipv4, ...assigned.ipv6];
     let ep;
@@ -229,16 +179,13 @@ export class Workloads {
       // Undo: the endpoint is not written (or we cannot know), so give the addresses back
       // unless they were the workload's already.
       if (!assigned.existing) {
-        await this.committer
-          .run((tx) => {
-            this.engine.releaseByHandle(tx, handle);
-            this.s.deleteIntent.run(handle, this.instanceId);
-          })
+        await this.storage
+          .releaseByHandle(handle, { owner: this.instanceId })
           .catch((e: unknown) => this.logger.error({ err: e, handle }, 'cannot undo an assignment; recovery will'));
       }
       throw storeFailure(err, `cannot write WorkloadEndpoint for ${input.namespace}/${input.name}`);
     }
-    await this.committer.run(() => this.s.deleteIntent.run(handle, this.instanceId));
+    await this.storage.dropIntent(handle, this.instanceId);
     return { endpointName: ep.name, interfaceName: ep.interfaceName, ipNetworks, existing: assigned.existing };
   }
 
@@ -253,15 +200,11 @@ export class Workloads {
     const handle = input.handle || workloadHandle(namespace, name);
     checkHandle(handle);
     const filter: EndpointFilter = { containerId: input.containerId ?? '', endpoint: input.endpoint ?? '' };
-    const held = this.engine.allocationsOfHandle(handle);
+    const held = this.storage.allocationsOfHandle(handle);
     const node = held[0]?.node ?? '';
-    await this.committer.run(() => this.s.insertIntent.run(handle, 'delete', namespace, name, node, this.instanceId, Date.now(), filter.containerId, filter.endpoint));
+    await this.storage.putIntent({ handle, op: 'delete', namespace, name, node, owner: this.instanceId, createdAt: Date.now(), containerId: filter.containerId, endpoint: filter.endpoint });
     const found = await this.deleteEndpoints(namespace, name, filter);
-    const released = await this.committer.run((tx) => {
-      const r = this.engine.releaseByHandle(tx, handle);
-      this.s.deleteIntent.run(handle, this.instanceId);
-      return r;
-    });
+    const released = await this.storage.releaseByHandle(handle, { owner: this.instanceId });
     return { released, found: found || released.length > 0 };
   }
 
@@ -295,28 +238,14 @@ export class Workloads {
     return found;
   }
 
-  private ownerDead(owner: string): boolean {
-    if (owner === this.instanceId) return false;
-    const [host, pidText] = owner.split(':');
-    if (host === hostname()) {
-      try {
-        process.kill(Number(pidText), 0);
-      } catch {
-        return true;
-      }
-    }
-    const row = this.s.instance.get(owner);
-    return !row || Date.now() - row.heartbeat > OWNER_STALE_MS;
-  }
-
   /** Handles with a workload add or delete under way, or interrupted and awaiting {@link recover}. */
   pendingHandles(): Set<string> {
-    return new Set(this.s.intentHandles.all().map((r) => r.handle));
+    return new Set(this.storage.intents().map((r) => r.handle));
   }
 
   /** Intents whose owner is gone: what `ipam check` reports as pending workloads. */
-  orphanedIntents(): IntentRow[] {
-    return this.s.intents.all().filter((i) => this.ownerDead(i.owner));
+  orphanedIntents(): IntentRecord[] {
+    return this.storage.intents().filter((i) => this.storage.ownerDead(i.owner));
   }
 
   /**
@@ -330,21 +259,16 @@ export class Workloads {
     for (const intent of this.orphanedIntents()) {
       try {
         if (intent.op === 'add') {
-          const held = this.engine.allocationsOfHandle(intent.handle).map((a) => a.address);
-          const present = await this.endpointHolds(intent.namespace, intent.name, held, { containerId: intent.container_id, endpoint: intent.endpoint });
-          await this.committer.run((tx) => {
-            if (!present) this.engine.releaseByHandle(tx, intent.handle);
-            this.s.deleteIntentAny.run(intent.handle);
-          });
+          const held = this.storage.allocationsOfHandle(intent.handle).map((a) => a.address);
+          const present = await this.endpointHolds(intent.namespace, intent.name, held, { containerId: intent.containerId, endpoint: intent.endpoint });
+          if (present) await this.storage.dropIntent(intent.handle);
+          else await this.storage.releaseByHandle(intent.handle, {});
           if (present) completed++;
           else undone++;
           this.logger.info({ handle: intent.handle, owner: intent.owner, outcome: present ? 'kept' : 'released' }, 'recovered an interrupted workload add');
         } else {
-          await this.deleteEndpoints(intent.namespace, intent.name, { containerId: intent.container_id, endpoint: intent.endpoint });
-          await this.committer.run((tx) => {
-            this.engine.releaseByHandle(tx, intent.handle);
-            this.s.deleteIntentAny.run(intent.handle);
-          });
+          await this.deleteEndpoints(intent.namespace, intent.name, { containerId: intent.containerId, endpoint: intent.endpoint });
+          await this.storage.releaseByHandle(intent.handle, {});
           completed++;
           this.logger.info({ handle: intent.handle, owner: intent.owner }, 'completed an interrupted workload delete');
         }

@@ -1,0 +1,91 @@
+import { hostname } from 'node:os';
+import type { Allocation, AssignRequest, AssignResult, BlockChange, BlockRow } from './engine.js';
+
+/** The datastores tabby-ipam keeps blocks, affinities and handles in. */
+export const DATASTORES = ['sqlite', 'etcd'] as const;
+export type Datastore = (typeof DATASTORES)[number];
+
+/** A workload add or delete in progress (the journal that makes the two-store change safe). */
+export interface IntentRecord {
+  readonly handle: string;
+  readonly op: 'add' | 'delete';
+  readonly namespace: string;
+  readonly name: string;
+  readonly node: string;
+  /** The ipam process doing it ({@link IpamStorage.register}). */
+  readonly owner: string;
+  readonly createdAt: number;
+  readonly containerId: string;
+  readonly endpoint: string;
+}
+
+/**
+ * What the IPAM service needs of its datastore: Calico's blocks, affinities and handles, and
+ * the workload journal. Reads answer from what this process knows now (SQLite: the file;
+ * etcd: a copy kept by a watch, updated by this process's own commits before they are
+ * acknowledged). Every write is atomic and durable before its promise resolves, and the block
+ * changes it made reach the commit listener and the sinks of {@link collecting}. Several
+ * tabby-ipam processes may write one datastore at once: no address is ever handed out twice.
+ */
+export interface IpamStorage {
+  readonly datastore: Datastore;
+
+  /** Registers this process as a live owner of intents (kept alive until {@link close}). */
+  register(instanceId: string): Promise<void>;
+  /** Stops writing; pending writes finish first. */
+  close(): Promise<void>;
+  /** Runs `fn`; block changes committed by writes it starts are appended to `sink`. */
+  collecting<T>(sink: BlockChange[], fn: () => Promise<T>): Promise<T>;
+
+  // ---- reads ----
+  /** Revision of the last block change known. */
+  blockRevision(): number;
+  blocks(node?: string): BlockRow[];
+  borrowedCounts(): Map<string, number>;
+  poolCounts(poolCidr: string): { inUse: number; blocks: number };
+  poolUse(poolCidr: string): { inUse: number; blocks: number; workloads: string[] };
+  getAllocation(address: string): Allocation | undefined;
+  allocationsOfHandle(handle: string): Allocation[];
+  allocations(): Allocation[];
+  allocationsMatching(node: string, handlePrefix: string): Allocation[];
+  /** Workload changes in progress or interrupted. */
+  intents(): IntentRecord[];
+  /** True when `owner` (an instance id) is no longer alive. */
+  ownerDead(owner: string): boolean;
+
+  // ---- writes ----
+  /**
+   * Calico's AutoAssign. With `intent`: in the same transaction, refuses (conflict) while a
+   * live other owner has an intent for the handle, and records `intent`.
+   */
+  autoAssign(req: AssignRequest, intent?: IntentRecord): Promise<AssignResult>;
+  assignIP(address: string, handle: string, node: string, attributes?: Readonly<Record<string, string>>): Promise<string>;
+  releaseIPs(addresses: readonly string[], handle?: string): Promise<{ released: string[]; unallocated: string[] }>;
+  /** Releases a handle's addresses; with `dropIntent` also removes its intent (only `owner`'s when given) in the same transaction. */
+  releaseByHandle(handle: string, dropIntent?: { owner?: string }): Promise<string[]>;
+  releasePoolAffinities(poolCidr: string): Promise<number>;
+  releaseNodeAffinities(node: string): Promise<string[]>;
+  putIntent(intent: IntentRecord): Promise<void>;
+  /** Removes the handle's intent (only `owner`'s when given). */
+  dropIntent(handle: string, owner?: string): Promise<void>;
+}
+
+/** How long an owner's liveness record may go unrefreshed before it counts as dead. */
+export const OWNER_STALE_MS = 30_000;
+
+/**
+ * True when the instance `owner` (`host:pid:start`) is gone: on this host, its process no
+ * longer exists; elsewhere, `registered(owner)` says whether its liveness record is fresh.
+ */
+export function ownerGone(owner: string, self: string, registered: (owner: string) => boolean): boolean {
+  if (owner === self) return false;
+  const [host, pidText] = owner.split(':');
+  if (host === hostname()) {
+    try {
+      process.kill(Number(pidText), 0);
+    } catch {
+      return true;
+    }
+  }
+  return !registered(owner);
+}
