@@ -46,7 +46,7 @@ export interface EtcdStoreOptions {
 /** An etcd failure as the client sees it: UNAVAILABLE, naming the endpoints. */
 export function etcdUnavailable(endpoints: string, err: unknown, what: string): ServiceError {
   if (isReasonedError(err)) return err as ServiceError;
-  const message = (err instanceof Error ? err.message : String(err)).replace(/^\w*Error: /, '');
+  const message = errorText(err);
   return new ServiceError('unavailable', `${what}: etcd at ${endpoints} is unavailable (${message}); retry when it is back`, { cause: err });
 }
 
@@ -170,22 +170,24 @@ export class EtcdStore implements StoreBackend {
     this.timeoutMs = opts.callTimeoutMs ?? 5000;
     this.maxAttempts = opts.maxAttempts ?? 20;
     type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
-    // No retries and no circuit breaker inside the client: a write that timed out may have
-    // been committed, so only this class decides what is retried (on fresh reads, with compares).
-    const direct = (): Policy =>
-      ({
-        // async: a throwing fn becomes a rejection (etcd3's markFailed relies on that).
-        execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T) => fn({ signal: new AbortController().signal }),
-        onSuccess: () => ({ dispose: () => undefined }),
-        onFailure: () => ({ dispose: () => undefined }),
-      }) as unknown as Policy;
+    // No retries inside the client: a write that timed out may have been committed, so only
+    // this class decides what is retried (reads; writes that never reached etcd; writes on
+    // fresh reads after a lost compare). Each member gets a small circuit breaker that only
+    // counts failures to reach it (not etcd's own errors during an election), so calls skip
+    // a member that is down for a second at a time.
+    const direct = {
+      // async: a throwing fn becomes a rejection (etcd3's markFailed relies on that).
+      execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T) => fn({ signal: new AbortController().signal }),
+      onSuccess: () => ({ dispose: () => undefined }),
+      onFailure: () => ({ dispose: () => undefined }),
+    } as unknown as Policy;
     const timeout = this.timeoutMs;
     this.client = new Etcd3({
       hosts: [...opts.endpoints],
       credentials: opts.tls ? { rootCertificate: opts.tls.ca, privateKey: opts.tls.key, certChain: opts.tls.cert } : undefined,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
       grpcOptions: { 'grpc.max_reconnect_backoff_ms': 1000, 'grpc.initial_reconnect_backoff_ms': 100 },
-      faultHandling: { global: direct(), host: () => direct() },
+      faultHandling: { global: direct, host: () => memberBreaker() as unknown as Policy },
     });
   }
 
@@ -364,7 +366,7 @@ export class EtcdStore implements StoreBackend {
     });
   }
 
-  private commit(tx: EtcdTx): Promise<ITxnResponse> {
+  private async commit(tx: EtcdTx): Promise<ITxnResponse> {
     const compare: ICompare[] = [];
     for (const [key, rev] of tx.readKeys) compare.push({ key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: rev });
     for (const [kind, rev] of tx.readKinds) compare.push({ key: Buffer.from(guardKey(kind)), target: 'Mod', result: 'Equal', mod_revision: rev });
@@ -376,13 +378,26 @@ export class EtcdStore implements StoreBackend {
       else success.push({ request_delete_range: { key: Buffer.from(w.key) } });
     }
     for (const k of kinds) success.push({ request_put: { key: Buffer.from(guardKey(k)), value: Buffer.alloc(0) } });
-    return this.client.kv.txn({ compare, success, failure: [] }).catch((err: unknown) => {
-      throw new ServiceError(
-        'unavailable',
-        `etcd at ${this.endpointsText} did not confirm the write of ${tx.writes.map((w) => w.key).join(', ')} (${errorText(err)}); it was not acknowledged and may or may not have been stored: read it back before retrying`,
-        { cause: err },
-      );
-    });
+    const keys = tx.writes.map((w) => w.key).join(', ');
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw new ServiceError('unavailable', 'the store is shutting down');
+      try {
+        return await this.client.kv.txn({ compare, success, failure: [] });
+      } catch (err) {
+        // A transaction that never left this process is safe to send to another member;
+        // one that may have reached etcd is not (it may have been committed).
+        if (neverSent(err) && attempt <= this.opts.endpoints.length) {
+          this.log.debug({ err: errorText(err), attempt }, 'etcd member unreachable; sending the write to another');
+          continue;
+        }
+        if (neverSent(err)) throw etcdUnavailable(this.endpointsText, err, `cannot write ${keys}`);
+        throw new ServiceError(
+          'unavailable',
+          `etcd at ${this.endpointsText} did not confirm the write of ${keys} (${errorText(err)}); it was not acknowledged and may or may not have been stored: read it back before retrying`,
+          { cause: err },
+        );
+      }
+    }
   }
 
   /** After etcd committed: the resources get their resourceVersion, listeners the events. */
@@ -425,12 +440,17 @@ export class EtcdStore implements StoreBackend {
     return res.kvs.map((kv) => this.decode(kv.key.toString('utf8'), kv.value, Number(kv.mod_revision)));
   }
 
+  /** A read (idempotent): tried on each member in turn before it fails with UNAVAILABLE. */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new ServiceError('unavailable', 'the store is shutting down');
-    try {
-      return await fn();
-    } catch (err) {
-      throw etcdUnavailable(this.endpointsText, err, what);
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw new ServiceError('unavailable', 'the store is shutting down');
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt > this.opts.endpoints.length) throw etcdUnavailable(this.endpointsText, err, what);
+        this.log.debug({ err: errorText(err), attempt }, 'etcd read failed; trying again');
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
     }
   }
 
@@ -446,5 +466,41 @@ export class EtcdStore implements StoreBackend {
 }
 
 function errorText(err: unknown): string {
+  if (err instanceof MemberUnreachableError) return 'no member could be reached';
   return (err instanceof Error ? err.message : String(err)).replace(/^\w*Error: /, '');
+}
+
+/** A member's circuit is open: the call was not sent to it. */
+class MemberUnreachableError extends Error {
+  override readonly name = 'MemberUnreachableError';
+}
+
+/**
+ * etcd3's per-member policy: after two calls in a row that could not reach the member, calls
+ * skip it (MemberUnreachableError, so etcd3 tries the next member) for one second.
+ */
+function memberBreaker(): { execute<T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T): Promise<T>; onSuccess: () => { dispose(): void }; onFailure: () => { dispose(): void } } {
+  let failures = 0;
+  let openUntil = 0;
+  return {
+    execute: async (fn) => {
+      if (Date.now() < openUntil) throw new MemberUnreachableError('this etcd member could not be reached just now');
+      try {
+        const value = await fn({ signal: new AbortController().signal });
+        failures = 0;
+        return value;
+      } catch (err) {
+        if (neverSent(err) && ++failures >= 2) openUntil = Date.now() + 1000;
+        throw err;
+      }
+    },
+    onSuccess: () => ({ dispose: () => undefined }),
+    onFailure: () => ({ dispose: () => undefined }),
+  };
+}
+
+/** True for failures that happen before a call is sent: no connection to the member, or its circuit breaker open. */
+function neverSent(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err instanceof MemberUnreachableError || /No connection established|ECONNREFUSED|connection refused|Failed to connect/i.test(err.message);
 }

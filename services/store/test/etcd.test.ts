@@ -354,8 +354,15 @@ describe('faults', () => {
     const s = await startEtcdStore();
     const c = client(s);
     await c.create(peer('fault-before', '10.5.0.1', 65000));
+    const w = c.watch('bgppeer', (await c.list('bgppeer')).revision);
+    await c.create(peer('fault-watched', '10.5.0.4', 65000));
+    await eventually('the watch to deliver', () => changes(w.received).length > 0);
     const member = etcd.members[0];
     await member.process.stop();
+    // A watch cannot continue without etcd: it ends, and the client watches again from its last revision.
+    await eventually('the watch to end', () => w.error);
+    expect(w.error!.code).toBe(status.UNAVAILABLE);
+    expect((w.error as { details?: string }).details).toContain(`lost the watch on etcd at ${etcd.endpoints}`);
     const write = await failure(c.create(peer('fault-during', '10.5.0.2', 65000)));
     expect(write.code).toBe(status.UNAVAILABLE);
     expect(write.details).toContain(`etcd at ${etcd.endpoints} is unavailable`);
@@ -367,4 +374,37 @@ describe('faults', () => {
     expect(metaOf((await c.get('bgppeer', 'fault-before')).resource!).name).toBe('fault-before');
     expect(await failure(c.get('bgppeer', 'fault-during'))).toMatchObject({ code: status.NOT_FOUND });
   }, 60_000);
+});
+
+describe('a three-member etcd', () => {
+  it('keeps taking writes when its leader dies, and loses none it acknowledged', async () => {
+    const three = await startEtcdCluster(group, `${dir.path}/three`, { size: 3 });
+    const s = await startService(group, 'store', ['--listen', '127.0.0.1:0', '--datastore', 'etcd', '--etcd-endpoints', three.endpoints]);
+    const c = client(s);
+    const acked: string[] = [];
+    const failed: string[] = [];
+    let stop = false;
+    const writers = Array.from({ length: 8 }, async (_, w) => {
+      for (let i = 0; !stop; i++) {
+        const name = `ha-${w}-${i}`;
+        try {
+          await c.create(peer(name, '10.6.6.6', 1));
+          acked.push(name);
+        } catch (err) {
+          // Refused while the members elect a new leader: UNAVAILABLE, never another status.
+          expect((err as { code?: number }).code).toBe(status.UNAVAILABLE);
+          failed.push(name);
+        }
+      }
+    });
+    await eventually('writes before the leader dies', () => acked.length >= 100, 30_000);
+    const leader = await three.leader();
+    leader.process.signal('SIGKILL');
+    const before = acked.length;
+    await eventually('writes after the leader died', () => acked.length >= before + 100, 30_000);
+    stop = true;
+    await Promise.all(writers);
+    const listed = new Set((await c.list('bgppeer')).items.map((r) => metaOf(r).name));
+    expect(acked.filter((n) => !listed.has(n))).toEqual([]);
+  }, 90_000);
 });
