@@ -209,6 +209,7 @@ export class EtcdStorage implements IpamStorage {
   private readonly now: () => number;
   private instanceId = '';
   private lease: Lease | undefined;
+  private regranting = false;
   private closed = false;
 
   private constructor(private readonly opts: EtcdStorageOptions) {
@@ -298,18 +299,11 @@ export class EtcdStorage implements IpamStorage {
     await this.grant();
   }
 
+  /** A lease kept alive by the client, with this process's instance record on it. */
   private async grant(): Promise<void> {
     const lease = this.client.lease(INSTANCE_TTL_S, { autoKeepAlive: true });
     this.lease = lease;
-    lease.on('lost', (err) => {
-      if (this.closed) return;
-      this.opts.logger.warn({ err: err.message }, 'etcd lease of this ipam process lost; registering again');
-      const retry = (): void => {
-        if (this.closed) return;
-        this.grant().catch(() => setTimeout(retry, 1_000).unref());
-      };
-      retry();
-    });
+    lease.on('lost', (err) => this.leaseLost(lease, err));
     try {
       const value = JSON.stringify({ host: hostname(), pid: process.pid, started: new Date(this.now()).toISOString() });
       const res = await lease.put(instanceKey(this.instanceId)).value(value).exec();
@@ -317,6 +311,24 @@ export class EtcdStorage implements IpamStorage {
     } catch (err) {
       throw this.failure('cannot register this ipam process in etcd', err);
     }
+  }
+
+  /** The lease expired (etcd was out of reach too long): register again until it works, one attempt at a time. */
+  private leaseLost(lease: Lease, err: Error): void {
+    if (this.closed || this.lease !== lease || this.regranting) return;
+    this.regranting = true;
+    this.opts.logger.warn({ err: err.message }, 'etcd lease of this ipam process lost; registering again');
+    const retry = (): void => {
+      if (this.closed) return;
+      this.grant().then(
+        () => {
+          this.regranting = false;
+          this.opts.logger.info('ipam process registered in etcd again');
+        },
+        () => setTimeout(retry, 1_000).unref(),
+      );
+    };
+    retry();
   }
 
   async close(): Promise<void> {
