@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { metaOf, toManifestObject } from '@tabby/api';
-import { EventType, type Resource, type WatchResponse } from '@tabby/proto';
-import { ProcessGroup, eventually, startEtcdCluster, startService, tempDir, type EtcdCluster, type ServiceProcess } from '@tabby/harness';
+import { connect } from 'nats';
+import { EventType, ResourceEvent, type Resource, type WatchResponse } from '@tabby/proto';
+import { ProcessGroup, eventually, startEtcdCluster, startNats, startService, tempDir, type EtcdCluster, type ServiceProcess } from '@tabby/harness';
 import { WALKTHROUGH, one, peer, pool } from './fixtures.js';
 import { storeClient, type StoreClient } from './client.js';
 
@@ -315,6 +316,39 @@ describe('replicas over one etcd', () => {
     await eventually('the event after the resync', () => changes(again.received).length >= 1);
     again.cancel();
     expect(changes(again.received)).toEqual([`ADDED rep-c5 @${after}`]);
+  });
+});
+
+describe('NATS and flags', () => {
+  it('each replica publishes the events of its own commits', async () => {
+    const nats = await startNats(group, dir.path);
+    const nc = await connect({ servers: nats.url });
+    const events: ResourceEvent[] = [];
+    nc.subscribe('tabby.v1.resources.BGPPeer', { callback: (_e, msg) => events.push(ResourceEvent.decode(msg.data)) });
+    await nc.flush();
+    const [sa, sb] = await Promise.all([startEtcdStore(['--nats', nats.url]), startEtcdStore(['--nats', nats.url])]);
+    const [a, b] = [client(sa), client(sb)];
+    const r1 = rv((await a.create(peer('nats-a', '10.3.0.1', 65001))).resource);
+    const r2 = rv((await b.create(peer('nats-b', '10.3.0.2', 65002))).resource);
+    await eventually('two events', () => events.length >= 2);
+    expect(events.map((e) => [e.type, e.revision, metaOf(e.object!).name])).toEqual([
+      [EventType.EVENT_TYPE_ADDED, r1, 'nats-a'],
+      [EventType.EVENT_TYPE_ADDED, r2, 'nats-b'],
+    ]);
+    await nc.close();
+  });
+
+  it.each([
+    [['--datastore', 'etcd'], 'tabby-store: --datastore etcd needs --etcd-endpoints URL,URL,... (the client URLs of the etcd members, e.g. http://127.0.0.1:2379)\n'],
+    [['--datastore', 'etcd', '--etcd-endpoints', '127.0.0.1:2379'], 'tabby-store: invalid --etcd-endpoints "127.0.0.1:2379": expected http://HOST:PORT or https://HOST:PORT\n'],
+    [['--datastore', 'etcd', '--etcd-endpoints', 'https://127.0.0.1:2379'], "tabby-store: https:// --etcd-endpoints need --etcd-ca FILE (the CA of the etcd members' certificates)\n"],
+    [['--datastore', 'etcd', '--etcd-endpoints', 'https://127.0.0.1:2379', '--etcd-ca', '/nonexistent/ca.pem'], 'tabby-store: --etcd-ca /nonexistent/ca.pem: no such file\n'],
+    [['--datastore', 'mysql'], 'tabby-store: invalid --datastore "mysql": expected one of sqlite, etcd\n'],
+  ])('exits 2 with one line for %j', async (args, line) => {
+    const p = group.start('tabby-store-bad-etcd', process.execPath, [`${process.cwd()}/dist/main.js`, '--listen', '127.0.0.1:0', ...args]);
+    expect((await p.exited()).code).toBe(2);
+    // The last line is for the operator (a JSON log line of the failure may come before it).
+    expect(p.output().split('\n').slice(-2).join('\n')).toBe(line);
   });
 });
 
