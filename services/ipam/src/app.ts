@@ -91,6 +91,11 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
         strictAffinity: opts.strictAffinity,
         maxBlocksPerHost: opts.maxBlocksPerHost,
         onCommit,
+        onConflict: () => metrics.casConflicts.inc(),
+        onCommitted: (seconds) => {
+          metrics.batchOps.observe(1);
+          metrics.commitSeconds.observe(seconds);
+        },
       });
     } else {
       db = openDatabase(opts.dataDir, componentLogger(log, 'database'));

@@ -71,6 +71,10 @@ export interface EtcdStorageOptions {
   readonly maxAttempts?: number;
   /** Deadline of one etcd call (default 5 s). */
   readonly callTimeoutMs?: number;
+  /** Called for every transaction that lost a compare-and-swap race (it is then retried). */
+  readonly onConflict?: () => void;
+  /** Per committed transaction: seconds from its first read to its commit. */
+  readonly onCommitted?: (seconds: number) => void;
   /** Test hook: runs after a transaction's reads, before its commit. */
   readonly beforeCommit?: () => Promise<void>;
   readonly now?: () => number;
@@ -471,9 +475,9 @@ export class EtcdStorage implements IpamStorage {
 
   // ---- transactions ----
 
-  /** UNAVAILABLE naming the endpoints, for anything etcd (or the way to it) failed with. */
+  /** UNAVAILABLE naming the endpoints, for anything etcd (or the way to it) failed with; a bug stays itself (INTERNAL). */
   private failure(what: string, err: unknown): Error {
-    if (err instanceof ServiceError) return err;
+    if (err instanceof ServiceError || err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError) return err;
     const detail = err instanceof Error ? err.message : String(err);
     return new ServiceError('unavailable', `${what}: etcd at ${this.endpoints} is unreachable or failing (${detail})`, { cause: err });
   }
@@ -489,6 +493,7 @@ export class EtcdStorage implements IpamStorage {
       const max = this.opts.maxAttempts ?? 30;
       for (let attempt = 1; ; attempt++) {
         const tx = new EtcdTx(this.client);
+        const started = performance.now();
         let value: T;
         let done;
         let base = 0;
@@ -505,12 +510,14 @@ export class EtcdStorage implements IpamStorage {
           throw this.failure(`cannot ${what}`, err);
         }
         if (done) {
+          this.opts.onCommitted?.((performance.now() - started) / 1000);
           for (const [key, text] of done.written) {
             (key.startsWith(IPAM_PREFIX) ? this.ipam : this.tabby).applyOwn(key, text, done.revision);
           }
           this.committed(tx.changes.map((c, i) => ({ ...c, revision: base + i + 1 })));
           return value;
         }
+        this.opts.onConflict?.();
         if (attempt >= max) {
           throw new ServiceError('aborted', `cannot ${what}: lost ${attempt} compare-and-swap races in a row on etcd (other tabby-ipam replicas are changing the same blocks); retry the call`);
         }

@@ -11,6 +11,7 @@ export interface IpamMetrics {
   readonly recovered: Counter<'outcome'>;
   readonly batchOps: Histogram;
   readonly commitSeconds: Histogram;
+  readonly casConflicts: Counter;
 }
 
 export function createIpamMetrics(registry: Registry): IpamMetrics {
@@ -37,6 +38,11 @@ export function createIpamMetrics(registry: Registry): IpamMetrics {
       name: 'tabby_ipam_commit_seconds',
       help: 'Time to run and fsync one transaction',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    casConflicts: new Counter({
+      name: 'tabby_ipam_cas_conflicts_total',
+      help: 'etcd transactions that lost a compare-and-swap race and were read again (etcd datastore)',
       registers: [registry],
     }),
   };

@@ -32,12 +32,15 @@ export function etcdConnection(config: { etcdEndpoints?: string | undefined; etc
     .split(',')
     .map((e) => e.trim())
     .filter((e) => e !== '');
-  if (endpoints.length === 0) throw new ConfigError('--datastore etcd needs --etcd-endpoints URL,URL,... (e.g. http://127.0.0.1:2379)');
+  if (endpoints.length === 0) throw new ConfigError('--datastore etcd needs --etcd-endpoints URL,URL,... (the client URLs of the etcd members, e.g. http://127.0.0.1:2379)');
   for (const e of endpoints) {
-    if (!/^https?:\/\/[^/\s]+\/?$/.test(e)) throw new ConfigError(`invalid --etcd-endpoints ${JSON.stringify(e)}: want http://HOST:PORT or https://HOST:PORT`);
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(e)) throw new ConfigError(`invalid --etcd-endpoints ${JSON.stringify(e)}: expected http://HOST:PORT or https://HOST:PORT`);
   }
+  const tls = endpoints.filter((e) => e.startsWith('https://')).length;
+  if (tls > 0 && tls < endpoints.length) throw new ConfigError('--etcd-endpoints mixes http:// and https://: use one for every member');
+  if (tls > 0 && !config.etcdCa) throw new ConfigError("https:// --etcd-endpoints need --etcd-ca FILE (the CA of the etcd members' certificates)");
+  if (tls === 0 && config.etcdCa) throw new ConfigError('--etcd-ca is for https:// --etcd-endpoints');
   if ((config.etcdCert === undefined) !== (config.etcdKey === undefined)) throw new ConfigError('--etcd-cert and --etcd-key go together');
-  if (config.etcdCert && !config.etcdCa) throw new ConfigError('--etcd-cert needs --etcd-ca (TLS to etcd)');
   for (const [flag, file] of [
     ['--etcd-ca', config.etcdCa],
     ['--etcd-cert', config.etcdCert],

@@ -5,7 +5,7 @@
  */
 import { credentials, status } from '@grpc/grpc-js';
 import { formatIP, parseCIDR, parseManifest } from '@tabby/api';
-import { ProcessGroup, eventually, startEtcdCluster, startService, tempDir, type EtcdCluster, type ServiceProcess } from '@tabby/harness';
+import { ProcessGroup, eventually, serviceBin, startEtcdCluster, startService, tempDir, type EtcdCluster, type ServiceProcess } from '@tabby/harness';
 import { IpamClient, ResourceStoreClient, type Resource } from '@tabby/proto';
 import { callUnary, createLogger, isGrpcError } from '@tabby/runtime';
 import { mustParseSelector } from '@tabby/selector';
@@ -266,6 +266,7 @@ describe('tabby-ipam --datastore etcd', () => {
     const down = await startEtcdCluster(group, `${dir.path}/etcd-down`, { size: 1 });
     const s = await startStore('down', '10.73.0.0/16', ['d1']);
     const ipam = await startIpam(s, down.endpoints);
+    const other = await startIpam(s, down.endpoints);
     await add(ipam.client, 'before', 'd1');
     const member = down.members[0];
     await member.process.stop();
@@ -277,7 +278,28 @@ describe('tabby-ipam --datastore etcd', () => {
     expect(isGrpcError(err) && err.details).toContain(down.endpoints);
     await down.restart(member);
     await eventually('ipam to assign again', () => add(ipam.client, 'after', 'd1').then(() => true, () => undefined), 30_000, 250);
+    // The other replica's watch resumed: what this one writes now shows there too.
+    const later = await add(ipam.client, 'later', 'd1');
+    await eventually(
+      'the other replica to see the new allocation',
+      async () => (await call(other.client.getAllocation.bind(other.client), { address: later.ipNetworks[0] })).handle === 'workload:default/later' || undefined,
+      15_000,
+      100,
+    );
     await ipam.proc.process.stop();
+    await other.proc.process.stop();
+  });
+
+  it.each([
+    [['--datastore', 'etcd'], 'tabby-ipam: --datastore etcd needs --etcd-endpoints URL,URL,... (the client URLs of the etcd members, e.g. http://127.0.0.1:2379)\n'],
+    [['--datastore', 'etcd', '--etcd-endpoints', '127.0.0.1:2379'], 'tabby-ipam: invalid --etcd-endpoints "127.0.0.1:2379": expected http://HOST:PORT or https://HOST:PORT\n'],
+    [['--datastore', 'etcd', '--etcd-endpoints', 'https://127.0.0.1:2379'], "tabby-ipam: https:// --etcd-endpoints need --etcd-ca FILE (the CA of the etcd members' certificates)\n"],
+    [['--datastore', 'etcd', '--etcd-endpoints', 'https://127.0.0.1:2379', '--etcd-ca', '/nonexistent/ca.pem'], 'tabby-ipam: --etcd-ca /nonexistent/ca.pem: no such file\n'],
+    [['--datastore', 'mysql'], 'tabby-ipam: invalid --datastore "mysql": expected one of sqlite, etcd\n'],
+  ])('exits 2 with one line for %j', async (args, line) => {
+    const p = group.start('tabby-ipam-bad-etcd', process.execPath, [serviceBin('ipam'), '--listen', '127.0.0.1:0', ...args]);
+    expect((await p.exited()).code).toBe(2);
+    expect(p.output().split('\n').slice(-2).join('\n')).toBe(line);
   });
 
   it('a compare-and-swap that keeps losing is retried a bounded number of times, then ABORTED with a retry hint', async () => {
