@@ -1,4 +1,4 @@
-import { KINDS, metaOf, parseManifest, toManifestObject, type KindInfo, type KindName } from '@tabby/api';
+import { KINDS, metaOf, parseManifest, toManifestObject, wrap, type FieldType, type KindInfo, type KindName, type MessageSchema } from '@tabby/api';
 import type { Resource } from '@tabby/proto';
 import { ServiceError } from '@tabby/runtime';
 
@@ -79,6 +79,47 @@ export function encodeValue(resource: Resource): string {
   return JSON.stringify(manifest);
 }
 
+/** Times as the manifest decoder keeps them (RFC 3339 with milliseconds), in place. */
+function normaliseTimes(obj: Record<string, unknown>, schema: MessageSchema): void {
+  for (const field of schema.fields) {
+    const v = obj[field.json];
+    if (v === undefined || v === null) continue;
+    const fix = (value: unknown, type: FieldType): unknown => {
+      if (type.t === 'time' && typeof value === 'string') return new Date(value).toISOString();
+      if (type.t === 'message' && typeof value === 'object' && value !== null) normaliseTimes(value as Record<string, unknown>, type.schema);
+      if (type.t === 'list' && Array.isArray(value)) return value.map((x) => fix(x, type.of));
+      return value;
+    };
+    obj[field.json] = fix(v, field.type);
+  }
+}
+
+/**
+ * Fast path for values this store wrote: plain JSON into the protobuf object, accepted only
+ * if encoding it again gives the very same text (so it is exactly what the strict manifest
+ * decoder would make). Anything else (a value written by hand or by Calico, with its own key
+ * order or fields) goes through the strict decoder.
+ */
+function decodeCanonical(kind: KindInfo, text: string): Resource | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined; // not JSON: the strict decoder says what is wrong with it
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const { apiVersion, kind: kindName, ...fields } = parsed as Record<string, unknown>;
+  if (apiVersion !== 'projectcalico.org/v3' || kindName !== kind.kind) return undefined;
+  try {
+    const resource = wrap(kind, kind.fromPartial(fields));
+    if (encodeValue(resource) !== text) return undefined;
+    normaliseTimes(fields, kind.schema);
+    return wrap(kind, kind.fromPartial(fields));
+  } catch {
+    return undefined; // wrong types: the strict decoder names the field
+  }
+}
+
 /**
  * The resource stored at `key`, with resourceVersion set to the key's mod revision. A value
  * that is not a valid resource of the key's kind and name is reported as INTERNAL naming
@@ -87,7 +128,10 @@ export function encodeValue(resource: Resource): string {
 export function decodeValue(key: string, value: Buffer | string, modRevision: number): Resource {
   const at = parseKey(key);
   if (!at) throw new ServiceError('internal', `etcd key ${key} is not a resource key Tabby knows`);
-  const parsed = parseManifest(typeof value === 'string' ? value : value.toString('utf8'), { source: key });
+  const text = typeof value === 'string' ? value : value.toString('utf8');
+  const fast = decodeCanonical(at.kind, text);
+  if (fast) return checked(key, at, fast, modRevision);
+  const parsed = parseManifest(text);
   const problem =
     parsed.errors.length > 0
       ? parsed.errors.map((e) => e.message).join('; ')
@@ -97,7 +141,10 @@ export function decodeValue(key: string, value: Buffer | string, modRevision: nu
           ? `expected a ${at.kind.kind}, found a ${parsed.resources[0].kind.kind}`
           : undefined;
   if (problem !== undefined) throw new ServiceError('internal', `etcd key ${key} does not hold a valid ${at.kind.kind}: ${problem}`);
-  const resource = parsed.resources[0].resource;
+  return checked(key, at, parsed.resources[0].resource, modRevision);
+}
+
+function checked(key: string, at: { kind: KindInfo; namespace: string; name: string }, resource: Resource, modRevision: number): Resource {
   const m = metaOf(resource);
   if (m.name !== at.name || m.namespace !== at.namespace)
     throw new ServiceError('internal', `etcd key ${key} holds ${at.kind.kind} ${m.namespace ? `${m.namespace}/` : ''}${m.name}, not the object its key names`);
