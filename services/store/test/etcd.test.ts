@@ -8,7 +8,19 @@ import { status } from '@grpc/grpc-js';
 import { metaOf, toManifestObject } from '@tabby/api';
 import { connect } from 'nats';
 import { EventType, ResourceEvent, type Resource, type WatchResponse } from '@tabby/proto';
-import { ProcessGroup, eventually, startEtcdCluster, startNats, startService, tempDir, type EtcdCluster, type ServiceProcess } from '@tabby/harness';
+import {
+  ProcessGroup,
+  eventually,
+  freePort,
+  makeCerts,
+  requireTool,
+  startEtcdCluster,
+  startNats,
+  startService,
+  tempDir,
+  type EtcdCluster,
+  type ServiceProcess,
+} from '@tabby/harness';
 import { WALKTHROUGH, one, peer, pool } from './fixtures.js';
 import { storeClient, type StoreClient } from './client.js';
 
@@ -443,3 +455,31 @@ describe('a three-member etcd', () => {
     expect(acked.filter((n) => !listed.has(n))).toEqual([]);
   }, 90_000);
 });
+
+describe('TLS to etcd', () => {
+  it('talks to an etcd that requires client certificates, with --etcd-ca, --etcd-cert and --etcd-key; refuses a stranger\'s certificate', async () => {
+    const certs = makeCerts(dir.path);
+    const [clientPort, peerPort] = [await freePort(), await freePort()];
+    const url = `https://127.0.0.1:${clientPort}`;
+    const member = group.start('etcd-tls', requireTool('etcd', 'etcd-server'), [
+      '--name', 'tls1', '--data-dir', `${dir.path}/etcd-tls`,
+      '--listen-client-urls', url, '--advertise-client-urls', url,
+      '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
+      '--initial-cluster', `tls1=http://127.0.0.1:${peerPort}`,
+      '--cert-file', certs.serverCert, '--key-file', certs.serverKey, '--client-cert-auth', '--trusted-ca-file', certs.ca,
+    ]);
+    await member.waitForLine(/ready to serve client requests/, 30_000);
+    const s = await startEtcdStoreAt(url, ['--etcd-ca', certs.ca, '--etcd-cert', certs.clientCert, '--etcd-key', certs.clientKey]);
+    const c = client(s);
+    const { resource } = await c.create(peer('tls-peer', '10.7.0.1', 65000));
+    expect((await c.get('bgppeer', 'tls-peer')).resource).toEqual(resource);
+    const rogue = client(await startEtcdStoreAt(url, ['--etcd-ca', certs.ca, '--etcd-cert', certs.rogueCert, '--etcd-key', certs.rogueKey]));
+    const refused = await failure(rogue.get('bgppeer', 'tls-peer'));
+    expect(refused.code).toBe(status.UNAVAILABLE);
+    expect(refused.details).toContain(`etcd at ${url} is unavailable`);
+  }, 60_000);
+});
+
+async function startEtcdStoreAt(endpoints: string, extra: string[]): Promise<ServiceProcess> {
+  return startService(group, 'store', ['--listen', '127.0.0.1:0', '--datastore', 'etcd', '--etcd-endpoints', endpoints, ...extra]);
+}
