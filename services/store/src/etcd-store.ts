@@ -337,7 +337,7 @@ export class EtcdStore implements StoreBackend {
       if (attempt >= this.maxAttempts)
         throw new ServiceError(
           'aborted',
-          `the write of ${what} lost ${attempt} races in a row against other writers (another store replica changed what it read each time); nothing was written: retry`,
+          `the write of ${what} lost ${attempt} race${attempt === 1 ? '' : 's'} in a row against other writers (another store replica changed what it read each time); nothing was written: retry`,
         );
       this.log.debug({ keys: what, attempt }, 'write conflicted with another writer; running it again on fresh reads');
     }

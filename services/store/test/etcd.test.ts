@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
-import { metaOf, toManifestObject } from '@tabby/api';
+import { metaOf, mustFindKind, toManifestObject } from '@tabby/api';
+import { createLogger } from '@tabby/runtime';
+import { EtcdStore } from '../src/index.js';
 import { connect } from 'nats';
 import { EventType, ResourceEvent, type Resource, type WatchResponse } from '@tabby/proto';
 import {
@@ -328,6 +330,37 @@ describe('replicas over one etcd', () => {
     await eventually('the event after the resync', () => changes(again.received).length >= 1);
     again.cancel();
     expect(changes(again.received)).toEqual([`ADDED rep-c5 @${after}`]);
+  });
+});
+
+describe('lost races', () => {
+  it('runs a write that lost a race again on fresh reads, and gives up with ABORTED and a retry hint only after maxAttempts', async () => {
+    const logger = createLogger({ service: 'test', level: 'silent' });
+    const endpoints = etcd.endpoints.split(',');
+    const patient = [new EtcdStore({ endpoints, logger }), new EtcdStore({ endpoints, logger })];
+    const impatient = [new EtcdStore({ endpoints, logger, maxAttempts: 1 }), new EtcdStore({ endpoints, logger, maxAttempts: 1 })];
+    try {
+      await patient[0].create(peer('race-free', '10.8.0.1', 65000));
+      // Sixteen updates without a resourceVersion from two stores: every one lands, one after the other.
+      const all = await Promise.all(Array.from({ length: 16 }, (_, i) => patient[i % 2].update(peer('race-free', '10.8.0.1', 65100 + i))));
+      expect(new Set(all.map((r) => metaOf(r).resourceVersion)).size).toBe(16);
+      // With one attempt only, the losers say so.
+      const outcomes = await Promise.allSettled(Array.from({ length: 16 }, (_, i) => impatient[i % 2].update(peer('race-free', '10.8.0.1', 65200 + i))));
+      const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+      expect(lost.length).toBeGreaterThan(0);
+      for (const l of lost) {
+        expect((l.reason as { reason: string }).reason).toBe('aborted');
+        expect((l.reason as Error).message).toBe(
+          'the write of /calico/resources/v3/projectcalico.org/bgppeers/race-free lost 1 race in a row against other writers (another store replica changed what it read each time); nothing was written: retry',
+        );
+      }
+      const won = outcomes.filter((o) => o.status === 'fulfilled').length;
+      const final = await patient[1].get(mustFindKind('BGPPeer'), '', 'race-free');
+      expect(won).toBeGreaterThan(0);
+      expect(Number(metaOf(final).resourceVersion)).toBeGreaterThan(Number(metaOf(all[all.length - 1]).resourceVersion));
+    } finally {
+      for (const s of [...patient, ...impatient]) await s.close();
+    }
   });
 });
 
