@@ -399,6 +399,19 @@ describe('NATS and flags', () => {
 });
 
 describe('faults', () => {
+  it('ends watches with UNAVAILABLE on SIGTERM and exits 0', async () => {
+    const s = await startEtcdStore();
+    const c = storeClient(s.address);
+    const w = c.watch('', (await c.list('bgppeer')).revision);
+    await c.create(peer('sigterm-peer', '10.4.5.6', 1));
+    await eventually('the watch to deliver', () => changes(w.received).length > 0);
+    s.process.signal('SIGTERM');
+    expect(await s.process.exited()).toEqual({ code: 0, signal: null });
+    await eventually('the watch to end', () => w.error ?? (w.ended ? new Error('ended') : undefined));
+    expect(w.error?.code).toBe(status.UNAVAILABLE);
+    c.close();
+  });
+
   it('keeps every acknowledged write after kill -9 of a replica mid-load', async () => {
     const s = await startEtcdStore();
     const c = storeClient(s.address);
