@@ -11,7 +11,7 @@ export const storeOptions = {
   etcdCa: option.optionalString('PEM CA of the etcd members\' certificates: TLS to etcd', 'FILE'),
   etcdCert: option.optionalString('PEM client certificate for etcd (with --etcd-key)', 'FILE'),
   etcdKey: option.optionalString('PEM key of --etcd-cert', 'FILE'),
-  nats: option.optionalString('NATS server URL for resource events, e.g. nats://127.0.0.1:4222 (events off when empty)', 'URL'),
+  nats: option.optionalString('NATS server URL for resource events, or a NATS cluster\'s URLs comma-separated (nats://a:4222,nats://b:4222; reconnects to any of them); events off when empty', 'URL'),
   ...natsOptions,
   eventRetention: option.integer('committed events kept for Watch before compaction (sqlite)', 100_000, 1_000, 100_000_000),
   rpcLog: option.oneOf('log level of successful RPCs', 'info', ['info', 'debug'] as const),
