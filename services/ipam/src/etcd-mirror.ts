@@ -39,6 +39,11 @@ export class PrefixMirror {
     return this.kv.get(key)?.value;
   }
 
+  /** The value of a key with its mod revision, as far as this copy knows. */
+  entry(key: string): { readonly value: string; readonly mod: bigint } | undefined {
+    return this.kv.get(key);
+  }
+
   /** Applies a committed write of this process (`value` null: deleted) at its commit revision. */
   applyOwn(key: string, value: string | null, revision: bigint): void {
     // The watch has already delivered this revision (or a later one): nothing to add.

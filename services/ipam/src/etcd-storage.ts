@@ -85,10 +85,15 @@ const INSTANCE_TTL_S = 10;
 
 type PendingChange = { readonly type: BlockEventType; readonly block: BlockRow };
 
+/** Where a first attempt reads: this process's copy of the keys (value and mod revision). */
+type Snapshot = (key: string) => { readonly value: string; readonly mod: bigint } | undefined;
+
 /**
- * One attempt of a change: reads go to etcd (linearizable) and remember each key's mod
- * revision (0 when absent); writes are buffered. {@link commit} is one etcd transaction that
- * applies the writes only if none of the keys read has changed since (compare-and-swap).
+ * One attempt of a change: each key read remembers its mod revision (0 when absent); writes are
+ * buffered. {@link commit} is one etcd transaction that applies the writes only if none of the
+ * keys read has changed since (compare-and-swap). A first attempt reads from this process's
+ * copy of the keys (usually current: it holds this process's own writes at once); a stale read
+ * only makes the commit fail, and the retry reads from etcd itself.
  */
 class EtcdTx {
   private readonly reads = new Map<string, string>();
@@ -97,18 +102,33 @@ class EtcdTx {
   private readonly deletes = new Set<string>();
   readonly changes: PendingChange[] = [];
 
-  constructor(private readonly client: Etcd3) {}
+  constructor(
+    private readonly client: Etcd3,
+    private readonly snapshot?: Snapshot,
+  ) {}
 
   async read<T>(key: string, parse: (key: string, text: string) => T): Promise<T | undefined> {
     if (this.deletes.has(key)) return undefined;
     if (this.puts.has(key)) return this.puts.get(key) as T;
     if (this.values.has(key)) return this.values.get(key) as T | undefined;
-    const res = await this.client.kv.range({ key: Buffer.from(key) });
-    const kv = res.kvs[0];
-    const value = kv ? parse(key, kv.value.toString()) : undefined;
-    this.reads.set(key, kv ? kv.mod_revision : '0');
+    let text: string | undefined;
+    let mod = '0';
+    if (this.snapshot) {
+      const e = this.snapshot(key);
+      if (e) [text, mod] = [e.value, String(e.mod)];
+    } else {
+      const kv = (await this.client.kv.range({ key: Buffer.from(key) })).kvs[0];
+      if (kv) [text, mod] = [kv.value.toString(), kv.mod_revision];
+    }
+    const value = text === undefined ? undefined : parse(key, text);
+    this.reads.set(key, mod);
     this.values.set(key, value);
     return value;
+  }
+
+  /** Keys were read: the answer depends on them (a read-only attempt from the copy is checked by a commit). */
+  get readSome(): boolean {
+    return this.reads.size > 0;
   }
 
   /** Keys under a prefix (not guarded: a key added meanwhile does not fail the commit). */
@@ -208,6 +228,7 @@ export class EtcdStorage implements IpamStorage {
   private readonly ipam: PrefixMirror;
   private readonly tabby: PrefixMirror;
   private readonly locks = new KeyedLocks();
+  private readonly snapshot: Snapshot = (key) => (key.startsWith(IPAM_PREFIX) ? this.ipam : this.tabby).entry(key);
   private readonly sinks = new AsyncLocalStorage<BlockChange[]>();
   private readonly endpoints: string;
   private readonly now: () => number;
@@ -492,28 +513,37 @@ export class EtcdStorage implements IpamStorage {
     try {
       const max = this.opts.maxAttempts ?? 30;
       for (let attempt = 1; ; attempt++) {
-        const tx = new EtcdTx(this.client);
+        const fromCopy = attempt === 1;
+        const tx = new EtcdTx(this.client, fromCopy ? this.snapshot : undefined);
         const started = performance.now();
         let value: T;
         let done;
         let base = 0;
+        let unlockRevision: (() => void) | undefined;
         try {
           value = await fn(tx);
-          if (tx.writes === 0) return value;
+          if (tx.writes === 0 && !(fromCopy && tx.readSome)) return value;
           if (tx.changes.length > 0) {
+            // One block-changing commit of this process at a time: they all raise the revision.
+            unlockRevision = await this.locks.acquire([BLOCK_REVISION_KEY]);
             base = (await tx.read(BLOCK_REVISION_KEY, (k, t) => parseJson<number>(k, t))) ?? 0;
             tx.put(BLOCK_REVISION_KEY, base + tx.changes.length);
           }
           await this.opts.beforeCommit?.();
+          // A read-only attempt from the copy commits its compares alone: they confirm what it read.
           done = await tx.commit();
+          if (done) {
+            this.opts.onCommitted?.((performance.now() - started) / 1000);
+            for (const [key, text] of done.written) {
+              (key.startsWith(IPAM_PREFIX) ? this.ipam : this.tabby).applyOwn(key, text, done.revision);
+            }
+          }
         } catch (err) {
           throw this.failure(`cannot ${what}`, err);
+        } finally {
+          unlockRevision?.();
         }
         if (done) {
-          this.opts.onCommitted?.((performance.now() - started) / 1000);
-          for (const [key, text] of done.written) {
-            (key.startsWith(IPAM_PREFIX) ? this.ipam : this.tabby).applyOwn(key, text, done.revision);
-          }
           this.committed(tx.changes.map((c, i) => ({ ...c, revision: base + i + 1 })));
           return value;
         }
