@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 const BENCHES = [
   { name: 'store', file: 'store.js', flags: [] },
   { name: 'ipam', file: 'ipam.js', flags: [] },
+  { name: 'ipam-etcd', file: 'ipam-etcd.js', flags: [] },
   { name: 'codec', file: 'bgp-codec.js', flags: [] },
   { name: 'bgp', file: 'bgp.js', flags: ['--expose-gc'] },
   { name: 'topology', file: 'topology.js', flags: [] },
