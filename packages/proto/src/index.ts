@@ -169,3 +169,24 @@ export {
   RoutesResponse,
 } from './gen/tabby/v1/agent.js';
 export type { AgentServer } from './gen/tabby/v1/agent.js';
+export {
+  DatastoreClient,
+  DatastoreCount,
+  DatastoreExportRequest,
+  DatastoreExportResponse,
+  DatastoreImportRequest,
+  DatastoreImportResponse,
+  DatastoreRecord,
+  DatastoreService,
+  DatastoreSetLockRequest,
+  DatastoreSetLockResponse,
+  DatastoreStatusRequest,
+  DatastoreStatusResponse,
+  EtcdMember,
+  IpamAffinityRecord,
+  IpamAttribute,
+  IpamBlockRecord,
+  IpamConfigRecord,
+  IpamHandleRecord,
+} from './gen/tabby/v1/datastore.js';
+export type { DatastoreServer } from './gen/tabby/v1/datastore.js';
