@@ -3,7 +3,7 @@
  * CRUD round trips, errors and their statuses, Watch across reconnects and restarts,
  * NATS events, concurrent writers, kill -9 durability, reflection and health, shutdown.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { connect, type NatsConnection } from 'nats';
 import { metaOf, parseManifest, toManifestObject, toYAML } from '@tabby/api';
@@ -360,7 +360,11 @@ describe('finalizers', () => {
     // Forced: deleted, and the response says what was overridden.
     const forced = await client.delete('IPPool', 'held', '', '', true);
     expect(forced.overriddenFinalizers).toEqual(['ipam.tabby.io/allocations']);
-    expect(store.process.output()).toMatch(/"resource":"IPPool\(held\)","finalizers":\["ipam\.tabby\.io\/allocations"\].*"msg":"forced delete: finalizers overridden"/);
+    // The log line is written by the store process; it reaches our pipe a moment after the reply.
+    await vi.waitFor(
+      () => expect(store.process.output()).toMatch(/"resource":"IPPool\(held\)","finalizers":\["ipam\.tabby\.io\/allocations"\].*"msg":"forced delete: finalizers overridden"/),
+      { timeout: 5_000, interval: 50 },
+    );
     expect(await failure(client.get('IPPool', 'held'))).toMatchObject({ code: status.NOT_FOUND });
     // Without finalizers, nothing to override.
     await client.create(pool('free', '172.30.0.0/16'));
