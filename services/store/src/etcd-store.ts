@@ -61,11 +61,27 @@ class NeedRead extends Error {
   }
 }
 
-/** What a write attempt has read from etcd so far (each at some revision; the commit compares them). */
+/**
+ * What a write attempt has read so far (each at some revision; the commit compares them). A
+ * `guessed` object was not read from etcd for this write: it is this replica's last decoded
+ * copy of the key, or "absent" for a key it has not seen (what a create expects). The commit's
+ * compares check a guess as they check a read, so a write that commits on a guess is exactly
+ * as safe; a write that would fail or change nothing on a guess reads the key first.
+ */
 class Snapshot {
-  readonly objects = new Map<string, { modRevision: number; object: StoredObject | undefined }>();
+  readonly objects = new Map<string, { modRevision: number; object: StoredObject | undefined; guessed: boolean }>();
   readonly kinds = new Map<KindName, { guardRevision: number; objects: Resource[] }>();
+
+  /** The guessed keys `tx` read. */
+  guessesRead(tx: EtcdTx): string[] {
+    const out: string[] = [];
+    for (const key of tx.readKeys.keys()) if (this.objects.get(key)?.guessed) out.push(key);
+    return out;
+  }
 }
+
+/** A signal that never aborts, for etcd3's fault-handling policies (one object, not one per call). */
+const NEVER_ABORTED = new AbortController().signal;
 
 interface PendingPut {
   readonly op: 'put';
@@ -177,7 +193,7 @@ export class EtcdStore implements StoreBackend {
     // a member that is down for a second at a time.
     const direct = {
       // async: a throwing fn becomes a rejection (etcd3's markFailed relies on that).
-      execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T) => fn({ signal: new AbortController().signal }),
+      execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T) => fn({ signal: NEVER_ABORTED }),
       onSuccess: () => ({ dispose: () => undefined }),
       onFailure: () => ({ dispose: () => undefined }),
     } as unknown as Policy;
@@ -297,14 +313,16 @@ export class EtcdStore implements StoreBackend {
   }
 
   /**
-   * Runs a write as an optimistic etcd transaction: reads (fetched on demand), then one
-   * Txn that compares every read and applies the writes. When another writer changed
-   * something it read, it runs again on fresh reads; ABORTED after `maxAttempts`.
+   * Runs a write as an optimistic etcd transaction: one Txn that compares every read and
+   * applies the writes, its failure branch reading back what was compared. The object a write
+   * names is guessed (this replica's decoded copy, or absent), so a create or an update of a
+   * known object is one round trip; the kinds a rule reads whole are fetched first. When the
+   * compares fail, the write runs again on what the failure branch read (a wrong guess is not
+   * a lost race); ABORTED after `maxAttempts` lost races.
    */
   private async write<T>(op: WriteOp<T>, input: Resource | undefined, keys: string[] = []): Promise<T> {
     if (this.closed) throw new ServiceError('unavailable', 'the store is shutting down');
     const started = process.hrtime.bigint();
-    // Prefetch what the operation will read: its own key and the kinds its rules read whole.
     let kinds: KindInfo[] = [];
     if (input?.kind) {
       const k = kindOf(input);
@@ -312,26 +330,23 @@ export class EtcdStore implements StoreBackend {
       keys = [resourceKey(k, m.namespace, m.name)];
       kinds = crossResourceKinds(input).map(kindNamed);
     }
-    for (let attempt = 1; ; attempt++) {
-      const snap = new Snapshot();
-      await this.fetch(snap, keys, kinds);
-      let tx: EtcdTx;
-      let value: T;
-      for (;;) {
-        tx = new EtcdTx(snap);
-        try {
-          value = op(tx);
-          break;
-        } catch (err) {
-          if (!(err instanceof NeedRead)) throw err;
-          await this.fetch(snap, err.keys, err.kinds);
-        }
-      }
+    let snap = new Snapshot();
+    for (const key of keys) this.guess(snap, key);
+    // Fetch the kinds the operation's rules read whole (IPPool overlaps, a BGPPeer's filters).
+    if (kinds.length > 0) await this.fetch(snap, [], kinds);
+    for (let attempt = 1; ; ) {
+      const { tx, value } = await this.run(op, snap);
       if (tx.writes.length === 0) return value;
       const res = await this.commit(tx);
       if (res.succeeded) {
         this.committed(tx, Number(res.header.revision), started);
         return value;
+      }
+      const guessed = snap.guessesRead(tx).length > 0;
+      snap = this.failureReads(tx, res);
+      if (guessed) {
+        this.log.debug({ keys: tx.writes.map((w) => w.key).join(', ') }, 'write guessed a value that had changed; running it again on what etcd holds');
+        continue;
       }
       const what = tx.writes.map((w) => w.key).join(', ');
       if (attempt >= this.maxAttempts)
@@ -340,7 +355,62 @@ export class EtcdStore implements StoreBackend {
           `the write of ${what} lost ${attempt} race${attempt === 1 ? '' : 's'} in a row against other writers (another store replica changed what it read each time); nothing was written: retry`,
         );
       this.log.debug({ keys: what, attempt }, 'write conflicted with another writer; running it again on fresh reads');
+      attempt++;
     }
+  }
+
+  /** Runs the operation on the snapshot, fetching what it reads that the snapshot lacks. */
+  private async run<T>(op: WriteOp<T>, snap: Snapshot): Promise<{ tx: EtcdTx; value: T }> {
+    for (;;) {
+      const tx = new EtcdTx(snap);
+      let value: T;
+      try {
+        value = op(tx);
+      } catch (err) {
+        if (err instanceof NeedRead) {
+          await this.fetch(snap, err.keys, err.kinds);
+          continue;
+        }
+        // An error must not rest on a guess: read the guessed keys and run it again.
+        if (!(await this.readGuesses(snap, tx))) throw err;
+        continue;
+      }
+      // Nor must an answer that no commit will confirm (nothing to write).
+      if (tx.writes.length === 0 && (await this.readGuesses(snap, tx))) continue;
+      return { tx, value };
+    }
+  }
+
+  /** Replaces the guesses `tx` read by reads from etcd; false when it read none. */
+  private async readGuesses(snap: Snapshot, tx: EtcdTx): Promise<boolean> {
+    const guesses = snap.guessesRead(tx);
+    if (guesses.length === 0) return false;
+    for (const key of guesses) snap.objects.delete(key);
+    await this.fetch(snap, guesses, []);
+    return true;
+  }
+
+  /** Puts a guess of `key` into the snapshot: this replica's decoded copy, or absent. */
+  private guess(snap: Snapshot, key: string): void {
+    const hit = this.decoded.get(key);
+    snap.objects.set(key, hit ? { modRevision: hit.revision, object: { ...hit, resource: structuredClone(hit.resource) }, guessed: true } : { modRevision: 0, object: undefined, guessed: true });
+  }
+
+  /** The reads of a commit's failure branch (what its compares checked, at the revision they failed): the next attempt's snapshot. */
+  private failureReads(tx: EtcdTx, res: ITxnResponse): Snapshot {
+    const snap = new Snapshot();
+    let i = 0;
+    for (const key of tx.readKeys.keys()) {
+      const kv = res.responses[i++].response_range.kvs[0];
+      const rev = kv ? Number(kv.mod_revision) : 0;
+      snap.objects.set(key, { modRevision: rev, object: kv ? this.decode(key, kv.value, rev) : undefined, guessed: false });
+    }
+    for (const kind of tx.readKinds.keys()) {
+      const range = res.responses[i++].response_range;
+      const guard = res.responses[i++].response_range.kvs[0];
+      snap.kinds.set(kind.kind, { guardRevision: guard ? Number(guard.mod_revision) : 0, objects: this.decodeAll(range).map((o) => o.resource) });
+    }
+    return snap;
   }
 
   /** Reads keys and whole kinds (each kind with its guard key) in one etcd transaction: one revision for all. */
@@ -357,7 +427,7 @@ export class EtcdStore implements StoreBackend {
     wantKeys.forEach((key, i) => {
       const kv = res.responses[i].response_range.kvs[0];
       const rev = kv ? Number(kv.mod_revision) : 0;
-      snap.objects.set(key, { modRevision: rev, object: kv ? this.decode(key, kv.value, rev) : undefined });
+      snap.objects.set(key, { modRevision: rev, object: kv ? this.decode(key, kv.value, rev) : undefined, guessed: false });
     });
     wantKinds.forEach((k, i) => {
       const range = res.responses[wantKeys.length + 2 * i].response_range;
@@ -368,8 +438,19 @@ export class EtcdStore implements StoreBackend {
 
   private async commit(tx: EtcdTx): Promise<ITxnResponse> {
     const compare: ICompare[] = [];
-    for (const [key, rev] of tx.readKeys) compare.push({ key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: rev });
-    for (const [kind, rev] of tx.readKinds) compare.push({ key: Buffer.from(guardKey(kind)), target: 'Mod', result: 'Equal', mod_revision: rev });
+    // When a compare fails, the failure branch reads what the compares checked (see failureReads).
+    const failure: IRequestOp[] = [];
+    for (const [key, rev] of tx.readKeys) {
+      const k = Buffer.from(key);
+      compare.push({ key: k, target: 'Mod', result: 'Equal', mod_revision: rev });
+      failure.push({ request_range: { key: k } });
+    }
+    for (const [kind, rev] of tx.readKinds) {
+      const guard = Buffer.from(guardKey(kind));
+      const prefix = Buffer.from(kindPrefix(kind));
+      compare.push({ key: guard, target: 'Mod', result: 'Equal', mod_revision: rev });
+      failure.push({ request_range: { key: prefix, range_end: prefixEnd(prefix) } }, { request_range: { key: guard } });
+    }
     const success: IRequestOp[] = [];
     const kinds = new Set<KindInfo>();
     for (const w of tx.writes) {
@@ -382,7 +463,7 @@ export class EtcdStore implements StoreBackend {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new ServiceError('unavailable', 'the store is shutting down');
       try {
-        return await this.client.kv.txn({ compare, success, failure: [] });
+        return await this.client.kv.txn({ compare, success, failure });
       } catch (err) {
         // A transaction that never left this process is safe to send to another member;
         // one that may have reached etcd is not (it may have been committed).
@@ -486,7 +567,7 @@ function memberBreaker(): { execute<T>(fn: (context: { signal: AbortSignal }) =>
     execute: async (fn) => {
       if (Date.now() < openUntil) throw new MemberUnreachableError('this etcd member could not be reached just now');
       try {
-        const value = await fn({ signal: new AbortController().signal });
+        const value = await fn({ signal: NEVER_ABORTED });
         failures = 0;
         return value;
       } catch (err) {

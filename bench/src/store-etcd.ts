@@ -1,0 +1,185 @@
+/**
+ * bench/store-etcd: Creates/s of the real tabby-store binary on `--datastore etcd` beside what
+ * the same etcd takes from a bare etcd3 client, in the same run, with the same number of
+ * requests in flight (1, 16, 64), each side over one gRPC channel:
+ *
+ * - raw put: an etcd Put of the same JSON (a WorkloadEndpoint as the store writes it) to a fresh key;
+ * - raw create txn: a Txn "key absent (mod revision 0) → put", which is what a create is;
+ * - store Create: ResourceStore.Create of a distinct WorkloadEndpoint over gRPC (validated,
+ *   encoded as Calico's JSON, committed to etcd with its compares and guard key, published on
+ *   NATS, answered with its resourceVersion).
+ *
+ * Prints rate, p50/p99 latency and the ratio store/raw txn, plus the CPU each process spent per
+ * call. Run: npm run bench:store-etcd -w @tabby/bench (BENCH_ETCD_MEMBERS=3 for a 3-member etcd,
+ * BENCH_SHORT=1 for a quick run, BENCH_RPC_LOG=info to log every call as a default store does).
+ */
+import { readFileSync } from 'node:fs';
+import { credentials } from '@grpc/grpc-js';
+import { cloneResource, metaOf, parseManifest } from '@tabby/api';
+import { ProcessGroup, startEtcdCluster, startNats, startService, tempDir } from '@tabby/harness';
+import { ResourceStoreClient, type Resource } from '@tabby/proto';
+import { callUnary } from '@tabby/runtime';
+import { Etcd3 } from 'etcd3';
+
+const SHORT = process.env.BENCH_SHORT === '1';
+const MEMBERS = Number(process.env.BENCH_ETCD_MEMBERS ?? 1);
+const RPC_LOG = process.env.BENCH_RPC_LOG === 'info' ? 'info' : 'debug';
+const LEVELS: readonly number[] = SHORT ? [1, 16] : [1, 16, 64];
+/** Calls per measurement at each concurrency. */
+const OPS: Readonly<Record<number, number>> = SHORT ? { 1: 200, 16: 1_000 } : { 1: 1_000, 16: 5_000, 64: 8_000 };
+
+/** A WorkloadEndpoint as Kubernetes pods give them: Calico's labels, profiles, a port. */
+const WEP = `apiVersion: projectcalico.org/v3
+kind: WorkloadEndpoint
+metadata:
+  name: node7-k8s-web--7d9f8c6b5d--x2kq4-eth0
+  namespace: shop
+  labels:
+    app: web
+    pod-template-hash: 7d9f8c6b5d
+    projectcalico.org/namespace: shop
+    projectcalico.org/orchestrator: k8s
+    projectcalico.org/serviceaccount: default
+spec:
+  node: node7
+  orchestrator: k8s
+  pod: web-7d9f8c6b5d-x2kq4
+  endpoint: eth0
+  containerID: 3f5a1c0e9b7d4a2f8c6e1b0d9a7f5c3e2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e
+  interfaceName: cali0ef24b1a1d1
+  mac: 0a:58:0a:30:00:05
+  ipNetworks: [10.48.0.5/32]
+  profiles: [kns.shop, ksa.shop.default]
+  serviceAccountName: default
+  ports:
+  - name: http
+    port: 8080
+    protocol: TCP
+`;
+
+function template(): Resource {
+  const r = parseManifest(WEP);
+  if (r.errors.length > 0 || !r.resources[0]) throw new Error(r.errors[0]?.message ?? 'empty manifest');
+  return r.resources[0].resource;
+}
+
+function endpoint(base: Resource, id: string): Resource {
+  const r = cloneResource(base);
+  metaOf(r).name = `node7-k8s-web--${id}-eth0`;
+  if (r.kind?.$case === 'workloadEndpoint' && r.kind.value.spec) r.kind.value.spec.pod = `web-${id}`;
+  return r;
+}
+
+function pct(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface Figures {
+  readonly rate: number;
+  readonly p50: number;
+  readonly p99: number;
+  /** CPU µs per call: etcd, the store (0 for raw calls). */
+  readonly etcdCpu: number;
+  readonly storeCpu: number;
+}
+
+interface Pids {
+  readonly etcd: readonly number[];
+  readonly store: number;
+}
+
+/** Runs `n` calls of `fn` with `concurrency` in flight; progress on stderr. */
+async function measure(label: string, n: number, concurrency: number, pids: Pids, fn: (i: number) => Promise<unknown>): Promise<Figures> {
+  const lat = new Array<number>(n);
+  let next = 0;
+  let done = 0;
+  const timer = setInterval(() => process.stderr.write(`  ${label}, ${concurrency} in flight: ${done}/${n}\r`), 500);
+  const etcd0 = pids.etcd.reduce((s, p) => s + cpuSeconds(p), 0);
+  const store0 = cpuSeconds(pids.store);
+  const t0 = process.hrtime.bigint();
+  try {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let i = next++; i < n; i = next++) {
+          const t = process.hrtime.bigint();
+          await fn(i);
+          lat[i] = Number(process.hrtime.bigint() - t) / 1e6;
+          done++;
+        }
+      }),
+    );
+  } finally {
+    clearInterval(timer);
+    process.stderr.write(`${' '.repeat(70)}\r`);
+  }
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const etcdCpu = pids.etcd.reduce((s, p) => s + cpuSeconds(p), 0) - etcd0;
+  const storeCpu = cpuSeconds(pids.store) - store0;
+  lat.sort((a, b) => a - b);
+  return { rate: n / secs, p50: pct(lat, 50), p99: pct(lat, 99), etcdCpu: (etcdCpu / n) * 1e6, storeCpu: (storeCpu / n) * 1e6 };
+}
+
+function row(what: string, f: Figures, ratio?: string): string {
+  const cpu = `etcd ${f.etcdCpu.toFixed(0).padStart(4)} µs` + (f.storeCpu > 0.5 ? `, store ${f.storeCpu.toFixed(0).padStart(4)} µs` : '');
+  return `  ${what.padEnd(16)} ${Math.round(f.rate).toLocaleString('en').padStart(7)}/s  p50 ${f.p50.toFixed(2).padStart(6)} ms  p99 ${f.p99.toFixed(2).padStart(6)} ms  ${(ratio ?? '').padEnd(15)} CPU/call: ${cpu}`;
+}
+
+async function main(): Promise<void> {
+  const group = new ProcessGroup();
+  const dir = tempDir('tabby-bench-store-etcd-');
+  try {
+    const etcd = await startEtcdCluster(group, `${dir.path}/etcd`, { size: MEMBERS });
+    const nats = await startNats(group, dir.path);
+    const store = await startService(group, 'store', ['--listen', '127.0.0.1:0', '--datastore', 'etcd', '--etcd-endpoints', etcd.endpoints, '--nats', nats.url, '--rpc-log', RPC_LOG]);
+    const pids: Pids = { etcd: etcd.members.map((m) => m.process.pid), store: store.process.pid };
+    const storeClient = new ResourceStoreClient(store.address, credentials.createInsecure());
+    const raw = new Etcd3({ hosts: etcd.endpoints.split(',') });
+    const base = template();
+
+    // The value a store create writes, to give the raw calls the same size.
+    const probe = await callUnary(storeClient.create.bind(storeClient), { resource: endpoint(base, 'probe') });
+    const probeKey = `/calico/resources/v3/projectcalico.org/workloadendpoints/shop/${metaOf(probe.resource ?? base).name}`;
+    const value = await raw.get(probeKey).buffer();
+    if (!value) throw new Error(`the store's create of ${probeKey} is not in etcd`);
+
+    let run = 0;
+    const rawPut = (i: number): Promise<unknown> => raw.kv.put({ key: Buffer.from(`/bench/put/${run}/${i}`), value });
+    const rawTxn = (i: number): Promise<unknown> => {
+      const key = Buffer.from(`/bench/txn/${run}/${i}`);
+      return raw.kv.txn({ compare: [{ key, target: 'Mod', result: 'Equal', mod_revision: 0 }], success: [{ request_put: { key, value } }], failure: [] });
+    };
+    const storeCreate = (i: number): Promise<unknown> => callUnary(storeClient.create.bind(storeClient), { resource: endpoint(base, `r${run < 0 ? 'w' : run}i${i}`) });
+
+    console.log(
+      `bench/store-etcd: ${value.length}-byte WorkloadEndpoint JSON; etcd ${MEMBERS} member${MEMBERS === 1 ? '' : 's'} on loopback; ` +
+        `one gRPC channel per side; store on --datastore etcd, NATS events on, --rpc-log ${RPC_LOG}; ${LEVELS.map((c) => `${OPS[c].toLocaleString('en')} calls at ${c} in flight`).join(', ')}`,
+    );
+    // Warm up every path (connections, JIT) before measuring.
+    run = -1;
+    for (const fn of [rawPut, rawTxn, storeCreate]) await measure('warm-up', 500, 16, pids, fn);
+    for (const c of LEVELS) {
+      run = c;
+      const n = OPS[c];
+      const put = await measure('raw put', n, c, pids, rawPut);
+      const txn = await measure('raw create txn', n, c, pids, rawTxn);
+      const create = await measure('store Create', n, c, pids, storeCreate);
+      console.log(`${c} in flight:`);
+      console.log(row('raw etcd put', put));
+      console.log(row('raw create txn', txn));
+      console.log(row('store Create', create, `${(create.rate / txn.rate).toFixed(2)}× txn, ${(create.rate / put.rate).toFixed(2)}× put`));
+    }
+    raw.close();
+    storeClient.close();
+  } finally {
+    await group.stopAll();
+    dir.remove();
+  }
+}
+
+await main();
