@@ -1,20 +1,22 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT } from '@tabby/harness';
+import { ProcessGroup, REPO_ROOT, eventually, freePort, healthCheck, startEtcdCluster, tempDir } from '@tabby/harness';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Secret } from 'kubernetes-models/v1/Secret';
 import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { LineCounter, parseAllDocuments, parse as parseYaml } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 // Offline checks of deploy/kubernetes: every YAML document parses, is a known Kubernetes kind,
 // passes the API schema (kubernetes-models) *and* has no field the schema does not know
@@ -75,6 +77,49 @@ function loadManifests(): Doc[] {
   return manifestFiles().flatMap((f) => parseManifest(path.posix.join('deploy/kubernetes', f), readFileSync(path.join(DIR, f), 'utf8')));
 }
 
+const ETCD_DIR = path.join(REPO_ROOT, 'deploy', 'kubernetes-etcd');
+
+interface Kustomization {
+  resources?: string[];
+  patches?: { patch: string; target?: { kind?: string; name?: string } }[];
+}
+
+/**
+ * deploy/kubernetes-etcd as kustomize builds it, for the two kinds of patch it uses: a
+ * strategic-merge `$patch: delete` of a whole object, and JSON-patch `replace` of a value.
+ * Anything else throws, so the overlay cannot grow a patch this does not apply.
+ */
+function loadEtcdOverlay(): Doc[] {
+  const k = parseYaml(readFileSync(path.join(ETCD_DIR, 'kustomization.yaml'), 'utf8')) as Kustomization;
+  let docs: Doc[] = [];
+  for (const r of k.resources ?? []) {
+    if (r === '../kubernetes') docs.push(...structuredClone(loadManifests()));
+    else docs.push(...parseManifest(path.posix.join('deploy/kubernetes-etcd', r), readFileSync(path.join(ETCD_DIR, r), 'utf8')));
+  }
+  for (const p of k.patches ?? []) {
+    const body: unknown = parseYaml(p.patch);
+    if (!Array.isArray(body)) {
+      const del = body as Obj & { $patch?: string };
+      if (del.$patch !== 'delete') throw new Error(`kustomization patch ${JSON.stringify(del)}: only $patch: delete is supported here`);
+      const before = docs.length;
+      docs = docs.filter((d) => !(d.obj.kind === del.kind && nameOf(d) === (del.metadata as Obj).name));
+      if (docs.length !== before - 1) throw new Error(`$patch: delete of ${String(del.kind)}/${String((del.metadata as Obj).name)} matched ${before - docs.length} objects`);
+      continue;
+    }
+    const targets = docs.filter((d) => d.obj.kind === p.target?.kind && nameOf(d) === p.target?.name);
+    if (targets.length !== 1) throw new Error(`patch target ${JSON.stringify(p.target)} matched ${targets.length} objects`);
+    for (const op of body as { op: string; path: string; value: unknown }[]) {
+      if (op.op !== 'replace') throw new Error(`JSON patch op ${op.op}: only replace is supported here`);
+      const keys = op.path.split('/').slice(1);
+      let at: Obj = targets[0].obj;
+      for (const key of keys.slice(0, -1)) at = at[key] as Obj;
+      if (!(keys[keys.length - 1] in at)) throw new Error(`JSON patch replace of ${op.path}: no such field`);
+      at[keys[keys.length - 1]] = op.value;
+    }
+  }
+  return docs;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Schema: kubernetes-models, plus a strict "no unknown field" pass over the same validators
 
@@ -88,6 +133,8 @@ const MODELS: Record<string, ModelClass> = {
   'v1/Namespace': Namespace,
   'v1/ServiceAccount': ServiceAccount,
   'v1/ConfigMap': ConfigMap,
+  'v1/Secret': Secret,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'v1/Service': Service,
   'apps/v1/StatefulSet': StatefulSet,
   'apps/v1/Deployment': Deployment,
@@ -346,7 +393,11 @@ function settingsOf(c: IContainer, docs: readonly Doc[]): Map<string, string> {
     const cm = configMaps(docs).find((d) => nameOf(d) === src.configMapRef?.name);
     for (const [k, v] of Object.entries((cm?.obj.data ?? {}) as Record<string, string>)) envs.set(k, v);
   }
-  for (const e of c.env ?? []) envs.set(e.name, e.value ?? (e.valueFrom?.fieldRef ? `fieldRef:${e.valueFrom.fieldRef.fieldPath}` : '?'));
+  for (const e of c.env ?? []) {
+    const cmRef = e.valueFrom?.configMapKeyRef;
+    const fromCm = cmRef ? ((configMaps(docs).find((d) => nameOf(d) === cmRef.name)?.obj.data ?? {}) as Record<string, string>)[cmRef.key] : undefined;
+    envs.set(e.name, e.value ?? fromCm ?? (e.valueFrom?.fieldRef ? `fieldRef:${e.valueFrom.fieldRef.fieldPath}` : '?'));
+  }
   for (const f of flags.values()) {
     const v = envs.get(f.env);
     if (v !== undefined) out.set(f.name, v);
@@ -369,6 +420,7 @@ function crossRefProblems(docs: readonly Doc[]): string[] {
   const cmNames = named('ConfigMap');
   const saNames = named('ServiceAccount');
   const serviceNames = named('Service');
+  const secretNames = named('Secret');
   const ws = workloads(docs);
 
   // Namespace: one, tabby-system, and every other object in it.
@@ -408,6 +460,12 @@ function crossRefProblems(docs: readonly Doc[]): string[] {
     }
   }
 
+  // PodDisruptionBudgets: the selector picks a workload's pods.
+  for (const b of docs.filter((d) => d.obj.kind === 'PodDisruptionBudget')) {
+    const sel = Object.entries(((b.obj.spec ?? {}) as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels ?? {});
+    if (sel.length === 0 || !ws.some((w) => sel.every(([k, v]) => w.template.metadata?.labels?.[k] === v))) problems.push(`${where(b)}: selector matches no workload's pod labels`);
+  }
+
   for (const w of ws) {
     const at = where(w.doc);
     const pod = w.template.spec;
@@ -432,7 +490,7 @@ function crossRefProblems(docs: readonly Doc[]): string[] {
     for (const v of pod.volumes ?? []) {
       if (v.configMap && !cmNames.has(v.configMap.name ?? '')) problems.push(`${at}: volume ${v.name} refers to ConfigMap ${String(v.configMap.name)}, which is not defined`);
       if (v.persistentVolumeClaim) problems.push(`${at}: volume ${v.name}: use volumeClaimTemplates (a claim per StatefulSet pod), not a shared claim`);
-      if (v.secret) problems.push(`${at}: volume ${v.name} refers to Secret ${String(v.secret.secretName)}, and no Secret is defined here`);
+      if (v.secret && !secretNames.has(v.secret.secretName ?? '')) problems.push(`${at}: volume ${v.name} refers to Secret ${String(v.secret.secretName)}, and no such Secret is defined here`);
     }
     const mounted = new Set<string>();
     for (const c of containersOf(w)) {
@@ -462,6 +520,10 @@ function crossRefProblems(docs: readonly Doc[]): string[] {
       for (const e of c.env ?? []) {
         const cmRef = e.valueFrom?.configMapKeyRef;
         if (cmRef && !cmNames.has(cmRef.name ?? '')) problems.push(`${cat}: env ${e.name} refers to ConfigMap ${String(cmRef.name)}, which is not defined`);
+        else if (cmRef && !cmRef.optional) {
+          const data = (configMaps(docs).find((d) => nameOf(d) === cmRef.name)?.obj.data ?? {}) as Record<string, string>;
+          if (!(cmRef.key in data)) problems.push(`${cat}: env ${e.name} refers to key ${cmRef.key} of ConfigMap ${String(cmRef.name)}, which it does not have`);
+        }
       }
 
       // Probes: liveness and readiness everywhere, on declared ports; gRPC on Tabby's.
@@ -555,7 +617,8 @@ function crossRefProblems(docs: readonly Doc[]): string[] {
       for (const need of ['store', 'nats', 'log-level'].filter((f) => FLAGS.get(bin)?.has(f))) {
         if (!settings.has(need)) problems.push(`${cat}: --${need} is not given (TABBY_${need.toUpperCase().replace(/-/g, '_')})`);
       }
-      if (FLAGS.get(bin)?.has('data-dir')) {
+      if (settings.get('datastore') === 'etcd') problems.push(...etcdProblems(w, c, settings, cat, docs));
+      else if (FLAGS.get(bin)?.has('data-dir')) {
         const dir = settings.get('data-dir');
         const onClaim = (c.volumeMounts ?? []).some((m) => m.mountPath === dir && w.claims.includes(m.name));
         if (!onClaim) problems.push(`${cat}: --data-dir ${String(dir)} is not the mount path of a volume claim template`);
@@ -570,6 +633,43 @@ function crossRefProblems(docs: readonly Doc[]): string[] {
       }
     }
     if (allPorts.length === 0) problems.push(`${at}: declares no containerPort`);
+  }
+  return problems;
+}
+
+/**
+ * A store or IPAM container with --datastore etcd: stateless replicas (a Deployment without
+ * volume claims, two or more), --etcd-endpoints as the binaries accept them (one scheme,
+ * http(s)://HOST:PORT), no --data-dir, and each TLS file it names inside a mounted Secret
+ * that has that key (or one scheme and no files without TLS).
+ */
+function etcdProblems(w: Workload, c: IContainer, settings: ReadonlyMap<string, string>, cat: string, docs: readonly Doc[]): string[] {
+  const problems: string[] = [];
+  const at = where(w.doc);
+  const replicas = (w.doc.obj.spec as { replicas?: number }).replicas ?? 1;
+  if (w.doc.obj.kind !== 'Deployment' || w.claims.length > 0) problems.push(`${at}: --datastore etcd keeps nothing in the pod: a Deployment without volume claims`);
+  if (replicas < 2) problems.push(`${at}: replicas ${replicas}: on etcd, run two or more (the point of the etcd datastore)`);
+  if (settings.has('data-dir')) problems.push(`${cat}: --data-dir is for SQLite; with --datastore etcd nothing is kept in the pod`);
+  const endpoints = (settings.get('etcd-endpoints') ?? '').split(',').filter((e) => e !== '');
+  if (endpoints.length === 0) problems.push(`${cat}: --datastore etcd needs --etcd-endpoints (TABBY_ETCD_ENDPOINTS)`);
+  for (const e of endpoints) if (!/^https?:\/\/[^/\s:]+:\d+\/?$/.test(e)) problems.push(`${cat}: --etcd-endpoints entry "${e}" is not http(s)://HOST:PORT`);
+  const tls = endpoints.filter((e) => e.startsWith('https://')).length;
+  if (tls > 0 && tls < endpoints.length) problems.push(`${cat}: --etcd-endpoints mixes http:// and https://`);
+  const files = ['etcd-ca', 'etcd-cert', 'etcd-key'].filter((f) => (settings.get(f) ?? '') !== '');
+  if (tls === 0 && files.length > 0) problems.push(`${cat}: --${files.join('/--')} need https:// --etcd-endpoints`);
+  if (tls > 0 && !files.includes('etcd-ca')) problems.push(`${cat}: https:// --etcd-endpoints need --etcd-ca`);
+  const pod = w.template.spec;
+  for (const f of files) {
+    const file = settings.get(f)!;
+    const mount = (c.volumeMounts ?? []).find((m) => file.startsWith(`${m.mountPath}/`));
+    const secret = pod?.volumes?.find((v) => v.name === mount?.name)?.secret;
+    if (!mount || !secret) problems.push(`${cat}: --${f} ${file} is not inside a mounted Secret`);
+    else {
+      const key = file.slice(mount.mountPath.length + 1);
+      const doc = docs.find((d) => d.obj.kind === 'Secret' && nameOf(d) === secret.secretName)?.obj;
+      const data = { ...((doc?.data ?? {}) as Record<string, string>), ...((doc?.stringData ?? {}) as Record<string, string>) };
+      if (doc && !(key in data)) problems.push(`${cat}: --${f} ${file}: Secret ${String(secret.secretName)} has no key ${key}`);
+    }
   }
   return problems;
 }
@@ -851,5 +951,157 @@ describe('the checks catch mistakes', () => {
     const problems = crossRefProblems(docs);
     expect(problems).toContainEqual(expect.stringContaining('does not match the pod template'));
     expect(problems).toContainEqual(expect.stringMatching(/Service\/tabby-topology: selector .* matches no workload/));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// deploy/kubernetes-etcd: the same manifests with store and IPAM as replicas on an etcd cluster
+
+const ETCD_DOCS = loadEtcdOverlay();
+const workload = (docs: readonly Doc[], kind: string, name: string): Workload | undefined => workloads(docs).find((w) => w.doc.obj.kind === kind && w.name === name);
+
+describe('deploy/kubernetes-etcd', () => {
+  it('kustomization.yaml: the parent directory, every file of its own, the StatefulSets of store and IPAM deleted', () => {
+    const k = parseYaml(readFileSync(path.join(ETCD_DIR, 'kustomization.yaml'), 'utf8')) as Kustomization;
+    const own = readdirSync(ETCD_DIR).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').sort();
+    expect([...(k.resources ?? [])].sort()).toEqual(['../kubernetes', ...own].sort());
+    for (const name of ['tabby-store', 'tabby-ipam']) {
+      expect(workload(ETCD_DOCS, 'StatefulSet', name), `StatefulSet ${name}`).toBeUndefined();
+      expect(workload(ETCD_DOCS, 'Deployment', name), `Deployment ${name}`).toBeDefined();
+    }
+  });
+
+  it('passes every check the parent directory passes: schema, unknown fields, flags, references', () => {
+    expect(allProblems(ETCD_DOCS)).toEqual([]);
+  });
+
+  it('store and IPAM: two or more replicas with --datastore etcd, the endpoints and TLS files from tabby-etcd, behind the same Services', () => {
+    const etcd = configMaps(ETCD_DOCS).find((d) => nameOf(d) === 'tabby-etcd')!.obj.data as Record<string, string>;
+    expect(Object.keys(etcd).sort()).toEqual(['etcd_ca', 'etcd_cert', 'etcd_endpoints', 'etcd_key']);
+    for (const name of ['tabby-store', 'tabby-ipam']) {
+      const w = workload(ETCD_DOCS, 'Deployment', name)!;
+      expect((w.doc.obj.spec as { replicas: number }).replicas).toBeGreaterThanOrEqual(2);
+      const c = w.template.spec!.containers[0];
+      const settings = settingsOf(c, ETCD_DOCS);
+      expect(settings.get('datastore')).toBe('etcd');
+      expect(settings.get('etcd-endpoints')).toBe(etcd.etcd_endpoints);
+      const refs = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.valueFrom?.configMapKeyRef?.key]));
+      expect(refs).toMatchObject({ TABBY_ETCD_ENDPOINTS: 'etcd_endpoints', TABBY_ETCD_CA: 'etcd_ca', TABBY_ETCD_CERT: 'etcd_cert', TABBY_ETCD_KEY: 'etcd_key' });
+      // The parent's Service still selects these pods, and a disruption budget keeps all but one.
+      const svc = ETCD_DOCS.find((d) => d.obj.kind === 'Service' && nameOf(d) === name)!;
+      expect(Object.entries((svc.obj.spec as { selector: Record<string, string> }).selector).every(([k, v]) => w.template.metadata?.labels?.[k] === v)).toBe(true);
+      const pdb = ETCD_DOCS.find((d) => d.obj.kind === 'PodDisruptionBudget' && nameOf(d) === name);
+      expect((pdb?.obj.spec as { maxUnavailable?: number } | undefined)?.maxUnavailable).toBe(1);
+    }
+    expect((workload(ETCD_DOCS, 'Deployment', 'tabby-topology')!.doc.obj.spec as { replicas: number }).replicas).toBe(2);
+  });
+
+  it.skipIf(!hasKubectl())('kubectl kustomize builds the same objects', () => {
+    const out = execFileSync('kubectl', ['kustomize', ETCD_DIR], { encoding: 'utf8' });
+    const built = parseManifest('kubectl kustomize', out).map((d) => d.obj);
+    expect(sortObjects(built)).toEqual(sortObjects(ETCD_DOCS.map((d) => d.obj)));
+  });
+});
+
+describe('deploy/kubernetes-etcd containers run against a real etcd', () => {
+  const group = new ProcessGroup();
+  const dir = tempDir('tabby-k8s-etcd-');
+  afterAll(async () => {
+    await group.stopAll();
+    dir.remove();
+  });
+
+  /**
+   * A Deployment's container as a local process: its command and args (0.0.0.0 → a free port on
+   * 127.0.0.1), its env with configMapKeyRef values filled in from the manifests, as the kubelet
+   * would, and `override` for what points outside this machine (the etcd endpoints, the store).
+   */
+  async function runContainer(name: string, override: Record<string, string>): Promise<string> {
+    const c = workload(ETCD_DOCS, 'Deployment', name)!.template.spec!.containers[0];
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: dir.path, TABBY_NATS: '' };
+    for (const e of c.env ?? []) {
+      const ref = e.valueFrom?.configMapKeyRef;
+      const value = e.value ?? (ref ? ((configMaps(ETCD_DOCS).find((d) => nameOf(d) === ref.name)!.obj.data as Record<string, string>)[ref.key]) : undefined);
+      if (value !== undefined) env[e.name] = value;
+    }
+    Object.assign(env, override);
+    let grpc = '';
+    const args: string[] = [];
+    for (const a of c.args ?? []) {
+      const m = /^(--[a-z-]+=)0\.0\.0\.0:\d+$/.exec(a);
+      if (!m) {
+        args.push(a);
+        continue;
+      }
+      const local = `127.0.0.1:${await freePort()}`;
+      if (m[1] === '--listen=') grpc = local;
+      args.push(`${m[1]}${local}`);
+    }
+    group.start(name, path.join(REPO_ROOT, 'node_modules', '.bin', c.command![0]), args, { env, logFile: path.join(dir.path, `${name}.log`) });
+    await eventually(`${name} SERVING`, async () => (await healthCheck(grpc).catch(() => '')) === 'SERVING' || undefined, 30_000, 200);
+    return grpc;
+  }
+
+  it('tabby-store and tabby-ipam start with their args and the tabby-etcd settings (no TLS) and keep their data in etcd', async () => {
+    const etcd = await startEtcdCluster(group, dir.path, { size: 1 });
+    const store = await runContainer('tabby-store', { TABBY_ETCD_ENDPOINTS: etcd.endpoints });
+    await runContainer('tabby-ipam', { TABBY_ETCD_ENDPOINTS: etcd.endpoints, TABBY_STORE: store });
+    const pool = path.join(dir.path, 'pool.yaml');
+    writeFileSync(pool, 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: pool-a\nspec:\n  cidr: 10.250.0.0/16\n');
+    const r = spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tabbyctl'), ['--store', store, 'apply', '-f', pool], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: dir.path, TABBY_CONFIG: '' } });
+    expect(r.status, r.stderr).toBe(0);
+    const keys = await etcd.etcdctl(['get', '--prefix', '/', '--keys-only']);
+    expect(keys).toContain('/calico/resources/v3/projectcalico.org/ippools/pool-a');
+    expect(keys).toMatch(/^\/tabby\/ipam\/v1\/instance\//m);
+  }, 90_000);
+});
+
+describe('the etcd checks catch mistakes', () => {
+  const changed = (kind: string, name: string, change: (obj: Obj) => void): Doc[] => {
+    const docs = structuredClone(ETCD_DOCS);
+    const d = docs.find((x) => x.obj.kind === kind && nameOf(x) === name);
+    if (!d) throw new Error(`no ${kind}/${name}`);
+    change(d.obj);
+    return docs;
+  };
+
+  it('one replica, a --data-dir, no endpoints, a missing key', () => {
+    let docs = changed('Deployment', 'tabby-store', (o) => {
+      (o.spec as Obj).replicas = 1;
+      (container(o).args as string[]).push('--data-dir=/var/lib/tabby/store');
+      container(o).env = (container(o).env as Obj[]).filter((e) => e.name !== 'TABBY_ETCD_ENDPOINTS');
+    });
+    const problems = crossRefProblems(docs);
+    expect(problems).toContainEqual(expect.stringContaining('replicas 1: on etcd, run two or more'));
+    expect(problems).toContainEqual(expect.stringContaining('--data-dir is for SQLite'));
+    expect(problems).toContainEqual(expect.stringContaining('--datastore etcd needs --etcd-endpoints'));
+    docs = changed('ConfigMap', 'tabby-etcd', (o) => {
+      delete (o.data as Obj).etcd_key;
+    });
+    expect(crossRefProblems(docs)).toContainEqual(expect.stringContaining('refers to key etcd_key of ConfigMap tabby-etcd'));
+  });
+
+  it('bad endpoints, TLS files without https, a file outside the Secret or missing from it, an undefined Secret', () => {
+    let docs = changed('ConfigMap', 'tabby-etcd', (o) => {
+      const data = o.data as Obj;
+      data.etcd_endpoints = 'http://10.0.0.11:2379,10.0.0.12:2379';
+      data.etcd_ca = '/etc/tabby-etcd/etcd-ca';
+    });
+    let problems = crossRefProblems(docs);
+    expect(problems).toContainEqual(expect.stringContaining('entry "10.0.0.12:2379" is not http(s)://HOST:PORT'));
+    expect(problems).toContainEqual(expect.stringContaining('--etcd-ca need https:// --etcd-endpoints'));
+    docs = changed('ConfigMap', 'tabby-etcd', (o) => {
+      const data = o.data as Obj;
+      data.etcd_endpoints = 'https://10.0.0.11:2379';
+      data.etcd_ca = '/etc/tabby-etcd/etcd-ca';
+      data.etcd_cert = '/etc/ssl/client.pem';
+    });
+    problems = crossRefProblems(docs);
+    expect(problems).toContainEqual(expect.stringContaining('--etcd-ca /etc/tabby-etcd/etcd-ca: Secret tabby-etcd-tls has no key etcd-ca'));
+    expect(problems).toContainEqual(expect.stringContaining('--etcd-cert /etc/ssl/client.pem is not inside a mounted Secret'));
+    docs = changed('Deployment', 'tabby-ipam', (o) => {
+      ((podSpec(o).volumes as { name: string; secret?: { secretName: string } }[]).find((v) => v.secret)!.secret!).secretName = 'tabby-etcd-certs';
+    });
+    expect(crossRefProblems(docs)).toContainEqual(expect.stringContaining('refers to Secret tabby-etcd-certs, and no such Secret is defined here'));
   });
 });
