@@ -25,7 +25,7 @@ export interface ComposeService {
   readonly environment?: Readonly<Record<string, string>>;
   readonly volumes?: readonly string[];
   readonly ports?: readonly string[];
-  readonly networks?: Readonly<Record<string, { readonly ipv4_address?: string }>>;
+  readonly networks?: Readonly<Record<string, { readonly ipv4_address?: string; readonly aliases?: readonly string[] }>>;
   readonly depends_on?: Readonly<Record<string, { readonly condition: string }>>;
   readonly healthcheck?: ComposeHealthcheck;
   readonly restart?: string;
@@ -90,7 +90,8 @@ function remapper(compose: ComposeFile, name: string, svc: ComposeService, r: Re
   const own = addressOf(name);
   const mounts: [string, string][] = (svc.volumes ?? []).map((v) => {
     const [src, dst] = v.split(':');
-    const local = src.startsWith('.') ? path.resolve(r.repoRoot, src) : path.join(r.volumeRoot, src);
+    // A bind mount (relative in the file, absolute in `docker-compose config` output) or a named volume.
+    const local = src.startsWith('/') ? src : src.startsWith('.') ? path.resolve(r.repoRoot, src) : path.join(r.volumeRoot, src);
     return [dst, local];
   });
   const hosts = Object.keys(compose.services).sort((a, b) => b.length - a.length);
