@@ -16,6 +16,7 @@ import {
   type ServerTlsFiles,
   type ServiceMetrics,
 } from '@tabby/runtime';
+import { BlockLog } from './block-watch.js';
 import { FollowedCluster } from './cluster.js';
 import { openDatabase, type Db } from './database.js';
 import type { BlockChange } from './engine.js';
@@ -23,7 +24,7 @@ import { EtcdStorage, type EtcdConnection } from './etcd-storage.js';
 import { createIpamMetrics } from './ipam-metrics.js';
 import { publishBlockChanges } from './publisher.js';
 import { PoolFinalizers } from './pool-finalizers.js';
-import { ipamService } from './service.js';
+import { ipamService, toProtoBlock } from './service.js';
 import { SqliteStorage } from './sqlite-storage.js';
 import type { IpamStorage } from './storage.js';
 import { Workloads } from './workloads.js';
@@ -78,6 +79,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const onCommit = (changes: BlockChange[]): void => {
     for (const c of changes) log.info({ block: c.block.cidr, node: c.block.node, type: c.type, revision: c.revision }, 'block affinity changed');
     if (eventBus) publishBlockChanges(eventBus, view, changes);
+    blockLog.refresh();
     finalizers.blocksChanged(changes);
   };
   let db: Db | undefined;
@@ -117,6 +119,14 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     await events.close();
     throw err;
   }
+  // WatchBlocks: blocks and revision read together (SQLite: in one transaction, as another
+  // process may commit in between; etcd: from the watched copy, updated a commit at a time).
+  const readBlocks = () => ({ revision: storage.blockRevision(), blocks: storage.blocks().map((b) => toProtoBlock(b, view)) });
+  const blockLog = new BlockLog({
+    snapshot: db ? db.transaction(readBlocks) : readBlocks,
+    revision: () => storage.blockRevision(),
+    logger: componentLogger(log, 'watch'),
+  });
   const workloads = new Workloads(storage, storeClient, componentLogger(log, 'workloads'));
   const finalizers = new PoolFinalizers({ follower, storage, store: storeClient, logger: componentLogger(log, 'finalizers') });
 
@@ -138,6 +148,8 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     if (info.kind === 'IPPool' && (info.resync || events.some((e) => e.type === 'deleted'))) releaseOrphanedBlocks();
     // A pool created over old blocks, a finalizer removed by hand, a resync: put it right.
     if (info.kind === 'IPPool' && started) finalizers.reconcileAll();
+    // A block's pool is named after the pool containing it now.
+    if (info.kind === 'IPPool' && started) blockLog.refresh(true);
   });
 
   let started = false;
@@ -158,6 +170,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     workloads,
     metrics,
     leakGraceMs: opts.leakGraceMs ?? 30_000,
+    blockLog,
     ready,
     finalizersWritten: (changes) => finalizers.awaitEdges(changes),
   }));
@@ -168,6 +181,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const cleanup = async (): Promise<void> => {
     clearInterval(recovery);
     clearInterval(gauges);
+    blockLog.stop();
     await follower.stop();
     // The last commit first: the finalizer syncs it starts run while the database and the
     // store client are still open; none starts after.
@@ -185,6 +199,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     log.info({ store: opts.store, datastore: storage.datastore }, 'listing pools and nodes from the store');
     await follower.start();
     log.info({ pools: view.pools().length, nodes: view.nodeNames().length }, 'following the store');
+    blockLog.start();
     releaseOrphanedBlocks();
     started = true;
     finalizers.reconcileAll();

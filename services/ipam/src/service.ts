@@ -1,6 +1,7 @@
 import { cidrSize, parseCIDR } from '@tabby/api';
 import type { Block, IpamServer, PoolUtilization, ResourceStoreClient } from '@tabby/proto';
 import { ServiceError, type AsyncServiceImplementation } from '@tabby/runtime';
+import type { BlockLog } from './block-watch.js';
 import { runCheck } from './check.js';
 import type { BlockChange, BlockRow } from './engine.js';
 import type { IpamMetrics } from './ipam-metrics.js';
@@ -15,6 +16,8 @@ export interface IpamServiceDeps {
   readonly workloads: Workloads;
   readonly metrics: IpamMetrics;
   readonly leakGraceMs: number;
+  /** What WatchBlocks streams. */
+  readonly blockLog: BlockLog;
   /** Resolves once the store has been listed; calls wait for it. */
   readonly ready?: Promise<void>;
   /**
@@ -122,6 +125,7 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
       const borrowed = storage.borrowedCounts();
       return Promise.resolve({ blocks: storage.blocks(req.node || undefined).map((b) => toProtoBlock(b, view, borrowed.get(b.cidr) ?? 0)), revision });
     },
+    watchBlocks: (call, signal) => deps.blockLog.serve(call.request, call, signal),
     utilization: (req) => {
       const blocks = storage.blocks();
       const borrowed = storage.borrowedCounts();
