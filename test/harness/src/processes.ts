@@ -76,12 +76,22 @@ export function startProcess(name: string, command: string, args: readonly strin
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
   const exitPromise = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    // Resolve once stdout/stderr are drained ('close'), so output() holds everything the process
+    // printed; a grandchild that inherited the pipes can hold them open, so give up waiting 2 s after 'exit'.
+    let closed = false;
+    child.once('close', () => {
+      closed = true;
+      log?.end();
+    });
     child.once('exit', (code, signal) => {
       live.delete(proc);
-      resolve({ code, signal });
+      if (closed) return resolve({ code, signal });
+      const timer = setTimeout(() => resolve({ code, signal }), 2_000);
+      child.once('close', () => {
+        clearTimeout(timer);
+        resolve({ code, signal });
+      });
     });
-    // End the log once stdout/stderr are drained, not at 'exit' (data may still be in flight).
-    child.once('close', () => log?.end());
   });
   let exitedFlag = false;
   void exitPromise.then(() => (exitedFlag = true));
