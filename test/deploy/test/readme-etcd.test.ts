@@ -6,7 +6,7 @@
  * /calico --keys-only` shows what was applied; the snapshot save, status and restore commands
  * work. So the section cannot drift from what etcd and the binaries accept.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -74,6 +74,23 @@ describe("README.md's etcd instructions, run on loopback", () => {
   afterAll(async () => {
     await group.stopAll();
     dir.remove();
+  });
+
+  it("says which addresses take a list of replicas as the binaries' --help does", () => {
+    // The README: store and IPAM clients take one HOST:PORT; the agents' --topology takes a list.
+    const one = /take one\s+`HOST:PORT` today, not a list/.test(SECTION);
+    const listed = (bin: string, flag: string): boolean => {
+      const text = execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', bin), ['--help'], { encoding: 'utf8' });
+      const line = text.split('\n').find((l) => l.trimStart().startsWith(`--${flag} `));
+      if (!line) throw new Error(`${bin} --help lists no --${flag}`);
+      return /comma-separated|replicas/.test(line);
+    };
+    expect(listed('tabby-agent', 'topology')).toBe(true);
+    expect(SECTION).toMatch(/the agents' `--topology` and tabbyctl's take them as a list/);
+    for (const [bin, flag] of [['tabby-ipam', 'store'], ['tabby-topology', 'store'], ['tabby-topology', 'ipam'], ['tabby-agent', 'store']] as const) {
+      // When these take lists, the README's paragraph (and deploy/compose.etcd.yml's aliases) are to be updated.
+      expect(listed(bin, flag), `${bin} --${flag}: README.md "Choosing a datastore" says ${one ? 'one HOST:PORT' : 'a list'}: update that paragraph`).toBe(!one);
+    }
   });
 
   it('starts a three-member etcd', async () => {
