@@ -105,7 +105,7 @@ describe('deploy/compose.etcd.yml', () => {
     const cluster = ETCD_MEMBERS.map((n) => `${n}=${peer(n)}`).join(',');
     for (const n of ETCD_MEMBERS) {
       const svc = m.services[n];
-      expect(svc.command?.[0]).toBe('etcd');
+      expect(svc.command?.[0]).toBe('/usr/local/bin/etcd');
       const f = pairs(svc.command!.slice(1));
       expect(f.get('name')).toBe(n);
       expect(f.get('initial-cluster')).toBe(cluster);
@@ -117,7 +117,7 @@ describe('deploy/compose.etcd.yml', () => {
       const [vol, mount] = (svc.volumes?.[0] ?? '').split(':');
       expect(vol).toBe(`${n}-data`);
       expect(f.get('data-dir')?.startsWith(`${mount}/`)).toBe(true);
-      expect(svc.healthcheck?.test?.slice(1, 2)).toEqual(['etcdctl']);
+      expect(svc.healthcheck?.test?.slice(1, 2)).toEqual(['/usr/local/bin/etcdctl']);
     }
     const endpoints = ETCD_MEMBERS.map((n) => `http://${n}:2379`).join(',');
     for (const name of ['store', 'store2', 'ipam', 'ipam2']) {
@@ -176,7 +176,9 @@ describe('deploy/compose.etcd.yml run as local processes', () => {
     ...s.env,
     ...extra,
   });
-  const program = (name: string): string => (name === 'nats-server' ? requireTool('nats-server') : name === 'etcd' ? requireTool('etcd', 'etcd-server') : name === 'etcdctl' ? requireTool('etcdctl', 'etcd-client') : name);
+  // etcd's image keeps etcd and etcdctl in /usr/local/bin; here they are Debian's.
+  const program = (name: string): string =>
+    name === 'nats-server' ? requireTool('nats-server') : path.basename(name) === 'etcd' ? requireTool('etcd', 'etcd-server') : path.basename(name) === 'etcdctl' ? requireTool('etcdctl', 'etcd-client') : name;
   const running = new Map<string, TestProcess>();
   const addr = (name: string, port: number): string => `${byName.get(name)!.address}:${port}`;
   const endpoints = (): string => ETCD_MEMBERS.map((n) => `http://${addr(n, 2379)}`).join(',');
