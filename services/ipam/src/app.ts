@@ -1,5 +1,6 @@
+import path from 'node:path';
 import { StoreFollower } from '@tabby/client';
-import { IpamService, ResourceStoreClient, loadDescriptorSet } from '@tabby/proto';
+import { DatastoreService, IpamService, ResourceStoreClient, loadDescriptorSet } from '@tabby/proto';
 import {
   CLIENT_CHANNEL_OPTIONS,
   GrpcServer,
@@ -19,6 +20,7 @@ import {
 import { BlockLog } from './block-watch.js';
 import { FollowedCluster } from './cluster.js';
 import { openDatabase, type Db } from './database.js';
+import { IpamDatastore, guardedStorage } from './datastore-service.js';
 import type { BlockChange } from './engine.js';
 import { EtcdStorage, type EtcdConnection } from './etcd-storage.js';
 import { createIpamMetrics } from './ipam-metrics.js';
@@ -127,6 +129,17 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     revision: () => storage.blockRevision(),
     logger: componentLogger(log, 'watch'),
   });
+  // tabbyctl datastore: status, export/import, and the migration lock every change checks.
+  const datastore = new IpamDatastore({
+    storage,
+    view,
+    sqlite: db ? { db, file: path.resolve(opts.dataDir, 'ipam.db') } : undefined,
+    etcd: opts.etcd,
+    config: { strictAffinity: opts.strictAffinity ?? false, maxBlocksPerHost: opts.maxBlocksPerHost ?? 20 },
+    onImported: onCommit,
+    logger: componentLogger(log, 'datastore'),
+  });
+  storage = guardedStorage(storage, () => datastore.locked());
   const workloads = new Workloads(storage, storeClient, componentLogger(log, 'workloads'));
   const finalizers = new PoolFinalizers({ follower, storage, store: storeClient, logger: componentLogger(log, 'finalizers') });
 
@@ -174,6 +187,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     ready,
     finalizersWritten: (changes) => finalizers.awaitEdges(changes),
   }));
+  server.addService('tabby.v1.Datastore', DatastoreService, datastore.service());
 
   let metricsServer: OptionalMetricsServer | undefined;
   let recovery: NodeJS.Timeout | undefined;
@@ -186,6 +200,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     // The last commit first: the finalizer syncs it starts run while the database and the
     // store client are still open; none starts after.
     await storage.close();
+    await datastore.close();
     await finalizers.close();
     db?.close();
     storeClient.close();

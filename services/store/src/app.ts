@@ -1,4 +1,5 @@
-import { loadDescriptorSet, ResourceStoreService } from '@tabby/proto';
+import path from 'node:path';
+import { DatastoreService, loadDescriptorSet, ResourceStoreService } from '@tabby/proto';
 import {
   GrpcServer,
   componentLogger,
@@ -12,7 +13,8 @@ import {
   type ServiceMetrics,
 } from '@tabby/runtime';
 import type { Datastore, StoreBackend } from './backend.js';
-import { openDatabase } from './database.js';
+import { openDatabase, type Db } from './database.js';
+import { StoreDatastore } from './datastore-service.js';
 import { EtcdStore } from './etcd-store.js';
 import type { EtcdSettings } from './options.js';
 import { publishEvents } from './publisher.js';
@@ -50,18 +52,23 @@ export interface StoreApp {
   stop(): Promise<void>;
 }
 
-function openBackend(opts: StoreAppOptions, metrics: StoreMetrics): StoreBackend {
+interface OpenedBackend {
+  readonly backend: StoreBackend;
+  readonly sqlite?: { readonly db: Db; readonly store: ResourceStore; readonly file: string };
+}
+
+function openBackend(opts: StoreAppOptions, metrics: StoreMetrics): OpenedBackend {
   const log = opts.logger;
   if (opts.datastore === 'etcd') {
     if (!opts.etcd) throw new Error('the etcd datastore needs its endpoints');
     const store = new EtcdStore({ endpoints: opts.etcd.endpoints, tls: opts.etcd.tls, logger: componentLogger(log, 'store'), metrics });
     log.info({ datastore: 'etcd', endpoints: store.endpoints, tls: opts.etcd.tls !== undefined }, 'datastore: etcd');
-    return store;
+    return { backend: store };
   }
   const db = openDatabase(opts.dataDir, componentLogger(log, 'database'));
   const store = new ResourceStore({ db, logger: componentLogger(log, 'store'), metrics, eventRetention: opts.eventRetention ?? 100_000 });
   log.info({ dataDir: opts.dataDir, revision: store.revision, compacted: store.compactedRevision }, 'database open');
-  return sqliteBackend(store);
+  return { backend: sqliteBackend(store), sqlite: { db, store, file: path.resolve(opts.dataDir, 'store.db') } };
 }
 
 /**
@@ -72,12 +79,15 @@ function openBackend(opts: StoreAppOptions, metrics: StoreMetrics): StoreBackend
 export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
   const log = opts.logger;
   const storeMetrics = createStoreMetrics(opts.metrics.registry);
-  const store = openBackend(opts, storeMetrics);
+  const opened = openBackend(opts, storeMetrics);
+  const store = opened.backend;
+  const datastore = StoreDatastore.open({ backend: store, sqlite: opened.sqlite, etcd: opts.etcd, logger: componentLogger(log, 'datastore') });
 
   let events: Awaited<ReturnType<typeof serviceBus>>;
   try {
     events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: 'tabby-store', logger: log });
   } catch (err) {
+    await datastore.close();
     await store.close();
     throw err;
   }
@@ -91,11 +101,12 @@ export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
     descriptorSets: [loadDescriptorSet()],
     callLogLevel: opts.callLogLevel,
   });
-  server.addService('tabby.v1.ResourceStore', ResourceStoreService, resourceStoreService(store, {
+  server.addService('tabby.v1.ResourceStore', ResourceStoreService, resourceStoreService(datastore.guard(store), {
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 10_000,
     maxQueuedPerWatcher: opts.maxQueuedPerWatcher ?? 10_000,
     metrics: storeMetrics,
   }));
+  server.addService('tabby.v1.Datastore', DatastoreService, datastore.service());
   try {
     const port = await server.listen(opts.listen);
     const metricsServer = await optionalMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
@@ -106,6 +117,7 @@ export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
       store,
       stop: async () => {
         await server.shutdown();
+        await datastore.close();
         await store.close();
         await events.close();
         await metricsServer.close();
@@ -113,6 +125,7 @@ export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
     };
   } catch (err) {
     await server.shutdown(0);
+    await datastore.close();
     await store.close();
     await events.close();
     throw err;

@@ -4,7 +4,7 @@ import { ServiceError, type Logger } from '@tabby/runtime';
 import type { Selector } from '@tabby/selector';
 import type { Db } from './database.js';
 import type { StoreMetrics } from './store-metrics.js';
-import { applyOp, createOp, deleteOp, finalizerNameError, kindNamed, setFinalizerOp, sortedMap, updateOp, type Tx } from './write-ops.js';
+import { applyOp, createOp, deleteOp, finalizerNameError, kindNamed, setFinalizerOp, sortedMap, updateOp, type Tx, type WriteOp } from './write-ops.js';
 
 /** One committed change, as kept in the events table and sent to watchers. */
 export interface StoredEvent {
@@ -198,6 +198,11 @@ export class ResourceStore {
     const bad = finalizerNameError(finalizer);
     if (bad) return Promise.reject(bad);
     return this.write(setFinalizerOp(kind, namespace, name, finalizer, present));
+  }
+
+  /** Runs a write operation of its own (a datastore import) in the next batch transaction, as every write. */
+  run<T>(op: WriteOp<T>): Promise<T> {
+    return this.write(op);
   }
 
   private write<T>(run: (tx: Tx) => T): Promise<T> {
