@@ -101,11 +101,17 @@ export function filterContent(r: Resource): { name: string; content: FilterConte
  * its current resource again and again (so updates as well as creates are checked); after a
  * write that needed a retry it moves to a new resource, because the failed attempt may still
  * land later and overwrite a newer acknowledged write (that is the client's race, not the
- * store's). `expected` ends with the last acknowledged content of every resource.
+ * store's). `expected` ends with the last acknowledged content of every resource, `acksOf`
+ * with the number of acknowledged writes of each (all but the last overwritten by the next).
  */
-export function resourceLoad(trial: number, stores: readonly ResourceStoreClient[], writers: number): { stop(): Promise<LoadReport>; expected: Map<string, FilterContent> } {
+export function resourceLoad(
+  trial: number,
+  stores: readonly ResourceStoreClient[],
+  writers: number,
+): { stop(): Promise<LoadReport>; expected: Map<string, FilterContent>; acksOf: Map<string, number> } {
   const report = newReport();
   const expected = new Map<string, FilterContent>();
+  const acksOf = new Map<string, number>();
   let stopped = false;
   let turn = 0;
   const loops = Array.from({ length: writers }, async (_, w) => {
@@ -127,12 +133,14 @@ export function resourceLoad(trial: number, stores: readonly ResourceStoreClient
       }
       report.acked++;
       expected.set(name, content);
+      acksOf.set(name, (acksOf.get(name) ?? 0) + 1);
       if (r.ambiguous) generation++;
       await sleep(15);
     }
   });
   return {
     expected,
+    acksOf,
     stop: async () => {
       stopped = true;
       await Promise.all(loops);
