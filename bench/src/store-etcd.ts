@@ -84,14 +84,29 @@ interface Figures {
   readonly rate: number;
   readonly p50: number;
   readonly p99: number;
-  /** CPU µs per call: etcd, the store (0 for raw calls). */
+  /** CPU µs per call: etcd, the store (0 for raw calls), this client process. */
   readonly etcdCpu: number;
   readonly storeCpu: number;
+  readonly clientCpu: number;
+  /** etcd KV requests (Range, Put, Txn, ...) per call, from etcd's gRPC metrics. */
+  readonly etcdRequests: number;
 }
 
 interface Pids {
   readonly etcd: readonly number[];
   readonly store: number;
+  /** Client URL of each etcd member (its /metrics). */
+  readonly etcdUrls: readonly string[];
+}
+
+/** etcd KV requests the members have handled so far. */
+async function etcdRequests(urls: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const url of urls) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    for (const m of text.matchAll(/^grpc_server_handled_total\{[^}]*grpc_service="etcdserverpb\.KV"[^}]*\} (\S+)$/gm)) total += Number(m[1]);
+  }
+  return total;
 }
 
 /** Runs `n` calls of `fn` with `concurrency` in flight; progress on stderr. */
@@ -102,6 +117,8 @@ async function measure(label: string, n: number, concurrency: number, pids: Pids
   const timer = setInterval(() => process.stderr.write(`  ${label}, ${concurrency} in flight: ${done}/${n}\r`), 500);
   const etcd0 = pids.etcd.reduce((s, p) => s + cpuSeconds(p), 0);
   const store0 = cpuSeconds(pids.store);
+  const client0 = process.cpuUsage();
+  const requests0 = await etcdRequests(pids.etcdUrls);
   const t0 = process.hrtime.bigint();
   try {
     await Promise.all(
@@ -121,13 +138,24 @@ async function measure(label: string, n: number, concurrency: number, pids: Pids
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const etcdCpu = pids.etcd.reduce((s, p) => s + cpuSeconds(p), 0) - etcd0;
   const storeCpu = cpuSeconds(pids.store) - store0;
+  const client = process.cpuUsage(client0);
+  const requests = (await etcdRequests(pids.etcdUrls)) - requests0;
   lat.sort((a, b) => a - b);
-  return { rate: n / secs, p50: pct(lat, 50), p99: pct(lat, 99), etcdCpu: (etcdCpu / n) * 1e6, storeCpu: (storeCpu / n) * 1e6 };
+  return {
+    rate: n / secs,
+    p50: pct(lat, 50),
+    p99: pct(lat, 99),
+    etcdCpu: (etcdCpu / n) * 1e6,
+    storeCpu: (storeCpu / n) * 1e6,
+    clientCpu: (client.user + client.system) / n,
+    etcdRequests: requests / n,
+  };
 }
 
 function row(what: string, f: Figures, ratio?: string): string {
-  const cpu = `etcd ${f.etcdCpu.toFixed(0).padStart(4)} µs` + (f.storeCpu > 0.5 ? `, store ${f.storeCpu.toFixed(0).padStart(4)} µs` : '');
-  return `  ${what.padEnd(16)} ${Math.round(f.rate).toLocaleString('en').padStart(7)}/s  p50 ${f.p50.toFixed(2).padStart(6)} ms  p99 ${f.p99.toFixed(2).padStart(6)} ms  ${(ratio ?? '').padEnd(15)} CPU/call: ${cpu}`;
+  const store = f.storeCpu >= 50 ? `, store ${f.storeCpu.toFixed(0).padStart(4)}` : '';
+  const cpu = `etcd ${f.etcdCpu.toFixed(0).padStart(4)}, client ${f.clientCpu.toFixed(0).padStart(4)}${store} µs`;
+  return `  ${what.padEnd(15)} ${Math.round(f.rate).toLocaleString('en').padStart(6)}/s  p50 ${f.p50.toFixed(2).padStart(6)} ms  p99 ${f.p99.toFixed(2).padStart(6)} ms  ${(ratio ?? '').padEnd(22)} etcd requests/call ${f.etcdRequests.toFixed(2)}  CPU/call: ${cpu}`;
 }
 
 async function main(): Promise<void> {
@@ -137,7 +165,7 @@ async function main(): Promise<void> {
     const etcd = await startEtcdCluster(group, `${dir.path}/etcd`, { size: MEMBERS });
     const nats = await startNats(group, dir.path);
     const store = await startService(group, 'store', ['--listen', '127.0.0.1:0', '--datastore', 'etcd', '--etcd-endpoints', etcd.endpoints, '--nats', nats.url, '--rpc-log', RPC_LOG]);
-    const pids: Pids = { etcd: etcd.members.map((m) => m.process.pid), store: store.process.pid };
+    const pids: Pids = { etcd: etcd.members.map((m) => m.process.pid), store: store.process.pid, etcdUrls: etcd.members.map((m) => m.clientUrl) };
     const storeClient = new ResourceStoreClient(store.address, credentials.createInsecure());
     const raw = new Etcd3({ hosts: etcd.endpoints.split(',') });
     const base = template();

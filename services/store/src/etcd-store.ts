@@ -139,6 +139,70 @@ class EtcdTx implements Tx {
   }
 }
 
+type TxnResponses = ITxnResponse['responses'];
+
+/** What a commit tells the write: committed at a revision, or what its compares saw instead. */
+type CommitResult = { readonly committed: true; readonly revision: number } | { readonly committed: false; readonly reads: Snapshot; readonly changed: boolean };
+
+/** Txns sent to etcd at once by one store; the writes that arrive meanwhile wait and share the next ones. */
+const MAX_COMMITS_IN_FLIGHT = 2;
+/** Most writes in one Txn, most compares or operations (etcd's --max-txn-ops is 128 by default), most value bytes (its request limit is 1.5 MiB). */
+const MAX_BATCH = 64;
+const MAX_TXN_OPS = 120;
+const MAX_BATCH_BYTES = 512 * 1024;
+
+/** A write waiting for its commit: its share of the Txn. */
+interface Pending {
+  readonly tx: EtcdTx;
+  readonly compare: ICompare[];
+  /** Reads of what `compare` checks, in the order failureReads takes them. */
+  readonly failure: IRequestOp[];
+  readonly success: IRequestOp[];
+  /** The kinds it writes (their guard keys are put once per Txn). */
+  readonly kinds: ReadonlySet<KindInfo>;
+  /** Every key it compares or writes. */
+  readonly keys: readonly string[];
+  readonly bytes: number;
+  /** False for a write that reads a kind whole: it goes in a Txn of its own. */
+  readonly batchable: boolean;
+  readonly resolve: (r: CommitResult) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+function pendingWrite(tx: EtcdTx, resolve: (r: CommitResult) => void, reject: (err: unknown) => void): Pending {
+  const compare: ICompare[] = [];
+  const failure: IRequestOp[] = [];
+  const keys: string[] = [];
+  for (const [key, rev] of tx.readKeys) {
+    const k = Buffer.from(key);
+    compare.push({ key: k, target: 'Mod', result: 'Equal', mod_revision: rev });
+    failure.push({ request_range: { key: k } });
+    keys.push(key);
+  }
+  for (const [kind, rev] of tx.readKinds) {
+    const guard = Buffer.from(guardKey(kind));
+    const prefix = Buffer.from(kindPrefix(kind));
+    compare.push({ key: guard, target: 'Mod', result: 'Equal', mod_revision: rev });
+    failure.push({ request_range: { key: prefix, range_end: prefixEnd(prefix) } }, { request_range: { key: guard } });
+  }
+  const success: IRequestOp[] = [];
+  const kinds = new Set<KindInfo>();
+  let bytes = 0;
+  for (const w of tx.writes) {
+    kinds.add(w.kind);
+    keys.push(w.key);
+    if (w.op === 'put') {
+      const value = Buffer.from(w.value);
+      bytes += value.length + w.key.length;
+      success.push({ request_put: { key: Buffer.from(w.key), value } });
+    } else {
+      bytes += w.key.length;
+      success.push({ request_delete_range: { key: Buffer.from(w.key) } });
+    }
+  }
+  return { tx, compare, failure, success, kinds, keys, bytes, batchable: tx.readKinds.size === 0, resolve, reject };
+}
+
 function stored(key: string, value: Buffer, modRevision: number): StoredObject {
   const resource = decodeValue(key, value, modRevision);
   return { resource, revision: modRevision, data: encodeResource(resource) };
@@ -178,6 +242,9 @@ export class EtcdStore implements StoreBackend {
   /** Decoded values by key and mod revision: a List decodes only what changed. */
   private readonly decoded = new Map<string, StoredObject>();
   private readonly watches = new Set<AbortController>();
+  /** Writes waiting for their commit, and the Txns in flight (see commit). */
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
 
   constructor(private readonly opts: EtcdStoreOptions) {
     if (opts.endpoints.length === 0) throw new ServiceError('invalid-argument', 'no etcd endpoints');
@@ -338,12 +405,14 @@ export class EtcdStore implements StoreBackend {
       const { tx, value } = await this.run(op, snap);
       if (tx.writes.length === 0) return value;
       const res = await this.commit(tx);
-      if (res.succeeded) {
-        this.committed(tx, Number(res.header.revision), started);
+      if (res.committed) {
+        this.committed(tx, res.revision, started);
         return value;
       }
       const guessed = snap.guessesRead(tx).length > 0;
-      snap = this.failureReads(tx, res);
+      snap = res.reads;
+      // Another write of its batch failed a compare, not this one: send it again as it is.
+      if (!res.changed) continue;
       if (guessed) {
         this.log.debug({ keys: tx.writes.map((w) => w.key).join(', ') }, 'write guessed a value that had changed; running it again on what etcd holds');
         continue;
@@ -396,21 +465,29 @@ export class EtcdStore implements StoreBackend {
     snap.objects.set(key, hit ? { modRevision: hit.revision, object: { ...hit, resource: structuredClone(hit.resource) }, guessed: true } : { modRevision: 0, object: undefined, guessed: true });
   }
 
-  /** The reads of a commit's failure branch (what its compares checked, at the revision they failed): the next attempt's snapshot. */
-  private failureReads(tx: EtcdTx, res: ITxnResponse): Snapshot {
+  /**
+   * The reads of a commit's failure branch for one write of the batch (from `responses[at]` on:
+   * what its compares checked, at the revision they were evaluated): the next attempt's
+   * snapshot, and whether any of the write's own compares failed.
+   */
+  private failureReads(w: Pending, responses: TxnResponses, at: number): { reads: Snapshot; changed: boolean } {
     const snap = new Snapshot();
-    let i = 0;
-    for (const key of tx.readKeys.keys()) {
-      const kv = res.responses[i++].response_range.kvs[0];
+    let changed = false;
+    let i = at;
+    for (const [key, compared] of w.tx.readKeys) {
+      const kv = responses[i++].response_range.kvs[0];
       const rev = kv ? Number(kv.mod_revision) : 0;
+      if (rev !== compared) changed = true;
       snap.objects.set(key, { modRevision: rev, object: kv ? this.decode(key, kv.value, rev) : undefined, guessed: false });
     }
-    for (const kind of tx.readKinds.keys()) {
-      const range = res.responses[i++].response_range;
-      const guard = res.responses[i++].response_range.kvs[0];
-      snap.kinds.set(kind.kind, { guardRevision: guard ? Number(guard.mod_revision) : 0, objects: this.decodeAll(range).map((o) => o.resource) });
+    for (const [kind, compared] of w.tx.readKinds) {
+      const range = responses[i++].response_range;
+      const guard = responses[i++].response_range.kvs[0];
+      const rev = guard ? Number(guard.mod_revision) : 0;
+      if (rev !== compared) changed = true;
+      snap.kinds.set(kind.kind, { guardRevision: rev, objects: this.decodeAll(range).map((o) => o.resource) });
     }
-    return snap;
+    return { reads: snap, changed };
   }
 
   /** Reads keys and whole kinds (each kind with its guard key) in one etcd transaction: one revision for all. */
@@ -436,34 +513,99 @@ export class EtcdStore implements StoreBackend {
     });
   }
 
-  private async commit(tx: EtcdTx): Promise<ITxnResponse> {
+  /**
+   * Commits a write: queued, and sent in one etcd Txn with the other writes queued meanwhile
+   * (group commit: at most MAX_COMMITS_IN_FLIGHT Txns are in flight, so under load a Txn
+   * carries many writes and each costs a fraction of a round trip). Writes of one batch touch
+   * disjoint keys and read no kind whole (a write that does goes alone: its guard compare
+   * must see the others' guard puts), so the batch commits exactly when each write's compares
+   * hold; when any fails, each write learns from the failure branch whether its own did.
+   */
+  private commit(tx: EtcdTx): Promise<CommitResult> {
+    if (this.closed) return Promise.reject(new ServiceError('unavailable', 'the store is shutting down'));
+    return new Promise<CommitResult>((resolve, reject) => {
+      this.queue.push(pendingWrite(tx, resolve, reject));
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < MAX_COMMITS_IN_FLIGHT && this.queue.length > 0) {
+      const batch = this.takeBatch();
+      this.inFlight++;
+      void this.send(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  /** The next batch: the oldest queued write, and the queued writes that may share its Txn. */
+  private takeBatch(): Pending[] {
+    const first = this.queue.shift();
+    if (!first) return [];
+    if (!first.batchable) return [first];
+    const batch = [first];
+    const keys = new Set(first.keys);
+    let compares = first.compare.length;
+    let ops = first.success.length + first.kinds.size;
+    let bytes = first.bytes;
+    for (let i = 0; i < this.queue.length && batch.length < MAX_BATCH; ) {
+      const w = this.queue[i];
+      const fits = compares + w.compare.length <= MAX_TXN_OPS && ops + w.success.length + w.kinds.size <= MAX_TXN_OPS && bytes + w.bytes <= MAX_BATCH_BYTES;
+      if (!w.batchable || !fits || w.keys.some((k) => keys.has(k))) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      batch.push(w);
+      for (const k of w.keys) keys.add(k);
+      compares += w.compare.length;
+      ops += w.success.length + w.kinds.size;
+      bytes += w.bytes;
+    }
+    return batch;
+  }
+
+  /** Sends one batch as one Txn and settles each of its writes. */
+  private async send(batch: Pending[]): Promise<void> {
     const compare: ICompare[] = [];
-    // When a compare fails, the failure branch reads what the compares checked (see failureReads).
-    const failure: IRequestOp[] = [];
-    for (const [key, rev] of tx.readKeys) {
-      const k = Buffer.from(key);
-      compare.push({ key: k, target: 'Mod', result: 'Equal', mod_revision: rev });
-      failure.push({ request_range: { key: k } });
-    }
-    for (const [kind, rev] of tx.readKinds) {
-      const guard = Buffer.from(guardKey(kind));
-      const prefix = Buffer.from(kindPrefix(kind));
-      compare.push({ key: guard, target: 'Mod', result: 'Equal', mod_revision: rev });
-      failure.push({ request_range: { key: prefix, range_end: prefixEnd(prefix) } }, { request_range: { key: guard } });
-    }
     const success: IRequestOp[] = [];
+    const failure: IRequestOp[] = [];
     const kinds = new Set<KindInfo>();
-    for (const w of tx.writes) {
-      kinds.add(w.kind);
-      if (w.op === 'put') success.push({ request_put: { key: Buffer.from(w.key), value: Buffer.from(w.value) } });
-      else success.push({ request_delete_range: { key: Buffer.from(w.key) } });
+    for (const w of batch) {
+      compare.push(...w.compare);
+      success.push(...w.success);
+      failure.push(...w.failure);
+      for (const k of w.kinds) kinds.add(k);
     }
+    // Every write puts its kinds' guard keys (once per Txn: etcd refuses a key put twice in one Txn).
     for (const k of kinds) success.push({ request_put: { key: Buffer.from(guardKey(k)), value: Buffer.alloc(0) } });
-    const keys = tx.writes.map((w) => w.key).join(', ');
+    let res: ITxnResponse;
+    try {
+      res = await this.sendTxn({ compare, success, failure });
+    } catch (err) {
+      for (const w of batch) w.reject(this.writeFailed(err, w.tx.writes.map((x) => x.key).join(', ')));
+      return;
+    }
+    const revision = Number(res.header.revision);
+    let at = 0;
+    for (const w of batch) {
+      try {
+        if (res.succeeded) w.resolve({ committed: true, revision });
+        else w.resolve({ committed: false, ...this.failureReads(w, res.responses, at) });
+      } catch (err) {
+        w.reject(err);
+      }
+      at += w.failure.length;
+    }
+  }
+
+  private async sendTxn(txn: { compare: ICompare[]; success: IRequestOp[]; failure: IRequestOp[] }): Promise<ITxnResponse> {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new ServiceError('unavailable', 'the store is shutting down');
       try {
-        return await this.client.kv.txn({ compare, success, failure });
+        return await this.client.kv.txn(txn);
       } catch (err) {
         // A transaction that never left this process is safe to send to another member;
         // one that may have reached etcd is not (it may have been committed).
@@ -471,14 +613,20 @@ export class EtcdStore implements StoreBackend {
           this.log.debug({ err: errorText(err), attempt }, 'etcd member unreachable; sending the write to another');
           continue;
         }
-        if (neverSent(err)) throw etcdUnavailable(this.endpointsText, err, `cannot write ${keys}`);
-        throw new ServiceError(
-          'unavailable',
-          `etcd at ${this.endpointsText} did not confirm the write of ${keys} (${errorText(err)}); it was not acknowledged and may or may not have been stored: read it back before retrying`,
-          { cause: err },
-        );
+        throw err;
       }
     }
+  }
+
+  /** What a write whose Txn failed is told: UNAVAILABLE, saying whether it may have been stored. */
+  private writeFailed(err: unknown, keys: string): ServiceError {
+    if (isReasonedError(err)) return err as ServiceError;
+    if (neverSent(err)) return etcdUnavailable(this.endpointsText, err, `cannot write ${keys}`);
+    return new ServiceError(
+      'unavailable',
+      `etcd at ${this.endpointsText} did not confirm the write of ${keys} (${errorText(err)}); it was not acknowledged and may or may not have been stored: read it back before retrying`,
+      { cause: err },
+    );
   }
 
   /** After etcd committed: the resources get their resourceVersion, listeners the events. */
@@ -539,6 +687,7 @@ export class EtcdStore implements StoreBackend {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    for (const w of this.queue.splice(0)) w.reject(new ServiceError('unavailable', 'the store is shutting down'));
     for (const w of this.watches) w.abort();
     this.listeners.clear();
     this.client.close();

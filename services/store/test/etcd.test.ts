@@ -364,6 +364,44 @@ describe('lost races', () => {
   });
 });
 
+describe('group commit', () => {
+  it('shares Txns between concurrent writes of one store: each gets its own outcome, and a failed compare fails only its own write', async () => {
+    const logger = createLogger({ service: 'test', level: 'silent' });
+    const store = new EtcdStore({ endpoints: etcd.endpoints.split(','), logger });
+    const committed: string[] = [];
+    store.onCommit((events) => {
+      for (const e of events) committed.push(e.name);
+    });
+    try {
+      const stale = await store.create(peer('gc-stale', '10.11.0.1', 65000));
+      await store.update(peer('gc-stale', '10.11.0.1', 65001));
+      // 60 names created twice each, a stale update and overlapping pools, all at once.
+      const creates = Array.from({ length: 120 }, (_, i) => store.create(peer(`gc-${i % 60}`, '10.11.0.2', 65000 + i)));
+      const staleUpdate = store.update(withVersion(peer('gc-stale', '10.11.0.1', 65002), metaOf(stale).resourceVersion));
+      const pools = Array.from({ length: 6 }, (_, i) => store.create(pool(`gc-pool-${i}`, `172.30.0.0/${16 + i}`)));
+      const [outcomes, [staleOutcome], poolOutcomes] = await Promise.all([Promise.allSettled(creates), Promise.allSettled([staleUpdate]), Promise.allSettled(pools)]);
+      for (let i = 0; i < 60; i++) {
+        const pair = [outcomes[i], outcomes[i + 60]];
+        expect(pair.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+        const lost = pair.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+        expect(lost?.reason).toMatchObject({ reason: 'already-exists' });
+      }
+      const won = outcomes.filter((o): o is PromiseFulfilledResult<Resource> => o.status === 'fulfilled').map((o) => o.value);
+      // Writes that shared a Txn share its revision: fewer revisions than writes.
+      expect(new Set(won.map((r) => metaOf(r).resourceVersion)).size).toBeLessThan(60);
+      expect(staleOutcome).toMatchObject({ status: 'rejected', reason: { reason: 'conflict' } });
+      expect(poolOutcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      // Every answer is what etcd holds, and each commit was announced once.
+      const listed = await store.list(mustFindKind('BGPPeer'), undefined, undefined);
+      const byName = new Map(listed.items.map((r) => [metaOf(r).name, r]));
+      for (const r of won) expect(metaOf(byName.get(metaOf(r).name)!)).toMatchObject({ resourceVersion: metaOf(r).resourceVersion, uid: metaOf(r).uid });
+      expect(committed.filter((name) => name.startsWith('gc-') && name !== 'gc-stale' && !name.startsWith('gc-pool')).sort()).toEqual(won.map((r) => metaOf(r).name).sort());
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('NATS and flags', () => {
   it('each replica publishes the events of its own commits', async () => {
     const nats = await startNats(group, dir.path);
