@@ -2,6 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { kindOf, metaOf, type KindName } from '@tabby/api';
 import { EventType, type ResourceStoreClient, type Resource, type WatchResponse } from '@tabby/proto';
 import { callUnary, dialFailureHint, isGrpcError, type Logger } from '@tabby/runtime';
+import { Backoff, sleep, type BackoffOptions } from './backoff.js';
 
 export type FollowEventType = 'added' | 'modified' | 'deleted';
 
@@ -31,9 +32,11 @@ export interface StoreFollowerOptions {
   readonly client: ResourceStoreClient;
   readonly kinds: readonly KindName[];
   readonly logger: Logger;
-  /** First and largest pause between reconnect attempts (ms). */
+  /** First and largest pause between reconnect attempts (ms); shorthands for `backoff`. */
   readonly minRetryMs?: number;
   readonly maxRetryMs?: number;
+  /** Pauses between reconnect attempts (exponential with jitter). */
+  readonly backoff?: BackoffOptions;
   /** Bookmark interval asked of the store (s): how often an idle stream proves it is alive. */
   readonly bookmarkIntervalS?: number;
 }
@@ -55,8 +58,6 @@ function versionOf(resource: Resource): number {
   return Number(metaOf(resource).resourceVersion || 0);
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
-
 /**
  * Keeps an in-memory copy of some kinds of the store, the way every Tabby service follows
  * it: List, then Watch from the listed revision; after a broken stream it re-watches from
@@ -68,6 +69,7 @@ export class StoreFollower {
   private readonly state = new Map<KindName, KindState>();
   private readonly listeners = new Set<FollowListener>();
   private stopped = false;
+  private readonly stopController = new AbortController();
   private readonly loops: Promise<void>[] = [];
 
   constructor(private readonly opts: StoreFollowerOptions) {
@@ -117,6 +119,7 @@ export class StoreFollower {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopController.abort();
     for (const s of this.state.values()) s.stream?.cancel();
     await Promise.allSettled(this.loops);
   }
@@ -147,9 +150,7 @@ export class StoreFollower {
   private async follow(kind: KindName, listed: () => void): Promise<void> {
     const s = this.kindState(kind);
     const log = this.opts.logger;
-    const minRetry = this.opts.minRetryMs ?? 200;
-    const maxRetry = this.opts.maxRetryMs ?? 5000;
-    let retry = minRetry;
+    const backoff = new Backoff({ initialMs: this.opts.minRetryMs, maxMs: this.opts.maxRetryMs, ...this.opts.backoff });
     let needList = true;
     let failures = 0;
     while (!this.stopped) {
@@ -170,22 +171,18 @@ export class StoreFollower {
             const details = isGrpcError(err) ? err.details : String(err);
             log.warn({ kind, store: this.storeAddress(), err: details, hint: dialFailureHint(details), attempts: failures }, 'cannot list from the store; retrying');
           }
-          await sleep(retry);
-          retry = Math.min(retry * 2, maxRetry);
+          await sleep(backoff.next(), this.stopController.signal);
           continue;
         }
       }
-      const outcome = await this.watchOnce(kind, () => {
-        retry = minRetry;
-      });
+      const outcome = await this.watchOnce(kind, () => backoff.reset());
       if (this.stopped) break;
       if (outcome === 'compacted') {
         log.warn({ kind, revision: s.revision }, 'watch revision compacted by the store; re-listing');
         needList = true;
         continue;
       }
-      await sleep(retry);
-      retry = Math.min(retry * 2, maxRetry);
+      await sleep(backoff.next(), this.stopController.signal);
     }
   }
 

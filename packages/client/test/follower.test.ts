@@ -102,8 +102,7 @@ describe('StoreFollower against a real tabby-store', () => {
     let store = await startStore(port, dir.path);
     const client = new ResourceStoreClient(`127.0.0.1:${port}`, credentials.createInsecure());
     for (const n of ['a', 'b', 'c']) await callUnary(client.create.bind(client), { resource: node(n) });
-    // Slow reconnects, so the store can move past its event retention before we come back.
-    follower = new StoreFollower({ client, kinds: ['Node'], logger, minRetryMs: 15_000, maxRetryMs: 15_000 });
+    follower = new StoreFollower({ client, kinds: ['Node'], logger, backoff: { initialMs: 100, maxMs: 500 } });
     const seen: string[] = [];
     follower.onChange((events, info) => {
       for (const e of events) seen.push(`${info.resync ? 'resync ' : ''}${e.type} ${e.key}`);
@@ -114,12 +113,20 @@ describe('StoreFollower against a real tabby-store', () => {
 
     await store.process.stop();
     expect(names(follower)).toEqual(['a', 'b', 'c']);
+    // The store comes back on another port, where the follower does not look, so it moves past
+    // its event retention before the follower can reconnect: delete b, change c, add d, then
+    // 1,200 other writes.
+    const elsewhere = await freePort('127.0.0.1');
+    store = await startStore(elsewhere, dir.path);
+    const writer = new ResourceStoreClient(store.address, credentials.createInsecure());
+    await callUnary(writer.delete.bind(writer), { kind: 'Node', namespace: '', name: 'b', resourceVersion: '', force: false });
+    await callUnary(writer.update.bind(writer), { resource: node('c', { zone: 'z1' }) });
+    await callUnary(writer.create.bind(writer), { resource: node('d') });
+    for (let i = 0; i < 1200; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => callUnary(writer.create.bind(writer), { resource: pool(i + j) })));
+    writer.close();
+    await store.process.stop();
+    expect(names(follower)).toEqual(['a', 'b', 'c']);
     store = await startStore(port, dir.path);
-    // While the follower waits to reconnect: delete b, change c, add d, then 1,200 other writes.
-    await callUnary(client.delete.bind(client), { kind: 'Node', namespace: '', name: 'b', resourceVersion: '', force: false });
-    await callUnary(client.update.bind(client), { resource: node('c', { zone: 'z1' }) });
-    await callUnary(client.create.bind(client), { resource: node('d') });
-    for (let i = 0; i < 1200; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => callUnary(client.create.bind(client), { resource: pool(i + j) })));
     await eventually('the follower caught up', () => names(follower!).join() === 'a,c,d', 30_000, 100);
     expect(seen.sort()).toEqual(['resync added d', 'resync deleted b', 'resync modified c']);
     expect(metaOf(follower.get('Node', '', 'c')!).labels).toEqual({ zone: 'z1' });

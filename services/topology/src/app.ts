@@ -1,9 +1,7 @@
-import { StoreFollower } from '@tabby/client';
-import { IpamClient, ResourceStoreClient, TopologyService, loadDescriptorSet } from '@tabby/proto';
+import { BlockFollower, StoreFollower, dialIpam, dialStore } from '@tabby/client';
+import { TopologyService, loadDescriptorSet } from '@tabby/proto';
 import {
-  CLIENT_CHANNEL_OPTIONS,
   GrpcServer,
-  dialCredentials,
   componentLogger,
   optionalMetricsServer,
   serviceBus,
@@ -16,7 +14,6 @@ import {
   type ServerTlsFiles,
   type ServiceMetrics,
 } from '@tabby/runtime';
-import { BlockFollower } from './block-follower.js';
 import { TOPOLOGY_KINDS } from './compile/compiler.js';
 import { topologyService } from './service.js';
 import { TopologyState } from './state.js';
@@ -24,11 +21,11 @@ import { createTopologyMetrics } from './topology-metrics.js';
 
 export interface TopologyAppOptions {
   readonly listen: HostPort;
-  /** Address of tabby-store. */
+  /** Address of tabby-store, or its replicas as `IP:PORT,IP:PORT`. */
   readonly store: string;
   /** How to dial the store (plaintext when absent); see `serviceDialTls`. */
   readonly storeTls?: ClientTlsFiles;
-  /** Address of tabby-ipam; without it nodes originate no prefixes. */
+  /** Address of tabby-ipam (or its replicas as `IP:PORT,IP:PORT`); without it nodes originate no prefixes. */
   readonly ipam?: string;
   readonly ipamTls?: ClientTlsFiles;
   readonly logger: Logger;
@@ -63,13 +60,14 @@ export interface TopologyApp {
 export async function startTopology(opts: TopologyAppOptions): Promise<TopologyApp> {
   const log = opts.logger;
   const metrics = createTopologyMetrics(opts.metrics.registry);
-  const storeClient = new ResourceStoreClient(opts.store, dialCredentials({ peer: 'tabby-store', address: opts.store, tls: opts.storeTls ?? {} }, log), CLIENT_CHANNEL_OPTIONS);
-  const ipamClient = opts.ipam ? new IpamClient(opts.ipam, dialCredentials({ peer: 'tabby-ipam', address: opts.ipam, tls: opts.ipamTls ?? {} }, log), CLIENT_CHANNEL_OPTIONS) : undefined;
+  const storeClient = dialStore({ address: opts.store, tls: opts.storeTls, flag: '--store', logger: log });
+  const ipamClient = opts.ipam ? dialIpam({ address: opts.ipam, tls: opts.ipamTls, flag: '--ipam', logger: log }) : undefined;
 
   const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: 'tabby-topology', logger: log });
   const bus = events.bus;
   const follower = new StoreFollower({ client: storeClient, kinds: TOPOLOGY_KINDS, logger: componentLogger(log, 'follower') });
-  const blocks = ipamClient ? new BlockFollower({ client: ipamClient, bus, logger: componentLogger(log, 'blocks'), resyncIntervalMs: opts.blockResyncMs }) : undefined;
+  // Blocks come from IPAM's WatchBlocks stream (any replica); NATS only carries our node-config notifications.
+  const blocks = ipamClient ? new BlockFollower({ client: ipamClient, logger: componentLogger(log, 'blocks'), resyncIntervalMs: opts.blockResyncMs }) : undefined;
   const storeRevision = (): number => Math.max(0, ...TOPOLOGY_KINDS.map((k) => follower.revision(k)));
   const state = new TopologyState({
     logger: componentLogger(log, 'compiler'),

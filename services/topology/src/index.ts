@@ -1,7 +1,7 @@
 /**
  * tabby-topology as a library: the service (for the all-in-one `npm start` and tests), the
- * pure compiler of node BGP configurations with its analysis, Explain and Preview, and the
- * follower of IPAM blocks.
+ * pure compiler of node BGP configurations with its analysis, Explain and Preview (IPAM
+ * blocks are followed with `@tabby/client`'s BlockFollower).
  */
 export { startTopology } from './app.js';
 export type { TopologyApp, TopologyAppOptions } from './app.js';
@@ -9,8 +9,6 @@ export { topologyOptions } from './options.js';
 export { TOPOLOGY_VERSION } from './version.js';
 export { TopologyState, nodeSubject } from './state.js';
 export type { TopologyStateOptions } from './state.js';
-export { BLOCKS_SUBJECT, BlockFollower } from './block-follower.js';
-export type { BlockChange, BlockFollowerOptions, BlockLister, BlockListener } from './block-follower.js';
 export { TOPOLOGY_KINDS, TopologyCompiler } from './compile/compiler.js';
 export type { BlockInput, CommitResult } from './compile/compiler.js';
 export { PEER_TYPE_LABELS, sessionKey } from './compile/types.js';

@@ -13,10 +13,10 @@ export const topologyOptions = {
   ipamTlsCert: option.optionalString('client certificate for tabby-ipam only (mTLS; overrides --tls-cert for IPAM)', 'FILE'),
   ipamTlsKey: option.optionalString('key of --ipam-tls-cert', 'FILE'),
   nats: option.optionalString(
-    'NATS server URL, or a NATS cluster\'s URLs comma-separated (nats://a:4222,nats://b:4222; reconnects to any of them): node-config notifications out, IPAM block events in, blocks re-listed on every reconnect (off when empty)',
+    'NATS server URL, or a NATS cluster\'s URLs comma-separated (nats://a:4222,nats://b:4222; reconnects to any of them): node-config notifications out (off when empty)',
     'URL',
   ),
   ...natsOptions,
-  blockResync: option.integer('seconds between full re-lists of IPAM blocks (catches block events lost in NATS)', 30, 1, 86_400),
+  blockResync: option.integer('seconds between fresh snapshots of the IPAM blocks (WatchBlocks without a revision): a safety net, the stream alone keeps the blocks', 300, 1, 86_400),
   rpcLog: option.oneOf('log level of successful RPCs', 'info', ['info', 'debug'] as const),
 };

@@ -1,8 +1,7 @@
 import { metaOf } from '@tabby/api';
-import type { FollowEvent } from '@tabby/client';
+import type { BlockChange, FollowEvent } from '@tabby/client';
 import { NodeConfigChanged, type NodeConfig } from '@tabby/proto';
 import type { EventBus, Logger } from '@tabby/runtime';
-import type { BlockChange } from './block-follower.js';
 import { TopologyCompiler } from './compile/compiler.js';
 import { toNodeConfig } from './convert.js';
 import type { TopologyMetrics } from './topology-metrics.js';

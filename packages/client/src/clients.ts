@@ -1,0 +1,42 @@
+import { IpamClient, ResourceStoreClient, TopologyClient } from '@tabby/proto';
+import { CLIENT_CHANNEL_OPTIONS, REPLICA_CHANNEL_OPTIONS, dialCredentials, grpcTarget, type ClientTlsFiles, type Logger } from '@tabby/runtime';
+
+/** Where and how a service's client dials one of its peers. */
+export interface DialOptions {
+  /**
+   * `HOST:PORT`, or the replicas as `IP:PORT,IP:PORT` (grpc-js balances round-robin over the
+   * live ones; a DNS name resolving to several addresses is balanced the same way).
+   */
+  readonly address: string;
+  /** TLS files (plaintext when empty); see `serviceDialTls` of `@tabby/runtime`. */
+  readonly tls?: ClientTlsFiles;
+  /** The flag the address came from, named when it is not a valid address list. */
+  readonly flag?: string;
+  /** Extra grpc-js channel options (they win over Tabby's defaults). */
+  readonly channelOptions?: Readonly<Record<string, string | number>>;
+  /** Logs one line naming the peer, address and security. */
+  readonly logger: Pick<Logger, 'info'>;
+}
+
+type ClientCtor<C> = new (address: string, credentials: ReturnType<typeof dialCredentials>, options: Record<string, string | number>) => C;
+
+function dial<C>(ctor: ClientCtor<C>, peer: string, opts: DialOptions): C {
+  const target = grpcTarget(opts.address, opts.flag ?? `${peer} address`);
+  const creds = dialCredentials({ peer, address: opts.address, tls: opts.tls ?? {} }, opts.logger);
+  return new ctor(target, creds, { ...CLIENT_CHANNEL_OPTIONS, ...REPLICA_CHANNEL_OPTIONS, ...opts.channelOptions });
+}
+
+/** A client of tabby-store (one address or several replicas), with keepalive and reconnect backoff. */
+export function dialStore(opts: DialOptions): ResourceStoreClient {
+  return dial(ResourceStoreClient, 'tabby-store', opts);
+}
+
+/** A client of tabby-ipam (one address or several replicas). */
+export function dialIpam(opts: DialOptions): IpamClient {
+  return dial(IpamClient, 'tabby-ipam', opts);
+}
+
+/** A client of tabby-topology (one address or several replicas). */
+export function dialTopology(opts: DialOptions): TopologyClient {
+  return dial(TopologyClient, 'tabby-topology', opts);
+}
