@@ -75,6 +75,8 @@ interface TrialCounts {
   kills: number;
   retries: number;
   checkRuns: number;
+  /** Interrupted workload adds of a killed ipam replica finished or undone by recovery. */
+  recovered: number;
 }
 const counts: TrialCounts[] = [];
 
@@ -94,6 +96,8 @@ function ipamArgs(port: number): string[] {
     // at once: the check after each trial must find nothing left over.
     '--leak-grace', '0',
     '--recovery-interval', '1',
+    // Successful calls unlogged: the log keeps what the trial counts (recoveries).
+    '--rpc-log', 'debug',
   ];
 }
 
@@ -101,8 +105,17 @@ async function startStore(i: number): Promise<void> {
   stores[i] = await startService(group, 'store', storeArgs(storePorts[i]));
 }
 
+/** Every ipam process started, killed ones too. */
+const ipamProcesses: ServiceProcess[] = [];
+
+/** Interrupted workload adds recovered so far, by every ipam process. */
+function recoveries(): number {
+  return ipamProcesses.reduce((n, p) => n + (p.process.output().match(/"msg":"recovered an interrupted workload add"/g) ?? []).length, 0);
+}
+
 async function startIpam(i: number): Promise<void> {
   ipams[i] = await startService(group, 'ipam', ipamArgs(ipamPorts[i]));
+  ipamProcesses.push(ipams[i]);
   const client = ipamClients[i];
   await eventually(`ipam replica ${i + 1} to see the pool`, async () => (await call(client.utilization.bind(client), { includeBlocks: false })).pools.length === 1 || undefined, 20_000, 100);
 }
@@ -242,7 +255,7 @@ function summary(c: TrialCounts | Omit<TrialCounts, 'trial'>, label: string): st
   return (
     `${label}: resource writes acked ${c.resourceWrites} (kept ${c.resourceWritesKept}), resources ${c.resources} (kept ${c.resourcesKept}), ` +
     `addresses acked ${c.addresses} (kept ${c.addressesKept}), duplicates ${c.duplicates}, flaps ${c.flaps}, kills ${c.kills}, ` +
-    `retried calls ${c.retries}, ipam check runs until clean ${c.checkRuns}`
+    `retried calls ${c.retries}, interrupted workload adds recovered ${c.recovered}, ipam check runs until clean ${c.checkRuns}`
   );
 }
 
@@ -320,6 +333,7 @@ describe('etcd leader, a store replica, an ipam replica and a NATS node killed -
   it.each(Array.from({ length: TRIALS }, (_, i) => i + 1))(
     'trial %i: every acknowledged write is kept, no address twice, ipam check clean, no BGP session flaps',
     async (trial) => {
+      const recoveredBefore = recoveries();
       const before = await sessions();
       const changes = new SessionChanges();
       const watch = watchSessions(before.rows, changes);
@@ -453,6 +467,7 @@ describe('etcd leader, a store replica, an ipam replica and a NATS node killed -
         kills: killed.length,
         retries: resourceReport.retries + workloadReport.retries,
         checkRuns,
+        recovered: recoveries() - recoveredBefore,
       };
       counts.push(c);
       console.log(summary(c, `cluster-faults trial ${trial}`));
@@ -479,6 +494,7 @@ describe('etcd leader, a store replica, an ipam replica and a NATS node killed -
       kills: sum('kills'),
       retries: sum('retries'),
       checkRuns: sum('checkRuns'),
+      recovered: sum('recovered'),
     };
     console.log(summary(total, `cluster-faults total over ${counts.length} trials`));
     expect(total.duplicates).toBe(0);
