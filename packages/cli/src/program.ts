@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { KINDS, isUnknownKindError } from '@tabby/api';
 import { completeCommand, completionCommand } from './commands/completion.js';
+import { registerDatastore } from './commands/datastore.js';
 import { deleteCommand } from './commands/delete.js';
 import { getCommand } from './commands/get.js';
 import { healthCommand } from './commands/health.js';
@@ -172,6 +173,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   registerWorkload(program, ctx, act);
   registerNode(program, ctx, act);
   registerTopology(program, ctx, act);
+  registerDatastore(program, ctx, act);
 
   program
     .command('version')
