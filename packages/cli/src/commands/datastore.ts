@@ -179,7 +179,10 @@ function examples(...lines: string[]): string {
 
 /** Adds `datastore status` and `datastore migrate ...` to the program. */
 export function registerDatastore(program: Command, ctx: CommandContext, act: Act): void {
-  const ds = program.command('datastore').description('Datastore status, and migration between SQLite and etcd (calicoctl datastore migrate)');
+  const ds = program
+    .command('datastore')
+    .description('Datastore status, and migration between SQLite and etcd (calicoctl datastore migrate)')
+    .addHelpText('after', examples('tabbyctl datastore status', 'tabbyctl datastore migrate --help'));
   ds.command('status')
     .description('Show the datastore of tabby-store and tabby-ipam: backend, revision, lock, etcd members or SQLite file, and what it holds')
     .option('-o, --output <format>', 'table (default), json or yaml')
@@ -201,18 +204,22 @@ export function registerDatastore(program: Command, ctx: CommandContext, act: Ac
   migrate
     .command('lock')
     .description('Lock the datastores of tabby-store and tabby-ipam: every write is refused until unlock')
+    .addHelpText('after', examples('tabbyctl datastore migrate lock'))
     .action(act(() => datastoreLockCommand(true, ctx)));
   migrate
     .command('unlock')
     .description('Unlock the datastores: writes are accepted again')
+    .addHelpText('after', examples('tabbyctl datastore migrate unlock'))
     .action(act(() => datastoreLockCommand(false, ctx)));
   migrate
     .command('export')
     .description('Print every resource and IPAM record (blocks, affinities, handles, config) as YAML; the datastores must be locked')
+    .addHelpText('after', examples('tabbyctl datastore migrate export > tabby-data.yaml'))
     .action(act(() => datastoreExportCommand(ctx)));
   migrate
     .command('import')
     .description('Import an export file into empty datastores (all of it, or on SQLite nothing); they stay locked until unlock')
     .requiredOption('-f, --filename <file>', 'the file of datastore migrate export, or - (stdin)')
+    .addHelpText('after', examples('tabbyctl datastore migrate import -f tabby-data.yaml', 'tabbyctl datastore migrate unlock'))
     .action(act((opts: { filename: string }) => datastoreImportCommand(opts, ctx)));
 }
