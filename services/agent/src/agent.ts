@@ -1,6 +1,7 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { parseCIDR, parseIP, wrap, type ParsedCIDR } from '@tabby/api';
 import { peerKey, type ExportFilter, type Family, type ListenAddress, type PeerStatus as SpeakerPeerStatus, type RouteEntry } from '@tabby/bgp';
+import { Backoff, sleep } from '@tabby/client';
 import type { Dataplane } from '@tabby/dataplane';
 import {
   NodeStatus,
@@ -83,7 +84,6 @@ export interface AgentTopology {
 
 const ORIGIN = ['IGP', 'EGP', 'INCOMPLETE'];
 const BGP_LOG_LEVELS: Record<string, string> = { trace: 'trace', debug: 'debug', info: 'info', warning: 'warn', error: 'error', fatal: 'fatal' };
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 function communityText(c: number): string {
   return `${Math.floor(c / 65536)}:${c % 65536}`;
@@ -238,19 +238,17 @@ export class NodeAgent {
   // ---- registration ----
 
   private async registerLoop(): Promise<void> {
-    let delay = 200;
-    let failures = 0;
+    const backoff = new Backoff();
     while (!this.stopped && !this.registered) {
       try {
         await this.register();
         this.registered = true;
         this.storeConnected = true;
       } catch (err) {
-        failures++;
         this.storeConnected = false;
-        if (failures === 1 || failures % 20 === 0) this.opts.logger.warn({ err: errText(err), hint: dialHint(err), attempts: failures }, 'cannot register the Node in the store; retrying');
-        await sleep(delay);
-        delay = Math.min(delay * 2, 5000);
+        const pause = backoff.next();
+        if (backoff.failures === 1 || backoff.failures % 20 === 0) this.opts.logger.warn({ err: errText(err), hint: dialHint(err), attempts: backoff.failures }, 'cannot register the Node in the store; retrying');
+        await sleep(pause);
       }
     }
   }
@@ -305,7 +303,8 @@ export class NodeAgent {
   // ---- configuration ----
 
   private async watchLoop(): Promise<void> {
-    let delay = 200;
+    const backoff = new Backoff();
+    // Failed attempts since the stream last delivered (logged on the first and every 20th).
     let failures = 0;
     while (!this.stopped) {
       await new Promise<void>((resolve) => {
@@ -317,7 +316,7 @@ export class NodeAgent {
         call.on('data', (m: WatchNodeConfigResponse) => {
           if (!this.topologyConnected) this.opts.logger.info({ topology: 'connected' }, 'following the node configuration');
           this.topologyConnected = true;
-          delay = 200;
+          backoff.reset();
           failures = 0;
           if (m.config) this.enqueue(m.config, first);
           first = false;
@@ -336,8 +335,7 @@ export class NodeAgent {
         call.on('end', () => done());
       });
       if (this.stopped) return;
-      await sleep(delay);
-      delay = Math.min(delay * 2, 5000);
+      await sleep(backoff.next());
     }
   }
 
