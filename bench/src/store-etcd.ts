@@ -11,7 +11,7 @@
  *
  * Prints rate, p50/p99 latency and the ratio store/raw txn, plus the CPU each process spent per
  * call. Run: npm run bench:store-etcd -w @tabby/bench (BENCH_ETCD_MEMBERS=3 for a 3-member etcd,
- * BENCH_SHORT=1 for a quick run, BENCH_RPC_LOG=info to log every call as a default store does).
+ * BENCH_SHORT=1 for a quick run, BENCH_LEVELS=1,16,64 for the concurrencies, BENCH_RPC_LOG=info to log every call as a default store does).
  */
 import { readFileSync } from 'node:fs';
 import { credentials } from '@grpc/grpc-js';
@@ -24,9 +24,11 @@ import { Etcd3 } from 'etcd3';
 const SHORT = process.env.BENCH_SHORT === '1';
 const MEMBERS = Number(process.env.BENCH_ETCD_MEMBERS ?? 1);
 const RPC_LOG = process.env.BENCH_RPC_LOG === 'info' ? 'info' : 'debug';
-const LEVELS: readonly number[] = SHORT ? [1, 16] : [1, 16, 64];
+const LEVELS: readonly number[] = process.env.BENCH_LEVELS ? process.env.BENCH_LEVELS.split(',').map(Number) : SHORT ? [1, 16] : [1, 16, 64];
 /** Calls per measurement at each concurrency. */
-const OPS: Readonly<Record<number, number>> = SHORT ? { 1: 200, 16: 1_000 } : { 1: 1_000, 16: 5_000, 64: 8_000 };
+function ops(c: number): number {
+  return Math.min(8_000, 1_000 * Math.ceil(Math.sqrt(c))) / (SHORT ? 5 : 1);
+}
 
 /** A WorkloadEndpoint as Kubernetes pods give them: Calico's labels, profiles, a port. */
 const WEP = `apiVersion: projectcalico.org/v3
@@ -186,14 +188,14 @@ async function main(): Promise<void> {
 
     console.log(
       `bench/store-etcd: ${value.length}-byte WorkloadEndpoint JSON; etcd ${MEMBERS} member${MEMBERS === 1 ? '' : 's'} on loopback; ` +
-        `one gRPC channel per side; store on --datastore etcd, NATS events on, --rpc-log ${RPC_LOG}; ${LEVELS.map((c) => `${OPS[c].toLocaleString('en')} calls at ${c} in flight`).join(', ')}`,
+        `one gRPC channel per side; store on --datastore etcd, NATS events on, --rpc-log ${RPC_LOG}; ${LEVELS.map((c) => `${ops(c).toLocaleString('en')} calls at ${c} in flight`).join(', ')}`,
     );
     // Warm up every path (connections, JIT) before measuring.
     run = -1;
     for (const fn of [rawPut, rawTxn, storeCreate]) await measure('warm-up', 500, 16, pids, fn);
     for (const c of LEVELS) {
       run = c;
-      const n = OPS[c];
+      const n = ops(c);
       const put = await measure('raw put', n, c, pids, rawPut);
       const txn = await measure('raw create txn', n, c, pids, rawTxn);
       const create = await measure('store Create', n, c, pids, storeCreate);

@@ -46,9 +46,13 @@ export interface Tx {
 /** A write: runs against a transaction, returns what the RPC answers. May run more than once (etcd retries it). */
 export type WriteOp<T> = (tx: Tx) => T;
 
-/** Whole seconds, as Kubernetes and Calico keep creationTimestamp. */
+let lastSecond = { at: -1, text: '' };
+
+/** Whole seconds, as Kubernetes and Calico keep creationTimestamp (formatted once a second). */
 export function nowSeconds(): string {
-  return new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
+  const at = Math.floor(Date.now() / 1000);
+  if (at !== lastSecond.at) lastSecond = { at, text: new Date(at * 1000).toISOString() };
+  return lastSecond.text;
 }
 
 /** The map with its keys sorted (labels and annotations are stored so). */
