@@ -12,10 +12,10 @@
  * Established (the agents depend on no etcd; their sessions' `since` and the flap counters in
  * /metrics stay put). Per-trial and total counts are printed.
  *
- * Consumers that take one address (`--store` of ipam, topology and the agents; `--ipam` of
- * topology; tabbyctl's `--store`/`--ipam`) are given store replica 1 and ipam replica 1, which
- * are never killed: the killed store replica is 2 or 3, the killed ipam replica 2. The load
- * itself goes to every replica.
+ * Topology is given every store and ipam replica (`--store A,B,C --ipam A,B`). Consumers that
+ * take one address (`--store` of ipam and the agents; tabbyctl's `--store`/`--ipam`) are given
+ * store replica 1 and ipam replica 1, which are never killed: the killed store replica is 2 or
+ * 3, the killed ipam replica 2. The load itself goes to every replica.
  */
 import { credentials } from '@grpc/grpc-js';
 import { formatIP, parseCIDR } from '@tabby/api';
@@ -96,17 +96,29 @@ function ipamArgs(port: number): string[] {
     // at once: the check after each trial must find nothing left over.
     '--leak-grace', '0',
     '--recovery-interval', '1',
-    // Successful calls unlogged: the log keeps what the trial counts (recoveries).
-    '--rpc-log', 'debug',
   ];
 }
 
 async function startStore(i: number): Promise<void> {
   stores[i] = await startService(group, 'store', storeArgs(storePorts[i]));
+  storeProcesses.push(stores[i]);
 }
 
 /** Every ipam process started, killed ones too. */
 const ipamProcesses: ServiceProcess[] = [];
+/** Every store process started, killed ones too. */
+const storeProcesses: ServiceProcess[] = [];
+
+/** The log lines of every ipam and store process that mention one of `words` (evidence for a failure). */
+function logsMentioning(words: readonly string[]): string {
+  const out: string[] = [];
+  for (const [what, procs] of [['ipam', ipamProcesses], ['store', storeProcesses]] as const) {
+    procs.forEach((p, i) => {
+      for (const line of p.process.output().split('\n')) if (words.some((w) => line.includes(w))) out.push(`${what}#${i + 1} pid ${p.process.pid}: ${line}`);
+    });
+  }
+  return out.join('\n');
+}
 
 /** Interrupted workload adds recovered so far, by every ipam process. */
 function recoveries(): number {
@@ -292,7 +304,9 @@ spec:
     ipamClients[i] = new IpamClient(`127.0.0.1:${ipamPorts[i]}`, credentials.createInsecure());
     await startIpam(i);
   }
-  topology = await startService(group, 'topology', ['--listen', '127.0.0.1:0', '--store', `127.0.0.1:${storePorts[0]}`, '--ipam', `127.0.0.1:${ipamPorts[0]}`, '--nats', nats.urls]);
+  // Topology takes every replica of both (its follows move to a live one when one dies).
+  const list = (ports: readonly number[]): string => ports.map((p) => `127.0.0.1:${p}`).join(',');
+  topology = await startService(group, 'topology', ['--listen', '127.0.0.1:0', '--store', list(storePorts), '--ipam', list(ipamPorts), '--nats', nats.urls]);
   await topology.process.waitForLine(/"msg":"in sync; serving"/, 30_000);
   for (const [node, address] of NODES) {
     const p = await startService(group, 'agent', [
@@ -421,6 +435,13 @@ describe('etcd leader, a store replica, an ipam replica and a NATS node killed -
       }
       const wrongEndpoint = [...acked].filter(([name, a]) => wepAddresses.get(a) !== name).map(([name, a]) => `${name} ${a}: endpoint of ${wepAddresses.get(a) ?? 'nobody'}`);
       duplicates.push(...inEtcd.twice.map((a) => `${a}: in two blocks in etcd`));
+      const suspects = [...duplicates, ...wrongInEtcd, ...wrongInIpam, ...wrongEndpoint];
+      if (suspects.length > 0) {
+        // Evidence: what the ipam and store processes logged about the pods and addresses concerned.
+        const words = new Set<string>();
+        for (const line of suspects) for (const w of line.split(/[\s,:]+/)) if (/^t\d+-a\d+-\d+$|^\d+\.\d+\.\d+\.\d+$/.test(w)) words.add(w.includes('.') ? `"${w}` : w);
+        console.log(`cluster-faults trial ${trial}: address problems:\n${suspects.join('\n')}\nlogs mentioning ${[...words].join(' ')}:\n${logsMentioning([...words])}`);
+      }
       expect(duplicates, 'addresses handed out twice').toEqual([]);
       expect(wrongInEtcd, 'acknowledged addresses not allocated to their handle in etcd').toEqual([]);
       expect(wrongInIpam, 'acknowledged addresses not allocated to their handle by an ipam replica').toEqual([]);
