@@ -117,7 +117,7 @@ beforeAll(async () => {
   etcd = await startEtcdCluster(group, dir.path);
   sqliteA = await startPlane('a', 'sqlite');
   await ok(sqliteA, ['create', '-f', '-'], MANIFESTS);
-  await eventually('tabby-ipam to see the pool', async () => (await run(sqliteA, ['ipam', 'show'])).stdout.includes('10.77.0.0/16'), 10_000);
+  await eventually('tabby-ipam to see the pool', async () => (await run(sqliteA, ['ipam', 'show'])).stdout.includes('10.77.0.0/16'), 30_000);
   for (const [name, node] of [['default/w1', 'n1'], ['default/w2', 'n1'], ['prod/w3', 'n2']]) {
     const out = await ok(sqliteA, ['workload', 'add', name, '--node', node]);
     addresses.push(/addresses: ([0-9.]+)\/32/.exec(out)![1]);
@@ -175,7 +175,7 @@ describe('datastore migrate', () => {
     await ok(etcdB, ['datastore', 'migrate', 'unlock']);
 
     expect(await snapshot(etcdB)).toBe(before);
-    await eventually('tabby-ipam on etcd to follow the imported pool', async () => (await run(etcdB, ['ipam', 'show'])).stdout.includes('10.77.0.0/16'), 10_000);
+    await eventually('tabby-ipam on etcd to follow the imported pool', async () => (await run(etcdB, ['ipam', 'show'])).stdout.includes('10.77.0.0/16'), 30_000);
     expect(await allocations(etcdB, addresses)).toEqual(beforeAllocations);
     expect(await ok(etcdB, ['ipam', 'check'])).toMatch(/found 0 problems\.\n$/);
     const keys = (await etcd.etcdctl(['get', '--prefix', '/calico', '--keys-only'])).split('\n').filter((k) => k !== '');
@@ -207,7 +207,7 @@ describe('datastore migrate', () => {
     const fromSqlite = await ok(sqliteC, ['datastore', 'migrate', 'export']);
     await ok(sqliteC, ['datastore', 'migrate', 'unlock']);
     expect(await snapshot(sqliteC)).toBe(before);
-    await eventually('tabby-ipam on sqlite to follow the imported pool', async () => (await run(sqliteC, ['ipam', 'show'])).stdout.includes('10.77.0.0/16'), 10_000);
+    await eventually('tabby-ipam on sqlite to follow the imported pool', async () => (await run(sqliteC, ['ipam', 'show'])).stdout.includes('10.77.0.0/16'), 30_000);
     expect(await allocations(sqliteC, addresses)).toEqual(beforeAllocations);
     expect(await ok(sqliteC, ['ipam', 'check'])).toMatch(/found 0 problems\.\n$/);
     // w4 came and went on etcd: its release moved its ordinal to the end of the free list,
@@ -216,7 +216,7 @@ describe('datastore migrate', () => {
     expect(noSequence(fromSqlite)).toBe(noSequence(fromEtcd));
     expect(noSequence(fromEtcd)).not.toBe(noSequence(exported));
     await sqliteC.stop();
-  }, 180_000);
+  }, 360_000);
 
   it('refuses a malformed file, naming the line, and changes nothing', async () => {
     const fresh = await startPlane('d', 'sqlite');
@@ -239,5 +239,5 @@ describe('datastore migrate', () => {
     expect(r3.stderr).toMatch(/IPAMBlock 10\.77\.\d+\.\d+\/26\): 1 ordinals are neither allocated nor unallocated/);
     expect(await ok(fresh, ['get', 'ippool'])).not.toContain('blue');
     await fresh.stop();
-  }, 60_000);
+  }, 120_000);
 });
