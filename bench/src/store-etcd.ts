@@ -11,7 +11,8 @@
  *
  * Prints rate, p50/p99 latency and the ratio store/raw txn, plus the CPU each process spent per
  * call. Run: npm run bench:store-etcd -w @tabby/bench (BENCH_ETCD_MEMBERS=3 for a 3-member etcd,
- * BENCH_SHORT=1 for a quick run, BENCH_LEVELS=1,16,64 for the concurrencies, BENCH_RPC_LOG=info to log every call as a default store does).
+ * BENCH_SHORT=1 for a quick run, BENCH_LEVELS=1,16,64 for the concurrencies, BENCH_RPC_LOG=info to log every call as a default store does,
+ * BENCH_BASELINE_STORE=/path/to/services/store/dist/main.js to measure another build beside this one).
  */
 import { readFileSync } from 'node:fs';
 import { credentials } from '@grpc/grpc-js';
@@ -23,6 +24,8 @@ import { Etcd3 } from 'etcd3';
 
 const SHORT = process.env.BENCH_SHORT === '1';
 const MEMBERS = Number(process.env.BENCH_ETCD_MEMBERS ?? 1);
+/** Another build of tabby-store (its dist/main.js, e.g. of an older commit) to measure beside this one. */
+const BASELINE = process.env.BENCH_BASELINE_STORE;
 const RPC_LOG = process.env.BENCH_RPC_LOG === 'info' ? 'info' : 'debug';
 const LEVELS: readonly number[] = process.env.BENCH_LEVELS ? process.env.BENCH_LEVELS.split(',').map(Number) : SHORT ? [1, 16] : [1, 16, 64];
 /** Calls per measurement at each concurrency. */
@@ -169,6 +172,12 @@ async function main(): Promise<void> {
     const store = await startService(group, 'store', ['--listen', '127.0.0.1:0', '--datastore', 'etcd', '--etcd-endpoints', etcd.endpoints, '--nats', nats.url, '--rpc-log', RPC_LOG]);
     const pids: Pids = { etcd: etcd.members.map((m) => m.process.pid), store: store.process.pid, etcdUrls: etcd.members.map((m) => m.clientUrl) };
     const storeClient = new ResourceStoreClient(store.address, credentials.createInsecure());
+    let baseline: { client: ResourceStoreClient; pids: Pids } | undefined;
+    if (BASELINE) {
+      const proc = group.start('tabby-store-baseline', process.execPath, [BASELINE, '--listen', '127.0.0.1:0', '--datastore', 'etcd', '--etcd-endpoints', etcd.endpoints, '--nats', nats.url, '--rpc-log', RPC_LOG]);
+      const m = await proc.waitForLine(/"msg":"gRPC listening".*"address":"([^"]+)"|"address":"([^"]+)".*"msg":"gRPC listening"/, 20_000);
+      baseline = { client: new ResourceStoreClient(m[1] ?? m[2], credentials.createInsecure()), pids: { ...pids, store: proc.pid } };
+    }
     const raw = new Etcd3({ hosts: etcd.endpoints.split(',') });
     const base = template();
 
@@ -185,6 +194,11 @@ async function main(): Promise<void> {
       return raw.kv.txn({ compare: [{ key, target: 'Mod', result: 'Equal', mod_revision: 0 }], success: [{ request_put: { key, value } }], failure: [] });
     };
     const storeCreate = (i: number): Promise<unknown> => callUnary(storeClient.create.bind(storeClient), { resource: endpoint(base, `r${run < 0 ? 'w' : run}i${i}`) });
+    const baselineCreate = (i: number): Promise<unknown> => {
+      const cl = baseline?.client;
+      if (!cl) throw new Error('no baseline store');
+      return callUnary(cl.create.bind(cl), { resource: endpoint(base, `b${run < 0 ? 'w' : run}i${i}`) });
+    };
 
     console.log(
       `bench/store-etcd: ${value.length}-byte WorkloadEndpoint JSON; etcd ${MEMBERS} member${MEMBERS === 1 ? '' : 's'} on loopback; ` +
@@ -193,6 +207,7 @@ async function main(): Promise<void> {
     // Warm up every path (connections, JIT) before measuring.
     run = -1;
     for (const fn of [rawPut, rawTxn, storeCreate]) await measure('warm-up', 500, 16, pids, fn);
+    if (baseline) await measure('warm-up', 500, 16, baseline.pids, baselineCreate);
     for (const c of LEVELS) {
       run = c;
       const n = ops(c);
@@ -203,9 +218,14 @@ async function main(): Promise<void> {
       console.log(row('raw etcd put', put));
       console.log(row('raw create txn', txn));
       console.log(row('store Create', create, `${(create.rate / txn.rate).toFixed(2)}× txn, ${(create.rate / put.rate).toFixed(2)}× put`));
+      if (baseline) {
+        const old = await measure('baseline store Create', n, c, baseline.pids, baselineCreate);
+        console.log(row('baseline Create', old, `${(old.rate / txn.rate).toFixed(2)}× txn, ${(old.rate / put.rate).toFixed(2)}× put`));
+      }
     }
     raw.close();
     storeClient.close();
+    baseline?.client.close();
   } finally {
     await group.stopAll();
     dir.remove();
