@@ -1,4 +1,5 @@
-import type { Logger } from 'pino';
+import { writeSync } from 'node:fs';
+import { symbols, type Logger } from 'pino';
 import { isConfigError, loadConfig, option, type ConfigSpec, type ConfigValues, type HostPort } from './config.js';
 import { createLogger, LOG_LEVELS, parseTraceList, type LogLevel } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
@@ -48,8 +49,7 @@ export async function runService<S extends ConfigSpec>(main: ServiceMain<S>, arg
     loaded = loadConfig(main.program, spec, argv, env);
   } catch (err) {
     if (isConfigError(err)) {
-      process.stderr.write(`${main.program}: ${err.message}\n`);
-      process.exit(2);
+      exitWithLine(`${main.program}: ${err.message}\n`, 2);
     }
     throw err;
   }
@@ -70,11 +70,45 @@ export async function runService<S extends ConfigSpec>(main: ServiceMain<S>, arg
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     logger.fatal({ err }, 'failed to start');
-    logger.flush();
-    process.stderr.write(`${main.program}: ${isConfigError(err) ? '' : 'failed to start: '}${message}\n`);
-    process.exit(isConfigError(err) ? 2 : 1);
+    // The JSON line first, then the one plain line: readers take the last line as the reason.
+    await flushLogger(logger);
+    exitWithLine(`${main.program}: ${isConfigError(err) ? '' : 'failed to start: '}${message}\n`, isConfigError(err) ? 2 : 1);
   }
   exitOnSignals(logger, () => running.stop());
+}
+
+/**
+ * Writes out what the logger's stream still holds: waits (up to 1 s) for a write sonic-boom has in
+ * flight (its `flush` callback does not), then `flushSync` for what is buffered.
+ */
+async function flushLogger(logger: Logger): Promise<void> {
+  const stream = (logger as unknown as Record<symbol, { _writing?: boolean; flushSync?: () => void } | undefined>)[symbols.streamSym];
+  const until = Date.now() + 1_000;
+  while (stream?._writing === true && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 5));
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // Nothing more to do on the way out: the plain line still follows.
+  }
+}
+
+/**
+ * Writes `line` to stderr and exits. `process.stderr.write` may queue the text (a pipe shared with
+ * stdout, as in `2>&1 | …` or a journal socket, can be non-blocking), and `process.exit` drops what is
+ * queued: the one line saying why would be lost. So write it synchronously, waiting out EAGAIN.
+ */
+function exitWithLine(line: string, code: number): never {
+  const bytes = Buffer.from(line, 'utf8');
+  let off = 0;
+  const deadline = Date.now() + 2_000;
+  while (off < bytes.length && Date.now() < deadline) {
+    try {
+      off += writeSync(2, bytes, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') break;
+    }
+  }
+  process.exit(code);
 }
 
 export type { HostPort };
