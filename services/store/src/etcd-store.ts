@@ -226,7 +226,8 @@ function sortByNamespaceAndName(items: Resource[]): Resource[] {
  * mod revision, List at etcd's revision, Watch an etcd watch. Every write is one etcd
  * transaction that compares the mod revision of each key it read (and the guard key of
  * each kind it read whole), so several store replicas over one etcd keep every rule
- * without a lock; a write that lost a race is run again on fresh reads. A write is
+ * without a lock; a write that lost a race is run again on fresh reads. Writes that arrive
+ * together share a transaction (group commit), each with its own compares. A write is
  * acknowledged only after etcd committed it.
  */
 export class EtcdStore implements StoreBackend {
