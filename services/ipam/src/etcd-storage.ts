@@ -816,10 +816,12 @@ export class EtcdStorage implements IpamStorage {
     });
   }
 
-  releaseByHandle(handleId: string, dropIntent?: { owner?: string }): Promise<string[]> {
+  releaseByHandle(handleId: string, dropIntent?: { owner?: string; onlyIfOwner?: boolean }): Promise<string[]> {
     const known = this.handles.get(handleId);
     return this.transact('release a handle', this.nodeLocks(known ? Object.keys(known.block) : []), async (tx) => {
       const released: string[] = [];
+      // The intent is read (so compared at commit): a retry elsewhere that takes it over first wins.
+      if (dropIntent?.onlyIfOwner && (await tx.read(intentKey(handleId), (k, t) => parseJson<IntentRecord>(k, t)))?.owner !== dropIntent.owner) return released;
       const h = await this.readHandle(tx, handleId);
       for (const cidrText of Object.keys(h?.block ?? {}).sort()) {
         const cidr = parseCIDR(cidrText);

@@ -136,8 +136,9 @@ export class SqliteStorage implements IpamStorage {
   releaseIPs(addresses: readonly string[], handle?: string): Promise<{ released: string[]; unallocated: string[] }> {
     return this.committer.run((tx) => this.engine.releaseIPs(tx, addresses, handle));
   }
-  releaseByHandle(handle: string, dropIntent?: { owner?: string }): Promise<string[]> {
+  releaseByHandle(handle: string, dropIntent?: { owner?: string; onlyIfOwner?: boolean }): Promise<string[]> {
     return this.committer.run((tx) => {
+      if (dropIntent?.onlyIfOwner && this.s.intent.get(handle)?.owner !== dropIntent.owner) return [];
       const released = this.engine.releaseByHandle(tx, handle);
       if (dropIntent) this.drop(handle, dropIntent.owner);
       return released;

@@ -61,8 +61,13 @@ export interface IpamStorage {
   autoAssign(req: AssignRequest, intent?: IntentRecord): Promise<AssignResult>;
   assignIP(address: string, handle: string, node: string, attributes?: Readonly<Record<string, string>>): Promise<string>;
   releaseIPs(addresses: readonly string[], handle?: string): Promise<{ released: string[]; unallocated: string[] }>;
-  /** Releases a handle's addresses; with `dropIntent` also removes its intent (only `owner`'s when given) in the same transaction. */
-  releaseByHandle(handle: string, dropIntent?: { owner?: string }): Promise<string[]>;
+  /**
+   * Releases a handle's addresses; with `dropIntent` also removes its intent (only `owner`'s
+   * when given) in the same transaction. With `dropIntent.onlyIfOwner` nothing is released
+   * (none returned) unless the handle's intent is still `owner`'s: recovery undoing a dead
+   * process's add must not release what a retry on a live process has taken over meanwhile.
+   */
+  releaseByHandle(handle: string, dropIntent?: { owner?: string; onlyIfOwner?: boolean }): Promise<string[]>;
   releasePoolAffinities(poolCidr: string): Promise<number>;
   releaseNodeAffinities(node: string): Promise<string[]>;
   putIntent(intent: IntentRecord): Promise<void>;

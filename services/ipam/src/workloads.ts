@@ -261,11 +261,14 @@ export class Workloads {
         if (intent.op === 'add') {
           const held = this.storage.allocationsOfHandle(intent.handle).map((a) => a.address);
           const present = await this.endpointHolds(intent.namespace, intent.name, held, { containerId: intent.containerId, endpoint: intent.endpoint });
-          if (present) await this.storage.dropIntent(intent.handle);
-          else await this.storage.releaseByHandle(intent.handle, {});
+          // Only while the intent is still the dead owner's: a retry of the add on a live process
+          // may have taken it over (its endpoint write in flight), and keeps the addresses.
+          let released: string[] = [];
+          if (present) await this.storage.dropIntent(intent.handle, intent.owner);
+          else released = await this.storage.releaseByHandle(intent.handle, { owner: intent.owner, onlyIfOwner: true });
           if (present) completed++;
           else undone++;
-          this.logger.info({ handle: intent.handle, owner: intent.owner, outcome: present ? 'kept' : 'released' }, 'recovered an interrupted workload add');
+          this.logger.info({ handle: intent.handle, owner: intent.owner, outcome: present ? 'kept' : 'released', released }, 'recovered an interrupted workload add');
         } else {
           await this.deleteEndpoints(intent.namespace, intent.name, { containerId: intent.containerId, endpoint: intent.endpoint });
           await this.storage.releaseByHandle(intent.handle, {});
