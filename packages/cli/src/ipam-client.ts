@@ -1,7 +1,8 @@
-import { IpamClient as GrpcIpamClient, type CheckResponse, type GetAllocationResponse, type ListBlocksResponse, type PoolUsageResponse, type ReleaseIPsResponse, type UtilizationResponse, type WorkloadAddRequest, type WorkloadAddResponse, type WorkloadDeleteResponse } from '@tabby/proto';
+import { dialIpam } from '@tabby/client';
+import type { IpamClient as GrpcIpamClient, CheckResponse, GetAllocationResponse, ListBlocksResponse, PoolUsageResponse, ReleaseIPsResponse, UtilizationResponse, WorkloadAddRequest, WorkloadAddResponse, WorkloadDeleteResponse } from '@tabby/proto';
 import type { callUnary } from '@tabby/runtime';
 import type { ClientConfig } from './config.js';
-import { CLI_CHANNEL_OPTIONS, ServiceCallError, callService, cliCredentials, type ServiceTarget } from './service-call.js';
+import { ServiceCallError, callService, cliDial, type ServiceTarget } from './service-call.js';
 
 const TIMEOUT_MS = 15_000;
 /** A check reads every allocation and endpoint: give it longer. */
@@ -35,7 +36,7 @@ export class IpamClient implements IpamApi {
   private readonly client: GrpcIpamClient;
 
   constructor(private readonly config: ClientConfig) {
-    this.client = new GrpcIpamClient(config.ipam, cliCredentials(config.tls), CLI_CHANNEL_OPTIONS);
+    this.client = cliDial(dialIpam, config.ipam, config.tls, 'ipam address');
   }
 
   private call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req, timeoutMs = TIMEOUT_MS): Promise<Res> {

@@ -1,4 +1,5 @@
 import { status, type ChannelCredentials } from '@grpc/grpc-js';
+import type { DialOptions } from '@tabby/client';
 import { CLIENT_CHANNEL_OPTIONS, callUnary, channelCredentials, classifyDialFailure, isConfigError, isGrpcError, type ClientTlsFiles } from '@tabby/runtime';
 import { CliError } from './errors.js';
 
@@ -19,6 +20,20 @@ export class ServiceCallError extends Error {
 export function cliCredentials(tls: ClientTlsFiles): ChannelCredentials {
   try {
     return channelCredentials(tls);
+  } catch (err) {
+    if (isConfigError(err)) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * A client of a Tabby service as tabbyctl dials it: `@tabby/client`'s dialers (one address or
+ * replicas as `IP:PORT,IP:PORT`, balanced round-robin; TLS files), quick reconnects, no log
+ * line. A bad address list or TLS file is one CLI error line naming `what`.
+ */
+export function cliDial<C>(dial: (opts: DialOptions) => C, address: string, tls: ClientTlsFiles, what: string, balance: DialOptions['balance'] = 'lists'): C {
+  try {
+    return dial({ address, tls, flag: what, balance, channelOptions: { 'grpc.max_reconnect_backoff_ms': 1000 }, logger: { info: () => undefined } });
   } catch (err) {
     if (isConfigError(err)) throw new CliError(err.message);
     throw err;

@@ -1,7 +1,8 @@
-import { ResourceStoreClient, type Resource } from '@tabby/proto';
+import { dialStore } from '@tabby/client';
+import type { ResourceStoreClient, Resource } from '@tabby/proto';
 import type { callUnary } from '@tabby/runtime';
 import type { ClientConfig } from './config.js';
-import { CLI_CHANNEL_OPTIONS, ServiceCallError, callService, cliCredentials, type ServiceTarget } from './service-call.js';
+import { ServiceCallError, callService, cliDial, type ServiceTarget } from './service-call.js';
 
 const TIMEOUT_MS = 15_000;
 
@@ -22,7 +23,7 @@ export class StoreClient {
   private readonly client: ResourceStoreClient;
 
   constructor(private readonly config: ClientConfig) {
-    this.client = new ResourceStoreClient(config.store, cliCredentials(config.tls), CLI_CHANNEL_OPTIONS);
+    this.client = cliDial(dialStore, config.store, config.tls, 'store address');
   }
 
   private call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req): Promise<Res> {

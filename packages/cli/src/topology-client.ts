@@ -1,8 +1,9 @@
-import { TopologyClient as GrpcTopologyClient, type ExplainResponse, type ListPeeringsResponse, type NodeConfig, type PreviewResponse, type Resource, type TopologyCheckResponse } from '@tabby/proto';
-import { REPLICA_CHANNEL_OPTIONS, grpcTarget, isConfigError, type callUnary } from '@tabby/runtime';
+import { dialTopology } from '@tabby/client';
+import type { TopologyClient as GrpcTopologyClient, ExplainResponse, ListPeeringsResponse, NodeConfig, PreviewResponse, Resource, TopologyCheckResponse } from '@tabby/proto';
+import { grpcTarget, isConfigError, type callUnary } from '@tabby/runtime';
 import type { ClientConfig } from './config.js';
 import { CliError } from './errors.js';
-import { CLI_CHANNEL_OPTIONS, ServiceCallError, callService, cliCredentials, type ServiceTarget } from './service-call.js';
+import { ServiceCallError, callService, cliDial, type ServiceTarget } from './service-call.js';
 
 const TIMEOUT_MS = 15_000;
 /** Preview and check compile and analyse the whole cluster: give them longer. */
@@ -47,7 +48,7 @@ export class TopologyClient implements TopologyApi {
   private readonly client: GrpcTopologyClient;
 
   constructor(private readonly config: ClientConfig) {
-    this.client = new GrpcTopologyClient(topologyTarget(config.topology), cliCredentials(config.tls), { ...CLI_CHANNEL_OPTIONS, ...REPLICA_CHANNEL_OPTIONS });
+    this.client = cliDial(dialTopology, config.topology, config.tls, 'topology address', 'always');
   }
 
   private call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req, timeoutMs = TIMEOUT_MS): Promise<Res> {
