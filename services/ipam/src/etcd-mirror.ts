@@ -1,3 +1,4 @@
+import { Backoff, sleep } from '@tabby/client';
 import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from '@tabby/runtime';
 
@@ -120,14 +121,15 @@ export class PrefixMirror {
     this.resyncing ??= (async () => {
       await this.watcher?.cancel().catch(() => undefined); // replaced below
       this.watcher = undefined;
-      for (let delay = 200; !this.closed; delay = Math.min(delay * 2, 5_000)) {
+      const backoff = new Backoff();
+      while (!this.closed) {
         try {
           await this.list();
           await this.watch();
           return;
         } catch (err) {
           this.logger.warn({ err: err instanceof Error ? err.message : String(err), prefix: this.prefix }, 'cannot list from etcd yet; retrying');
-          await new Promise((r) => setTimeout(r, delay));
+          await sleep(backoff.next());
         }
       }
     })().finally(() => {
