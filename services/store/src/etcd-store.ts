@@ -146,6 +146,8 @@ type CommitResult = { readonly committed: true; readonly revision: number } | { 
 
 /** Txns sent to etcd at once by one store; the writes that arrive meanwhile wait and share the next ones. */
 const MAX_COMMITS_IN_FLIGHT = 2;
+/** Times a write may fail for another write of its batch before it is sent alone. */
+const MAX_TIMES_HELD = 3;
 /** Most writes in one Txn, most compares or operations (etcd's --max-txn-ops is 128 by default), most value bytes (its request limit is 1.5 MiB). */
 const MAX_BATCH = 64;
 const MAX_TXN_OPS = 120;
@@ -163,13 +165,13 @@ interface Pending {
   /** Every key it compares or writes. */
   readonly keys: readonly string[];
   readonly bytes: number;
-  /** False for a write that reads a kind whole: it goes in a Txn of its own. */
+  /** False for a write that reads a kind whole, or was held up by others' compares too often: it goes in a Txn of its own. */
   readonly batchable: boolean;
   readonly resolve: (r: CommitResult) => void;
   readonly reject: (err: unknown) => void;
 }
 
-function pendingWrite(tx: EtcdTx, resolve: (r: CommitResult) => void, reject: (err: unknown) => void): Pending {
+function pendingWrite(tx: EtcdTx, alone: boolean, resolve: (r: CommitResult) => void, reject: (err: unknown) => void): Pending {
   const compare: ICompare[] = [];
   const failure: IRequestOp[] = [];
   const keys: string[] = [];
@@ -200,7 +202,7 @@ function pendingWrite(tx: EtcdTx, resolve: (r: CommitResult) => void, reject: (e
       success.push({ request_delete_range: { key: Buffer.from(w.key) } });
     }
   }
-  return { tx, compare, failure, success, kinds, keys, bytes, batchable: tx.readKinds.size === 0, resolve, reject };
+  return { tx, compare, failure, success, kinds, keys, bytes, batchable: !alone && tx.readKinds.size === 0, resolve, reject };
 }
 
 function stored(key: string, value: Buffer, modRevision: number): StoredObject {
@@ -402,18 +404,23 @@ export class EtcdStore implements StoreBackend {
     for (const key of keys) this.guess(snap, key);
     // Fetch the kinds the operation's rules read whole (IPPool overlaps, a BGPPeer's filters).
     if (kinds.length > 0) await this.fetch(snap, [], kinds);
+    let held = 0;
     for (let attempt = 1; ; ) {
       const { tx, value } = await this.run(op, snap);
       if (tx.writes.length === 0) return value;
-      const res = await this.commit(tx);
+      const res = await this.commit(tx, held >= MAX_TIMES_HELD);
       if (res.committed) {
         this.committed(tx, res.revision, started);
         return value;
       }
       const guessed = snap.guessesRead(tx).length > 0;
       snap = res.reads;
-      // Another write of its batch failed a compare, not this one: send it again as it is.
-      if (!res.changed) continue;
+      // Another write of its batch failed a compare, not this one: send it again (after a
+      // few such failures in a Txn of its own, so other writes cannot hold it up for ever).
+      if (!res.changed) {
+        held++;
+        continue;
+      }
       if (guessed) {
         this.log.debug({ keys: tx.writes.map((w) => w.key).join(', ') }, 'write guessed a value that had changed; running it again on what etcd holds');
         continue;
@@ -520,12 +527,13 @@ export class EtcdStore implements StoreBackend {
    * carries many writes and each costs a fraction of a round trip). Writes of one batch touch
    * disjoint keys and read no kind whole (a write that does goes alone: its guard compare
    * must see the others' guard puts), so the batch commits exactly when each write's compares
-   * hold; when any fails, each write learns from the failure branch whether its own did.
+   * hold; when any fails, each write learns from the failure branch whether its own did (one
+   * whose own compares held is sent again; after MAX_TIMES_HELD times, in a Txn of its own).
    */
-  private commit(tx: EtcdTx): Promise<CommitResult> {
+  private commit(tx: EtcdTx, alone: boolean): Promise<CommitResult> {
     if (this.closed) return Promise.reject(new ServiceError('unavailable', 'the store is shutting down'));
     return new Promise<CommitResult>((resolve, reject) => {
-      this.queue.push(pendingWrite(tx, resolve, reject));
+      this.queue.push(pendingWrite(tx, alone, resolve, reject));
       this.pump();
     });
   }
