@@ -1,6 +1,6 @@
 import { Metadata, type ServiceError as GrpcServiceError } from '@grpc/grpc-js';
 import { DatastoreClient as GrpcDatastoreClient, type DatastoreRecord, type DatastoreStatusResponse } from '@tabby/proto';
-import type { callUnary } from '@tabby/runtime';
+import { REPLICA_CHANNEL_OPTIONS, grpcTarget, isConfigError, type callUnary } from '@tabby/runtime';
 import { CliError } from './errors.js';
 import { CLI_CHANNEL_OPTIONS, ServiceCallError, callService, cliCredentials, connectionFailure, type ServiceTarget } from './service-call.js';
 
@@ -36,7 +36,16 @@ export class DatastoreClient implements DatastoreApi {
     tls: { readonly ca?: string; readonly cert?: string; readonly key?: string },
   ) {
     this.what = target.what;
-    this.client = new GrpcDatastoreClient(address, cliCredentials(tls), CLI_CHANNEL_OPTIONS);
+    // One address, or the replicas as IP:PORT,IP:PORT (any replica answers for the datastore).
+    let dialed: string;
+    try {
+      dialed = grpcTarget(address, `${target.what} address`);
+    } catch (err) {
+      if (isConfigError(err)) throw new CliError(err.message);
+      throw err;
+    }
+    const balanced = dialed !== address.trim();
+    this.client = new GrpcDatastoreClient(dialed, cliCredentials(tls), { ...CLI_CHANNEL_OPTIONS, ...(balanced ? REPLICA_CHANNEL_OPTIONS : {}) });
   }
 
   private call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req, timeoutMs = TIMEOUT_MS): Promise<Res> {
