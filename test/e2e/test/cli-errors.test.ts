@@ -143,4 +143,4 @@ it('explains itself: --help for the program and every verb, with examples', asyn
   }
   const [actual, expected] = h.golden(new URL('../golden/cli-help.txt', import.meta.url).pathname);
   expect(actual).toBe(expected);
-}, 120_000);
+}, 240_000);
