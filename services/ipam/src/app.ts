@@ -22,7 +22,8 @@ import { FollowedCluster } from './cluster.js';
 import { openDatabase, type Db } from './database.js';
 import { IpamDatastore, guardedStorage } from './datastore-service.js';
 import type { BlockChange } from './engine.js';
-import { EtcdStorage, type EtcdConnection } from './etcd-storage.js';
+import type { EtcdSettings } from '@tabby/etcd';
+import { EtcdStorage } from './etcd-storage.js';
 import { createIpamMetrics } from './ipam-metrics.js';
 import { publishBlockChanges } from './publisher.js';
 import { PoolFinalizers } from './pool-finalizers.js';
@@ -36,7 +37,7 @@ export interface IpamAppOptions {
   /** Where the SQLite database lives (the default datastore). */
   readonly dataDir: string;
   /** Keep IPAM in etcd (Calico's layout) instead of SQLite. */
-  readonly etcd?: EtcdConnection | undefined;
+  readonly etcd?: EtcdSettings | undefined;
   /** Address of tabby-store. */
   readonly store: string;
   /** How to dial the store (plaintext when absent); see `serviceDialTls`. */

@@ -1,19 +1,18 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { cidrContains, parseCIDR, type ParsedCIDR } from '@tabby/api';
 import {
   BlockEventType,
   type DatastoreRecord,
   type DatastoreServer,
   type DatastoreStatusResponse,
-  type EtcdMember,
   type IpamAffinityRecord,
   type IpamBlockRecord,
   type IpamConfigRecord,
   type IpamHandleRecord,
 } from '@tabby/proto';
 import { ServiceError, type AsyncServiceImplementation, type Logger } from '@tabby/runtime';
-import { Etcd3, type Watcher } from 'etcd3';
+import { EtcdFlagKey, etcdClientOptions, etcdMembers, type EtcdSettings } from '@tabby/etcd';
+import { Etcd3 } from 'etcd3';
 import {
   BLOCK_REVISION_KEY,
   IPAM_CONFIG_KEY,
@@ -33,7 +32,6 @@ import {
 } from './calico-model.js';
 import type { Db } from './database.js';
 import { prefixEnd, type BlockChange, type BlockRow } from './engine.js';
-import type { EtcdConnection } from './etcd-storage.js';
 import type { ClusterView } from './pools.js';
 import type { IntentRecord, IpamStorage } from './storage.js';
 
@@ -48,7 +46,7 @@ export interface IpamDatastoreOptions {
   readonly storage: IpamStorage;
   readonly view: ClusterView;
   readonly sqlite?: { readonly db: Db; readonly file: string };
-  readonly etcd?: EtcdConnection;
+  readonly etcd?: EtcdSettings;
   /** Calico's IPAMConfig as this process runs it (SQLite keeps none of its own). */
   readonly config: { readonly strictAffinity: boolean; readonly maxBlocksPerHost: number };
   /** Tells followers about the blocks an import brought (as after a commit). */
@@ -64,8 +62,9 @@ export function lockedError(): ServiceError {
   );
 }
 
+/** The migration lock: in ipam.db, or an etcd key ({@link EtcdFlagKey}). */
 interface LockFlag {
-  isLocked(): boolean;
+  isSet(): boolean;
   set(locked: boolean): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -78,11 +77,11 @@ class SqliteLock implements LockFlag {
     this.read = db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'datastore_locked'");
     this.write = db.prepare<[number]>("INSERT INTO meta (key, value) VALUES ('datastore_locked', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
   }
-  isLocked(): boolean {
+  isSet(): boolean {
     return (this.read.get()?.value ?? 0) === 1;
   }
   setNow(locked: boolean): boolean {
-    const was = this.isLocked();
+    const was = this.isSet();
     this.write.run(locked ? 1 : 0);
     return was;
   }
@@ -92,76 +91,6 @@ class SqliteLock implements LockFlag {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-/** The lock as an etcd key followed by a watch: a change checks it without a round trip. */
-class EtcdLock implements LockFlag {
-  private value = false;
-  private watcher: Watcher | undefined;
-  private closed = false;
-  private retry: NodeJS.Timeout | undefined;
-  constructor(
-    private readonly client: Etcd3,
-    private readonly log: Logger,
-  ) {}
-  /** Reads and follows the key; while etcd cannot be reached, tries again every second. */
-  follow(): void {
-    if (this.closed) return;
-    this.start().catch((err: unknown) => {
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cannot read the datastore lock from etcd yet; trying again');
-      this.retry = setTimeout(() => this.follow(), 1000);
-      this.retry.unref();
-    });
-  }
-  private async start(): Promise<void> {
-    const res = await this.client.kv.range({ key: Buffer.from(IPAM_LOCK_KEY) });
-    this.value = res.kvs.length > 0;
-    const w = await this.client
-      .watch()
-      .key(IPAM_LOCK_KEY)
-      .startRevision(String(Number(res.header.revision) + 1))
-      .create();
-    w.on('put', () => (this.value = true));
-    w.on('delete', () => (this.value = false));
-    this.watcher = w;
-    if (this.closed) await w.cancel();
-  }
-  isLocked(): boolean {
-    return this.value;
-  }
-  async set(locked: boolean): Promise<boolean> {
-    const key = Buffer.from(IPAM_LOCK_KEY);
-    let was: boolean;
-    if (locked) was = (await this.client.kv.put({ key, value: Buffer.from('true'), prev_kv: true })).prev_kv !== undefined;
-    else was = Number((await this.client.kv.deleteRange({ key })).deleted) > 0;
-    this.value = locked;
-    return was;
-  }
-  async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.retry);
-    await this.watcher?.cancel().catch(() => undefined); // etcd may be gone: the client closes anyway
-  }
-}
-
-function etcdClient(c: EtcdConnection, timeoutMs = 5000): Etcd3 {
-  return new Etcd3({
-    hosts: [...c.endpoints],
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
-    ...(c.ca ? { credentials: { rootCertificate: readFileSync(c.ca), ...(c.cert && c.key ? { certChain: readFileSync(c.cert), privateKey: readFileSync(c.key) } : {}) } } : {}),
-  });
-}
-
-async function etcdMembers(client: Etcd3): Promise<{ clusterId: string; members: EtcdMember[]; revision: number }> {
-  const [list, st] = await Promise.all([client.cluster.memberList({ linearizable: true }), client.maintenance.status()]);
-  const hex = (id: string): string => BigInt(id).toString(16);
-  return {
-    clusterId: hex(list.header.cluster_id),
-    revision: Number(st.header.revision),
-    members: list.members
-      .map((m) => ({ id: hex(m.ID), name: m.name, clientUrls: m.clientURLs, peerUrls: m.peerURLs, leader: m.ID === st.leader, learner: Boolean(m.isLearner) }))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
-  };
 }
 
 /** The storage with every change refused (FAILED_PRECONDITION) while `locked()`. */
@@ -384,8 +313,8 @@ export class IpamDatastore {
     if (opts.sqlite) {
       this.lock = new SqliteLock(opts.sqlite.db);
     } else if (opts.etcd) {
-      this.client = etcdClient(opts.etcd);
-      const lock = new EtcdLock(this.client, opts.logger);
+      this.client = new Etcd3(etcdClientOptions(opts.etcd));
+      const lock = new EtcdFlagKey(this.client, IPAM_LOCK_KEY, opts.logger);
       lock.follow();
       this.lock = lock;
     } else throw new Error('the datastore service needs the SQLite database or the etcd connection');
@@ -393,7 +322,7 @@ export class IpamDatastore {
 
   /** True while IPAM changes are refused. */
   locked(): boolean {
-    return this.lock.isLocked();
+    return this.lock.isSet();
   }
 
   private get endpoints(): string {
@@ -442,7 +371,7 @@ export class IpamDatastore {
       { kind: 'IPAMHandle', count: handles },
       { kind: 'Allocation', count: allocations },
     ];
-    const base = { service: 'tabby-ipam', datastore: s.datastore, revision: s.blockRevision(), locked: this.lock.isLocked(), counts, importPending: 0 };
+    const base = { service: 'tabby-ipam', datastore: s.datastore, revision: s.blockRevision(), locked: this.lock.isSet(), counts, importPending: 0 };
     if (this.opts.sqlite) return { ...base, etcdRevision: 0, location: this.opts.sqlite.file, etcdClusterId: '', members: [] };
     const client = this.client as Etcd3;
     const [members, marker] = await Promise.all([etcdMembers(client), client.get(IPAM_IMPORT_KEY).string()]);

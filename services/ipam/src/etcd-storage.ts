@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { etcdClientOptions, type EtcdSettings } from '@tabby/etcd';
 import { Etcd3, type Lease } from 'etcd3';
 import { cidrContains, cidrSize, formatIP, parseCIDR, parseIP, type IPFamily, type ParsedCIDR } from '@tabby/api';
 import { BlockEventType } from '@tabby/proto';
@@ -51,16 +51,8 @@ import {
 import type { ClusterView, PoolInfo } from './pools.js';
 import { ownerGone, type IntentRecord, type IpamStorage } from './storage.js';
 
-/** How to reach etcd (v3 API): `--etcd-endpoints`, `--etcd-ca`, `--etcd-cert`, `--etcd-key`. */
-export interface EtcdConnection {
-  readonly endpoints: readonly string[];
-  readonly ca?: string | undefined;
-  readonly cert?: string | undefined;
-  readonly key?: string | undefined;
-}
-
 export interface EtcdStorageOptions {
-  readonly etcd: EtcdConnection;
+  readonly etcd: EtcdSettings;
   readonly view: ClusterView;
   readonly logger: Logger;
   readonly strictAffinity?: boolean;
@@ -241,13 +233,7 @@ export class EtcdStorage implements IpamStorage {
     this.endpoints = opts.etcd.endpoints.join(',');
     this.now = opts.now ?? Date.now;
     const timeout = opts.callTimeoutMs ?? 5_000;
-    const { ca, cert, key } = opts.etcd;
-    this.client = new Etcd3({
-      hosts: [...opts.etcd.endpoints],
-      dialTimeout: timeout,
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
-      ...(ca ? { credentials: { rootCertificate: readFileSync(ca), ...(cert && key ? { certChain: readFileSync(cert), privateKey: readFileSync(key) } : {}) } } : {}),
-    });
+    this.client = new Etcd3(etcdClientOptions(opts.etcd, timeout));
     this.ipam = new PrefixMirror(this.client, IPAM_PREFIX, (k, v) => this.ipamChanged(k, v), opts.logger);
     this.tabby = new PrefixMirror(this.client, TABBY_IPAM_PREFIX, (k, v) => this.tabbyChanged(k, v), opts.logger);
   }

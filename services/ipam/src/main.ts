@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { natsSecurity, runService, serviceDialTls } from '@tabby/runtime';
 import { startIpam } from './app.js';
-import { etcdConnection, ipamOptions } from './options.js';
+import { etcdSettings } from '@tabby/etcd';
+import { ipamOptions } from './options.js';
 import { IPAM_VERSION } from './version.js';
 
 await runService({
@@ -12,7 +13,7 @@ await runService({
     startIpam({
       listen: config.listen,
       dataDir: config.dataDir,
-      etcd: config.datastore === 'etcd' ? etcdConnection(config) : undefined,
+      etcd: config.datastore === 'etcd' ? etcdSettings(config) : undefined,
       store: config.store,
       storeTls: serviceDialTls(config, { ca: config.storeTlsCa, cert: config.storeTlsCert, key: config.storeTlsKey }),
       natsUrl: config.nats,

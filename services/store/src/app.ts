@@ -16,7 +16,7 @@ import type { Datastore, StoreBackend } from './backend.js';
 import { openDatabase, type Db } from './database.js';
 import { StoreDatastore } from './datastore-service.js';
 import { EtcdStore } from './etcd-store.js';
-import type { EtcdSettings } from './options.js';
+import type { EtcdSettings } from '@tabby/etcd';
 import { publishEvents } from './publisher.js';
 import { ResourceStore } from './resource-store.js';
 import { resourceStoreService } from './service.js';

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { KINDS, decodeResource, formatFieldError, kindOf, metaOf, prepareResource, type KindInfo } from '@tabby/api';
 import type { DatastoreRecord, DatastoreServer, DatastoreStatusResponse, EtcdMember, Resource } from '@tabby/proto';
 import { ServiceError, type AsyncServiceImplementation, type Logger } from '@tabby/runtime';
-import { Etcd3, type IOptions, type Watcher } from 'etcd3';
+import { EtcdFlagKey, etcdClientOptions, etcdMembers, type EtcdSettings } from '@tabby/etcd';
+import { Etcd3 } from 'etcd3';
 import type { StoreBackend } from './backend.js';
 import type { Db } from './database.js';
 import { RESOURCE_PREFIX, decodeValue, encodeValue, guardKey, kindPrefix, parseKey, prefixEnd } from './etcd-layout.js';
-import type { EtcdSettings } from './options.js';
 import type { ResourceStore } from './resource-store.js';
 import { kindNamed, sortedMap, type WriteOp } from './write-ops.js';
 
@@ -34,8 +34,9 @@ export function lockedError(): ServiceError {
   );
 }
 
+/** The migration lock: in the SQLite file, or an etcd key ({@link EtcdFlagKey}). */
 interface LockFlag {
-  isLocked(): Promise<boolean>;
+  isSet(): boolean;
   set(locked: boolean): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -48,8 +49,8 @@ class SqliteLock implements LockFlag {
     this.value = (db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'datastore_locked'").get()?.value ?? 0) === 1;
     this.write = db.prepare<[number]>("INSERT INTO meta (key, value) VALUES ('datastore_locked', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
   }
-  isLocked(): Promise<boolean> {
-    return Promise.resolve(this.value);
+  isSet(): boolean {
+    return this.value;
   }
   /** Sets the flag (inside a running transaction too: it is one statement on the same connection). */
   setNow(locked: boolean): boolean {
@@ -64,84 +65,6 @@ class SqliteLock implements LockFlag {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-/**
- * The lock as an etcd key, followed by a watch so that a write checks it without a round
- * trip; every replica sees a lock within the watch's latency (milliseconds).
- */
-class EtcdLock implements LockFlag {
-  private value = false;
-  private watcher: Watcher | undefined;
-  private closed = false;
-  private retry: NodeJS.Timeout | undefined;
-  constructor(
-    private readonly client: Etcd3,
-    private readonly key: string,
-    private readonly log: Logger,
-  ) {}
-  /** Reads and follows the key; while etcd cannot be reached, tries again every second (the flag reads unlocked meanwhile). */
-  follow(): void {
-    if (this.closed) return;
-    this.start().catch((err: unknown) => {
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cannot read the datastore lock from etcd yet; trying again');
-      this.retry = setTimeout(() => this.follow(), 1000);
-      this.retry.unref();
-    });
-  }
-  private async start(): Promise<void> {
-    const res = await this.client.kv.range({ key: Buffer.from(this.key) });
-    this.value = res.kvs.length > 0;
-    const w = await this.client
-      .watch()
-      .key(this.key)
-      .startRevision(String(Number(res.header.revision) + 1))
-      .create();
-    w.on('put', () => (this.value = true));
-    w.on('delete', () => (this.value = false));
-    this.watcher = w;
-    if (this.closed) await w.cancel();
-  }
-  isLocked(): Promise<boolean> {
-    return Promise.resolve(this.value);
-  }
-  async set(locked: boolean): Promise<boolean> {
-    const key = Buffer.from(this.key);
-    let was: boolean;
-    if (locked) was = (await this.client.kv.put({ key, value: Buffer.from('true'), prev_kv: true })).prev_kv !== undefined;
-    else was = Number((await this.client.kv.deleteRange({ key })).deleted) > 0;
-    this.value = locked;
-    return was;
-  }
-  async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.retry);
-    await this.watcher?.cancel().catch(() => undefined); // etcd may be gone: the client closes anyway
-  }
-}
-
-/** An etcd client for the datastore service (its own connections: the store's are tuned for writes). */
-export function datastoreEtcdClient(settings: EtcdSettings, timeoutMs = 5000): Etcd3 {
-  const tls = settings.tls;
-  const options: IOptions = {
-    hosts: [...settings.endpoints],
-    credentials: tls ? { rootCertificate: tls.ca, privateKey: tls.key, certChain: tls.cert } : undefined,
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
-  };
-  return new Etcd3(options);
-}
-
-/** etcd's cluster ID, members and leader, as `etcdctl member list` and `endpoint status` show them. */
-export async function etcdMembers(client: Etcd3): Promise<{ clusterId: string; members: EtcdMember[]; revision: number }> {
-  const [list, st] = await Promise.all([client.cluster.memberList({ linearizable: true }), client.maintenance.status()]);
-  const hex = (id: string): string => BigInt(id).toString(16);
-  return {
-    clusterId: hex(list.header.cluster_id),
-    revision: Number(st.header.revision),
-    members: list.members
-      .map((m) => ({ id: hex(m.ID), name: m.name, clientUrls: m.clientURLs, peerUrls: m.peerURLs, leader: m.ID === st.leader, learner: Boolean(m.isLearner) }))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
-  };
 }
 
 /** UNAVAILABLE naming the endpoints for what etcd failed with; our own errors stay themselves. */
@@ -207,8 +130,8 @@ export class StoreDatastore {
   static open(opts: StoreDatastoreOptions): StoreDatastore {
     if (opts.sqlite) return new StoreDatastore(opts, new SqliteLock(opts.sqlite.db), undefined);
     if (!opts.etcd) throw new Error('the datastore service needs the SQLite database or the etcd settings');
-    const client = datastoreEtcdClient(opts.etcd);
-    const lock = new EtcdLock(client, STORE_LOCK_KEY, opts.logger);
+    const client = new Etcd3(etcdClientOptions(opts.etcd));
+    const lock = new EtcdFlagKey(client, STORE_LOCK_KEY, opts.logger);
     lock.follow();
     return new StoreDatastore(opts, lock, client);
   }
@@ -219,9 +142,7 @@ export class StoreDatastore {
 
   /** The backend with every write refused (FAILED_PRECONDITION) while the datastore is locked. */
   guard(b: StoreBackend): StoreBackend {
-    const check = async (): Promise<void> => {
-      if (await this.lock.isLocked()) throw lockedError();
-    };
+    const check = (): Promise<void> => (this.lock.isSet() ? Promise.reject(lockedError()) : Promise.resolve());
     return {
       datastore: b.datastore,
       create: async (input) => {
@@ -305,7 +226,7 @@ export class StoreDatastore {
     const base = {
       service: 'tabby-store',
       datastore: b.datastore,
-      locked: await this.lock.isLocked(),
+      locked: this.lock.isSet(),
       etcdRevision: 0,
       etcdClusterId: '',
       members: [] as EtcdMember[],

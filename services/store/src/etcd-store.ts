@@ -3,6 +3,7 @@ import { ResourceNotFoundError, crossResourceKinds, encodeResource, idOf, kindOf
 import { EventType, type Resource } from '@tabby/proto';
 import { ServiceError, isReasonedError, type Logger } from '@tabby/runtime';
 import type { Selector } from '@tabby/selector';
+import { etcdClientOptions, type EtcdTls } from '@tabby/etcd';
 import { Etcd3, type ICompare, type IOptions, type IRangeResponse, type IRequestOp, type ITxnResponse } from 'etcd3';
 import type { StoreBackend } from './backend.js';
 import { CLUSTER_GUID_KEY, decodeValue, encodeValue, guardKey, kindPrefix, prefixEnd, resourceKey } from './etcd-layout.js';
@@ -23,13 +24,6 @@ import {
   type Tx,
   type WriteOp,
 } from './write-ops.js';
-
-/** PEM files for TLS to etcd: its CA, and a client certificate when etcd asks for one. */
-export interface EtcdTls {
-  readonly ca: Buffer;
-  readonly cert?: Buffer;
-  readonly key?: Buffer;
-}
 
 export interface EtcdStoreOptions {
   /** Client URLs of the etcd members, e.g. `http://127.0.0.1:2379`. */
@@ -269,9 +263,7 @@ export class EtcdStore implements StoreBackend {
     } as unknown as Policy;
     const timeout = this.timeoutMs;
     this.client = new Etcd3({
-      hosts: [...opts.endpoints],
-      credentials: opts.tls ? { rootCertificate: opts.tls.ca, privateKey: opts.tls.key, certChain: opts.tls.cert } : undefined,
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+      ...etcdClientOptions({ endpoints: opts.endpoints, tls: opts.tls }, timeout),
       grpcOptions: { 'grpc.max_reconnect_backoff_ms': 1000, 'grpc.initial_reconnect_backoff_ms': 100 },
       faultHandling: { global: direct, host: () => memberBreaker() as unknown as Policy },
     });

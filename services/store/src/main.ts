@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { natsSecurity, runService } from '@tabby/runtime';
-import { etcdSettings, storeOptions } from './options.js';
+import { etcdSettings } from '@tabby/etcd';
+import { storeOptions } from './options.js';
 import { startStore } from './app.js';
 import { STORE_VERSION } from './version.js';
 

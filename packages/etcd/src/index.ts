@@ -1,0 +1,4 @@
+export { etcdOptions, etcdSettings } from './settings.js';
+export type { EtcdFlagValues, EtcdSettings, EtcdTls } from './settings.js';
+export { etcdClientOptions, etcdMembers } from './client.js';
+export { EtcdFlagKey } from './flag-key.js';

@@ -1,0 +1,102 @@
+/**
+ * @tabby/etcd against a real etcd (Debian's etcd-server on loopback): the flag key as two
+ * processes sharing one etcd see it, the members as etcdctl shows them, and the --etcd-* flags'
+ * checks (each bad value named, as the service prints it before exiting 2).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ProcessGroup, eventually, startEtcdCluster, tempDir, type EtcdCluster } from '@tabby/harness';
+import { createLogger } from '@tabby/runtime';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdFlagKey, etcdClientOptions, etcdMembers, etcdSettings } from '../src/index.js';
+
+const group = new ProcessGroup();
+const dir = tempDir('tabby-etcd-pkg-');
+const logger = createLogger({ service: 'etcd-test', level: 'silent' });
+let etcd: EtcdCluster;
+const clients: Etcd3[] = [];
+
+function client(): Etcd3 {
+  const c = new Etcd3(etcdClientOptions({ endpoints: etcd.endpoints.split(',') }, 5_000));
+  clients.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  etcd = await startEtcdCluster(group, dir.path, { size: 1 });
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await group.stopAll();
+  dir.remove();
+});
+
+describe('EtcdFlagKey', () => {
+  it('is seen by another client through its watch; set says what it was before; the key is what etcdctl shows', async () => {
+    const a = new EtcdFlagKey(client(), '/test/flag', logger);
+    const b = new EtcdFlagKey(client(), '/test/flag', logger);
+    a.follow();
+    b.follow();
+    expect([a.isSet(), b.isSet()]).toEqual([false, false]);
+    expect(await a.set(true)).toBe(false);
+    expect(await a.set(true)).toBe(true);
+    await eventually('b sees the flag set', () => Promise.resolve(b.isSet() || undefined), 10_000);
+    expect((await etcd.etcdctl(['get', '/test/flag', '--print-value-only'])).trim()).toBe('true');
+    expect(await b.set(false)).toBe(true);
+    await eventually('a sees the flag cleared', () => Promise.resolve(!a.isSet() || undefined), 10_000);
+    expect((await etcd.etcdctl(['get', '/test/flag', '--keys-only'])).trim()).toBe('');
+    await a.close();
+    await b.close();
+  });
+
+  it('reads a flag set before it started', async () => {
+    await etcd.etcdctl(['put', '/test/early', 'true']);
+    const c = new EtcdFlagKey(client(), '/test/early', logger);
+    c.follow();
+    await eventually('the flag read at start', () => Promise.resolve(c.isSet() || undefined), 10_000);
+    await c.close();
+  });
+});
+
+describe('etcdMembers', () => {
+  it('names the member, its URLs and that it leads, with the cluster ID etcdctl prints', async () => {
+    const m = await etcdMembers(client());
+    expect(m.members).toHaveLength(1);
+    expect(m.members[0]).toMatchObject({ name: etcd.members[0]?.name, clientUrls: [etcd.members[0]?.clientUrl], leader: true, learner: false });
+    expect(m.revision).toBeGreaterThan(0);
+    // etcdctl's JSON gives the 64-bit ID as a number (rounded by JSON.parse): read the fields output.
+    const fields = await etcd.etcdctl(['endpoint', 'status', '-w', 'fields']);
+    const id = /"ClusterID" : (\d+)/.exec(fields)?.[1];
+    expect(id && BigInt(id).toString(16)).toBe(m.clusterId);
+  });
+});
+
+describe('etcdSettings', () => {
+  const pem = join(dir.path, 'pems');
+  mkdirSync(pem, { recursive: true });
+  writeFileSync(join(pem, 'ca.pem'), 'CA');
+  writeFileSync(join(pem, 'cert.pem'), 'CERT');
+  writeFileSync(join(pem, 'key.pem'), 'KEY');
+
+  it.each([
+    [{}, '--datastore etcd needs --etcd-endpoints URL,URL,... (the client URLs of the etcd members, e.g. http://127.0.0.1:2379)'],
+    [{ etcdEndpoints: ' , ' }, '--etcd-endpoints is empty'],
+    [{ etcdEndpoints: '127.0.0.1:2379' }, 'invalid --etcd-endpoints "127.0.0.1:2379": expected http://HOST:PORT or https://HOST:PORT'],
+    [{ etcdEndpoints: 'http://127.0.0.1:0' }, 'invalid --etcd-endpoints "http://127.0.0.1:0": expected http://HOST:PORT or https://HOST:PORT'],
+    [{ etcdEndpoints: 'http://a:1,https://b:2' }, '--etcd-endpoints mixes http:// and https:// URLs: use one scheme for every member'],
+    [{ etcdEndpoints: 'https://a:1' }, "https:// --etcd-endpoints need --etcd-ca FILE (the CA of the etcd members' certificates)"],
+    [{ etcdEndpoints: 'http://a:1', etcdCa: 'x' }, '--etcd-ca/--etcd-cert are for TLS: give https:// --etcd-endpoints'],
+    [{ etcdEndpoints: 'https://a:1', etcdCa: '/nonexistent/ca.pem' }, '--etcd-ca /nonexistent/ca.pem: no such file'],
+    [{ etcdEndpoints: 'https://a:1', etcdCa: 'x', etcdCert: 'y' }, 'an etcd client certificate needs both --etcd-cert and --etcd-key'],
+  ])('refuses %j', (values, message) => {
+    expect(() => etcdSettings(values)).toThrow(message);
+  });
+
+  it('reads the TLS files of https:// endpoints, and none for http://', () => {
+    expect(etcdSettings({ etcdEndpoints: 'http://127.0.0.1:2379, http://127.0.0.2:2379' })).toEqual({ endpoints: ['http://127.0.0.1:2379', 'http://127.0.0.2:2379'] });
+    const s = etcdSettings({ etcdEndpoints: 'https://a:2379', etcdCa: join(pem, 'ca.pem'), etcdCert: join(pem, 'cert.pem'), etcdKey: join(pem, 'key.pem') });
+    expect([s.tls?.ca.toString(), s.tls?.cert?.toString(), s.tls?.key?.toString()]).toEqual(['CA', 'CERT', 'KEY']);
+  });
+});
