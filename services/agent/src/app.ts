@@ -1,11 +1,9 @@
 import { statSync } from 'node:fs';
-import { AgentService, ResourceStoreClient, TopologyClient, loadDescriptorSet } from '@tabby/proto';
+import { dialStore, dialTopology } from '@tabby/client';
+import { AgentService, loadDescriptorSet } from '@tabby/proto';
 import {
-  CLIENT_CHANNEL_OPTIONS,
   ConfigError,
   GrpcServer,
-  REPLICA_CHANNEL_OPTIONS,
-  dialCredentials,
   grpcTarget,
   componentLogger,
   optionalMetricsServer,
@@ -127,7 +125,9 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
   checkAdvertise(opts.advertiseAddress);
   if (opts.holdTimeS !== 0 && opts.holdTimeS < 3) throw new ConfigError('--hold-time: expected 0 or 3-65535');
   const allow = parseAllowList(opts.peerAllow);
-  const topologyTarget = grpcTarget(opts.topology, '--topology');
+  // Bad addresses stop the agent before it touches anything.
+  grpcTarget(opts.topology, '--topology');
+  grpcTarget(opts.store, '--store');
   if (opts.secretsDir !== undefined && !isDirectory(opts.secretsDir)) throw new ConfigError(`--secrets-dir: ${opts.secretsDir} is not a readable directory`);
   const log = opts.logger;
   let table: number | undefined;
@@ -146,12 +146,9 @@ export async function startAgent(opts: AgentAppOptions): Promise<AgentApp> {
     log.info({ dataplane: dataplane.description }, 'programming the routing table');
   }
   const metrics = createAgentMetrics(opts.metrics.registry);
-  const store = new ResourceStoreClient(opts.store, dialCredentials({ peer: 'tabby-store', address: opts.store, tls: opts.clientTls ?? {} }, log), CLIENT_CHANNEL_OPTIONS);
+  const store = dialStore({ address: opts.store, tls: opts.clientTls, flag: '--store', logger: log });
   // Topology replicas are derived state: any live one will do (round_robin over the list).
-  const topology = new TopologyClient(topologyTarget, dialCredentials({ peer: 'tabby-topology', address: opts.topology, tls: opts.clientTls ?? {} }, log), {
-    ...CLIENT_CHANNEL_OPTIONS,
-    ...REPLICA_CHANNEL_OPTIONS,
-  });
+  const topology = dialTopology({ address: opts.topology, tls: opts.clientTls, flag: '--topology', balance: 'always', logger: log });
   const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: `tabby-agent-${opts.node}`, logger: log });
   const bus = events.bus;
   const agent = new NodeAgent({

@@ -20,7 +20,7 @@ export const agentOptions = {
   asNumber: option.integer('AS number to register on the Node (0 = leave the Node\'s AS unset: default BGPConfiguration, else 64512)', 0, 0, 4294967295),
   holdTime: option.integer('BGP hold time proposed to peers, seconds (0, or 3-65535)', 90, 0, 65535),
   peerAllow: option.optionalString('comma-separated CIDRs the agent may dial or accept (e.g. 127.0.0.0/8); other peers stay Idle', 'CIDRS'),
-  store: option.string('address of tabby-store (Node registration, NodeStatus)', '127.0.0.1:50051', 'ADDR'),
+  store: option.string('address of tabby-store, or its replicas IP:PORT,IP:PORT (Node registration, NodeStatus)', '127.0.0.1:50051', 'ADDR'),
   topology: option.string(
     'address of tabby-topology (this node\'s compiled configuration); replicas as a comma-separated list of IP:PORT (127.0.0.1:50053,127.0.0.2:50053) or one DNS name with several addresses: calls are balanced over the live ones (gRPC round_robin) and a replica that dies is failed over',
     '127.0.0.1:50053',

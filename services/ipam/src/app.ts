@@ -1,10 +1,8 @@
 import path from 'node:path';
-import { StoreFollower } from '@tabby/client';
-import { DatastoreService, IpamService, ResourceStoreClient, loadDescriptorSet } from '@tabby/proto';
+import { StoreFollower, dialStore } from '@tabby/client';
+import { DatastoreService, IpamService, loadDescriptorSet } from '@tabby/proto';
 import {
-  CLIENT_CHANNEL_OPTIONS,
   GrpcServer,
-  dialCredentials,
   componentLogger,
   optionalMetricsServer,
   serviceBus,
@@ -73,7 +71,7 @@ export interface IpamApp {
 export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const log = opts.logger;
   const metrics = createIpamMetrics(opts.metrics.registry);
-  const storeClient = new ResourceStoreClient(opts.store, dialCredentials({ peer: 'tabby-store', address: opts.store, tls: opts.storeTls ?? {} }, log), CLIENT_CHANNEL_OPTIONS);
+  const storeClient = dialStore({ address: opts.store, tls: opts.storeTls, flag: '--store', logger: log });
   const follower = new StoreFollower({ client: storeClient, kinds: ['IPPool', 'Node'], logger: componentLogger(log, 'follower') });
   const view = new FollowedCluster(follower);
 

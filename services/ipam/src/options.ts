@@ -8,7 +8,7 @@ export const ipamOptions = {
   datastore: option.oneOf('where blocks, affinities and handles are kept: sqlite (--data-dir) or etcd (--etcd-endpoints; Calico\'s layout, several replicas)', 'sqlite', DATASTORES),
   dataDir: option.string('directory of the IPAM SQLite database (created if missing; several tabby-ipam may share it)', './data/ipam', 'DIR'),
   ...etcdOptions,
-  store: option.string('address of tabby-store (pools and nodes are read from it, workload endpoints written to it)', '127.0.0.1:50051', 'ADDR'),
+  store: option.string('address of tabby-store, or its replicas IP:PORT,IP:PORT (pools and nodes are read from it, workload endpoints written to it)', '127.0.0.1:50051', 'ADDR'),
   ...clientTlsOptions,
   storeTlsCa: option.optionalString('CA certificate to verify tabby-store, for the store only (overrides --tls-ca; with --store-tls-cert/--store-tls-key)', 'FILE'),
   storeTlsCert: option.optionalString('client certificate for tabby-store only (mTLS; overrides --tls-cert for the store)', 'FILE'),
