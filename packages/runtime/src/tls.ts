@@ -120,7 +120,9 @@ export type DialFailure =
 
 /** Classifies the details of an UNAVAILABLE status; undefined when it is none of the {@link DialFailure}s. */
 export function classifyDialFailure(details: string): DialFailure | undefined {
-  const d = details.replace(/^No connection established\. Last error: /, '');
+  // grpc-js nests the cause: "round_robin: No connection established. Last error: No connection
+  // established. Last error: Failed to connect (...)" when the channel balances over replicas.
+  const d = details.replace(/^(?:[\w-]+: )?(?:No connection established\. Last error: )+/, '');
   if (/certificate required/i.test(d)) return 'client-certificate-required';
   if (/unknown ca|self.signed|unable to (get|verify)|certificate verify failed/i.test(d)) return 'unknown-ca';
   if (/wrong version number|packet length too long|http\/1/i.test(d)) return 'not-tls';

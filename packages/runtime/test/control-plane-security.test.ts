@@ -67,6 +67,8 @@ describe('classifyDialFailure', () => {
     ['No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1', 'connection-refused'],
     ['No connection established. Last error: Connection dropped', 'dropped-during-setup'],
     ['No connection established. Last error: getaddrinfo ENOTFOUND store', 'unresolved'],
+    // Over replicas (round_robin) grpc-js nests the cause twice behind the policy's name.
+    ['round_robin: No connection established. Last error: No connection established. Last error: Failed to connect (2026-12-06T04:21:29.781Z). Resolution note: ', 'dropped-during-setup'],
     ['Deadline exceeded', undefined],
   ])('%s → %s', (details, kind) => {
     expect(classifyDialFailure(details)).toBe(kind);
