@@ -110,7 +110,7 @@ describe('deploy/Dockerfile built by the stand-in', () => {
     for (const [pkg, dep] of [['packages/runtime', '@grpc/grpc-js'], ['services/store', 'better-sqlite3'], ['packages/runtime', 'pino'], ['packages/runtime', 'nats'], ['packages/api', 'yaml'], ['packages/cli', 'commander']]) {
       expect(createRequire(path.join(app, pkg, 'package.json')).resolve(dep).startsWith(app), `${pkg} -> ${dep}`).toBe(true);
     }
-    expect(readdirSync(path.join(app, 'packages')).sort()).toEqual(['api', 'bgp', 'cli', 'client', 'cni', 'dataplane', 'proto', 'runtime', 'selector']);
+    expect(readdirSync(path.join(app, 'packages')).sort()).toEqual(['api', 'bgp', 'cli', 'client', 'cni', 'dataplane', 'etcd', 'proto', 'runtime', 'selector']);
     expect(existsSync(path.join(app, 'bench'))).toBe(false);
     expect(existsSync(path.join(app, 'proto'))).toBe(false);
     expect(existsSync(path.join(app, 'services/store/src'))).toBe(false);
