@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessGroup, REPO_ROOT, eventually, tempDir } from '@tabby/harness';
 import { build, gitCommit, parseDockerfile, words, type BuildResult } from './dockerfile.js';
+import { betterSqlitePrebuild } from './prebuilt.js';
 import { stopCommands } from './run-command.js';
 
 const DOCKERFILE = path.join(REPO_ROOT, 'deploy/Dockerfile');
@@ -62,9 +63,9 @@ describe('deploy/Dockerfile built by the stand-in', () => {
       workRoot: path.join(dir.path, 'stages'),
       buildArgs: { TABBY_GIT_COMMIT: commit },
       imageOnly: IMAGE_ONLY,
-      // npm from the local cache only (npm ci filled it), better-sqlite3 compiled here rather than
-      // downloaded: this test sends nothing off the machine.
-      env: { ...process.env, npm_config_offline: 'true', npm_config_build_from_source: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', TURBO_TELEMETRY_DISABLED: '1' },
+      // npm from the local cache only (npm ci filled it), better-sqlite3's binary from a local
+      // prebuild (prebuilt.ts) rather than downloaded: this test sends nothing off the machine.
+      env: { ...process.env, ...betterSqlitePrebuild(path.join(dir.path, 'prebuilds')), npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', TURBO_TELEMETRY_DISABLED: '1' },
     });
     app = path.join(result.roots.runtime, 'opt/tabby');
   }, 900_000);

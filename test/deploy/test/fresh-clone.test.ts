@@ -14,6 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, eventually, listServicesByReflection, tempDir } from '@tabby/harness';
+import { betterSqlitePrebuild } from './prebuilt.js';
 import { runCommand, stopCommands } from './run-command.js';
 
 const BINS = ['tabby-agent', 'tabby-ipam', 'tabby-store', 'tabby-topology', 'tabbyctl'];
@@ -25,9 +26,12 @@ const env: NodeJS.ProcessEnv = { ...process.env, npm_config_registry: 'http://12
 // would point npm at this repository instead of the clone. The cache stays the same.
 for (const k of Object.keys(env)) if (/^(npm_(?!config_cache$|config_registry$)|INIT_CWD$|TABBY_(STORE|IPAM|TOPOLOGY|AGENT)_ADDR$)/i.test(k)) delete env[k];
 
-/** The environment for `npm install`: as the user has it (registry included), npm's own variables out. */
+/**
+ * The environment for `npm install`: as the user has it (registry included), npm's own
+ * variables out, better-sqlite3's binary offered locally where a user's install downloads it.
+ */
 function installEnv(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...env, npm_config_build_from_source: 'true' };
+  const e: NodeJS.ProcessEnv = { ...env, ...betterSqlitePrebuild(path.join(dir.path, 'prebuilds')) };
   delete e.npm_config_registry;
   if (process.env.npm_config_registry !== undefined) e.npm_config_registry = process.env.npm_config_registry;
   return e;
@@ -80,8 +84,8 @@ describe('fresh clone', () => {
     const c = spawnSync('git', ['clone', '--quiet', REPO_ROOT, clone], { encoding: 'utf8' });
     if (c.status !== 0) throw new Error(`git clone failed: ${c.stderr}`);
     // --offline: everything from the local cache (which npm ci filled; the configured registry
-    // stays because the cache is keyed by it), better-sqlite3 compiled here, not downloaded:
-    // nothing leaves the machine. The npx calls below get no registry at all.
+    // stays because the cache is keyed by it), better-sqlite3's binary from a local prebuild
+    // (prebuilt.ts), not downloaded: nothing leaves the machine. The npx calls below get no registry at all.
     const i = await runCommand('npm', ['install', '--offline'], { cwd: clone, env: installEnv(), timeoutMs: 900_000 });
     if (i.code !== 0) throw new Error(`npm install --offline failed (exit ${i.code}):\n${i.out.slice(-4000)}`);
   }, 960_000);
