@@ -1,6 +1,10 @@
-import { connect, type NatsConnection, type Subscription } from 'nats';
+import type * as Nats from 'nats';
+import type { NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import type { NatsSecurity } from './nats-security.js';
+import { lazy } from './lazy.js';
+
+const nats = lazy<typeof Nats>('nats');
 
 /** A subscription to bus subjects. */
 export interface BusSubscription {
@@ -162,7 +166,7 @@ export class NatsBus implements EventBus {
     let attempt = 0;
     while (!this.closed) {
       try {
-        const nc = await connect({
+        const nc = await nats().connect({
           ...this.opts.security?.connect,
           servers: natsServers(this.opts.url),
           name: this.opts.name,

@@ -9,15 +9,20 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import type * as ProtoLoader from '@grpc/proto-loader';
+import type * as Reflection from '@grpc/reflection';
+import type * as HealthCheck from 'grpc-health-check';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { HostPort } from './config.js';
 import { toGrpcStatus } from './errors.js';
+import { lazy } from './lazy.js';
 import type { ServiceMetrics } from './metrics.js';
+
+const protoLoader = lazy<typeof ProtoLoader>('@grpc/proto-loader');
+const reflection = lazy<typeof Reflection>('@grpc/reflection');
+const healthCheck = lazy<typeof HealthCheck>('grpc-health-check');
 import { serverCredentials, type ServerTlsFiles } from './tls.js';
 
 /** An async unary handler: return the response or throw a reasoned error. */
@@ -59,8 +64,8 @@ const reflectionProtoDir = path.join(path.dirname(require.resolve('@grpc/reflect
  * every entry it is handed: with all of Tabby's types that was 0.5–1.5 s of CPU at each
  * server start. The files it indexes, and so every reflection answer, are the same.
  */
-function oneEntryPerFileSet(defs: readonly protoLoader.PackageDefinition[]): protoLoader.PackageDefinition {
-  const out: protoLoader.PackageDefinition = {};
+function oneEntryPerFileSet(defs: readonly ProtoLoader.PackageDefinition[]): ProtoLoader.PackageDefinition {
+  const out: ProtoLoader.PackageDefinition = {};
   const seen = new Set<unknown>();
   for (const def of defs) {
     for (const [name, entry] of Object.entries(def)) {
@@ -83,7 +88,7 @@ const codeName: Record<number, string> = Object.fromEntries(Object.entries(statu
  */
 export class GrpcServer {
   private readonly server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
-  private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  private readonly health = new (healthCheck().HealthImplementation)({ '': 'NOT_SERVING' });
   private readonly serviceNames: string[] = [];
   private readonly shutdownController = new AbortController();
   private boundPort: number | undefined;
@@ -135,15 +140,15 @@ export class GrpcServer {
   /** Adds health and reflection, binds the address and resolves with the bound port. */
   async listen(address: HostPort): Promise<number> {
     this.health.addToServer(this.server);
-    const reflectionDefs: protoLoader.PackageDefinition[] = this.opts.descriptorSets.map((b) => protoLoader.loadFileDescriptorSetFromBuffer(b));
-    reflectionDefs.push(protoLoader.loadSync(healthProtoPath));
+    const reflectionDefs: ProtoLoader.PackageDefinition[] = this.opts.descriptorSets.map((b) => protoLoader().loadFileDescriptorSetFromBuffer(b));
+    reflectionDefs.push(protoLoader().loadSync(healthCheck().protoPath));
     // List the reflection services too, as grpcurl shows them for Go servers.
     reflectionDefs.push(
-      protoLoader.loadSync(['grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'], { includeDirs: [reflectionProtoDir] }),
+      protoLoader().loadSync(['grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'], { includeDirs: [reflectionProtoDir] }),
     );
     // List only what this server serves (the descriptor set holds every Tabby service).
     const served = [...this.serviceNames, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
-    new ReflectionService(oneEntryPerFileSet(reflectionDefs), { services: served }).addToServer(this.server);
+    new (reflection().ReflectionService)(oneEntryPerFileSet(reflectionDefs), { services: served }).addToServer(this.server);
     const creds = serverCredentials(this.opts.tls ?? {});
     const port = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(address.text, creds, (err, p) => (err ? reject(err) : resolve(p)));

@@ -1,7 +1,11 @@
 import { loadPackageDefinition, type ChannelCredentials, type Client, type ServiceError as GrpcServiceError } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
+import type * as ProtoLoader from '@grpc/proto-loader';
+import type * as HealthCheck from 'grpc-health-check';
 import { CLIENT_CHANNEL_OPTIONS } from './grpc-client.js';
+import { lazy } from './lazy.js';
+
+const protoLoader = lazy<typeof ProtoLoader>('@grpc/proto-loader');
+const healthCheck = lazy<typeof HealthCheck>('grpc-health-check');
 
 /** What `grpc.health.v1.Health/Check` answers for a service. */
 export type HealthStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
@@ -15,7 +19,7 @@ let ctor: HealthClientCtor | undefined;
 
 function healthClientCtor(): HealthClientCtor {
   if (!ctor) {
-    const def = loadPackageDefinition(loadSync(healthProtoPath, { keepCase: true, enums: String, defaults: true }));
+    const def = loadPackageDefinition(protoLoader().loadSync(healthCheck().protoPath, { keepCase: true, enums: String, defaults: true }));
     ctor = (def.grpc as unknown as { health: { v1: { Health: HealthClientCtor } } }).health.v1.Health;
   }
   return ctor;

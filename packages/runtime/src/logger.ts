@@ -1,4 +1,9 @@
-import { destination, pino, stdTimeFunctions, type ChildLoggerOptions, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import type * as Pino from 'pino';
+import type { ChildLoggerOptions, DestinationStream, Logger, LevelWithSilent } from 'pino';
+import { lazy } from './lazy.js';
+
+/** pino, loaded when a process makes its logger (tabbyctl mostly never does). */
+export const pinoLib = lazy<typeof Pino>('pino');
 
 export type { Logger } from 'pino';
 
@@ -57,6 +62,7 @@ function adopt(logger: Logger, lineage: Lineage): Logger {
 
 /** The root logger of a process: JSON lines, secrets redacted. Made once in `main`. */
 export function createLogger(opts: LoggerOptions): Logger {
+  const { destination, pino, stdTimeFunctions } = pinoLib();
   const root = pino(
     {
       name: opts.service,

@@ -1,8 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { HostPort } from './config.js';
+import { lazy } from './lazy.js';
+
+const promClient = lazy<typeof PromClient>('prom-client');
 
 /** A service's Prometheus registry and the RPC instruments every gRPC server records. */
 export interface ServiceMetrics {
@@ -14,6 +18,7 @@ export interface ServiceMetrics {
 
 /** A new registry (never the global one) with process metrics and RPC instruments. */
 export function createMetrics(service: string): ServiceMetrics {
+  const { Counter, Histogram, Registry, collectDefaultMetrics } = promClient();
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry, prefix: 'tabby_' });

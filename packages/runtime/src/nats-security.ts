@@ -1,6 +1,10 @@
-import { nkeyAuthenticator, nkeys, type ConnectionOptions, type TlsOptions } from 'nats';
+import type * as Nats from 'nats';
+import type { ConnectionOptions, TlsOptions } from 'nats';
 import { ConfigError, option } from './config.js';
 import { readPem } from './tls.js';
+import { lazy } from './lazy.js';
+
+const nats = lazy<typeof Nats>('nats');
 
 /**
  * Flags of every service that uses NATS: who it is (user and password, or an NKey) and
@@ -44,7 +48,7 @@ interface NkeyPair {
 
 function nkeyPublicKey(seed: Uint8Array, file: string): string {
   // The nats package types nkeys as any; this is the one call made on it.
-  const lib = nkeys as { fromSeed(seed: Uint8Array): NkeyPair };
+  const lib = nats().nkeys as { fromSeed(seed: Uint8Array): NkeyPair };
   let key: string;
   try {
     key = lib.fromSeed(seed).getPublicKey();
@@ -78,7 +82,7 @@ export function natsSecurity(values: NatsSecurityValues): NatsSecurity {
     const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l.startsWith('SU')) ?? text.trim();
     const seed = new TextEncoder().encode(line);
     const publicKey = nkeyPublicKey(seed, values.natsNkeySeedFile);
-    connect.authenticator = nkeyAuthenticator(seed);
+    connect.authenticator = nats().nkeyAuthenticator(seed);
     describe = { auth: 'nkey', nkey: publicKey, tls: 'off' };
   }
   if (Boolean(values.natsTlsCert) !== Boolean(values.natsTlsKey)) throw new ConfigError('a NATS client certificate needs both --nats-tls-cert and --nats-tls-key');

@@ -1,7 +1,7 @@
 import { writeSync } from 'node:fs';
-import { symbols, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { isConfigError, loadConfig, option, type ConfigSpec, type ConfigValues, type HostPort } from './config.js';
-import { createLogger, LOG_LEVELS, parseTraceList, type LogLevel } from './logger.js';
+import { createLogger, LOG_LEVELS, parseTraceList, pinoLib, type LogLevel } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { exitOnSignals } from './shutdown.js';
 
@@ -82,7 +82,7 @@ export async function runService<S extends ConfigSpec>(main: ServiceMain<S>, arg
  * flight (its `flush` callback does not), then `flushSync` for what is buffered.
  */
 async function flushLogger(logger: Logger): Promise<void> {
-  const stream = (logger as unknown as Record<symbol, { _writing?: boolean; flushSync?: () => void } | undefined>)[symbols.streamSym];
+  const stream = (logger as unknown as Record<symbol, { _writing?: boolean; flushSync?: () => void } | undefined>)[pinoLib().symbols.streamSym];
   const until = Date.now() + 1_000;
   while (stream?._writing === true && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 5));
   try {
