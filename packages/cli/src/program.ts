@@ -12,6 +12,7 @@ import { patchCommand } from './commands/patch.js';
 import { dryRunDeleteCommand, dryRunWriteCommand, registerTopology } from './commands/topology.js';
 import { CLI_VERSION, versionCommand } from './commands/version.js';
 import { registerWorkload } from './commands/workload.js';
+import { validateCommand } from './commands/validate.js';
 import { writeCommand } from './commands/write.js';
 import type { ConfigFlags } from './config.js';
 import { CommandContext } from './context.js';
@@ -108,6 +109,12 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       ),
     );
   }
+
+  const validate = program.command('validate').description('Check resources in files or stdin as the store would, without a server');
+  fileOptions(validate, true)
+    .option('-n, --namespace <ns>', 'namespace of namespaced resources that name none (default: default)')
+    .addHelpText('after', examples('tabbyctl validate -f pool.yaml', 'tabbyctl validate -f ./manifests/ -R'))
+    .action(act((opts: { filename: string; recursive?: boolean; skipEmpty?: boolean; namespace?: string }) => validateCommand(opts, ctx)));
 
   const del = program
     .command('delete')
