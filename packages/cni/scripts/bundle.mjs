@@ -10,7 +10,35 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outfile = `${root}dist/tabby-cni`;
 mkdirSync(`${root}dist`, { recursive: true });
+/**
+ * @tabby/runtime loads its server-side libraries on first use through `lazy(id)` (a require
+ * made from import.meta.url, which a bundle does not have and esbuild cannot follow). Here
+ * lazy.js is replaced by the same function over literal requires, so esbuild bundles what
+ * tabby-cni uses (pino) and nothing else; asking for anything else says so.
+ */
+const runtimeLazy = {
+  name: 'runtime-lazy',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]runtime[\\/]dist[\\/]lazy\.js$/ }, () => ({
+      loader: 'js',
+      resolveDir: root,
+      contents: `const load = { pino: () => require('pino') };
+export function lazy(id) {
+  let mod;
+  return () => {
+    if (mod === undefined) {
+      if (!load[id]) throw new Error(id + ' is not part of tabby-cni');
+      mod = load[id]();
+    }
+    return mod;
+  };
+}
+`,
+    }));
+  },
+};
 const result = await build({
+  plugins: [runtimeLazy],
   entryPoints: [`${root}src/main.ts`],
   outfile,
   bundle: true,
