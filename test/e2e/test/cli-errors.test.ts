@@ -134,7 +134,7 @@ it('explains itself: --help for the program and every verb, with examples', asyn
   const groups = ['ipam', 'ipam show', 'ipam check', 'ipam release', 'ipam migrate', 'workload', 'workload add', 'workload delete', 'node', 'node status', 'node routes', 'topology', 'topology show', 'topology explain', 'topology check', 'datastore', 'datastore status', 'datastore migrate', 'datastore migrate lock', 'datastore migrate unlock', 'datastore migrate export', 'datastore migrate import'];
   for (const args of [
     ['--help'],
-    ...['create', 'apply', 'replace', 'delete', 'get', 'patch', 'label', 'version', 'health', 'completion'].map((v) => [v, '--help']),
+    ...['create', 'apply', 'replace', 'delete', 'get', 'patch', 'label', 'validate', 'version', 'health', 'completion'].map((v) => [v, '--help']),
     ...groups.map((g) => [...g.split(' '), '--help']),
   ]) {
     const r = await h.run(args);
