@@ -355,7 +355,7 @@ describe('lost races', () => {
         );
       }
       const won = outcomes.filter((o) => o.status === 'fulfilled').length;
-      const final = await patient[1].get(mustFindKind('BGPPeer'), '', 'race-free');
+      const final = (await patient[1].get(mustFindKind('BGPPeer'), '', 'race-free')).resource;
       expect(won).toBeGreaterThan(0);
       expect(Number(metaOf(final).resourceVersion)).toBeGreaterThan(Number(metaOf(all[all.length - 1]).resourceVersion));
     } finally {
