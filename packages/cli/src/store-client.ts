@@ -1,5 +1,5 @@
 import { dialStore } from '@tabby/client';
-import type { ResourceStoreClient, Resource } from '@tabby/proto';
+import type { ReadFreshness, ResourceStoreClient, Resource } from '@tabby/proto';
 import type { callUnary } from '@tabby/runtime';
 import type { ClientConfig } from './config.js';
 import { ServiceCallError, callService, cliDial, type ServiceTarget } from './service-call.js';
@@ -50,9 +50,14 @@ export class StoreClient {
     }));
   }
   get(kind: string, namespace: string, name: string): Promise<Resource> {
-    return this.call(this.client.get.bind(this.client), { kind, namespace, name }).then((r) => r.resource as Resource);
+    return this.getRead(kind, namespace, name).then((r) => r.resource);
   }
-  list(kind: string, namespace: string, labelSelector: string): Promise<{ items: Resource[]; revision: number }> {
+  /** {@link get}, also saying whether the store answered from a stale copy (etcd unreachable). */
+  getRead(kind: string, namespace: string, name: string): Promise<{ resource: Resource; freshness?: ReadFreshness }> {
+    return this.call(this.client.get.bind(this.client), { kind, namespace, name }).then((r) => ({ resource: r.resource as Resource, freshness: r.freshness }));
+  }
+  /** Objects of a kind; `freshness` stale when the store answered from its last copy (etcd unreachable). */
+  list(kind: string, namespace: string, labelSelector: string): Promise<{ items: Resource[]; revision: number; freshness?: ReadFreshness }> {
     return this.call(this.client.list.bind(this.client), { kind, namespace, labelSelector });
   }
   info(): Promise<{ version: string; clusterType: string; clusterGuid: string; revision: number }> {

@@ -1,7 +1,8 @@
 /**
  * @tabby/etcd against a real etcd (Debian's etcd-server on loopback): the flag key as two
  * processes sharing one etcd see it, the members as etcdctl shows them, and the --etcd-* flags'
- * checks (each bad value named, as the service prints it before exiting 2).
+ * checks (each bad value named, as the service prints it before exiting 2), and a PrefixMirror
+ * that says how current it is while its etcd is killed and started again (last: it kills etcd).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { ProcessGroup, eventually, startEtcdCluster, tempDir, type EtcdCluster }
 import { createLogger } from '@tabby/runtime';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdFlagKey, etcdClientOptions, etcdMembers, etcdSettings } from '../src/index.js';
+import { EtcdFlagKey, PrefixMirror, etcdClientOptions, etcdMembers, etcdSettings } from '../src/index.js';
 
 const group = new ProcessGroup();
 const dir = tempDir('tabby-etcd-pkg-');
@@ -98,5 +99,47 @@ describe('etcdSettings', () => {
     expect(etcdSettings({ etcdEndpoints: 'http://127.0.0.1:2379, http://127.0.0.2:2379' })).toEqual({ endpoints: ['http://127.0.0.1:2379', 'http://127.0.0.2:2379'] });
     const s = etcdSettings({ etcdEndpoints: 'https://a:2379', etcdCa: join(pem, 'ca.pem'), etcdCert: join(pem, 'cert.pem'), etcdKey: join(pem, 'key.pem') });
     expect([s.tls?.ca.toString(), s.tls?.cert?.toString(), s.tls?.key?.toString()]).toEqual(['CA', 'CERT', 'KEY']);
+  });
+});
+
+// Last in the file: it kills the file's etcd (SIGKILL, by PID) and starts it again.
+describe('PrefixMirror', () => {
+  it('follows a prefix; while etcd is killed it keeps its copy and says since when and why it is stale; live again once etcd is back', async () => {
+    await etcd.etcdctl(['put', '/test/mirror/a', '1']);
+    const changes: string[] = [];
+    const m = new PrefixMirror(client(), '/test/mirror/', (k, v) => changes.push(`${k}=${v ?? '<deleted>'}`), logger);
+    await m.start();
+    expect(m.get('/test/mirror/a')).toBe('1');
+    expect(m.freshness()).toMatchObject({ live: true, reason: '' });
+    await etcd.etcdctl(['put', '/test/mirror/b', '2']);
+    await etcd.etcdctl(['put', '/test/other', 'x']);
+    await eventually('the watch to deliver b', () => Promise.resolve(m.get('/test/mirror/b') === '2' || undefined), 10_000);
+    expect(m.entries().map((e) => e.key)).toEqual(['/test/mirror/a', '/test/mirror/b']);
+    const revision = m.revision();
+
+    // What etcd3 does when the member it watches is killed: the watcher emits 'disconnected'
+    // (the stream ended) and keeps reconnecting; the copy stays as it was.
+    const member = etcd.members[0];
+    const killedAt = Date.now();
+    member.process.signal('SIGKILL');
+    await member.process.exited();
+    const down = await eventually('the mirror to go stale', () => Promise.resolve(m.freshness().live ? undefined : m.freshness()), 10_000, 20);
+    expect(down.revision).toBe(revision);
+    expect(down.reason).not.toBe('');
+    expect(down.currentAt).toBeGreaterThanOrEqual(killedAt - 1000);
+    expect(down.currentAt).toBeLessThanOrEqual(Date.now());
+    expect(m.get('/test/mirror/b')).toBe('2');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(m.freshness().currentAt).toBe(down.currentAt);
+
+    // Back on the same data directory: 'connected' again, and changes flow again.
+    await etcd.restart(member);
+    await eventually('the mirror to be live again', () => Promise.resolve(m.freshness().live || undefined), 30_000, 50);
+    await etcd.etcdctl(['del', '/test/mirror/a']);
+    await eventually('the watch to deliver the delete', () => Promise.resolve(m.get('/test/mirror/a') === undefined || undefined), 10_000);
+    expect(m.revision()).toBeGreaterThan(revision);
+    expect(changes).toEqual(['/test/mirror/a=1', '/test/mirror/b=2', '/test/mirror/a=<deleted>']);
+    await m.close();
+    expect(m.freshness().live).toBe(false);
   });
 });

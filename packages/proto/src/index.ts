@@ -3,7 +3,7 @@
  * from proto/tabby/v1 by ts-proto (src/gen, made at build time), and the binary
  * descriptor set that servers hand to gRPC reflection.
  */
-export { ObjectMeta, SecretKeySelector, SecretSource } from './gen/tabby/v1/meta.js';
+export { ObjectMeta, ReadFreshness, SecretKeySelector, SecretSource } from './gen/tabby/v1/meta.js';
 export {
   BGPConfiguration,
   BGPConfigurationSpec,

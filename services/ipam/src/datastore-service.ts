@@ -107,6 +107,7 @@ export function guardedStorage(s: IpamStorage, locked: () => boolean): IpamStora
     register: (id) => s.register(id),
     close: () => s.close(),
     collecting: (sink, fn) => s.collecting(sink, fn),
+    freshness: () => s.freshness(),
     blockRevision: () => s.blockRevision(),
     blocks: (node) => s.blocks(node),
     borrowedCounts: () => s.borrowedCounts(),

@@ -1,9 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { hostname } from 'node:os';
-import { etcdClientOptions, type EtcdSettings } from '@tabby/etcd';
+import { PrefixMirror, etcdClientOptions, type EtcdSettings } from '@tabby/etcd';
 import { Etcd3, type Lease } from 'etcd3';
 import { cidrContains, cidrSize, formatIP, parseCIDR, parseIP, type IPFamily, type ParsedCIDR } from '@tabby/api';
-import { BlockEventType } from '@tabby/proto';
+import { BlockEventType, type ReadFreshness } from '@tabby/proto';
 import { ServiceError, type Logger } from '@tabby/runtime';
 import {
   BLOCK_REVISION_KEY,
@@ -34,7 +34,6 @@ import {
   type CalicoHandle,
   type CalicoIpamConfig,
 } from './calico-model.js';
-import { PrefixMirror } from './etcd-mirror.js';
 import {
   HOST_BITS,
   familyName,
@@ -234,8 +233,8 @@ export class EtcdStorage implements IpamStorage {
     this.now = opts.now ?? Date.now;
     const timeout = opts.callTimeoutMs ?? 5_000;
     this.client = new Etcd3(etcdClientOptions(opts.etcd, timeout));
-    this.ipam = new PrefixMirror(this.client, IPAM_PREFIX, (k, v) => this.ipamChanged(k, v), opts.logger);
-    this.tabby = new PrefixMirror(this.client, TABBY_IPAM_PREFIX, (k, v) => this.tabbyChanged(k, v), opts.logger);
+    this.ipam = new PrefixMirror(this.client, IPAM_PREFIX, (k, v) => this.ipamChanged(k, v), opts.logger, this.now);
+    this.tabby = new PrefixMirror(this.client, TABBY_IPAM_PREFIX, (k, v) => this.tabbyChanged(k, v), opts.logger, this.now);
   }
 
   /** Connects, lists and watches IPAM's keys, and writes Calico's IPAM config when there is none. */
@@ -357,6 +356,16 @@ export class EtcdStorage implements IpamStorage {
   }
 
   // ---- reads (from the mirror) ----
+
+  /** Stale while either copy's watch is down: the revision of IPAM's keys it holds, since when, and the error. */
+  freshness(): ReadFreshness | undefined {
+    const a = this.ipam.freshness();
+    const b = this.tabby.freshness();
+    if (a.live && b.live) return undefined;
+    const down = a.live ? b : a;
+    const since = Math.min(a.currentAt, b.currentAt);
+    return { stale: true, revision: Number(a.revision), ageMs: Math.max(0, this.now() - since), reason: `etcd at ${this.endpoints}: ${down.reason}` };
+  }
 
   private poolOf(cidr: ParsedCIDR): PoolInfo | undefined {
     return this.opts.view.pools().find((p) => cidrContains(p.cidr, cidr.address) && p.cidr.prefix <= cidr.prefix);

@@ -1,5 +1,5 @@
 import { cidrSize, parseCIDR } from '@tabby/api';
-import type { Block, IpamServer, PoolUtilization, ResourceStoreClient } from '@tabby/proto';
+import type { Block, IpamServer, PoolUtilization, ReadFreshness, ResourceStoreClient } from '@tabby/proto';
 import { ServiceError, type AsyncServiceImplementation } from '@tabby/runtime';
 import type { BlockLog } from './block-watch.js';
 import { runCheck } from './check.js';
@@ -75,6 +75,11 @@ export function ipamService(deps: IpamServiceDeps): AsyncServiceImplementation<I
 
 function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServer> {
   const { storage, view, metrics } = deps;
+  /** The freshness field of a read's answer: present only while the datastore cannot be followed. */
+  const fresh = (): { freshness?: ReadFreshness } => {
+    const f = storage.freshness();
+    return f ? { freshness: f } : {};
+  };
   return {
     autoAssign: async (req) => {
       const r = await storage.autoAssign({
@@ -106,8 +111,9 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
       return { released };
     },
     getAllocation: (req) => {
+      const freshness = fresh();
       const a = storage.getAllocation(req.address);
-      if (!a) return Promise.resolve({ allocated: false, address: req.address, handle: '', attributes: {}, block: '', blockNode: '', pool: '', borrowed: false });
+      if (!a) return Promise.resolve({ allocated: false, address: req.address, handle: '', attributes: {}, block: '', blockNode: '', pool: '', borrowed: false, ...freshness });
       const pool = view.pools().find((p) => p.cidr.canonical === a.blockPoolCidr);
       return Promise.resolve({
         allocated: true,
@@ -118,15 +124,18 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
         blockNode: a.blockNode ?? '',
         pool: pool?.name ?? '',
         borrowed: a.blockNode !== a.node,
+        ...freshness,
       });
     },
     listBlocks: (req) => {
+      const freshness = fresh();
       const revision = storage.blockRevision();
       const borrowed = storage.borrowedCounts();
-      return Promise.resolve({ blocks: storage.blocks(req.node || undefined).map((b) => toProtoBlock(b, view, borrowed.get(b.cidr) ?? 0)), revision });
+      return Promise.resolve({ blocks: storage.blocks(req.node || undefined).map((b) => toProtoBlock(b, view, borrowed.get(b.cidr) ?? 0)), revision, ...freshness });
     },
     watchBlocks: (call, signal) => deps.blockLog.serve(call.request, call, signal),
     utilization: (req) => {
+      const freshness = fresh();
       const blocks = storage.blocks();
       const borrowed = storage.borrowedCounts();
       const claimed = new Set<string>();
@@ -146,9 +155,12 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
         };
       });
       const orphanedBlocks = blocks.filter((b) => !claimed.has(b.cidr)).map((b) => toProtoBlock(b, view, borrowed.get(b.cidr) ?? 0));
-      return Promise.resolve({ pools, orphanedBlocks });
+      return Promise.resolve({ pools, orphanedBlocks, ...freshness });
     },
-    check: (req) => runCheck(req.repair, deps),
+    check: async (req) => {
+      const freshness = fresh();
+      return { ...(await runCheck(req.repair, deps)), ...freshness };
+    },
     workloadAdd: async (req) => {
       const r = await deps.workloads.add({
         namespace: req.namespace,
@@ -179,10 +191,11 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
       }
       // The allocations first, then the journal: a change another ipam process commits in
       // between shows as pending (or is not listed at all), never as a settled allocation.
+      const freshness = fresh();
       const listed = storage.allocationsMatching(req.node, req.handlePrefix);
       const pending = deps.workloads.pendingHandles();
       const allocations = listed.map((a) => ({ address: a.address, handle: a.handle, node: a.node, attributes: a.attributes, block: a.block, pending: pending.has(a.handle) }));
-      return Promise.resolve({ allocations });
+      return Promise.resolve({ allocations, ...freshness });
     },
     poolUsage: (req) => {
       let cidr = req.cidr ? parseCIDR(req.cidr)?.canonical : undefined;
@@ -192,8 +205,9 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
         if (!pool) throw new ServiceError('not-found', `IPPool ${req.name} is not known to IPAM`);
         cidr = pool.cidr.canonical;
       }
+      const freshness = fresh();
       const u = storage.poolUse(cidr);
-      return Promise.resolve({ allocations: u.inUse, blocks: u.blocks, workloads: u.workloads.slice(0, 100), workloadCount: u.workloads.length });
+      return Promise.resolve({ allocations: u.inUse, blocks: u.blocks, workloads: u.workloads.slice(0, 100), workloadCount: u.workloads.length, ...freshness });
     },
   };
 }

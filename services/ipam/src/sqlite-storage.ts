@@ -81,6 +81,11 @@ export class SqliteStorage implements IpamStorage {
     return this.committer.collecting(sink, fn);
   }
 
+  /** The file is the datastore: reads are always current. */
+  freshness(): undefined {
+    return undefined;
+  }
+
   blockRevision(): number {
     return this.engine.blockRevision();
   }

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { ReadFreshness } from '@tabby/proto';
 import type { Allocation, AssignRequest, AssignResult, BlockChange, BlockRow } from './engine.js';
 
 /** The datastores tabby-ipam keeps blocks, affinities and handles in. */
@@ -38,6 +39,11 @@ export interface IpamStorage {
   collecting<T>(sink: BlockChange[], fn: () => Promise<T>): Promise<T>;
 
   // ---- reads ----
+  /**
+   * Undefined while reads are current; stale (with the revision held, since when, and why)
+   * while the copy reads answer from no longer follows the datastore (etcd unreachable).
+   */
+  freshness(): ReadFreshness | undefined;
   /** Revision of the last block change known. */
   blockRevision(): number;
   blocks(node?: string): BlockRow[];

@@ -267,7 +267,8 @@ describe('tabby-ipam --datastore etcd', () => {
     const s = await startStore('down', '10.73.0.0/16', ['d1']);
     const ipam = await startIpam(s, down.endpoints);
     const other = await startIpam(s, down.endpoints);
-    await add(ipam.client, 'before', 'd1');
+    const before = await add(ipam.client, 'before', 'd1');
+    expect((await call(ipam.client.utilization.bind(ipam.client), { includeBlocks: false })).freshness).toBeUndefined();
     const member = down.members[0];
     await member.process.stop();
     const err = await add(ipam.client, 'during', 'd1').then(
@@ -276,8 +277,15 @@ describe('tabby-ipam --datastore etcd', () => {
     );
     expect(isGrpcError(err) && err.code).toBe(status.UNAVAILABLE);
     expect(isGrpcError(err) && err.details).toContain(down.endpoints);
+    // Reads answer from the replica's copy and say it is stale (its watch is down).
+    const stale = await call(ipam.client.getAllocation.bind(ipam.client), { address: before.ipNetworks[0] });
+    expect(stale).toMatchObject({ allocated: true, handle: 'workload:default/before', freshness: { stale: true } });
+    expect(stale.freshness?.reason).toContain(`etcd at ${down.endpoints}: `);
+    expect(stale.freshness?.revision).toBeGreaterThan(0);
+    expect((await call(ipam.client.listBlocks.bind(ipam.client), { node: '' })).freshness?.stale).toBe(true);
     await down.restart(member);
     await eventually('ipam to assign again', () => add(ipam.client, 'after', 'd1').then(() => true, () => undefined), 30_000, 250);
+    await eventually('reads to be current again', async () => (await call(ipam.client.utilization.bind(ipam.client), { includeBlocks: false })).freshness === undefined || undefined, 15_000, 100);
     // The other replica's watch resumed: what this one writes now shows there too.
     const later = await add(ipam.client, 'later', 'd1');
     await eventually(

@@ -1,5 +1,5 @@
 import type { KindInfo } from '@tabby/api';
-import type { Resource } from '@tabby/proto';
+import type { ReadFreshness, Resource } from '@tabby/proto';
 import type { Selector } from '@tabby/selector';
 import type { CommitListener } from './resource-store.js';
 import type { WatchParams, WatchSink } from './watch.js';
@@ -20,10 +20,16 @@ export interface StoreBackend {
   apply(input: Resource): Promise<{ resource: Resource; created: boolean }>;
   delete(kind: KindInfo, namespace: string, name: string, resourceVersion: string, force?: boolean): Promise<{ resource: Resource; overridden: string[] }>;
   setFinalizer(kind: KindInfo, namespace: string, name: string, finalizer: string, present: boolean): Promise<{ resource: Resource; changed: boolean }>;
-  /** One object; NOT_FOUND with Calico's message when it does not exist. */
-  get(kind: KindInfo, namespace: string, name: string): Promise<Resource>;
-  /** Objects of a kind (all namespaces when `namespace` is undefined), sorted by namespace and name, and the revision they reflect. */
-  list(kind: KindInfo, namespace: string | undefined, selector: Selector | undefined): Promise<{ items: Resource[]; revision: number }>;
+  /**
+   * One object; NOT_FOUND with Calico's message when it does not exist. `freshness` is set
+   * (stale) when the datastore could not be read and the answer comes from a copy (etcd).
+   */
+  get(kind: KindInfo, namespace: string, name: string): Promise<{ resource: Resource; freshness?: ReadFreshness }>;
+  /**
+   * Objects of a kind (all namespaces when `namespace` is undefined), sorted by namespace and
+   * name, and the revision they reflect; `freshness` as for {@link get}.
+   */
+  list(kind: KindInfo, namespace: string | undefined, selector: Selector | undefined): Promise<{ items: Resource[]; revision: number; freshness?: ReadFreshness }>;
   /** The cluster's identifier and the current revision. */
   info(): Promise<{ clusterGuid: string; revision: number }>;
   /** Streams the changes after `params.fromRevision` into `sink` until `signal` aborts (see runWatch). */

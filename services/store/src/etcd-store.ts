@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { ResourceNotFoundError, crossResourceKinds, encodeResource, idOf, kindOf, metaOf, type KindInfo, type KindName } from '@tabby/api';
-import { EventType, type Resource } from '@tabby/proto';
+import { EventType, type ReadFreshness, type Resource } from '@tabby/proto';
 import { ServiceError, isReasonedError, type Logger } from '@tabby/runtime';
 import type { Selector } from '@tabby/selector';
-import { etcdClientOptions, type EtcdTls } from '@tabby/etcd';
+import { PrefixMirror, etcdClientOptions, type EtcdTls } from '@tabby/etcd';
 import { Etcd3, type ICompare, type IOptions, type IRangeResponse, type IRequestOp, type ITxnResponse } from 'etcd3';
 import type { StoreBackend } from './backend.js';
-import { CLUSTER_GUID_KEY, decodeValue, encodeValue, guardKey, kindPrefix, prefixEnd, resourceKey } from './etcd-layout.js';
+import { CLUSTER_GUID_KEY, RESOURCE_PREFIX, decodeValue, encodeValue, guardKey, kindPrefix, prefixEnd, resourceKey } from './etcd-layout.js';
 import { runEtcdWatch } from './etcd-watch.js';
 import type { CommitListener, StoredEvent } from './resource-store.js';
 import type { StoreMetrics } from './store-metrics.js';
@@ -35,6 +35,7 @@ export interface EtcdStoreOptions {
   readonly callTimeoutMs?: number;
   /** Most times a write is run again after other replicas changed what it read. */
   readonly maxAttempts?: number;
+  readonly now?: () => number;
 }
 
 /** An etcd failure as the client sees it: UNAVAILABLE, naming the endpoints. */
@@ -242,6 +243,14 @@ export class EtcdStore implements StoreBackend {
   /** Writes waiting for their commit, and the Txns in flight (see commit). */
   private readonly queue: Pending[] = [];
   private inFlight = 0;
+  /**
+   * Every resource as etcd last showed it (List, then Watch), for reads while etcd cannot be
+   * reached: they answer from it, marked stale. Writes never use it.
+   */
+  private readonly mirror: PrefixMirror;
+  private readonly now: () => number;
+  /** When an etcd call last succeeded (epoch ms; 0: never). */
+  private lastAnswerAt = 0;
 
   constructor(private readonly opts: EtcdStoreOptions) {
     if (opts.endpoints.length === 0) throw new ServiceError('invalid-argument', 'no etcd endpoints');
@@ -267,6 +276,10 @@ export class EtcdStore implements StoreBackend {
       grpcOptions: { 'grpc.max_reconnect_backoff_ms': 1000, 'grpc.initial_reconnect_backoff_ms': 100 },
       faultHandling: { global: direct, host: () => memberBreaker() as unknown as Policy },
     });
+    this.now = opts.now ?? Date.now;
+    this.mirror = new PrefixMirror(this.client, RESOURCE_PREFIX, () => undefined, this.log, this.now);
+    // In the background: the store starts (and serves linearizable reads) while etcd is down.
+    this.mirror.follow();
   }
 
   /** Where this store keeps its data, for logs and messages. */
@@ -281,22 +294,61 @@ export class EtcdStore implements StoreBackend {
 
   // ---- reads ----
 
-  async get(kind: KindInfo, namespace: string, name: string): Promise<Resource> {
+  /**
+   * A linearizable read of one object. When etcd cannot be reached the answer comes from the
+   * mirror, marked stale; a key the mirror does not hold stays UNAVAILABLE (it may exist).
+   */
+  async get(kind: KindInfo, namespace: string, name: string): Promise<{ resource: Resource; freshness?: ReadFreshness }> {
     const key = resourceKey(kind, namespace, name);
-    const res = await this.call(`cannot read ${idOf(kind, namespace, name)}`, () => this.client.kv.range({ key: Buffer.from(key) }));
+    let res: IRangeResponse;
+    try {
+      res = await this.call(`cannot read ${idOf(kind, namespace, name)}`, () => this.client.kv.range({ key: Buffer.from(key) }));
+    } catch (err) {
+      const freshness = this.staleness(err);
+      const e = this.mirror.entry(key);
+      if (!freshness || !e) throw err;
+      return { resource: this.decode(key, Buffer.from(e.value), Number(e.mod)).resource, freshness };
+    }
     const kv = res.kvs[0];
     if (!kv) throw new ResourceNotFoundError(idOf(kind, namespace, name));
-    return this.decode(key, kv.value, Number(kv.mod_revision)).resource;
+    return { resource: this.decode(key, kv.value, Number(kv.mod_revision)).resource };
   }
 
-  async list(kind: KindInfo, namespace: string | undefined, selector: Selector | undefined): Promise<{ items: Resource[]; revision: number }> {
-    const prefix = Buffer.from(kindPrefix(kind, namespace));
-    const res = await this.call(`cannot list ${kind.kind}`, () => this.client.kv.range({ key: prefix, range_end: prefixEnd(prefix) }));
+  /** A linearizable List at etcd's revision; from the mirror, marked stale, while etcd cannot be reached. */
+  async list(kind: KindInfo, namespace: string | undefined, selector: Selector | undefined): Promise<{ items: Resource[]; revision: number; freshness?: ReadFreshness }> {
+    const prefixText = kindPrefix(kind, namespace);
+    const prefix = Buffer.from(prefixText);
+    let objects: StoredObject[];
+    let revision: number;
+    let freshness: ReadFreshness | undefined;
+    try {
+      const res = await this.call(`cannot list ${kind.kind}`, () => this.client.kv.range({ key: prefix, range_end: prefixEnd(prefix) }));
+      objects = this.decodeAll(res);
+      revision = Number(res.header.revision);
+      this.opts.metrics?.revision.set(revision);
+    } catch (err) {
+      freshness = this.staleness(err);
+      if (!freshness) throw err;
+      objects = this.mirror.entries(prefixText).map((e) => this.decode(e.key, Buffer.from(e.value), Number(e.mod)));
+      revision = freshness.revision;
+    }
     const items: Resource[] = [];
-    for (const o of this.decodeAll(res)) if (!selector || selector.matches(metaOf(o.resource).labels)) items.push(o.resource);
-    const revision = Number(res.header.revision);
-    this.opts.metrics?.revision.set(revision);
-    return { items: sortByNamespaceAndName(items), revision };
+    for (const o of objects) if (!selector || selector.matches(metaOf(o.resource).labels)) items.push(o.resource);
+    return { items: sortByNamespaceAndName(items), revision, ...(freshness ? { freshness } : {}) };
+  }
+
+  /**
+   * How stale the mirror is, when a read failed because etcd is unavailable and the mirror
+   * holds a listing; undefined when the read must fail instead (another error, shutting
+   * down, nothing listed yet).
+   */
+  private staleness(err: unknown): ReadFreshness | undefined {
+    if (this.closed || !this.mirror.listed || !isReasonedError(err) || err.reason !== 'unavailable') return undefined;
+    const f = this.mirror.freshness();
+    // A live watch but failing reads (e.g. etcd lost its quorum): current as of etcd's last answer.
+    const knownAt = f.live && this.lastAnswerAt > 0 ? this.lastAnswerAt : f.currentAt;
+    const cause = err instanceof Error && err.cause !== undefined ? errorText(err.cause) : errorText(err);
+    return { stale: true, revision: Number(f.revision), ageMs: Math.max(0, this.now() - knownAt), reason: `etcd at ${this.endpointsText}: ${cause}` };
   }
 
   async info(): Promise<{ clusterGuid: string; revision: number }> {
@@ -675,7 +727,9 @@ export class EtcdStore implements StoreBackend {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new ServiceError('unavailable', 'the store is shutting down');
       try {
-        return await fn();
+        const value = await fn();
+        this.lastAnswerAt = this.now();
+        return value;
       } catch (err) {
         if (attempt > this.opts.endpoints.length) throw etcdUnavailable(this.endpointsText, err, what);
         this.log.debug({ err: errorText(err), attempt }, 'etcd read failed; trying again');
@@ -691,6 +745,8 @@ export class EtcdStore implements StoreBackend {
     for (const w of this.queue.splice(0)) w.reject(new ServiceError('unavailable', 'the store is shutting down'));
     for (const w of this.watches) w.abort();
     this.listeners.clear();
+    // Not awaited: cancelling its watch needs an answer from etcd, which may be gone.
+    void this.mirror.close();
     this.client.close();
     return Promise.resolve();
   }

@@ -63,7 +63,7 @@ export function resourceStoreService(store: StoreBackend, opts: ServiceOptions):
     get: async (req) => {
       const kind = mustFindKind(req.kind);
       requireName(kind, req.namespace, req.name);
-      return { resource: await store.get(kind, req.namespace, req.name) };
+      return store.get(kind, req.namespace, req.name);
     },
     list: async (req) => {
       const kind = mustFindKind(req.kind);

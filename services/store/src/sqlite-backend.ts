@@ -11,7 +11,7 @@ export function sqliteBackend(store: ResourceStore): StoreBackend {
     apply: (input) => store.apply(input),
     delete: (kind, namespace, name, resourceVersion, force) => store.delete(kind, namespace, name, resourceVersion, force),
     setFinalizer: (kind, namespace, name, finalizer, present) => store.setFinalizer(kind, namespace, name, finalizer, present),
-    get: (kind, namespace, name) => new Promise((resolve) => resolve(store.get(kind, namespace, name))),
+    get: (kind, namespace, name) => new Promise((resolve) => resolve({ resource: store.get(kind, namespace, name) })),
     list: (kind, namespace, selector) => new Promise((resolve) => resolve(store.list(kind, namespace, selector))),
     info: () => Promise.resolve({ clusterGuid: store.clusterGuid, revision: store.revision }),
     watch: (params, sink, signal) => runWatch(store, params, sink, signal),

@@ -355,7 +355,7 @@ describe('lost races', () => {
         );
       }
       const won = outcomes.filter((o) => o.status === 'fulfilled').length;
-      const final = await patient[1].get(mustFindKind('BGPPeer'), '', 'race-free');
+      const final = (await patient[1].get(mustFindKind('BGPPeer'), '', 'race-free')).resource;
       expect(won).toBeGreaterThan(0);
       expect(Number(metaOf(final).resourceVersion)).toBeGreaterThan(Number(metaOf(all[all.length - 1]).resourceVersion));
     } finally {
@@ -497,12 +497,22 @@ describe('faults', () => {
     const write = await failure(c.create(peer('fault-during', '10.5.0.2', 65000)));
     expect(write.code).toBe(status.UNAVAILABLE);
     expect(write.details).toContain(`etcd at ${etcd.endpoints} is unavailable`);
-    const read = await failure(c.get('bgppeer', 'fault-before'));
+    // Reads answer from the store's copy, marked stale; a name the copy does not hold stays UNAVAILABLE.
+    const stale = await c.get('bgppeer', 'fault-before');
+    expect(metaOf(stale.resource!).name).toBe('fault-before');
+    expect(stale.freshness).toMatchObject({ stale: true, reason: expect.stringContaining(`etcd at ${etcd.endpoints}: `) as unknown });
+    expect(stale.freshness!.revision).toBeGreaterThanOrEqual(Number(metaOf(stale.resource!).resourceVersion));
+    const listed = await c.list('bgppeer');
+    expect(listed.freshness?.stale).toBe(true);
+    expect(listed.items.map((r) => metaOf(r).name)).toContain('fault-watched');
+    const read = await failure(c.get('bgppeer', 'fault-during'));
     expect(read.code).toBe(status.UNAVAILABLE);
     expect(read.details).toContain(etcd.endpoints);
     await etcd.restart(member);
     await eventually('writes to work again', () => c.create(peer('fault-after', '10.5.0.3', 65000)).then(() => true, () => false), 20_000, 200);
-    expect(metaOf((await c.get('bgppeer', 'fault-before')).resource!).name).toBe('fault-before');
+    const fresh = await c.get('bgppeer', 'fault-before');
+    expect(metaOf(fresh.resource!).name).toBe('fault-before');
+    expect(fresh.freshness).toBeUndefined();
     expect(await failure(c.get('bgppeer', 'fault-during'))).toMatchObject({ code: status.NOT_FOUND });
   }, 60_000);
 });

@@ -1,9 +1,10 @@
 import { status } from '@grpc/grpc-js';
 import { findKind, metaOf, objectOf, type KindInfo } from '@tabby/api';
-import type { BGPConfiguration, Resource } from '@tabby/proto';
+import type { BGPConfiguration, ReadFreshness, Resource } from '@tabby/proto';
 import type { CellContext } from '../columns.js';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
+import { stalest, staleWarning } from '../freshness.js';
 import { readInput } from '../input.js';
 import { checkKindScope, checkNamespaceFlags, settleNamespace } from '../namespace.js';
 import { parseOutputFormat, render } from '../printers.js';
@@ -46,6 +47,8 @@ export async function getCommand(args: readonly string[], opts: GetOptions, ctx:
   let found: Resource[] = [];
   let listQuery = false;
   let revision: string | undefined;
+  // Set when the store answered from a stale copy (etcd unreachable): a warning on stderr.
+  let freshness: ReadFreshness | undefined;
 
   if (opts.filename !== undefined) {
     if (args.length > 0) throw new CliError('give either KIND [NAME...] or -f FILE, not both');
@@ -60,7 +63,9 @@ export async function getCommand(args: readonly string[], opts: GetOptions, ctx:
       }
       const m = metaOf(input.resource);
       try {
-        found.push(await store.get(input.kind.kind, m.namespace, m.name));
+        const r = await store.getRead(input.kind.kind, m.namespace, m.name);
+        found.push(r.resource);
+        freshness = stalest(freshness, r.freshness);
       } catch (err) {
         if (!isStoreCallError(err)) throw err;
         errors.push(err.message);
@@ -80,7 +85,9 @@ export async function getCommand(args: readonly string[], opts: GetOptions, ctx:
       for (const name of names) {
         if (name === '') throw new CliError('resource name may not be empty');
         try {
-          found.push(await store.get(kind.kind, namespace, name));
+          const r = await store.getRead(kind.kind, namespace, name);
+          found.push(r.resource);
+          freshness = stalest(freshness, r.freshness);
         } catch (err) {
           if (!isStoreCallError(err)) throw err;
           errors.push(err.message);
@@ -93,6 +100,7 @@ export async function getCommand(args: readonly string[], opts: GetOptions, ctx:
         const r = await store.list(kind.kind, namespace, opts.selector ?? '');
         found = r.items;
         revision = String(r.revision);
+        freshness = r.freshness;
       } catch (err) {
         if (!isStoreCallError(err)) throw err;
         throw new CliError(`failed to get resources: ${err.message}`);
@@ -115,6 +123,8 @@ export async function getCommand(args: readonly string[], opts: GetOptions, ctx:
       }),
     );
   }
+  const warning = staleWarning(freshness);
+  if (warning) ctx.io.stderr(warning);
   for (const e of errors) ctx.io.stderr(`${e}\n`);
   return errors.length > 0 ? 1 : 0;
 }

@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { examples, plural, type Act } from '../command-kit.js';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
+import { staleWarning } from '../freshness.js';
 import { isIpamCallError, type IpamApi } from '../ipam-client.js';
 import { allocationText, borrowedTable, utilizationTable, type BorrowedAddress } from '../ipam-tables.js';
 import { isStoreCallError, type StoreClient } from '../store-client.js';
@@ -57,7 +58,9 @@ export async function ipamShowCommand(opts: ShowOptions, ctx: CommandContext): P
   const ipam = ctx.ipam();
   if (opts.ip !== undefined) {
     const ip = parseIPArg(opts.ip);
-    ctx.io.stdout(allocationText(ip, await ipamCall(ipam.getAllocation(ip))));
+    const a = await ipamCall(ipam.getAllocation(ip));
+    ctx.io.stdout(allocationText(ip, a));
+    warnIfStale(ctx, a.freshness);
     return 0;
   }
   if (opts.showBorrowed) {
@@ -65,8 +68,16 @@ export async function ipamShowCommand(opts: ShowOptions, ctx: CommandContext): P
     ctx.io.stdout(borrowedTable(rows, unclassified));
     return 0;
   }
-  ctx.io.stdout(utilizationTable(await ipamCall(ipam.utilization(opts.showBlocks === true)), opts.showBlocks === true));
+  const u = await ipamCall(ipam.utilization(opts.showBlocks === true));
+  ctx.io.stdout(utilizationTable(u, opts.showBlocks === true));
+  warnIfStale(ctx, u.freshness);
   return 0;
+}
+
+/** The warning on stderr when ipam answered from a stale copy (its etcd unreachable). */
+function warnIfStale(ctx: CommandContext, freshness: Parameters<typeof staleWarning>[0]): void {
+  const warning = staleWarning(freshness);
+  if (warning) ctx.io.stderr(warning);
 }
 
 /** Turns an error a service answered with into the one-line message tabbyctl prints. */
@@ -116,6 +127,7 @@ export function checkReport(r: CheckResponse, repair: boolean): string {
 export async function ipamCheckCommand(opts: { repair?: boolean; output?: string }, ctx: CommandContext): Promise<number> {
   const r = await ipamCall(ctx.ipam().check(opts.repair === true));
   ctx.io.stdout(checkReport(r, opts.repair === true));
+  warnIfStale(ctx, r.freshness);
   if (opts.output !== undefined) {
     const file = path.resolve(ctx.io.cwd, opts.output);
     const report = { version: CLI_VERSION, repaired: opts.repair === true, ...r };
