@@ -72,7 +72,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const log = opts.logger;
   const metrics = createIpamMetrics(opts.metrics.registry);
   const storeClient = dialStore({ address: opts.store, tls: opts.storeTls, flag: '--store', logger: log });
-  const follower = new StoreFollower({ client: storeClient, kinds: ['IPPool', 'Node'], logger: componentLogger(log, 'follower') });
+  const follower = new StoreFollower({ client: storeClient, kinds: ['IPPool', 'Node', 'IPReservation', 'IPAMConfiguration'], logger: componentLogger(log, 'follower') });
   const view = new FollowedCluster(follower);
 
   const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: 'tabby-ipam', logger: log });
@@ -134,7 +134,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     view,
     sqlite: db ? { db, file: path.resolve(opts.dataDir, 'ipam.db') } : undefined,
     etcd: opts.etcd,
-    config: { strictAffinity: opts.strictAffinity ?? false, maxBlocksPerHost: opts.maxBlocksPerHost ?? 20 },
+    config: { strictAffinity: opts.strictAffinity ?? false, maxBlocksPerHost: opts.maxBlocksPerHost ?? 0 },
     onImported: onCommit,
     logger: componentLogger(log, 'datastore'),
   });
