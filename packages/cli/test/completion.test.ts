@@ -48,6 +48,6 @@ describe('completions', () => {
   });
 
   it('offers one name per kind', () => {
-    expect(kindWords()).toEqual(['bgpconfiguration', 'bgpfilter', 'bgppeer', 'ippool', 'node', 'nodestatus', 'workloadendpoint']);
+    expect(kindWords()).toEqual(['bgpconfiguration', 'bgpfilter', 'bgppeer', 'ipamconfiguration', 'ippool', 'ipreservation', 'node', 'nodestatus', 'workloadendpoint']);
   });
 });
