@@ -26,6 +26,7 @@ import { createIpamMetrics } from './ipam-metrics.js';
 import { publishBlockChanges } from './publisher.js';
 import { PoolFinalizers } from './pool-finalizers.js';
 import { ipamService, toProtoBlock } from './service.js';
+import { logConfiguration, logSettingsChanges } from './settings-log.js';
 import { SqliteStorage } from './sqlite-storage.js';
 import type { IpamStorage } from './storage.js';
 import { Workloads } from './workloads.js';
@@ -164,6 +165,8 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     if (info.kind === 'IPPool' && started) blockLog.refresh(true);
   });
 
+  logSettingsChanges(follower, view, storage, opts, log);
+
   let started = false;
   // Calls wait until the pools and nodes have been listed from the store.
   let markReady!: () => void;
@@ -213,6 +216,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     log.info({ store: opts.store, datastore: storage.datastore }, 'listing pools and nodes from the store');
     await follower.start();
     log.info({ pools: view.pools().length, nodes: view.nodeNames().length }, 'following the store');
+    logConfiguration(view, opts, log);
     blockLog.start();
     releaseOrphanedBlocks();
     started = true;

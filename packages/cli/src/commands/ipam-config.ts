@@ -128,7 +128,6 @@ export async function warnReservedInUse(resource: Resource, ctx: CommandContext)
     return;
   }
   if (inUse.length === 0) return;
-  ctx.io.stderr(
-    `Warning: IPReservation(${name}) covers ${inUse.length === 1 ? 'an address' : `${inUse.length} addresses`} in use, which stay allocated (reserved from now on, once released): ${inUse.join(', ')}\n`,
-  );
+  const count = inUse.length === 1 ? '1 address' : `${inUse.length} addresses`;
+  ctx.io.stderr(`Warning: IPReservation(${name}) covers ${count} in use; they stay allocated, and once released are not handed out again: ${inUse.join(', ')}\n`);
 }
