@@ -218,7 +218,7 @@ export async function ipamMigrateCommand(opts: { from?: string; to?: string; wai
 export function registerIpam(program: Command, ctx: CommandContext, act: Act): void {
   const ipam = program
     .command('ipam')
-    .description('IP address management: pool use, one address, configuration, checks, releases, pool migration')
+    .description('IP address management: pool use, one address, checks, releases, pool migration')
     .usage('<command> [options]')
     .addHelpText(
       'after',
