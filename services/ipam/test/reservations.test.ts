@@ -3,14 +3,14 @@
  * reserved addresses are never auto-assigned, wholly reserved blocks are never claimed,
  * existing allocations stay, explicit addresses ignore reservations; maxBlocksPerHost 0 is
  * Calico's built-in 20, autoAllocateBlocks false claims nothing, and the resource wins over
- * the flags while it exists.
+ * the flags while it exists. The same on etcd (Calico's layout) for the etcd datastore.
  */
 import { formatIP, parseCIDR, parseIPOrCIDR, type ParsedCIDR } from '@tabby/api';
-import { tempDir } from '@tabby/harness';
+import { ProcessGroup, startEtcdCluster, tempDir, type EtcdCluster } from '@tabby/harness';
 import { createLogger } from '@tabby/runtime';
 import { mustParseSelector } from '@tabby/selector';
-import { afterEach, describe, expect, it } from 'vitest';
-import { GroupCommitter, IpamEngine, Reservations, StaticClusterView, openDatabase, type BlockChange, type PoolInfo } from '../src/index.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdStorage, GroupCommitter, IpamEngine, Reservations, StaticClusterView, openDatabase, type BlockChange, type PoolInfo } from '../src/index.js';
 
 const logger = createLogger({ service: 'ipam-test', level: 'silent' });
 const cleanups: (() => void)[] = [];
@@ -163,4 +163,45 @@ describe('IPAMConfiguration semantics', () => {
     view.config = { strictAffinity: false, autoAllocateBlocks: true, maxBlocksPerHost: 0 };
     expect(await assign('node2', 'borrows')).toEqual(['10.0.0.1']);
   });
+});
+
+describe('on etcd: the same rules', () => {
+  const group = new ProcessGroup();
+  const etcdDir = tempDir('tabby-ipam-reservations-etcd-');
+  let etcd: EtcdCluster;
+  beforeAll(async () => {
+    etcd = await startEtcdCluster(group, `${etcdDir.path}/etcd`, { size: 1 });
+  }, 60_000);
+  afterAll(async () => {
+    await group.stopAll();
+    etcdDir.remove();
+  });
+
+  it('skips reserved addresses and wholly reserved blocks, and follows the IPAMConfiguration', async () => {
+    const view = new StaticClusterView([pool('res', '10.80.0.0/28', 29)], new Map([['node1', {}], ['node2', {}]]));
+    const storage = await EtcdStorage.open({ etcd: { endpoints: etcd.endpoints.split(',') }, view, logger, onCommit: () => undefined });
+    try {
+      const assign = async (node: string, handle: string, n = 1): Promise<string[]> =>
+        (await storage.autoAssign({ node, handle, numIpv4: n, numIpv6: 0 })).ipv4.map((a) => a.replace(/\/32$/, ''));
+      // The first block wholly reserved, the second but for .9 and .12-.15.
+      view.reserved = reserve('10.80.0.0/29', '10.80.0.8', '10.80.0.10/31');
+      expect(await assign('node1', 'a', 5)).toEqual(['10.80.0.9', '10.80.0.12', '10.80.0.13', '10.80.0.14', '10.80.0.15']);
+      await expect(assign('node1', 'b')).rejects.toMatchObject({ reason: 'resource-exhausted', message: 'Assigned 0 out of 1 requested IPv4 addresses; No IPs available in pools: [10.80.0.0/28]' });
+      expect(storage.blocks().map((b) => b.cidr)).toEqual(['10.80.0.8/29']);
+      expect(await storage.assignIP('10.80.0.1', 'fixed', 'node2')).toBe('10.80.0.1/32');
+      // Without the reservation, node2 uses its own block (claimed by AssignIP); with
+      // autoAllocateBlocks false and that block full, strict affinity forbids borrowing.
+      view.reserved = Reservations.NONE;
+      expect(await assign('node2', 'c', 7)).toEqual(['10.80.0.0', '10.80.0.2', '10.80.0.3', '10.80.0.4', '10.80.0.5', '10.80.0.6', '10.80.0.7']);
+      view.config = { strictAffinity: true, autoAllocateBlocks: false, maxBlocksPerHost: 0 };
+      await expect(assign('node2', 'd')).rejects.toMatchObject({ message: 'Assigned 0 out of 1 requested IPv4 addresses; No more free affine blocks and strict affinity enabled' });
+      view.config = { strictAffinity: false, autoAllocateBlocks: false, maxBlocksPerHost: 0 };
+      expect(await assign('node2', 'd')).toEqual(['10.80.0.8']);
+      expect(storage.getAllocation('10.80.0.8')).toMatchObject({ node: 'node2', blockNode: 'node1' });
+      view.config = { strictAffinity: false, autoAllocateBlocks: true, maxBlocksPerHost: 1 };
+      await expect(assign('node2', 'e', 3)).rejects.toMatchObject({ message: /per host block limit \(1 blocks on node node2\)/ });
+    } finally {
+      await storage.close();
+    }
+  }, 60_000);
 });
