@@ -2,7 +2,9 @@ import {
   BGPConfiguration,
   BGPFilter,
   BGPPeer,
+  IPAMConfiguration,
   IPPool,
+  IPReservation,
   Node,
   NodeStatus,
   WorkloadEndpoint,
@@ -14,7 +16,9 @@ import {
   BGPConfigurationSpecSchema,
   BGPFilterSpecSchema,
   BGPPeerSpecSchema,
+  IPAMConfigurationSpecSchema,
   IPPoolSpecSchema,
+  IPReservationSpecSchema,
   NodeRuntimeStatusSchema,
   NodeSpecSchema,
   NodeStatusReportSchema,
@@ -32,7 +36,16 @@ export type ResourceCase = NonNullable<Resource['kind']>['$case'];
 /** Any kind's object (BGPPeer, IPPool, ...). */
 export type KindObject = NonNullable<Resource['kind']>['value'];
 
-export type KindName = 'BGPConfiguration' | 'BGPPeer' | 'BGPFilter' | 'Node' | 'IPPool' | 'WorkloadEndpoint' | 'NodeStatus';
+export type KindName =
+  | 'BGPConfiguration'
+  | 'BGPPeer'
+  | 'BGPFilter'
+  | 'Node'
+  | 'IPPool'
+  | 'IPReservation'
+  | 'IPAMConfiguration'
+  | 'WorkloadEndpoint'
+  | 'NodeStatus';
 
 interface Codec<T> {
   encode(message: T): { finish(): Uint8Array };
@@ -92,7 +105,23 @@ export const KINDS: readonly KindInfo[] = [
     BGPFilter,
   ),
   info('BGPPeer', 'bgpPeer', false, ['bgppeer', 'bgppeers', 'bgpp', 'bgpps', 'bp', 'bps'], objectSchema('BGPPeer', BGPPeerSpecSchema), BGPPeer),
+  info(
+    'IPAMConfiguration',
+    'ipamConfiguration',
+    false,
+    ['ipamconfiguration', 'ipamconfigurations', 'ipamconfig', 'ipamconfigs'],
+    objectSchema('IPAMConfiguration', IPAMConfigurationSpecSchema),
+    IPAMConfiguration,
+  ),
   info('IPPool', 'ipPool', false, ['ippool', 'ippools', 'ipp', 'ipps', 'pool', 'pools'], objectSchema('IPPool', IPPoolSpecSchema), IPPool),
+  info(
+    'IPReservation',
+    'ipReservation',
+    false,
+    ['ipreservation', 'ipreservations', 'reservation', 'reservations'],
+    objectSchema('IPReservation', IPReservationSpecSchema),
+    IPReservation,
+  ),
   info('Node', 'node', false, ['node', 'nodes', 'no', 'nos'], objectSchema('Node', NodeSpecSchema, NodeRuntimeStatusSchema), Node),
   info(
     'NodeStatus',

@@ -202,6 +202,20 @@ export const IPPoolSpecSchema: MessageSchema = {
   ],
 };
 
+export const IPReservationSpecSchema: MessageSchema = {
+  name: 'IPReservationSpec',
+  fields: [f('reservedCIDRs', 'ReservedCIDRs', strList)],
+};
+
+export const IPAMConfigurationSpecSchema: MessageSchema = {
+  name: 'IPAMConfigurationSpec',
+  fields: [
+    f('strictAffinity', 'StrictAffinity', bool),
+    f('maxBlocksPerHost', 'MaxBlocksPerHost', { t: 'int', min: 0, max: 2147483647 }),
+    f('autoAllocateBlocks', 'AutoAllocateBlocks', bool, { presence: true }),
+  ],
+};
+
 const IPNATSchema: MessageSchema = { name: 'IPNAT', fields: [f('internalIP', 'InternalIP', str), f('externalIP', 'ExternalIP', str)] };
 const WorkloadEndpointPortSchema: MessageSchema = {
   name: 'WorkloadEndpointPort',

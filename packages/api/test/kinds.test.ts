@@ -21,6 +21,8 @@ const CALICO_ALIASES: Readonly<Record<string, readonly string[]>> = {
   BGPConfiguration: ['bgpconfiguration', 'bgpconfigurations', 'bgpconfig', 'bgpconfigs'],
   BGPPeer: ['bgppeer', 'bgppeers', 'bgpp', 'bgpps', 'bp', 'bps'],
   IPPool: ['ippool', 'ippools', 'ipp', 'ipps', 'pool', 'pools'],
+  IPReservation: ['ipreservation', 'ipreservations', 'reservation', 'reservations'],
+  IPAMConfiguration: ['ipamconfiguration', 'ipamconfigurations', 'ipamconfig', 'ipamconfigs'],
   Node: ['node', 'nodes', 'no', 'nos'],
   WorkloadEndpoint: ['workloadendpoint', 'workloadendpoints', 'wep', 'weps'],
 };
@@ -53,7 +55,7 @@ describe('the kind registry', () => {
     expect(mustFindKind(alias).kind).toBe(kind);
   });
 
-  it.each(['x', 'pod', 'ipreservation', 'hep', '', 'ippool ', 'IPPoolList'])('%j is not supported', (alias) => {
+  it.each(['x', 'pod', 'ipres', 'hep', '', 'ippool ', 'IPPoolList'])('%j is not supported', (alias) => {
     expect(findKind(alias)).toBeUndefined();
     expect(() => mustFindKind(alias)).toThrow(new UnknownKindError(alias));
     let caught: unknown;

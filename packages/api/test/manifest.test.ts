@@ -102,7 +102,7 @@ items:
     [
       'a List item without a kind',
       'apiVersion: v1\nkind: List\nitems:\n- metadata: {name: n}\n',
-      ['document 1, line 4, column 3: kind: unknown resource type () and/or version (): known kinds are BGPConfiguration, BGPFilter, BGPPeer, IPPool, Node, NodeStatus, WorkloadEndpoint'],
+      ['document 1, line 4, column 3: kind: unknown resource type () and/or version (): known kinds are BGPConfiguration, BGPFilter, BGPPeer, IPAMConfiguration, IPPool, IPReservation, Node, NodeStatus, WorkloadEndpoint'],
     ],
     [
       'a list of another apiVersion',
@@ -117,9 +117,9 @@ items:
     ],
     [
       'a list of an unknown kind',
-      'apiVersion: projectcalico.org/v3\nkind: IPReservationList\nitems: []\n',
+      'apiVersion: projectcalico.org/v3\nkind: HostEndpointList\nitems: []\n',
       [
-        'document 1, line 2, column 7: kind: unknown resource type (IPReservationList) and/or version (projectcalico.org/v3): known kinds are BGPConfiguration, BGPFilter, BGPPeer, IPPool, Node, NodeStatus, WorkloadEndpoint',
+        'document 1, line 2, column 7: kind: unknown resource type (HostEndpointList) and/or version (projectcalico.org/v3): known kinds are BGPConfiguration, BGPFilter, BGPPeer, IPAMConfiguration, IPPool, IPReservation, Node, NodeStatus, WorkloadEndpoint',
       ],
     ],
   ])('refuses %s', (_name, text, messages) => {

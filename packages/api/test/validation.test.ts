@@ -1007,7 +1007,30 @@ const nodeStatusCases: Case[] = [
   },
 ];
 
-const cases: Case[] = [...ipPoolCases, ...bgpPeerCases, ...nodeCases, ...bgpConfigurationCases, ...bgpFilterCases, ...metaCases, ...workloadEndpointCases, ...nodeStatusCases];
+const ipamCases: Case[] = [
+  {
+    name: 'a reserved entry that is neither an address nor a CIDR',
+    kind: 'IPReservation',
+    spec: { reservedCIDRs: ['10.0.0.5', 'bad', '10.0.0.0/33', ''] },
+    errors: [
+      fe('IPReservation.Spec.ReservedCIDRs[1]', 'spec.reservedCIDRs[1]', 'bad', 'must be an IP address or a CIDR'),
+      fe('IPReservation.Spec.ReservedCIDRs[2]', 'spec.reservedCIDRs[2]', '10.0.0.0/33', 'must be an IP address or a CIDR'),
+      fe('IPReservation.Spec.ReservedCIDRs[3]', 'spec.reservedCIDRs[3]', undefined, 'must be an IP address or a CIDR'),
+    ],
+    message:
+      "error with the following fields:\n-  IPReservation.Spec.ReservedCIDRs[1] = 'bad' (must be an IP address or a CIDR)\n-  IPReservation.Spec.ReservedCIDRs[2] = '10.0.0.0/33' (must be an IP address or a CIDR)\n-  IPReservation.Spec.ReservedCIDRs[3] (must be an IP address or a CIDR)\n",
+  },
+  {
+    name: 'an IPAMConfiguration not named default',
+    kind: 'IPAMConfiguration',
+    metadata: { name: 'mine' },
+    spec: { strictAffinity: true },
+    errors: [fe('Metadata.Name', 'metadata.name', 'mine', 'Cannot create an IPAMConfiguration resource with a name other than "default"')],
+    message: 'error with field Metadata.Name = \'mine\' (Cannot create an IPAMConfiguration resource with a name other than "default")',
+  },
+];
+
+const cases: Case[] = [...ipamCases, ...ipPoolCases, ...bgpPeerCases, ...nodeCases, ...bgpConfigurationCases, ...bgpFilterCases, ...metaCases, ...workloadEndpointCases, ...nodeStatusCases];
 
 function prepare(c: Pick<Case, 'kind' | 'metadata' | 'spec' | 'op' | 'previous'>) {
   const metadata = c.metadata ?? (c.kind === 'WorkloadEndpoint' ? { namespace: 'default' } : { name: 'x' });
@@ -1082,6 +1105,9 @@ const accepted: readonly (readonly [string, Pick<Case, 'kind' | 'metadata' | 'sp
   ],
   ['prefixLength min above max, which Calico does not check', { kind: 'BGPFilter', spec: { exportV4: [{ cidr: '10.0.0.0/8', matchOperator: 'In', prefixLength: { min: 24, max: 16 }, action: 'Accept' }] } }],
   ['an empty filter', { kind: 'BGPFilter', spec: {} }],
+  ['reservations of single addresses, unmasked CIDRs and both families', { kind: 'IPReservation', spec: { reservedCIDRs: ['10.0.0.1', '10.0.1.7/24', 'fd00::1', 'fd00::/120'] } }],
+  ['an empty reservation', { kind: 'IPReservation', spec: {} }],
+  ['the default IPAMConfiguration with the largest block limit', { kind: 'IPAMConfiguration', metadata: { name: 'default' }, spec: { strictAffinity: true, maxBlocksPerHost: 2147483647, autoAllocateBlocks: false } }],
   ['a node with only an AS', { kind: 'Node', metadata: { name: 'node1' }, spec: { bgp: { asNumber: 64512 } } }],
   ['a port with a host port and no name', { kind: 'WorkloadEndpoint', spec: { ...pod, ports: [{ port: 53, hostPort: 5353, protocol: 'UDP' }] } }],
   ['interface name *', { kind: 'WorkloadEndpoint', spec: { ...pod, interfaceName: '*' } }],
@@ -1109,6 +1135,27 @@ status:
 describe('prepareResource: near misses are accepted', () => {
   it.each(accepted)('%s', (_name, c) => {
     expect(prepare(c).errors).toEqual([]);
+  });
+});
+
+describe('IPReservation and IPAMConfiguration', () => {
+  it('keeps reserved entries as written (host bits allowed)', () => {
+    const { resource, errors } = prepare({ kind: 'IPReservation', spec: { reservedCIDRs: ['10.0.1.7/24', 'FD00::1'] } });
+    expect(errors).toEqual([]);
+    expect(resource.kind?.$case === 'ipReservation' && resource.kind.value.spec?.reservedCIDRs).toEqual(['10.0.1.7/24', 'FD00::1']);
+  });
+
+  it('defaults autoAllocateBlocks to true and keeps an explicit false', () => {
+    const unset = prepare({ kind: 'IPAMConfiguration', metadata: { name: 'default' }, spec: { strictAffinity: true } }).resource;
+    expect(unset.kind?.$case === 'ipamConfiguration' && unset.kind.value.spec).toEqual({ strictAffinity: true, maxBlocksPerHost: 0, autoAllocateBlocks: true });
+    const off = prepare({ kind: 'IPAMConfiguration', metadata: { name: 'default' }, spec: { autoAllocateBlocks: false } }).resource;
+    expect(off.kind?.$case === 'ipamConfiguration' && off.kind.value.spec?.autoAllocateBlocks).toBe(false);
+  });
+
+  it('refuses a negative maxBlocksPerHost in a manifest', () => {
+    const result = parseManifest('apiVersion: projectcalico.org/v3\nkind: IPAMConfiguration\nmetadata: {name: default}\nspec: {maxBlocksPerHost: -1}\n');
+    expect(result.resources).toEqual([]);
+    expect(result.errors.map((e) => e.message).join('\n')).toMatch(/maxBlocksPerHost/);
   });
 });
 
@@ -1288,8 +1335,8 @@ ${spec}`;
     ],
     [
       'unknown kind',
-      peer('apiVersion: projectcalico.org/v3\nkind: IPReservation', '  reservedCIDRs: []\n'),
-      'document 1, line 2, column 7: kind: unknown resource type (IPReservation) and/or version (projectcalico.org/v3): known kinds are BGPConfiguration, BGPFilter, BGPPeer, IPPool, Node, NodeStatus, WorkloadEndpoint',
+      peer('apiVersion: projectcalico.org/v3\nkind: HostEndpoint', '  interfaceName: eth0\n'),
+      'document 1, line 2, column 7: kind: unknown resource type (HostEndpoint) and/or version (projectcalico.org/v3): known kinds are BGPConfiguration, BGPFilter, BGPPeer, IPAMConfiguration, IPPool, IPReservation, Node, NodeStatus, WorkloadEndpoint',
     ],
     [
       'kind in the wrong case',
@@ -1299,7 +1346,7 @@ ${spec}`;
     [
       'kind missing',
       peer('apiVersion: projectcalico.org/v3', '  cidr: 10.0.0.0/16\n'),
-      'document 1, line 1, column 1: kind: unknown resource type () and/or version (projectcalico.org/v3): known kinds are BGPConfiguration, BGPFilter, BGPPeer, IPPool, Node, NodeStatus, WorkloadEndpoint',
+      'document 1, line 1, column 1: kind: unknown resource type () and/or version (projectcalico.org/v3): known kinds are BGPConfiguration, BGPFilter, BGPPeer, IPAMConfiguration, IPPool, IPReservation, Node, NodeStatus, WorkloadEndpoint',
     ],
   ])('%s', (_name, text, message) => {
     const result = parseManifest(text);

@@ -1,5 +1,5 @@
 import { metaOf, objectOf, type KindName } from '@tabby/api';
-import type { BGPConfiguration, BGPFilter, BGPPeer, IPPool, Node, NodeStatus, Resource, WorkloadEndpoint } from '@tabby/proto';
+import type { BGPConfiguration, BGPFilter, BGPPeer, IPAMConfiguration, IPPool, IPReservation, Node, NodeStatus, Resource, WorkloadEndpoint } from '@tabby/proto';
 
 /** What cells may need beyond the object itself. */
 export interface CellContext {
@@ -83,6 +83,22 @@ const ipPoolWide: Column[] = [
   { heading: 'ASSIGNMENTMODE', cell: (r) => pool(r)?.assignmentMode || 'Automatic' },
 ];
 
+/** calicoctl's joinAndTruncate: the items joined, cut to `max` characters ending in `...`. */
+export function joinAndTruncate(items: readonly string[], separator: string, max: number): string {
+  const text = items.join(separator);
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
+}
+
+const ipReservationWide: Column[] = [name, { heading: 'CIDRS', cell: (r) => joinAndTruncate(as<IPReservation>(r).spec?.reservedCIDRs ?? [], ',', 80) }];
+
+const ipamConfig = (r: Resource): IPAMConfiguration['spec'] => as<IPAMConfiguration>(r).spec;
+const ipamConfigPs: Column[] = [
+  name,
+  { heading: 'STRICTAFFINITY', cell: (r) => bool(ipamConfig(r)?.strictAffinity) },
+  { heading: 'AUTOALLOCATEBLOCKS', cell: (r) => bool(ipamConfig(r)?.autoAllocateBlocks ?? true) },
+];
+const ipamConfigWide: Column[] = [...ipamConfigPs, { heading: 'MAXBLOCKSPERHOST', cell: (r) => String(ipamConfig(r)?.maxBlocksPerHost ?? 0) }];
+
 const nodeWide: Column[] = [
   name,
   {
@@ -127,6 +143,8 @@ export const COLUMNS: Record<KindName, KindColumns> = {
   BGPPeer: { ps: bgpPeerCols, wide: bgpPeerCols },
   BGPFilter: { ps: bgpFilterCols, wide: bgpFilterCols },
   IPPool: { ps: ipPoolPs, wide: ipPoolWide },
+  IPReservation: { ps: [name], wide: ipReservationWide },
+  IPAMConfiguration: { ps: ipamConfigPs, wide: ipamConfigWide },
   Node: { ps: [name], wide: nodeWide },
   WorkloadEndpoint: { ps: wepCommon, wide: wepWide },
   NodeStatus: { ps: [name], wide: nodeStatusWide },

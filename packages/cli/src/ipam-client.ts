@@ -1,5 +1,5 @@
 import { dialIpam } from '@tabby/client';
-import type { IpamClient as GrpcIpamClient, CheckResponse, GetAllocationResponse, ListBlocksResponse, PoolUsageResponse, ReleaseIPsResponse, UtilizationResponse, WorkloadAddRequest, WorkloadAddResponse, WorkloadDeleteResponse } from '@tabby/proto';
+import type { IpamClient as GrpcIpamClient, CheckResponse, GetAllocationResponse, ListAllocationsResponse, ListBlocksResponse, PoolUsageResponse, ReleaseIPsResponse, UtilizationResponse, WorkloadAddRequest, WorkloadAddResponse, WorkloadDeleteResponse } from '@tabby/proto';
 import type { callUnary } from '@tabby/runtime';
 import type { ClientConfig } from './config.js';
 import { ServiceCallError, callService, cliDial, type ServiceTarget } from './service-call.js';
@@ -66,6 +66,10 @@ export class IpamClient implements IpamApi {
   }
   poolUsage(name: string, cidr = ''): Promise<PoolUsageResponse> {
     return this.call(this.client.poolUsage.bind(this.client), { name, cidr });
+  }
+  /** Allocations (every node and handle by default), sorted by handle. */
+  listAllocations(node = '', handlePrefix = ''): Promise<ListAllocationsResponse> {
+    return this.call(this.client.listAllocations.bind(this.client), { node, handlePrefix });
   }
   close(): void {
     this.client.close();

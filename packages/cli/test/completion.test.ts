@@ -17,8 +17,8 @@ describe('completions', () => {
     [['completion'], ['bash', 'zsh']],
     [['create', '-f'], []],
     [['delete', 'ippool'], ['pool-a', 'pool-b', '--force']],
-    [['ipam'], ['check', 'migrate', 'release', 'show']],
-    [['--ipam', '127.0.0.1:1', 'ipam', 'show'], ['--ip', '--show-blocks', '--show-borrowed']],
+    [['ipam'], ['check', 'configure', 'migrate', 'release', 'show']],
+    [['--ipam', '127.0.0.1:1', 'ipam', 'show'], ['--ip', '--show-blocks', '--show-borrowed', '--show-configuration']],
     [['ipam', 'show', '--ip'], []],
     [['ipam', 'check', '-o'], []],
     [['ipam', 'migrate', '--from'], ['pool-a', 'pool-b']],
@@ -48,6 +48,6 @@ describe('completions', () => {
   });
 
   it('offers one name per kind', () => {
-    expect(kindWords()).toEqual(['bgpconfiguration', 'bgpfilter', 'bgppeer', 'ippool', 'node', 'nodestatus', 'workloadendpoint']);
+    expect(kindWords()).toEqual(['bgpconfiguration', 'bgpfilter', 'bgppeer', 'ipamconfiguration', 'ippool', 'ipreservation', 'node', 'nodestatus', 'workloadendpoint']);
   });
 });

@@ -49,6 +49,21 @@ metadata: {name: no-default-route}
 spec: {importV4: [{cidr: 0.0.0.0/0, matchOperator: Equal, action: Reject}]}
 ---
 apiVersion: projectcalico.org/v3
+kind: IPReservation
+metadata: {name: gateways}
+spec: {reservedCIDRs: [10.0.0.1, 10.0.1.1, "fd00:10::1"]}
+---
+apiVersion: projectcalico.org/v3
+kind: IPReservation
+metadata: {name: many}
+spec: {reservedCIDRs: [10.1.0.0/28, 10.1.0.16/28, 10.1.0.32/28, 10.1.0.48/28, 10.1.0.64/28, 10.1.0.80/28, 10.1.0.96/28]}
+---
+apiVersion: projectcalico.org/v3
+kind: IPAMConfiguration
+metadata: {name: default}
+spec: {strictAffinity: true, maxBlocksPerHost: 4}
+---
+apiVersion: projectcalico.org/v3
 kind: IPPool
 metadata: {name: default-ipv4-ippool}
 spec: {cidr: 192.168.0.0/16, ipipMode: Always, natOutgoing: true, disabled: true}

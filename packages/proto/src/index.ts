@@ -30,6 +30,7 @@ export {
   OrchRef,
 } from './gen/tabby/v1/node.js';
 export { IPPool, IPPoolSpec } from './gen/tabby/v1/ippool.js';
+export { IPAMConfiguration, IPAMConfigurationSpec, IPReservation, IPReservationSpec } from './gen/tabby/v1/ipamresources.js';
 export { IPNAT, WorkloadEndpoint, WorkloadEndpointPort, WorkloadEndpointSpec } from './gen/tabby/v1/workload.js';
 export {
   AgentStatus,

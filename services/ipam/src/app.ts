@@ -26,6 +26,7 @@ import { createIpamMetrics } from './ipam-metrics.js';
 import { publishBlockChanges } from './publisher.js';
 import { PoolFinalizers } from './pool-finalizers.js';
 import { ipamService, toProtoBlock } from './service.js';
+import { logConfiguration, logSettingsChanges } from './settings-log.js';
 import { SqliteStorage } from './sqlite-storage.js';
 import type { IpamStorage } from './storage.js';
 import { Workloads } from './workloads.js';
@@ -72,7 +73,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const log = opts.logger;
   const metrics = createIpamMetrics(opts.metrics.registry);
   const storeClient = dialStore({ address: opts.store, tls: opts.storeTls, flag: '--store', logger: log });
-  const follower = new StoreFollower({ client: storeClient, kinds: ['IPPool', 'Node'], logger: componentLogger(log, 'follower') });
+  const follower = new StoreFollower({ client: storeClient, kinds: ['IPPool', 'Node', 'IPReservation', 'IPAMConfiguration'], logger: componentLogger(log, 'follower') });
   const view = new FollowedCluster(follower);
 
   const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: 'tabby-ipam', logger: log });
@@ -134,7 +135,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     view,
     sqlite: db ? { db, file: path.resolve(opts.dataDir, 'ipam.db') } : undefined,
     etcd: opts.etcd,
-    config: { strictAffinity: opts.strictAffinity ?? false, maxBlocksPerHost: opts.maxBlocksPerHost ?? 20 },
+    config: { strictAffinity: opts.strictAffinity ?? false, maxBlocksPerHost: opts.maxBlocksPerHost ?? 0 },
     onImported: onCommit,
     logger: componentLogger(log, 'datastore'),
   });
@@ -163,6 +164,8 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     // A block's pool is named after the pool containing it now.
     if (info.kind === 'IPPool' && started) blockLog.refresh(true);
   });
+
+  logSettingsChanges(follower, view, storage, opts, log);
 
   let started = false;
   // Calls wait until the pools and nodes have been listed from the store.
@@ -213,6 +216,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     log.info({ store: opts.store, datastore: storage.datastore }, 'listing pools and nodes from the store');
     await follower.start();
     log.info({ pools: view.pools().length, nodes: view.nodeNames().length }, 'following the store');
+    logConfiguration(view, opts, log);
     blockLog.start();
     releaseOrphanedBlocks();
     started = true;

@@ -98,6 +98,11 @@ export function blockNode(b: CalicoBlock): string | null {
   return b.affinity?.startsWith('host:') ? b.affinity.slice(5) : null;
 }
 
+/** True when the block has a free ordinal outside `skip` (the reserved ones). */
+export function hasFree(b: CalicoBlock, skip?: ReadonlySet<number>): boolean {
+  return skip ? b.unallocated.some((o) => !skip.has(o)) : b.unallocated.length > 0;
+}
+
 export function inUse(b: CalicoBlock): number {
   return b.allocations.length - b.unallocated.length;
 }
@@ -133,9 +138,17 @@ function attributeIndex(b: CalicoBlock, handle: string, secondary: Record<string
   return b.attributes.length - 1;
 }
 
-/** Allocates up to `n` free ordinals in free-list order; returns them. */
-export function allocate(b: CalicoBlock, n: number, handle: string, secondary: Record<string, string>): number[] {
-  const take = b.unallocated.splice(0, Math.min(n, b.unallocated.length));
+/** Allocates up to `n` free ordinals in free-list order, never one in `skip` (reserved); returns them. */
+export function allocate(b: CalicoBlock, n: number, handle: string, secondary: Record<string, string>, skip?: ReadonlySet<number>): number[] {
+  let take: number[];
+  if (skip) {
+    take = [];
+    const kept: number[] = [];
+    for (const o of b.unallocated) (take.length < n && !skip.has(o) ? take : kept).push(o);
+    b.unallocated = kept;
+  } else {
+    take = b.unallocated.splice(0, Math.min(n, b.unallocated.length));
+  }
   if (take.length === 0) return take;
   const attr = attributeIndex(b, handle, secondary);
   b.sequenceNumber++;

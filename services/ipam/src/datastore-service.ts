@@ -47,7 +47,7 @@ export interface IpamDatastoreOptions {
   readonly view: ClusterView;
   readonly sqlite?: { readonly db: Db; readonly file: string };
   readonly etcd?: EtcdSettings;
-  /** Calico's IPAMConfig as this process runs it (SQLite keeps none of its own). */
+  /** Calico's IPAMConfig of the flags, exported while no IPAMConfiguration exists in the store (SQLite keeps none of its own). */
   readonly config: { readonly strictAffinity: boolean; readonly maxBlocksPerHost: number };
   /** Tells followers about the blocks an import brought (as after a commit). */
   readonly onImported: (changes: BlockChange[]) => void;
@@ -439,6 +439,9 @@ export class IpamDatastore {
     }
     // Affinities and handles as the blocks imply them (what Calico keeps beside the blocks).
     const checked = blocks.map((r) => ({ record: r, cidr: parseCIDR(r.cidr) as ParsedCIDR, node: r.affinity === '' ? null : r.affinity.slice(5), poolCidr: r.poolCidr }));
+    // The IPAMConfiguration in the store is what IPAM runs with; the etcd key and the flags only stand in for it.
+    const live = this.opts.view.ipamConfig();
+    if (live) config = { ...live };
     const out: DatastoreRecord[] = [{ record: { $case: 'ipamConfig', value: config } }];
     for (const b of blocks) out.push({ record: { $case: 'ipamBlock', value: b } });
     for (const b of checked) if (b.node !== null) out.push({ record: { $case: 'ipamAffinity', value: { node: b.node, cidr: b.record.cidr, state: 'confirmed' } } });

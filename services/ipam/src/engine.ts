@@ -3,6 +3,7 @@ import { BlockEventType } from '@tabby/proto';
 import { ServiceError } from '@tabby/runtime';
 import type { TxContext } from './commit.js';
 import type { Db } from './database.js';
+import { blockLimit, flagSettings, type IpamSettings, type Reservations } from './ipam-settings.js';
 import type { ClusterView, PoolInfo } from './pools.js';
 
 /** A block as IPAM stores it. */
@@ -57,9 +58,9 @@ export interface Allocation {
 export interface EngineOptions {
   readonly db: Db;
   readonly view: ClusterView;
-  /** Never borrow from another node's block (Calico's IPAMConfig StrictAffinity). */
+  /** Never borrow from another node's block (Calico's StrictAffinity); used while no IPAMConfiguration exists. */
   readonly strictAffinity?: boolean;
-  /** Blocks one node may hold per family; Calico's default safeguard is 20. */
+  /** Blocks one node may hold per family, 0 = the built-in 20; used while no IPAMConfiguration exists. */
   readonly maxBlocksPerHost?: number;
   readonly now?: () => number;
 }
@@ -166,6 +167,7 @@ export class IpamEngine {
       countPoolBlocks: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM blocks WHERE pool_cidr = ?'),
       blockExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM blocks WHERE cidr = ?'),
       blockWithRoom: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks WHERE pool_cidr = ? AND in_use < size ORDER BY cidr LIMIT 1'),
+      blocksWithRoom: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks WHERE pool_cidr = ? AND in_use < size ORDER BY cidr'),
       block: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks WHERE cidr = ?'),
       insertBlock: db.prepare<[string, number, string, string | null, number, number, Buffer]>(
         'INSERT INTO blocks (cidr, family, pool_cidr, node, size, in_use, free_list) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -217,6 +219,11 @@ export class IpamEngine {
     return this.s.revision.get()?.value ?? 0;
   }
 
+  /** The IPAMConfiguration in the store, else the flags (read per request: it follows the store). */
+  settings(): IpamSettings {
+    return this.opts.view.ipamConfig() ?? flagSettings(this.opts);
+  }
+
   // ---- pool choice ----
 
   private poolsFor(family: IPFamily, node: string, requested: readonly string[] | undefined): PoolInfo[] {
@@ -248,29 +255,32 @@ export class IpamEngine {
   private assignFromPools(tx: Tx, family: IPFamily, node: string, handle: string, attrs: string, count: number, pools: readonly PoolInfo[]): string[] {
     const got: string[] = [];
     const poolCidrs = new Set(pools.map((p) => p.cidr.canonical));
-    // 1. The node's own blocks in the allowed pools.
+    const settings = this.settings();
+    const reserved = this.opts.view.reservations();
+    // 1. The node's own blocks in the allowed pools (reserved addresses skipped).
     for (const b of this.s.blocksOfNode.all(node, family)) {
       if (got.length === count) return got;
       if (!poolCidrs.has(b.pool_cidr) || b.in_use >= b.size) continue;
-      got.push(...this.takeFrom(b, count - got.length, handle, node, attrs));
+      got.push(...this.takeFrom(b, count - got.length, handle, node, attrs, reserved));
     }
     while (got.length < count) {
-      // 2. Claim a new block, unless the node holds as many as it may.
+      // 2. Claim a new block, unless the node holds as many as it may (0 = the built-in 20).
       const held = this.s.countNodeBlocks.get(node, family)?.n ?? 0;
-      const limit = this.opts.maxBlocksPerHost ?? 20;
-      if (limit > 0 && held >= limit) {
+      const limit = blockLimit(settings);
+      if (held >= limit) {
         throw new ServiceError(
           'resource-exhausted',
           `Assigned ${got.length} out of ${count} requested ${familyName(family)} addresses; cannot allocate new block due to per host block limit (${limit} blocks on node ${node})`,
         );
       }
-      const claimed = this.claimFreeBlock(tx, family, node, pools);
+      // With autoAllocateBlocks false no block is claimed: borrowing only.
+      const claimed = settings.autoAllocateBlocks ? this.claimFreeBlock(tx, family, node, pools, reserved) : undefined;
       if (claimed) {
-        got.push(...this.takeFrom(claimed, count - got.length, handle, node, attrs));
+        got.push(...this.takeFrom(claimed, count - got.length, handle, node, attrs, reserved));
         continue;
       }
       // 3. Borrow from any block with room, unless affinity is strict.
-      if (this.opts.strictAffinity) {
+      if (settings.strictAffinity) {
         throw new ServiceError(
           'resource-exhausted',
           `Assigned ${got.length} out of ${count} requested ${familyName(family)} addresses; No more free affine blocks and strict affinity enabled`,
@@ -278,11 +288,17 @@ export class IpamEngine {
       }
       let borrowed = false;
       for (const p of pools) {
-        const b = this.s.blockWithRoom.get(p.cidr.canonical);
-        if (!b) continue;
-        got.push(...this.takeFrom(b, count - got.length, handle, node, attrs));
-        borrowed = true;
-        break;
+        // Without reservations the first block with room has a free address; with them, the
+        // first whose free addresses are not all reserved.
+        const candidates = reserved.empty ? [this.s.blockWithRoom.get(p.cidr.canonical)].filter((b) => b !== undefined) : this.s.blocksWithRoom.all(p.cidr.canonical);
+        for (const b of candidates) {
+          const taken = this.takeFrom(b, count - got.length, handle, node, attrs, reserved);
+          if (taken.length === 0) continue;
+          got.push(...taken);
+          borrowed = true;
+          break;
+        }
+        if (borrowed) break;
       }
       if (!borrowed) {
         throw new ServiceError(
@@ -294,9 +310,11 @@ export class IpamEngine {
     return got;
   }
 
-  /** Takes up to `n` addresses from a block, in its free-list order. */
-  private takeFrom(b: BlockDbRow, n: number, handle: string, node: string, attrs: string): string[] {
+  /** Takes up to `n` addresses from a block, in its free-list order, skipping reserved ones. */
+  private takeFrom(b: BlockDbRow, n: number, handle: string, node: string, attrs: string, reserved: Reservations): string[] {
     const cidr = parseCIDR(b.cidr) as ParsedCIDR;
+    const skip = reserved.ordinalsIn(cidr);
+    if (skip) return this.takeSkipping(b, cidr, n, handle, node, attrs, skip);
     const free = b.free_list;
     const take = Math.min(n, free.length / 4, b.size - b.in_use);
     const out: string[] = [];
@@ -311,8 +329,34 @@ export class IpamEngine {
     return out;
   }
 
-  /** Walks a pool's blocks from the node's pseudo-random start and claims the first that does not exist. */
-  private claimFreeBlock(tx: Tx, family: IPFamily, node: string, pools: readonly PoolInfo[]): BlockDbRow | undefined {
+  /** {@link takeFrom} for a block with reserved addresses: they stay in the free list, in place. */
+  private takeSkipping(b: BlockDbRow, cidr: ParsedCIDR, n: number, handle: string, node: string, attrs: string, skip: ReadonlySet<number>): string[] {
+    const free = b.free_list;
+    const kept: number[] = [];
+    const out: string[] = [];
+    const now = this.now();
+    for (let i = 0; i < free.length; i += 4) {
+      const ordinal = free.readUInt32LE(i);
+      if (out.length >= n || skip.has(ordinal)) {
+        kept.push(ordinal);
+        continue;
+      }
+      const address = addressOf(cidr, ordinal);
+      this.s.insertAllocation.run(address, b.cidr, ordinal, b.family, handle, node, attrs, now);
+      out.push(address);
+    }
+    if (out.length === 0) return out;
+    const rest = Buffer.allocUnsafe(kept.length * 4);
+    kept.forEach((o, i) => rest.writeUInt32LE(o, i * 4));
+    this.s.updateBlockUse.run(b.in_use + out.length, rest, b.cidr);
+    return out;
+  }
+
+  /**
+   * Walks a pool's blocks from the node's pseudo-random start and claims the first that does
+   * not exist and is not wholly reserved.
+   */
+  private claimFreeBlock(tx: Tx, family: IPFamily, node: string, pools: readonly PoolInfo[], reserved: Reservations): BlockDbRow | undefined {
     for (const pool of pools) {
       if (pool.blockSize < pool.cidr.prefix) continue;
       const taken = this.s.countPoolBlocks.get(pool.cidr.canonical)?.n ?? 0;
@@ -325,6 +369,7 @@ export class IpamEngine {
         const index = (start + i) % nBlocks;
         const cidr = `${formatIP(family, pool.cidr.network + index * step)}/${pool.blockSize}`;
         if (this.s.blockExists.get(cidr)) continue;
+        if (!reserved.empty && reserved.covers(parseCIDR(cidr) as ParsedCIDR)) continue;
         const size = Number(step);
         const row: BlockDbRow = { cidr, family, pool_cidr: pool.cidr.canonical, node, size, in_use: 0, free_list: freeListOf(size) };
         this.s.insertBlock.run(cidr, family, row.pool_cidr, node, size, 0, row.free_list);
@@ -349,7 +394,7 @@ export class IpamEngine {
       b = { cidr: blockCidr.canonical, family: ip.family, pool_cidr: pool.cidr.canonical, node, size, in_use: 0, free_list: freeListOf(size) };
       this.s.insertBlock.run(b.cidr, b.family, b.pool_cidr, node, size, 0, b.free_list);
       this.record(tx, BlockEventType.BLOCK_EVENT_TYPE_CLAIMED, rowToBlock(b));
-    } else if (this.opts.strictAffinity && b.node !== node) {
+    } else if (this.settings().strictAffinity && b.node !== node) {
       throw new ServiceError('failed-precondition', `Block host affinity does not match: ${b.cidr} belongs to ${b.node ?? 'no node'}`);
     }
     const ordinal = Number(ip.value - blockCidr.network);

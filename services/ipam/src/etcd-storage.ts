@@ -20,6 +20,7 @@ import {
   blockPrefix,
   cidrOfKey,
   handleKey,
+  hasFree,
   inUse,
   instanceKey,
   instancePrefix,
@@ -47,6 +48,7 @@ import {
   type BlockChange,
   type BlockRow,
 } from './engine.js';
+import { blockLimit, flagSettings, type IpamSettings, type Reservations } from './ipam-settings.js';
 import type { ClusterView, PoolInfo } from './pools.js';
 import { ownerGone, type IntentRecord, type IpamStorage } from './storage.js';
 
@@ -243,7 +245,7 @@ export class EtcdStorage implements IpamStorage {
     try {
       await s.ipam.start();
       await s.tabby.start();
-      const config: CalicoIpamConfig = { strict_affinity: opts.strictAffinity ?? false, auto_allocate_blocks: true, maxBlocksPerHost: opts.maxBlocksPerHost ?? 20 };
+      const config: CalicoIpamConfig = { strict_affinity: opts.strictAffinity ?? false, auto_allocate_blocks: true, maxBlocksPerHost: opts.maxBlocksPerHost ?? 0 };
       await s.client.if(IPAM_CONFIG_KEY, 'Create', '==', 0).then(s.client.put(IPAM_CONFIG_KEY).value(JSON.stringify(config))).commit();
     } catch (err) {
       await s.close();
@@ -635,9 +637,11 @@ export class EtcdStorage implements IpamStorage {
     handle: CalicoHandle,
   ): Promise<string[]> {
     const got: string[] = [];
+    const settings = this.settings();
+    const reserved = this.opts.view.reservations();
     const allowed = (cidr: ParsedCIDR): boolean => pools.some((p) => cidrContains(p.cidr, cidr.address) && p.cidr.prefix <= cidr.prefix);
     const take = (cidr: ParsedCIDR, b: CalicoBlock): void => {
-      const ordinals = allocate(b, count - got.length, handleId, secondary);
+      const ordinals = allocate(b, count - got.length, handleId, secondary, reserved.ordinalsIn(cidr));
       if (ordinals.length === 0) return;
       tx.put(blockKey(cidr), b);
       handle.block[cidr.canonical] = (handle.block[cidr.canonical] ?? 0) + ordinals.length;
@@ -650,34 +654,35 @@ export class EtcdStorage implements IpamStorage {
       if (got.length === count) return got;
       if (!allowed(cidr)) continue;
       const b = await this.readBlock(tx, cidr);
-      if (!b || blockNode(b) !== node || b.unallocated.length === 0) continue;
+      if (!b || blockNode(b) !== node || !hasFree(b, reserved.ordinalsIn(cidr))) continue;
       take(cidr, b);
     }
     let claims = 0;
     while (got.length < count) {
       // 2. Claim a new block, unless the node holds as many as it may.
-      const limit = this.opts.maxBlocksPerHost ?? 20;
-      if (limit > 0 && affine.length + claims >= limit) {
+      const limit = blockLimit(settings);
+      if (affine.length + claims >= limit) {
         throw new ServiceError(
           'resource-exhausted',
           `Assigned ${got.length} out of ${count} requested ${familyName(family)} addresses; cannot allocate new block due to per host block limit (${limit} blocks on node ${node})`,
         );
       }
-      const claimed = await this.claimFreeBlock(tx, family, node, pools);
+      // With autoAllocateBlocks false no block is claimed: borrowing only.
+      const claimed = settings.autoAllocateBlocks ? await this.claimFreeBlock(tx, family, node, pools, reserved) : undefined;
       if (claimed) {
         claims++;
         take(claimed.cidr, claimed.block);
         continue;
       }
       // 3. Borrow from any block with room, unless affinity is strict.
-      if (this.opts.strictAffinity) {
+      if (settings.strictAffinity) {
         throw new ServiceError('resource-exhausted', `Assigned ${got.length} out of ${count} requested ${familyName(family)} addresses; No more free affine blocks and strict affinity enabled`);
       }
       let borrowed = false;
       for (const c of this.sortedBlocks()) {
-        if (c.cidr.family !== family || !allowed(c.cidr) || c.block.unallocated.length === 0) continue;
+        if (c.cidr.family !== family || !allowed(c.cidr) || !hasFree(c.block, reserved.ordinalsIn(c.cidr))) continue;
         const b = await this.readBlock(tx, c.cidr);
-        if (!b || b.unallocated.length === 0) continue;
+        if (!b || !hasFree(b, reserved.ordinalsIn(c.cidr))) continue;
         take(c.cidr, b);
         borrowed = true;
         break;
@@ -692,8 +697,16 @@ export class EtcdStorage implements IpamStorage {
     return got;
   }
 
-  /** Walks a pool's blocks from the node's pseudo-random start and claims the first that does not exist. */
-  private async claimFreeBlock(tx: EtcdTx, family: IPFamily, node: string, pools: readonly PoolInfo[]): Promise<CachedBlock | undefined> {
+  /** The IPAMConfiguration in the store, else the flags (read per request: it follows the store). */
+  private settings(): IpamSettings {
+    return this.opts.view.ipamConfig() ?? flagSettings(this.opts);
+  }
+
+  /**
+   * Walks a pool's blocks from the node's pseudo-random start and claims the first that does
+   * not exist and is not wholly reserved.
+   */
+  private async claimFreeBlock(tx: EtcdTx, family: IPFamily, node: string, pools: readonly PoolInfo[], reserved: Reservations): Promise<CachedBlock | undefined> {
     for (const pool of pools) {
       if (pool.blockSize < pool.cidr.prefix) continue;
       const nBlocks = 1n << BigInt(pool.blockSize - pool.cidr.prefix);
@@ -703,6 +716,7 @@ export class EtcdStorage implements IpamStorage {
         const cidr = parseCIDR(`${formatIP(family, pool.cidr.network + ((start + i) % nBlocks) * step)}/${pool.blockSize}`) as ParsedCIDR;
         // What this process knows exists is skipped without a read; the read settles the rest.
         if (this.blocksByCidr.has(cidr.canonical)) continue;
+        if (!reserved.empty && reserved.covers(cidr)) continue;
         if (await this.readBlock(tx, cidr)) continue;
         const b = newBlock(cidr, Number(step), node);
         tx.put(blockKey(cidr), b);
@@ -727,7 +741,7 @@ export class EtcdStorage implements IpamStorage {
         b = newBlock(cidr, Number(cidrSize(cidr)), node);
         tx.put(affinityKey(node, cidr), { state: 'confirmed', deleted: false } satisfies CalicoAffinity);
         this.record(tx, BlockEventType.BLOCK_EVENT_TYPE_CLAIMED, cidr, b, node);
-      } else if (this.opts.strictAffinity && blockNode(b) !== node) {
+      } else if (this.settings().strictAffinity && blockNode(b) !== node) {
         throw new ServiceError('failed-precondition', `Block host affinity does not match: ${cidr.canonical} belongs to ${blockNode(b) ?? 'no node'}`);
       }
       if (!allocateOrdinal(b, Number(ip.value - cidr.network), handleId, { ...attributes, node, timestamp: new Date(this.now()).toISOString() })) {

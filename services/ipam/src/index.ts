@@ -19,3 +19,5 @@ export type { ClusterView, PoolInfo } from './pools.js';
 export { BLOCKS_SUBJECT } from './publisher.js';
 export { workloadHandle } from './workloads.js';
 export { ipamOptions } from './options.js';
+export { Reservations, blockLimit, flagSettings, reservedCidrsOf, settingsOf } from './ipam-settings.js';
+export type { IpamFlagSettings, IpamSettings } from './ipam-settings.js';

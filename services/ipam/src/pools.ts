@@ -1,6 +1,7 @@
 import { metaOf, parseCIDR, type ParsedCIDR } from '@tabby/api';
 import type { IPPool, Node, Resource } from '@tabby/proto';
 import { mustParseSelector, type Selector } from '@tabby/selector';
+import { Reservations, type IpamSettings } from './ipam-settings.js';
 
 /** What IPAM needs to know of an IPPool. */
 export interface PoolInfo {
@@ -21,6 +22,10 @@ export interface ClusterView {
   nodeLabels(node: string): Readonly<Record<string, string>> | undefined;
   /** Names of every node. */
   nodeNames(): readonly string[];
+  /** The addresses of every IPReservation (auto-assignment skips them). */
+  reservations(): Reservations;
+  /** The IPAMConfiguration `default`, or undefined while there is none (the flags apply then). */
+  ipamConfig(): IpamSettings | undefined;
 }
 
 export function poolInfo(resource: Resource): PoolInfo | undefined {
@@ -53,11 +58,20 @@ export function nodeOf(resource: Resource): Node | undefined {
 /** A fixed view, for tests and tools. */
 export class StaticClusterView implements ClusterView {
   private readonly sorted: PoolInfo[];
+  /** Reservations and IPAM configuration: tests may change them between calls. */
+  reserved: Reservations = Reservations.NONE;
+  config: IpamSettings | undefined;
   constructor(
     pools: readonly PoolInfo[],
     private readonly nodes: ReadonlyMap<string, Record<string, string>>,
   ) {
     this.sorted = [...pools].sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+  reservations(): Reservations {
+    return this.reserved;
+  }
+  ipamConfig(): IpamSettings | undefined {
+    return this.config;
   }
   pools(): readonly PoolInfo[] {
     return this.sorted;

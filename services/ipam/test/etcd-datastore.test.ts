@@ -185,7 +185,7 @@ describe('tabby-ipam --datastore etcd', () => {
     expect(block.attributes[0].secondary).toMatchObject({ namespace: 'default', node: 'n1' });
     expect(all.get(`/calico/ipam/v2/host/n2/ipv4/block/${dash(blockB)}`)).toEqual({ state: 'confirmed', deleted: false });
     expect(all.get('/calico/ipam/v2/handle/workload:default/db-1')).toEqual({ handleID: 'workload:default/db-1', block: { [blockB]: 1 }, deleted: false });
-    expect(all.get('/calico/ipam/v2/config')).toEqual({ strict_affinity: false, auto_allocate_blocks: true, maxBlocksPerHost: 20 });
+    expect(all.get('/calico/ipam/v2/config')).toEqual({ strict_affinity: false, auto_allocate_blocks: true, maxBlocksPerHost: 0 });
 
     // Reads come back from etcd through the service; check finds nothing wrong.
     const got = await call(ipam.client.getAllocation.bind(ipam.client), { address: a.ipNetworks[0] });

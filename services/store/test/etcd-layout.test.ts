@@ -13,6 +13,18 @@ status:
     peersV4: [{peerIP: 172.17.8.102, type: node-to-node mesh, state: Established, since: "09:15:02"}]
 `;
 
+const RESERVATION = `apiVersion: projectcalico.org/v3
+kind: IPReservation
+metadata: {name: gateways}
+spec: {reservedCIDRs: [10.0.0.1, 10.0.1.7/24, "fd00::1"]}
+`;
+
+const IPAM_CONFIG = `apiVersion: projectcalico.org/v3
+kind: IPAMConfiguration
+metadata: {name: default}
+spec: {strictAffinity: true, maxBlocksPerHost: 0, autoAllocateBlocks: false}
+`;
+
 const WEP = `apiVersion: projectcalico.org/v3
 kind: WorkloadEndpoint
 metadata: {name: node1-k8s-nginx-eth0, namespace: shop, finalizers: [example.com/x]}
@@ -24,6 +36,8 @@ describe('Calico etcd keys', () => {
     ['IPPool', '', 'default-ipv4-ippool', '/calico/resources/v3/projectcalico.org/ippools/default-ipv4-ippool'],
     ['BGPConfiguration', '', 'default', '/calico/resources/v3/projectcalico.org/bgpconfigurations/default'],
     ['NodeStatus', '', 'node1', '/calico/resources/v3/projectcalico.org/caliconodestatuses/node1'],
+    ['IPReservation', '', 'gateways', '/calico/resources/v3/projectcalico.org/ipreservations/gateways'],
+    ['IPAMConfiguration', '', 'default', '/calico/resources/v3/projectcalico.org/ipamconfigurations/default'],
     ['WorkloadEndpoint', 'shop', 'n-k8s-p-eth0', '/calico/resources/v3/projectcalico.org/workloadendpoints/shop/n-k8s-p-eth0'],
   ])('%s %s/%s is at %s, and the key says what it holds', (kind, namespace, name, key) => {
     const k = mustFindKind(kind);
@@ -41,7 +55,7 @@ describe('Calico etcd keys', () => {
 });
 
 describe('values', () => {
-  it.each([...Object.entries(WALKTHROUGH), ['NodeStatus', NODE_STATUS], ['WorkloadEndpoint', WEP]])('%s: the stored JSON reads back as the strict manifest decoder reads it', (_name, text) => {
+  it.each([...Object.entries(WALKTHROUGH), ['NodeStatus', NODE_STATUS], ['WorkloadEndpoint', WEP], ['IPReservation', RESERVATION], ['IPAMConfiguration', IPAM_CONFIG]])('%s: the stored JSON reads back as the strict manifest decoder reads it', (_name, text) => {
     const r = one(text);
     metaOf(r).resourceVersion = '99';
     const value = encodeValue(r);

@@ -50,7 +50,7 @@ describe('bash completion', () => {
     expect(complete('tabbyctl delete bp bgppeer-n')).toEqual(['bgppeer-node-aabbff']);
     expect(complete('tabbyctl get ippool -o w')).toEqual(['wide']);
     expect(complete('tabbyctl completion ')).toEqual(['bash', 'zsh']);
-    expect(complete('tabbyctl ipam ')).toEqual(['check', 'migrate', 'release', 'show']);
+    expect(complete('tabbyctl ipam ')).toEqual(['check', 'configure', 'migrate', 'release', 'show']);
     expect(complete('tabbyctl ipam show --show-b')).toEqual(['--show-blocks', '--show-borrowed']);
     expect(complete('tabbyctl workload ')).toEqual(['add', 'delete']);
   }, 60_000);

@@ -96,7 +96,7 @@ function ipamArgs(port: number): string[] {
     '--etcd-endpoints', etcd.endpoints,
     '--store', `127.0.0.1:${storePorts[0]}`,
     '--nats', nats.urls,
-    '--max-blocks-per-host', '0',
+    '--max-blocks-per-host', '1000000',
     // Quick recovery of a killed replica's interrupted workload changes, and leaks reported
     // at once: the check after each trial must find nothing left over.
     '--leak-grace', '0',

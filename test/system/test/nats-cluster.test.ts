@@ -114,7 +114,7 @@ async function converged(): Promise<void> {
 beforeAll(async () => {
   nats = await startNatsCluster(group, dir.path, { size: 3 });
   store = await startService(group, 'store', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/store`, '--nats', nats.urls]);
-  ipam = await startService(group, 'ipam', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/ipam`, '--store', store.address, '--nats', nats.urls, '--max-blocks-per-host', '0']);
+  ipam = await startService(group, 'ipam', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/ipam`, '--store', store.address, '--nats', nats.urls, '--max-blocks-per-host', '1000000']);
   // An hour between periodic re-lists: only events (and what reconnects do) bring blocks in.
   topology = await startService(group, 'topology', ['--listen', '127.0.0.1:0', '--store', store.address, '--ipam', ipam.address, '--nats', nats.urls, '--block-resync', '3600']);
   storeClient = new ResourceStoreClient(store.address, credentials.createInsecure());

@@ -1,4 +1,4 @@
-import type { BGPConfiguration, BGPFilter, BGPPeer, IPPool, Node, NodeStatus, Resource, WorkloadEndpoint } from '@tabby/proto';
+import type { BGPConfiguration, BGPFilter, BGPPeer, IPAMConfiguration, IPPool, IPReservation, Node, NodeStatus, Resource, WorkloadEndpoint } from '@tabby/proto';
 import type { FieldError } from '../errors.js';
 import { FIELD_SUPPORT_KINDS, refusedFieldProblems, type FieldSupportKind } from '../field-support.js';
 import { cloneResource, kindOf, metaOf, objectOf } from '../kinds.js';
@@ -6,6 +6,7 @@ import { validateBGPConfiguration } from './bgp-configuration.js';
 import { defaultBGPFilter, validateBGPFilter } from './bgp-filter.js';
 import { validateBGPPeer } from './bgp-peer.js';
 import { defaultIPPool, validateIPPool } from './ip-pool.js';
+import { defaultIPAMConfiguration, validateIPAMConfiguration, validateIPReservation } from './ipam.js';
 import { validateMeta } from './meta.js';
 import { validateNode } from './node.js';
 import { validateNodeStatus } from './node-status.js';
@@ -49,6 +50,9 @@ export function prepareResource(input: Resource, ctx: PrepareContext): Prepared 
     case 'BGPFilter':
       defaultBGPFilter(obj as BGPFilter);
       break;
+    case 'IPAMConfiguration':
+      defaultIPAMConfiguration(obj as IPAMConfiguration);
+      break;
     default:
       break;
   }
@@ -76,6 +80,12 @@ export function prepareResource(input: Resource, ctx: PrepareContext): Prepared 
     case 'NodeStatus':
       validateNodeStatus(p, obj as NodeStatus);
       break;
+    case 'IPReservation':
+      validateIPReservation(p, obj as IPReservation);
+      break;
+    case 'IPAMConfiguration':
+      validateIPAMConfiguration(p, obj as IPAMConfiguration, meta);
+      break;
   }
   // No setting silently ignored: a field Tabby does not implement is refused (docs/fields.md).
   if ((FIELD_SUPPORT_KINDS as readonly string[]).includes(kind.kind)) p.list.push(...refusedFieldProblems(kind.kind as FieldSupportKind, kind.schema, obj));
@@ -88,3 +98,4 @@ export { LOG_SEVERITIES, isCommunityValue } from './bgp-configuration.js';
 export { FILTER_ACTIONS, FILTER_MATCH_OPERATORS, FILTER_SOURCES } from './bgp-filter.js';
 export { LABEL_NAMESPACE, LABEL_ORCHESTRATOR } from './workload-endpoint.js';
 export { PEER_TYPES } from './node-status.js';
+export { DEFAULT_MAX_BLOCKS_PER_HOST, IPAM_CONFIGURATION_NAME } from './ipam.js';

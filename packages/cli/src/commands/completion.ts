@@ -11,15 +11,16 @@ const KIND_VERBS = new Set(['get', 'delete', 'patch', 'label']);
 const VALUE_FLAGS = new Set([
   '-f', '--filename', '-o', '--output', '-n', '--namespace', '-l', '--selector', '-p', '--patch', '-t', '--type', '--store', '--config', '--tls-ca', '--tls-cert', '--tls-key',
   '--ipam', '--ip', '--from', '--to', '--timeout', '--interval', '--node', '--label', '--pool',
-  '--agent', '--family', '--prefix', '--topology',
+  '--agent', '--family', '--prefix', '--topology', '--strictaffinity', '--max-blocks-per-host',
 ]);
 /** Sub-commands of the command groups, and the flags each takes. */
 const SUBCOMMANDS: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
   ipam: {
     check: ['--repair', '-o'],
+    configure: ['--strictaffinity', '--max-blocks-per-host'],
     migrate: ['--from', '--to', '--wait', '--timeout', '--interval'],
     release: ['--ip', '--force'],
-    show: ['--ip', '--show-blocks', '--show-borrowed'],
+    show: ['--ip', '--show-blocks', '--show-borrowed', '--show-configuration'],
   },
   node: {
     routes: ['--agent', '--family', '--prefix', '-o'],

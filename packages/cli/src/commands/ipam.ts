@@ -15,6 +15,7 @@ import { staleWarning } from '../freshness.js';
 import { isIpamCallError, type IpamApi } from '../ipam-client.js';
 import { allocationText, borrowedTable, utilizationTable, type BorrowedAddress } from '../ipam-tables.js';
 import { isStoreCallError, type StoreClient } from '../store-client.js';
+import { ipamConfigureCommand, ipamShowConfigurationCommand } from './ipam-config.js';
 import { migratePool } from './ipam-migrate.js';
 import { CLI_VERSION } from './version.js';
 
@@ -29,6 +30,7 @@ export interface ShowOptions {
   readonly ip?: string;
   readonly showBlocks?: boolean;
   readonly showBorrowed?: boolean;
+  readonly showConfiguration?: boolean;
 }
 
 /** Addresses borrowed from other nodes' blocks (or allocated in blocks with no node), block by block. */
@@ -53,8 +55,9 @@ async function borrowedAddresses(ipam: IpamApi): Promise<{ rows: BorrowedAddress
 
 /** `ipam show [--ip ADDR | --show-blocks | --show-borrowed]`. */
 export async function ipamShowCommand(opts: ShowOptions, ctx: CommandContext): Promise<number> {
-  const chosen = [opts.ip !== undefined, opts.showBlocks === true, opts.showBorrowed === true].filter(Boolean).length;
-  if (chosen > 1) throw new CliError('give only one of --ip, --show-blocks and --show-borrowed');
+  const chosen = [opts.ip !== undefined, opts.showBlocks === true, opts.showBorrowed === true, opts.showConfiguration === true].filter(Boolean).length;
+  if (chosen > 1) throw new CliError('give only one of --ip, --show-blocks, --show-borrowed and --show-configuration');
+  if (opts.showConfiguration) return ipamShowConfigurationCommand(ctx);
   const ipam = ctx.ipam();
   if (opts.ip !== undefined) {
     const ip = parseIPArg(opts.ip);
@@ -235,6 +238,8 @@ export function registerIpam(program: Command, ctx: CommandContext, act: Act): v
         'tabbyctl ipam show',
         'tabbyctl ipam show --show-blocks',
         'tabbyctl ipam show --ip 192.168.52.130',
+        'tabbyctl ipam show --show-configuration',
+        'tabbyctl ipam configure --strictaffinity=true',
         'tabbyctl ipam check',
         'tabbyctl ipam release --ip 192.168.52.130',
         'tabbyctl ipam migrate --from default-ipv4-ippool --to new-pool --wait',
@@ -248,7 +253,11 @@ export function registerIpam(program: Command, ctx: CommandContext, act: Act): v
     .option('--ip <address>', 'report whether this address is in use, and its attributes')
     .option('--show-blocks', 'add a row per allocation block after each pool, then blocks no pool contains')
     .option('--show-borrowed', 'list addresses borrowed from another node\'s block')
-    .addHelpText('after', examples('tabbyctl ipam show', 'tabbyctl ipam show --show-blocks', 'tabbyctl ipam show --ip 10.0.24.8', 'tabbyctl ipam show --show-borrowed'))
+    .option('--show-configuration', 'show the IPAM configuration (StrictAffinity, AutoAllocateBlocks, MaxBlocksPerHost)')
+    .addHelpText(
+      'after',
+      examples('tabbyctl ipam show', 'tabbyctl ipam show --show-blocks', 'tabbyctl ipam show --ip 10.0.24.8', 'tabbyctl ipam show --show-borrowed', 'tabbyctl ipam show --show-configuration'),
+    )
     .action(act((opts: ShowOptions) => ipamShowCommand(opts, ctx)));
 
   ipam
@@ -266,6 +275,14 @@ export function registerIpam(program: Command, ctx: CommandContext, act: Act): v
     .option('--force', 'release it even if a WorkloadEndpoint still uses it')
     .addHelpText('after', examples('tabbyctl ipam release --ip 192.168.52.130'))
     .action(act((opts: { ip?: string; force?: boolean }) => ipamReleaseCommand(opts, ctx)));
+
+  ipam
+    .command('configure')
+    .description('Change the IPAM configuration (the IPAMConfiguration "default" in the store)')
+    .option('--strictaffinity <true|false>', 'never borrow addresses from another node\'s block when true')
+    .option('--max-blocks-per-host <number>', 'blocks one node may hold per address family (0 = the built-in limit of 20)')
+    .addHelpText('after', examples('tabbyctl ipam configure --strictaffinity=true', 'tabbyctl ipam configure --strictaffinity=false --max-blocks-per-host=4'))
+    .action(act((opts: { strictaffinity?: string; maxBlocksPerHost?: string }) => ipamConfigureCommand(opts, ctx)));
 
   ipam
     .command('migrate')

@@ -5,6 +5,7 @@ import { readInput, type InputResource } from '../input.js';
 import { settleNamespace } from '../namespace.js';
 import { report, type Outcome } from '../results.js';
 import { isStoreCallError } from '../store-client.js';
+import { warnReservedInUse } from './ipam-config.js';
 
 export interface WriteOptions {
   readonly filename: string;
@@ -46,6 +47,8 @@ export async function writeCommand(verb: 'create' | 'apply' | 'replace', opts: W
         await store.update(resource);
       }
       outcomes.push({ kind: input.kind, where: where(input) });
+      // An IPReservation over addresses in use is accepted; say which ones stay allocated.
+      if (input.kind.kind === 'IPReservation') await warnReservedInUse(resource, ctx);
     } catch (err) {
       if (isStoreCallError(err)) {
         if (verb === 'create' && opts.skipExists && err.code === status.ALREADY_EXISTS) {
