@@ -210,7 +210,7 @@ export class GarbageCollector {
       }
       const use = this.use(allocations, endpoints, nodes);
       if (use.kind === 'live') continue;
-      const identified = identityOf(allocations[0] as Allocation) !== undefined;
+      const identified = identityOf(allocations[0]) !== undefined;
       if (nodeGone(allocations, nodes)) {
         (identified ? workloadPlans : otherPlans).push({ handle, allocations, reason: 'node-deleted', key });
         continue;
@@ -297,7 +297,7 @@ export class GarbageCollector {
     const { storage } = this.opts;
     const claimed: Plan[] = [];
     for (const p of plans) {
-      const a = p.allocations[0] as Allocation;
+      const a = p.allocations[0];
       const id = identityOf(a);
       const claim: IntentRecord = {
         handle: p.handle,
