@@ -10,6 +10,23 @@ import { GC_OWNER_SUFFIX, type IntentRecord, type IpamStorage } from './storage.
 const STORE_TIMEOUT_MS = 30_000;
 /** Blocks per transaction when releasing empty blocks (an etcd transaction holds at most 128 operations). */
 const BLOCK_CHUNK = 32;
+/** Handles claimed or released at once (SQLite commits them in groups; etcd runs them as separate transactions). */
+const CONCURRENCY = 32;
+
+/** Runs `fn` over `items`, at most `limit` at a time; rejects with the first failure once all have settled. */
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const failures: unknown[] = [];
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const item = items[next++];
+        await fn(item).catch((err: unknown) => failures.push(err));
+      }
+    }),
+  );
+  if (failures.length > 0) throw failures[0];
+}
 
 /** Calico's tunnel address handles: `ipip-tunnel-addr-<node>`, `vxlan-tunnel-addr-<node>`, `wireguard-tunnel-addr-<node>` (and the v6 ones). */
 const TUNNEL_HANDLE = /^(?:ipip|vxlan|vxlan-v6|wireguard|wireguard-v6)-tunnel-addr-(.+)$/;
@@ -296,7 +313,7 @@ export class GarbageCollector {
   private async releaseWorkloads(plans: readonly Plan[]): Promise<number> {
     const { storage } = this.opts;
     const claimed: Plan[] = [];
-    for (const p of plans) {
+    await forEachLimit(plans, CONCURRENCY, async (p) => {
       const a = p.allocations[0];
       const id = identityOf(a);
       const claim: IntentRecord = {
@@ -311,32 +328,31 @@ export class GarbageCollector {
         endpoint: a.attributes.endpoint ?? '',
       };
       if (await storage.claimHandle(claim)) claimed.push(p);
-    }
+    });
     if (claimed.length === 0) return 0;
     let released = 0;
-    let endpoints: Endpoints | undefined;
     try {
       // The re-check: endpoints written before a claim are in this list; none can be added with the handle's addresses after it.
-      endpoints = await this.listEndpoints();
+      const endpoints = await this.listEndpoints();
       const nodes = new Set(this.opts.view.nodeNames());
-      for (const p of claimed) {
+      await forEachLimit(claimed, CONCURRENCY, async (p) => {
         const current = storage.allocationsOfHandle(p.handle);
         const use = this.use(current, endpoints, nodes);
         const still = keyOf(current) === p.key && use.kind !== 'live' && (p.reason === 'leaked' ? use.kind === 'none' && !nodeGone(current, nodes) : nodeGone(current, nodes));
         if (!still) {
           this.opts.logger.info({ handle: p.handle, reason: p.reason }, 'gc: handle in use again at the re-check; kept');
           await storage.dropIntent(p.handle, this.owner);
-          continue;
+          return;
         }
         if (use.kind === 'stale' && !(await this.deleteStaleEndpoints(use.endpoints))) {
           await storage.dropIntent(p.handle, this.owner);
-          continue;
+          return;
         }
         const addresses = await storage.releaseByHandle(p.handle, { owner: this.owner, onlyIfOwner: true });
         for (const address of addresses) this.logRelease(address, p, current);
         released += addresses.length;
         this.opts.metrics.released.inc({ reason: p.reason }, addresses.length);
-      }
+      });
     } finally {
       // A claim left by a failure above is dropped (and the next pass drops any this misses).
       for (const p of claimed) {
