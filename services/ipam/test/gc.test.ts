@@ -211,6 +211,34 @@ describe.each(['sqlite', 'etcd'] as const)('GC on %s', (datastore) => {
   }, 90_000);
 });
 
+describe('two replicas on one etcd', () => {
+  it('collect a deleted node once between them: each address released (and counted) by one replica, nothing else', async () => {
+    const c = await startCluster('replicas', 'etcd', [poolResource('pool', '10.40.0.0/16')], ['node-a', 'node-b'], []);
+    const metricsPort = await freePort('127.0.0.1');
+    // A second replica on the same etcd and store (the first one's etcd endpoints).
+    const second = await startService(group, 'ipam', ['--listen', '127.0.0.1:0', '--datastore', 'etcd', '--etcd-endpoints', (etcd as EtcdCluster).endpoints, '--store', c.store.address, '--recovery-interval', '1', '--metrics', `127.0.0.1:${metricsPort}`, '--gc-interval', '1']);
+    const c2: Cluster = { ...c, ipam: second, ipamClient: new IpamClient(second.address, credentials.createInsecure()), metricsPort };
+    const onA: string[] = [];
+    const onB: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      onA.push(await add(i % 2 === 0 ? c : c2, `a${i}`, 'node-a'));
+      onB.push(await add(i % 2 === 0 ? c2 : c, `b${i}`, 'node-b'));
+    }
+    onA.push(await assign(c, 'wireguard-tunnel-addr-node-a', 'node-a', { type: 'wireguardTunnelAddress' }));
+    await call(c.storeClient.delete.bind(c.storeClient), { kind: 'Node', namespace: '', name: 'node-a', resourceVersion: '', force: false });
+    await eventually('node-a collected', async () => {
+      for (const a of onA) if (await allocated(c2, a)) return false;
+      return true;
+    }, 30_000, 100);
+    for (const b of onB) expect(await allocated(c, b), b).toBe(true);
+    const total = async (reason: string): Promise<number> => (await metric(c, 'tabby_ipam_gc_released_total', `reason="${reason}"`)) + (await metric(c2, 'tabby_ipam_gc_released_total', `reason="${reason}"`));
+    await eventually('both replicas counted', async () => (await total('node-deleted')) === 24 || undefined, 10_000, 100);
+    expect(await total('tunnel-node-deleted')).toBe(1);
+    expect(await total('leaked')).toBe(0);
+    expect((await blocks(c)).filter((b) => b.node === 'node-a')).toEqual([]);
+  }, 120_000);
+});
+
 describe('leak GC', () => {
   it('releases only addresses whose endpoint has been gone for the grace period', async () => {
     const grace = 20;
