@@ -157,6 +157,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
           instanceId: workloads.instanceId,
           leakGraceMs: opts.gc?.leakGraceMs ?? 900_000,
           intervalMs: opts.gc?.intervalMs ?? 60_000,
+          paused: () => datastore.locked(),
         });
 
   // Blocks of a pool that no longer exists lose their affinity (empty ones go, others stay

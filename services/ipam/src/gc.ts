@@ -49,6 +49,8 @@ export interface GarbageCollectorOptions {
   /** Time between passes (each spread by ±10 % so replicas drift apart). */
   readonly intervalMs: number;
   readonly now?: () => number;
+  /** True while the collector must not write (the datastore is locked for a migration): passes are skipped. */
+  readonly paused?: () => boolean;
 }
 
 /** What one pass released. */
@@ -122,6 +124,8 @@ export class GarbageCollector {
   private due = 0;
   private running: Promise<GcPassResult> | undefined;
   private rerun = false;
+  private noNodes = false;
+  private warnedNoNodes = false;
   private stopped = false;
 
   constructor(private readonly opts: GarbageCollectorOptions) {
@@ -200,11 +204,20 @@ export class GarbageCollector {
 
   private async pass(): Promise<GcPassResult> {
     const { storage, view } = this.opts;
+    if (this.opts.paused?.()) {
+      this.opts.logger.debug('gc pass skipped: the datastore is locked for a migration');
+      return { addresses: 0, blocks: 0, leakCandidates: this.firstSeenLeaked.size };
+    }
     // Claims a failed pass of this process left behind (its dropIntent failed) would block their handles.
     for (const i of storage.intents()) if (i.owner === this.owner) await storage.dropIntent(i.handle, this.owner);
 
     const endpoints = await this.listEndpoints();
     const nodes = new Set(view.nodeNames());
+    // A store without a single Node is more likely the wrong store (or one being imported) than a
+    // cluster whose every node was deleted: no address is collected then (only empty blocks).
+    this.noNodes = nodes.size === 0;
+    if (this.noNodes && !this.warnedNoNodes) this.opts.logger.warn('gc: the store has no Node at all (the wrong --store?); no address or node block is collected until it has one');
+    this.warnedNoNodes = this.noNodes;
     const busy = new Set(storage.intents().map((i) => i.handle));
     const byHandle = new Map<string, Allocation[]>();
     for (const a of storage.allocations()) {
@@ -217,7 +230,7 @@ export class GarbageCollector {
     const candidates = new Set<string>();
     const workloadPlans: Plan[] = [];
     const otherPlans: Plan[] = [];
-    for (const [handle, allocations] of byHandle) {
+    for (const [handle, allocations] of this.noNodes ? [] : byHandle) {
       if (busy.has(handle)) continue; // a workload change in flight (or interrupted: recovery's)
       const key = keyOf(allocations);
       const tunnelNode = tunnelNodeOf(handle);
@@ -245,7 +258,7 @@ export class GarbageCollector {
     let addresses = await this.releaseWorkloads(workloadPlans);
     addresses += await this.releaseOthers(otherPlans);
     for (const p of workloadPlans) this.firstSeenLeaked.delete(`${p.handle} ${p.key}`);
-    const blocks = (await this.releaseDeadNodeBlocks()) + (await this.releasePoolBlocks());
+    const blocks = (this.noNodes ? 0 : await this.releaseDeadNodeBlocks()) + (await this.releasePoolBlocks());
     const waiting = [...this.firstSeenLeaked.keys()].length;
     this.opts.metrics.leakCandidates.set(waiting);
     return { addresses, blocks, leakCandidates: waiting };

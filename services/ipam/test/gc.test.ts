@@ -52,7 +52,11 @@ async function startCluster(name: string, datastore: Datastore, pools: readonly 
   const storeClient = new ResourceStoreClient(store.address, credentials.createInsecure());
   for (const p of pools) await call(storeClient.create.bind(storeClient), { resource: p });
   for (const n of nodes) await call(storeClient.create.bind(storeClient), { resource: nodeResource(n) });
-  if (datastore === 'etcd') etcd ??= await startEtcdCluster(group, `${dir.path}/etcd`, { size: 1 });
+  if (datastore === 'etcd') {
+    // One etcd for the whole file: each cluster starts from an empty IPAM keyspace (the previous cluster's ipam is stopped).
+    if (etcd) for (const prefix of ['/calico/ipam/', '/tabby/ipam/']) await etcd.etcdctl(['del', '--prefix', prefix]);
+    etcd ??= await startEtcdCluster(group, `${dir.path}/etcd`, { size: 1 });
+  }
   const ipamDir = `${dir.path}/${name}/ipam`;
   const where = datastore === 'etcd' ? ['--datastore', 'etcd', '--etcd-endpoints', (etcd as EtcdCluster).endpoints] : ['--data-dir', ipamDir];
   const metricsPort = await freePort('127.0.0.1');
@@ -137,6 +141,11 @@ describe.each(['sqlite', 'etcd'] as const)('GC on %s', (datastore) => {
   beforeAll(async () => {
     c = await startCluster(`nodes-${datastore}`, datastore, [poolResource('a-pool', '10.10.0.0/16'), poolResource('off', '10.20.0.0/16'), poolResource('zz-gone', '10.30.0.0/16')], ['node-a', 'node-b'], []);
   }, 90_000);
+  // The clusters share one etcd: this one's ipam must not collect what the next ones write there.
+  afterAll(async () => {
+    await c.ipam.process.stop();
+    await c.store.process.stop();
+  });
 
   it('a deleted node: its workloads, tunnel address, other allocations and blocks are released; nothing of other nodes, nothing a live endpoint holds', async () => {
     const a1 = await add(c, 'a1', 'node-a');
@@ -232,11 +241,26 @@ describe('two replicas on one etcd', () => {
     }, 30_000, 100);
     for (const b of onB) expect(await allocated(c, b), b).toBe(true);
     const total = async (reason: string): Promise<number> => (await metric(c, 'tabby_ipam_gc_released_total', `reason="${reason}"`)) + (await metric(c2, 'tabby_ipam_gc_released_total', `reason="${reason}"`));
-    await eventually('both replicas counted', async () => (await total('node-deleted')) === 24 || undefined, 10_000, 100);
+    await eventually('both replicas counted', async () => (await total('node-deleted')) === 24 || undefined, 10_000, 100).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}: counted ${await total('node-deleted')} (${await metric(c, 'tabby_ipam_gc_released_total', 'reason="node-deleted"')} + ${await metric(c2, 'tabby_ipam_gc_released_total', 'reason="node-deleted"')})\n${c.ipam.process.output().split('\n').filter((l) => l.includes('gc')).join('\n')}\n---\n${second.process.output().split('\n').filter((l) => l.includes('gc')).join('\n')}`);
+    });
     expect(await total('tunnel-node-deleted')).toBe(1);
     expect(await total('leaked')).toBe(0);
     expect((await blocks(c)).filter((b) => b.node === 'node-a')).toEqual([]);
   }, 120_000);
+});
+
+describe('safeguard', () => {
+  it('a store without a single Node (the wrong --store?) collects nothing of the nodes', async () => {
+    const c = await startCluster('no-nodes', 'sqlite', [poolResource('pool', '10.50.0.0/16')], ['only'], []);
+    const address = await add(c, 'w', 'only');
+    await call(c.storeClient.delete.bind(c.storeClient), { kind: 'Node', namespace: '', name: 'only', resourceVersion: '', force: false });
+    await c.ipam.process.waitForLine(/"msg":"gc: the store has no Node at all/, 15_000);
+    const passes = await metric(c, 'tabby_ipam_gc_passes_total', 'outcome="ok"');
+    await eventually('two more passes', async () => (await metric(c, 'tabby_ipam_gc_passes_total', 'outcome="ok"')) >= passes + 2 || undefined, 15_000, 100);
+    expect(await allocated(c, address)).toBe(true);
+    expect((await blocks(c)).map((b) => b.node)).toEqual(['only']);
+  }, 60_000);
 });
 
 describe('leak GC', () => {
