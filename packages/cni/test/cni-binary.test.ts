@@ -21,6 +21,11 @@ import { containerMac } from '../src/index.js';
 const BIN = path.resolve(import.meta.dirname, '../dist/tabby-cni');
 const NODE = 'cni-node-1';
 const NETWORK = 'tabby-test';
+/**
+ * tabby-ipam's garbage collection off: the STATUS test keeps a container on a node whose Node
+ * resource it deleted, which the collector would clean up (services/ipam/test/gc.test.ts).
+ */
+const IPAM_GC_OFF = ['--gc-disabled'];
 /** An address of the node itself (on its lo) that containers ping. */
 const NODE_ADDRESS = '198.18.216.1';
 const NSENTER = requireTool('nsenter', 'util-linux');
@@ -51,7 +56,7 @@ beforeAll(async () => {
   // The node forwards IPv6 (as calico-node makes it); IPv4 forwarding is per interface and tabby-cni turns it on for cali*.
   await fabric.sysctl(host, { 'net.ipv6.conf.all.forwarding': 1 });
   store = await startServiceIn(fabric, host, 'store', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/store`]);
-  ipam = await startServiceIn(fabric, host, 'ipam', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/ipam`, '--store', store.address, '--recovery-interval', '1']);
+  ipam = await startServiceIn(fabric, host, 'ipam', ['--listen', '127.0.0.1:0', '--data-dir', `${dir.path}/ipam`, '--store', store.address, '--recovery-interval', '1', ...IPAM_GC_OFF]);
   forwarder = fabric.start(host, 'forward', process.execPath, [UNIX_FORWARD_SCRIPT, `${dir.path}/store.sock`, String(store.port), `${dir.path}/ipam.sock`, String(ipam.port)]);
   await forwarder.waitForLine(/ipam\.sock/, 10_000);
   storeClient = new ResourceStoreClient(`unix:${dir.path}/store.sock`, credentials.createInsecure());
@@ -428,7 +433,7 @@ describe('STATUS (1.1.0)', () => {
       expect(r.code).toBe(1);
       expect(r.json).toMatchObject({ cniVersion: '1.1.0', code: 50, msg: expect.stringMatching(new RegExp(`^tabby-cni is not available: .*tabby-ipam at ${ipam.address.replace(/\./g, '\\.')} is unavailable: .*ECONNREFUSED`)) as unknown });
     } finally {
-      ipam = await startServiceIn(fabric, host, 'ipam', ['--listen', `127.0.0.1:${ipam.port}`, '--data-dir', `${dir.path}/ipam`, '--store', store.address, '--recovery-interval', '1']);
+      ipam = await startServiceIn(fabric, host, 'ipam', ['--listen', `127.0.0.1:${ipam.port}`, '--data-dir', `${dir.path}/ipam`, '--store', store.address, '--recovery-interval', '1', ...IPAM_GC_OFF]);
     }
     await eventually('STATUS 0 with tabby-ipam back', async () => (await cni('STATUS', { containerId: '', netns: '', config: v11() })).code === 0, 30_000, 200);
   }, 90_000);

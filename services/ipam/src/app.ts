@@ -22,6 +22,8 @@ import { IpamDatastore, guardedStorage } from './datastore-service.js';
 import type { BlockChange } from './engine.js';
 import type { EtcdSettings } from '@tabby/etcd';
 import { EtcdStorage } from './etcd-storage.js';
+import { GarbageCollector } from './gc.js';
+import { createGcMetrics } from './gc-metrics.js';
 import { createIpamMetrics } from './ipam-metrics.js';
 import { publishBlockChanges } from './publisher.js';
 import { PoolFinalizers } from './pool-finalizers.js';
@@ -55,6 +57,8 @@ export interface IpamAppOptions {
   /** How old an allocation without an endpoint must be before check calls it leaked. */
   readonly leakGraceMs?: number;
   readonly callLogLevel?: 'info' | 'debug';
+  /** Garbage collection (gc.ts); on by default with a 60 s interval and a 15 min leak grace period. */
+  readonly gc?: { readonly enabled: boolean; readonly intervalMs?: number; readonly leakGraceMs?: number };
 }
 
 export interface IpamApp {
@@ -142,6 +146,20 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   storage = guardedStorage(storage, () => datastore.locked());
   const workloads = new Workloads(storage, storeClient, componentLogger(log, 'workloads'));
   const finalizers = new PoolFinalizers({ follower, storage, store: storeClient, logger: componentLogger(log, 'finalizers') });
+  const gc =
+    opts.gc?.enabled === false
+      ? undefined
+      : new GarbageCollector({
+          storage,
+          view,
+          store: storeClient,
+          logger: componentLogger(log, 'gc'),
+          metrics: createGcMetrics(opts.metrics.registry),
+          instanceId: workloads.instanceId,
+          leakGraceMs: opts.gc?.leakGraceMs ?? 900_000,
+          intervalMs: opts.gc?.intervalMs ?? 60_000,
+          paused: () => datastore.locked(),
+        });
 
   // Blocks of a pool that no longer exists lose their affinity (empty ones go, others stay
   // without a node), whether the pool was deleted while we watched or while we were down.
@@ -163,6 +181,8 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     if (info.kind === 'IPPool' && started) finalizers.reconcileAll();
     // A block's pool is named after the pool containing it now.
     if (info.kind === 'IPPool' && started) blockLog.refresh(true);
+    // A Node deleted: collect its addresses and blocks now rather than at the next pass.
+    if (info.kind === 'Node' && started && events.some((e) => e.type === 'deleted')) gc?.trigger();
   });
 
   logSettingsChanges(follower, view, storage, opts, log);
@@ -197,6 +217,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const cleanup = async (): Promise<void> => {
     clearInterval(recovery);
     clearInterval(gauges);
+    await gc?.stop();
     blockLog.stop();
     await follower.stop();
     // The last commit first: the finalizer syncs it starts run while the database and the
@@ -242,6 +263,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     };
     gauges = setInterval(updateGauges, 15_000);
     gauges.unref();
+    gc?.start();
     server.setServing(true);
     return {
       port,

@@ -127,6 +127,8 @@ export function guardedStorage(s: IpamStorage, locked: () => boolean): IpamStora
     releaseNodeAffinities: guard((node: string) => s.releaseNodeAffinities(node)),
     putIntent: guard((intent: IntentRecord) => s.putIntent(intent)),
     dropIntent: guard((handle: string, owner?: string) => s.dropIntent(handle, owner)),
+    claimHandle: guard((intent: IntentRecord) => s.claimHandle(intent)),
+    releaseEmptyBlocks: guard((cidrs: readonly string[]) => s.releaseEmptyBlocks(cidrs)),
   };
 }
 

@@ -477,6 +477,19 @@ export class IpamEngine {
     return out;
   }
 
+  /** Deletes those of the blocks that hold no address (garbage collection of a disabled or deleted pool's blocks). */
+  releaseEmptyBlocks(tx: Tx, cidrs: readonly string[]): string[] {
+    const out: string[] = [];
+    for (const cidr of cidrs) {
+      const b = this.s.block.get(cidr);
+      if (!b || b.in_use !== 0) continue;
+      this.s.deleteBlock.run(b.cidr);
+      this.record(tx, BlockEventType.BLOCK_EVENT_TYPE_RELEASED, rowToBlock(b));
+      out.push(b.cidr);
+    }
+    return out;
+  }
+
   private releaseBlockAffinity(tx: Tx, b: BlockDbRow): void {
     if (b.in_use === 0) {
       this.s.deleteBlock.run(b.cidr);

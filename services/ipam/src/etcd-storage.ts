@@ -888,7 +888,33 @@ export class EtcdStorage implements IpamStorage {
     });
   }
 
+  releaseEmptyBlocks(cidrs: readonly string[]): Promise<string[]> {
+    const parsed = cidrs.map((c) => parseCIDR(c)).filter((c): c is ParsedCIDR => c !== undefined);
+    return this.transact('release empty blocks', this.nodeLocks(parsed.map((c) => c.canonical)), async (tx) => {
+      const out: string[] = [];
+      for (const cidr of parsed) {
+        const b = await this.readBlock(tx, cidr);
+        if (!b || inUse(b) !== 0) continue;
+        const node = blockNode(b);
+        tx.delete(blockKey(cidr));
+        if (node !== null) tx.delete(affinityKey(node, cidr));
+        this.record(tx, BlockEventType.BLOCK_EVENT_TYPE_RELEASED, cidr, b, node);
+        out.push(cidr.canonical);
+      }
+      return out;
+    });
+  }
+
   // ---- intents ----
+
+  claimHandle(intent: IntentRecord): Promise<boolean> {
+    return this.transact('claim a handle for garbage collection', [], async (tx) => {
+      // Read, so compared at commit: an intent written meanwhile fails the claim's commit.
+      if (await tx.read(intentKey(intent.handle), (k, t) => parseJson<IntentRecord>(k, t))) return false;
+      tx.put(intentKey(intent.handle), intent);
+      return true;
+    });
+  }
 
   putIntent(intent: IntentRecord): Promise<void> {
     return this.transact('record a workload change', [], (tx) => {

@@ -26,6 +26,7 @@ await runService({
       maxBlocksPerHost: config.maxBlocksPerHost,
       leakGraceMs: config.leakGrace * 1000,
       recoveryIntervalMs: config.recoveryInterval * 1000,
+      gc: { enabled: !config.gcDisabled, intervalMs: config.gcInterval * 1000, leakGraceMs: config.gcLeakGrace * 1000 },
       callLogLevel: config.rpcLog,
     }),
 });

@@ -18,6 +18,9 @@ export const ipamOptions = {
   strictAffinity: option.flag('never borrow addresses from another node\'s block (Calico StrictAffinity); used until the IPAMConfiguration default exists in the store, which then wins'),
   maxBlocksPerHost: option.integer('blocks one node may hold per address family (Calico MaxBlocksPerHost; 0 = the built-in limit of 20); used until the IPAMConfiguration default exists in the store, which then wins', 0, 0, 2_147_483_647),
   leakGrace: option.integer('seconds an allocation without a WorkloadEndpoint is given before `ipam check` calls it leaked', 30, 0, 86_400),
+  gcInterval: option.integer('seconds between garbage collection passes (deleted nodes, leaked addresses, empty blocks of disabled or deleted pools); a Node deletion also starts one', 60, 1, 86_400),
+  gcLeakGrace: option.integer('seconds an allocation\'s WorkloadEndpoint must have been seen gone before the garbage collector releases it (Calico\'s kube-controllers: 15 min)', 900, 0, 604_800),
+  gcDisabled: option.flag('turn off garbage collection (`ipam check --repair` still releases leaks and the blocks of deleted nodes)'),
   recoveryInterval: option.integer('seconds between looks for interrupted workload changes of dead ipam processes', 10, 1, 3600),
   rpcLog: option.oneOf('log level of successful RPCs', 'info', ['info', 'debug'] as const),
 };

@@ -162,6 +162,17 @@ export class SqliteStorage implements IpamStorage {
     return this.committer.run(() => this.drop(handle, owner));
   }
 
+  claimHandle(intent: IntentRecord): Promise<boolean> {
+    return this.committer.run(() => {
+      if (this.s.intent.get(intent.handle)) return false;
+      this.insert(intent);
+      return true;
+    });
+  }
+  releaseEmptyBlocks(cidrs: readonly string[]): Promise<string[]> {
+    return this.committer.run((tx) => this.engine.releaseEmptyBlocks(tx, cidrs));
+  }
+
   private insert(i: IntentRecord): void {
     this.s.insertIntent.run(i.handle, i.op, i.namespace, i.name, i.node, i.owner, i.createdAt, i.containerId, i.endpoint);
   }

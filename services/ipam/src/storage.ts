@@ -79,7 +79,24 @@ export interface IpamStorage {
   putIntent(intent: IntentRecord): Promise<void>;
   /** Removes the handle's intent (only `owner`'s when given). */
   dropIntent(handle: string, owner?: string): Promise<void>;
+
+  // ---- garbage collection (gc.ts) ----
+  /**
+   * Records `intent` only if the handle has no intent at all, in one transaction: the garbage
+   * collector's claim on a handle (no workload change may start on it meanwhile). False when a
+   * workload change, or another collector, holds the handle.
+   */
+  claimHandle(intent: IntentRecord): Promise<boolean>;
+  /** Deletes (with their affinities) those of these blocks that hold no address when the transaction runs; returns them. */
+  releaseEmptyBlocks(cidrs: readonly string[]): Promise<string[]>;
 }
+
+/**
+ * Suffix of the intent owner the garbage collector claims handles as: `<instance>:gc` is alive
+ * exactly while `<instance>` is, yet differs from it, so this process's own workload adds
+ * conflict with a claim instead of taking it over.
+ */
+export const GC_OWNER_SUFFIX = ':gc';
 
 /** How long an owner's liveness record may go unrefreshed before it counts as dead. */
 export const OWNER_STALE_MS = 30_000;
@@ -88,7 +105,8 @@ export const OWNER_STALE_MS = 30_000;
  * True when the instance `owner` (`host:pid:start`) is gone: on this host, its process no
  * longer exists; elsewhere, `registered(owner)` says whether its liveness record is fresh.
  */
-export function ownerGone(owner: string, self: string, registered: (owner: string) => boolean): boolean {
+export function ownerGone(claimant: string, self: string, registered: (owner: string) => boolean): boolean {
+  const owner = claimant.endsWith(GC_OWNER_SUFFIX) ? claimant.slice(0, -GC_OWNER_SUFFIX.length) : claimant;
   if (owner === self) return false;
   const [host, pidText] = owner.split(':');
   if (host === hostname()) {
