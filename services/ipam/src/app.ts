@@ -138,6 +138,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     onImported: onCommit,
     logger: componentLogger(log, 'datastore'),
   });
+  const unguardedStorage = storage;
   storage = guardedStorage(storage, () => datastore.locked());
   const workloads = new Workloads(storage, storeClient, componentLogger(log, 'workloads'));
   const finalizers = new PoolFinalizers({ follower, storage, store: storeClient, logger: componentLogger(log, 'finalizers') });
@@ -185,6 +186,8 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     blockLog,
     ready,
     finalizersWritten: (changes) => finalizers.awaitEdges(changes),
+    unguardedStorage,
+    locked: () => datastore.locked(),
   }));
   server.addService('tabby.v1.Datastore', DatastoreService, datastore.service());
 
