@@ -13,6 +13,7 @@ const BENCHES = [
   { name: 'store-etcd', file: 'store-etcd.js', flags: [] },
   { name: 'ipam', file: 'ipam.js', flags: [] },
   { name: 'ipam-etcd', file: 'ipam-etcd.js', flags: [] },
+  { name: 'ipam-check', file: 'ipam-check.js', flags: [] },
   { name: 'codec', file: 'bgp-codec.js', flags: [] },
   { name: 'bgp', file: 'bgp.js', flags: ['--expose-gc'] },
   { name: 'topology', file: 'topology.js', flags: [] },
