@@ -88,8 +88,10 @@ it('checks, reports and releases exactly the leaked addresses a current report n
   expect(old.leakedIPs.map((l) => l.ip).sort()).toEqual([ips.a, ips.b, ips.e].sort());
   expect(old.leakedIPs.find((l) => l.ip === ips.a)).toMatchObject({ handle: 'workload:default/a', node: 'node1', attributes: { namespace: 'default', pod: 'a', node: 'node1' } });
 
+  // b, c and e still allocated (one look at every allocation).
   const untouched = async (): Promise<void> => {
-    for (const w of ['b', 'c', 'e']) expect(await allocated(ips[w])).toBe(true);
+    const listed = (await run(['ipam', 'check', '--show-all-ips'])).stdout;
+    for (const w of ['b', 'c', 'e']) expect(listed).toContain(`  ${ips[w]} handle workload:default/${w} `);
   };
 
   // Not locked: refused.
@@ -148,4 +150,52 @@ it('checks, reports and releases exactly the leaked addresses a current report n
   expect(again.stderr).toContain('the report is older than the data: 2 of its 2 leaked addresses changed since the check');
   expect((await run(['datastore', 'migrate', 'unlock'])).code).toBe(0);
   expect((await run(['ipam', 'check'])).stdout).toMatch(/Check complete; found 0 problems\.\n$/);
-}, 120_000);
+}, 300_000);
+
+it('splits a pool in use into smaller pools under the lock, workloads and block affinities kept', async () => {
+  const pool = 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: pool-s\n  labels:\n    tier: web\nspec:\n  cidr: 10.2.0.0/24\n  natOutgoing: true\n  assignmentMode: Manual\n';
+  const node = 'apiVersion: projectcalico.org/v3\nkind: Node\nmetadata:\n  name: node1\nspec:\n  bgp:\n    ipv4Address: 172.17.8.1/24\n';
+  expect((await run(['apply', '-f', '-'], node)).code).toBe(0);
+  expect((await run(['create', '-f', '-'], pool)).code).toBe(0);
+  await cluster.waitForPool('pool-s');
+  const first = await run(['workload', 'add', 'default/s1', '--node', 'node1', '--pool', 'pool-s']);
+  expect(first.code).toBe(0);
+  const ip = addressOf(first.stdout);
+  expect(ip).toMatch(/^10\.2\.0\.\d+$/);
+
+  const notPower = await run(['ipam', 'split', '3', '--name', 'pool-s']);
+  expect([notPower.code, notPower.stderr]).toEqual([1, 'number to split CIDR into is not a valid power of 2: 3\n']);
+  const tooSmall = await run(['ipam', 'split', '8', '--name', 'pool-s']);
+  expect([tooSmall.code, tooSmall.stderr]).toEqual([1, 'the CIDR 10.2.0.0/24 is not large enough to be split into 8 parts\n']);
+  const unlocked = await run(['ipam', 'split', '4', '--name', 'pool-s']);
+  expect(unlocked.code).toBe(1);
+  expect(unlocked.stderr).toContain('is not locked: ipam split needs it locked (tabbyctl datastore migrate lock)');
+
+  expect((await run(['datastore', 'migrate', 'lock'])).code).toBe(0);
+  const split = await run(['ipam', 'split', '4', '--cidr', '10.2.0.0/24']);
+  expect([split.code, split.stderr]).toEqual([0, '']);
+  expect(split.stdout).toBe(
+    'IP Pool pool-s was successfully split into 4 smaller pools.\n' +
+      'Created pool-s-split-0 with CIDR 10.2.0.0/26.\n' +
+      'Created pool-s-split-1 with CIDR 10.2.0.64/26.\n' +
+      'Created pool-s-split-2 with CIDR 10.2.0.128/26.\n' +
+      'Created pool-s-split-3 with CIDR 10.2.0.192/26.\n',
+  );
+  expect((await run(['datastore', 'migrate', 'unlock'])).code).toBe(0);
+  expect((await run(['get', 'ippool', 'pool-s'])).code).toBe(1);
+  const child = await run(['get', 'ippool', 'pool-s-split-0', '-o', 'yaml']);
+  expect(child.stdout).toMatch(/labels:\n {4}tier: web\n/);
+  expect(child.stdout).toContain('natOutgoing: true');
+  expect(child.stdout).toContain('assignmentMode: Manual');
+  for (let i = 0; i < 4; i++) await cluster.waitForPool(`pool-s-split-${i}`);
+
+  // The workload keeps its address, in a block still node1's, now under pool-s-split-0.
+  expect(await allocated(ip)).toBe(true);
+  const blocks = await run(['ipam', 'show', '--show-blocks']);
+  expect(blocks.stdout).toMatch(/\| IP Pool +\| 10\.2\.0\.0\/26 +\|[^\n]*\n\| Block +\| 10\.2\.0\.0\/26 +\| +64 \| 1 \(2%\)/);
+  expect((await run(['ipam', 'show', '--show-borrowed'])).stdout).not.toContain(ip);
+  const second = await run(['workload', 'add', 'default/s2', '--node', 'node1', '--pool', 'pool-s-split-0']);
+  expect(second.code).toBe(0);
+  expect(addressOf(second.stdout)).toMatch(/^10\.2\.0\.\d+$/);
+  expect((await run(['ipam', 'check'])).stdout).toMatch(/Check complete; found 0 problems\.\n$/);
+}, 300_000);

@@ -14,6 +14,7 @@ import { allocationText, borrowedTable, utilizationTable, type BorrowedAddress }
 import { isStoreCallError, type StoreClient } from '../store-client.js';
 import { migratePool } from './ipam-migrate.js';
 import { buildReport, releaseFromReportCommand, writeReport } from './ipam-report.js';
+import { ipamSplitCommand, type SplitOptions } from './ipam-split.js';
 
 /** The address of `--ip`, canonical (`fd00::5`, not `fd00:0::5`); calicoctl's error otherwise. */
 export function parseIPArg(text: string): string {
@@ -328,6 +329,20 @@ export function registerIpam(program: Command, ctx: CommandContext, act: Act): v
         'or allocation time) or is used by a WorkloadEndpoint since the check.\n',
     )
     .action(act((opts: { ip?: string; fromReport?: string; force?: boolean }) => ipamReleaseCommand(opts, ctx)));
+
+  ipam
+    .command('split')
+    .description('Split an IP pool into N (a power of 2) equal pools with its settings, without moving workloads')
+    .argument('<N>', 'how many pools: 2, 4, 8, ...')
+    .option('--cidr <cidr>', 'the pool to split, by CIDR')
+    .option('--name <pool>', 'the pool to split, by name')
+    .addHelpText(
+      'after',
+      examples('tabbyctl datastore migrate lock', 'tabbyctl ipam split 4 --name default-ipv4-ippool', 'tabbyctl datastore migrate unlock') +
+        '\nThe datastores must be locked. The new pools are named <pool>-split-<i>; the old pool is\n' +
+        'deleted without releasing anything: blocks, affinities and addresses move to the new pools.\n',
+    )
+    .action(act((count: string, opts: SplitOptions) => ipamCall(ipamSplitCommand(count, opts, ctx))));
 
   ipam
     .command('migrate')
