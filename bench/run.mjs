@@ -14,6 +14,7 @@ const BENCHES = [
   { name: 'ipam', file: 'ipam.js', flags: [] },
   { name: 'ipam-etcd', file: 'ipam-etcd.js', flags: [] },
   { name: 'ipam-gc', file: 'ipam-gc.js', flags: [] },
+  { name: 'ipam-check', file: 'ipam-check.js', flags: [] },
   { name: 'codec', file: 'bgp-codec.js', flags: [] },
   { name: 'bgp', file: 'bgp.js', flags: ['--expose-gc'] },
   { name: 'topology', file: 'topology.js', flags: [] },

@@ -1,5 +1,5 @@
 import { dialIpam } from '@tabby/client';
-import type { IpamClient as GrpcIpamClient, CheckResponse, GetAllocationResponse, ListAllocationsResponse, ListBlocksResponse, PoolUsageResponse, ReleaseIPsResponse, UtilizationResponse, WorkloadAddRequest, WorkloadAddResponse, WorkloadDeleteResponse } from '@tabby/proto';
+import type { IpamClient as GrpcIpamClient, CheckResponse, LeakedAllocation, ListAllocationsResponse, ReleaseLeakedResponse, GetAllocationResponse, ListBlocksResponse, PoolUsageResponse, ReleaseIPsResponse, UtilizationResponse, WorkloadAddRequest, WorkloadAddResponse, WorkloadDeleteResponse } from '@tabby/proto';
 import type { callUnary } from '@tabby/runtime';
 import type { ClientConfig } from './config.js';
 import { ServiceCallError, callService, cliDial, type ServiceTarget } from './service-call.js';
@@ -29,6 +29,8 @@ export interface IpamApi {
   workloadAdd(req: WorkloadAddRequest): Promise<WorkloadAddResponse>;
   workloadDelete(namespace: string, name: string): Promise<WorkloadDeleteResponse>;
   poolUsage(name: string, cidr?: string): Promise<PoolUsageResponse>;
+  listAllocations(node?: string, handlePrefix?: string): Promise<ListAllocationsResponse>;
+  releaseLeaked(leaks: readonly LeakedAllocation[], force: boolean): Promise<ReleaseLeakedResponse>;
 }
 
 /** tabby-ipam as tabbyctl uses it: promises, the service's messages, one line when unreachable. */
@@ -67,9 +69,11 @@ export class IpamClient implements IpamApi {
   poolUsage(name: string, cidr = ''): Promise<PoolUsageResponse> {
     return this.call(this.client.poolUsage.bind(this.client), { name, cidr });
   }
-  /** Allocations (every node and handle by default), sorted by handle. */
   listAllocations(node = '', handlePrefix = ''): Promise<ListAllocationsResponse> {
-    return this.call(this.client.listAllocations.bind(this.client), { node, handlePrefix });
+    return this.call(this.client.listAllocations.bind(this.client), { node, handlePrefix }, CHECK_TIMEOUT_MS);
+  }
+  releaseLeaked(leaks: readonly LeakedAllocation[], force: boolean): Promise<ReleaseLeakedResponse> {
+    return this.call(this.client.releaseLeaked.bind(this.client), { leaks: [...leaks], force }, CHECK_TIMEOUT_MS);
   }
   close(): void {
     this.client.close();

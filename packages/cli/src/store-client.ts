@@ -33,6 +33,13 @@ export class StoreClient {
   create(resource: Resource): Promise<Resource> {
     return this.call(this.client.create.bind(this.client), { resource }).then((r) => r.resource as Resource);
   }
+  /** Create/delete under the migration lock (ipam split): refused when the datastore is not locked. */
+  createWhileLocked(resource: Resource): Promise<Resource> {
+    return this.call(this.client.create.bind(this.client), { resource, whileLocked: true }).then((r) => r.resource as Resource);
+  }
+  deleteWhileLocked(kind: string, name: string, force: boolean): Promise<Resource> {
+    return this.call(this.client.delete.bind(this.client), { kind, namespace: '', name, resourceVersion: '', force, whileLocked: true }).then((r) => r.resource as Resource);
+  }
   update(resource: Resource): Promise<Resource> {
     return this.call(this.client.update.bind(this.client), { resource }).then((r) => r.resource as Resource);
   }

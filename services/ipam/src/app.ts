@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { cidrsOverlap, parseCIDR } from '@tabby/api';
 import { StoreFollower, dialStore } from '@tabby/client';
 import { DatastoreService, IpamService, loadDescriptorSet } from '@tabby/proto';
 import {
@@ -143,6 +144,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     onImported: onCommit,
     logger: componentLogger(log, 'datastore'),
   });
+  const unguardedStorage = storage;
   storage = guardedStorage(storage, () => datastore.locked());
   const workloads = new Workloads(storage, storeClient, componentLogger(log, 'workloads'));
   const finalizers = new PoolFinalizers({ follower, storage, store: storeClient, logger: componentLogger(log, 'finalizers') });
@@ -162,21 +164,29 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
         });
 
   // Blocks of a pool that no longer exists lose their affinity (empty ones go, others stay
-  // without a node), whether the pool was deleted while we watched or while we were down.
+  // without a node), whether the pool was deleted while we watched or while we were down;
+  // unless pools that replaced it contain them (ipam split): they move to those pools with
+  // their affinity and addresses (a record of which pool a block is in: allowed under the lock).
   const releaseOrphanedBlocks = (): void => {
-    const live = new Set(view.pools().map((p) => p.cidr.canonical));
-    const gone = new Set(storage.blocks().filter((b) => b.node !== null && !live.has(b.poolCidr)).map((b) => b.poolCidr));
+    const live = view.pools();
+    const liveCidrs = new Set(live.map((p) => p.cidr.canonical));
+    const gone = new Set(storage.blocks().filter((b) => !liveCidrs.has(b.poolCidr)).map((b) => b.poolCidr));
     for (const cidr of gone) {
-      void storage
-        .releasePoolAffinities(cidr)
-        .then((n) => {
-          if (n > 0) log.info({ pool: cidr, blocks: n }, 'pool gone: block affinities released');
-        })
-        .catch((err: unknown) => log.error({ err }, 'cannot release the blocks of a deleted pool'));
+      const old = parseCIDR(cidr);
+      void (async () => {
+        for (const p of live) {
+          if (!old || !cidrsOverlap(old, p.cidr)) continue;
+          const moved = await unguardedStorage.adoptBlocks(cidr, p.cidr.canonical);
+          if (moved > 0) log.info({ from: cidr, pool: p.name, blocks: moved }, 'blocks of a replaced pool adopted by the pool containing them');
+        }
+        if (!storage.blocks().some((b) => b.node !== null && b.poolCidr === cidr)) return;
+        const n = await storage.releasePoolAffinities(cidr);
+        if (n > 0) log.info({ pool: cidr, blocks: n }, 'pool gone: block affinities released');
+      })().catch((err: unknown) => log.error({ err }, 'cannot release the blocks of a deleted pool'));
     }
   };
   follower.onChange((events, info) => {
-    if (info.kind === 'IPPool' && (info.resync || events.some((e) => e.type === 'deleted'))) releaseOrphanedBlocks();
+    if (info.kind === 'IPPool' && (info.resync || events.some((e) => e.type === 'deleted' || e.type === 'added'))) releaseOrphanedBlocks();
     // A pool created over old blocks, a finalizer removed by hand, a resync: put it right.
     if (info.kind === 'IPPool' && started) finalizers.reconcileAll();
     // A block's pool is named after the pool containing it now.
@@ -208,6 +218,8 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     blockLog,
     ready,
     finalizersWritten: (changes) => finalizers.awaitEdges(changes),
+    unguardedStorage,
+    locked: () => datastore.locked(),
   }));
   server.addService('tabby.v1.Datastore', DatastoreService, datastore.service());
 

@@ -6,7 +6,7 @@ import type { IpamStorage } from './storage.js';
 import { workloadHandle, type Workloads } from './workloads.js';
 
 function problem(p: Partial<CheckProblem> & { kind: string; detail: string }): CheckProblem {
-  return { address: '', handle: '', block: '', node: '', workload: '', repaired: false, ...p };
+  return { address: '', handle: '', block: '', node: '', workload: '', repaired: false, attributes: {}, allocatedAtMs: 0, usedBy: '', ...p };
 }
 
 /**
@@ -65,6 +65,8 @@ export async function runCheck(
   const allocations = storage.allocations();
   const pending = new Set(workloads.orphanedIntents().map((i) => i.handle));
   const pools = view.pools();
+  // An address's pool: most addresses share a block, so look pools up once per block.
+  const blockInPool = new Map<string, boolean>();
   const leaked: string[] = [];
   for (const a of allocations) {
     const owner = a.attributes.namespace && a.attributes.pod ? `${a.attributes.namespace}/${a.attributes.pod}` : undefined;
@@ -76,15 +78,35 @@ export async function runCheck(
           address: a.address,
           handle: a.handle,
           node: a.node,
+          block: a.block,
           workload: owner,
+          attributes: a.attributes,
+          allocatedAtMs: a.createdAt,
+          usedBy: user ?? '',
           detail: user ? `allocated to ${owner} but used by ${user}` : `allocated to ${owner}, which has no WorkloadEndpoint with this address`,
         }),
       );
       if (!user) leaked.push(a.address);
     }
-    const ip = parseIP(a.address);
-    if (ip && !pools.some((p) => cidrContains(p.cidr, ip))) {
-      problems.push(problem({ kind: 'outside-pool', address: a.address, handle: a.handle, block: a.block, node: a.node, detail: `${a.address} is in no IPPool (its pool was deleted while in use)` }));
+    let inPool = blockInPool.get(a.block);
+    if (inPool === undefined) {
+      const ip = parseIP(a.address);
+      inPool = !ip || pools.some((p) => cidrContains(p.cidr, ip));
+      blockInPool.set(a.block, inPool);
+    }
+    if (!inPool) {
+      problems.push(
+        problem({
+          kind: 'outside-pool',
+          address: a.address,
+          handle: a.handle,
+          block: a.block,
+          node: a.node,
+          attributes: a.attributes,
+          allocatedAtMs: a.createdAt,
+          detail: `${a.address} is in no IPPool (its pool was deleted while in use)`,
+        }),
+      );
     }
   }
   const allocated = new Map(allocations.map((a) => [a.address, a]));

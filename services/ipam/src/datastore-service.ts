@@ -125,6 +125,7 @@ export function guardedStorage(s: IpamStorage, locked: () => boolean): IpamStora
     releaseByHandle: guard((handle: string, dropIntent?: { owner?: string }) => s.releaseByHandle(handle, dropIntent)),
     releasePoolAffinities: guard((cidr: string) => s.releasePoolAffinities(cidr)),
     releaseNodeAffinities: guard((node: string) => s.releaseNodeAffinities(node)),
+    adoptBlocks: guard((from: string, to: string) => s.adoptBlocks(from, to)),
     putIntent: guard((intent: IntentRecord) => s.putIntent(intent)),
     dropIntent: guard((handle: string, owner?: string) => s.dropIntent(handle, owner)),
     claimHandle: guard((intent: IntentRecord) => s.claimHandle(intent)),

@@ -874,6 +874,10 @@ export class EtcdStorage implements IpamStorage {
     return this.transact('release block affinities', this.nodeLocks(cidrs.map((c) => c.canonical)), async (tx) => (await this.releaseAffinities(tx, cidrs)).length);
   }
 
+  adoptBlocks(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
   releaseNodeAffinities(node: string): Promise<string[]> {
     return this.transact('release block affinities', [`node:${node}`], async (tx) => {
       const cidrs = new Map<string, ParsedCIDR>();

@@ -3,6 +3,7 @@ import type { Block, IpamServer, PoolUtilization, ReadFreshness, ResourceStoreCl
 import { ServiceError, type AsyncServiceImplementation } from '@tabby/runtime';
 import type { BlockLog } from './block-watch.js';
 import { runCheck } from './check.js';
+import { releaseLeaked } from './release-report.js';
 import type { BlockChange, BlockRow } from './engine.js';
 import type { IpamMetrics } from './ipam-metrics.js';
 import type { ClusterView } from './pools.js';
@@ -28,10 +29,14 @@ export interface IpamServiceDeps {
    * delete the pool right away (whenever the store answers in time).
    */
   readonly finalizersWritten?: (changes: readonly BlockChange[]) => Promise<void>;
+  /** The storage without the migration lock's guard (ReleaseLeaked runs under the lock); default `storage`. */
+  readonly unguardedStorage?: IpamStorage;
+  /** True while the datastore is locked for a migration; default never. */
+  readonly locked?: () => boolean;
 }
 
 /** The calls that may claim or release blocks. */
-const BLOCK_WRITERS = new Set(['autoAssign', 'assignIp', 'releaseIPs', 'releaseByHandle', 'workloadAdd', 'workloadDelete', 'check']);
+const BLOCK_WRITERS = new Set(['autoAssign', 'assignIp', 'releaseIPs', 'releaseByHandle', 'workloadAdd', 'workloadDelete', 'check', 'releaseLeaked']);
 
 /** The proto Block of a stored block; `pool` is the name of the pool containing it now. */
 export function toProtoBlock(b: BlockRow, view: ClusterView, borrowed = 0): Block {
@@ -160,6 +165,11 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
     check: async (req) => {
       const freshness = fresh();
       return { ...(await runCheck(req.repair, deps)), ...freshness };
+    },
+    releaseLeaked: async (req) => {
+      const r = await releaseLeaked(req, { storage: deps.unguardedStorage ?? storage, store: deps.store, locked: deps.locked ?? (() => false) });
+      metrics.released.inc(r.released.length);
+      return r;
     },
     workloadAdd: async (req) => {
       const r = await deps.workloads.add({

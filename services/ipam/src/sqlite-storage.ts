@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { cidrContains, parseCIDR } from '@tabby/api';
 import { ServiceError, type Logger } from '@tabby/runtime';
 import { GroupCommitter } from './commit.js';
 import type { Db } from './database.js';
@@ -56,6 +57,8 @@ export class SqliteStorage implements IpamStorage {
       instance: db.prepare<[string], { heartbeat: number }>('SELECT heartbeat FROM instances WHERE id = ?'),
       dropInstance: db.prepare<[string]>('DELETE FROM instances WHERE id = ?'),
       dropStale: db.prepare<[number]>('DELETE FROM instances WHERE heartbeat < ?'),
+      blocksOfPool: db.prepare<[string], { cidr: string }>('SELECT cidr FROM blocks WHERE pool_cidr = ?'),
+      rehome: db.prepare<[string, string]>('UPDATE blocks SET pool_cidr = ? WHERE cidr = ?'),
     };
   }
 
@@ -154,6 +157,20 @@ export class SqliteStorage implements IpamStorage {
   }
   releaseNodeAffinities(node: string): Promise<string[]> {
     return this.committer.run((tx) => this.engine.releaseNodeAffinities(tx, node));
+  }
+  adoptBlocks(fromPoolCidr: string, toPoolCidr: string): Promise<number> {
+    const to = parseCIDR(toPoolCidr);
+    if (!to) return Promise.resolve(0);
+    return this.committer.run(() => {
+      let moved = 0;
+      for (const b of this.s.blocksOfPool.all(fromPoolCidr)) {
+        const c = parseCIDR(b.cidr);
+        if (!c || c.family !== to.family || c.prefix < to.prefix || !cidrContains(to, c.address)) continue;
+        this.s.rehome.run(to.canonical, b.cidr);
+        moved++;
+      }
+      return moved;
+    });
   }
   putIntent(intent: IntentRecord): Promise<void> {
     return this.committer.run(() => this.insert(intent));

@@ -76,6 +76,12 @@ export interface IpamStorage {
   releaseByHandle(handle: string, dropIntent?: { owner?: string; onlyIfOwner?: boolean }): Promise<string[]>;
   releasePoolAffinities(poolCidr: string): Promise<number>;
   releaseNodeAffinities(node: string): Promise<string[]>;
+  /**
+   * Blocks carved from the pool `fromPoolCidr` (which no longer exists) that lie inside
+   * `toPoolCidr` belong to that pool from now on, keeping their affinity and addresses
+   * (`ipam split`). Returns how many moved. etcd: a block's pool is the pool containing it, so none.
+   */
+  adoptBlocks(fromPoolCidr: string, toPoolCidr: string): Promise<number>;
   putIntent(intent: IntentRecord): Promise<void>;
   /** Removes the handle's intent (only `owner`'s when given). */
   dropIntent(handle: string, owner?: string): Promise<void>;

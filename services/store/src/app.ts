@@ -105,6 +105,7 @@ export async function startStore(opts: StoreAppOptions): Promise<StoreApp> {
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 10_000,
     maxQueuedPerWatcher: opts.maxQueuedPerWatcher ?? 10_000,
     metrics: storeMetrics,
+    underLock: { backend: store, locked: () => datastore.locked() },
   }));
   server.addService('tabby.v1.Datastore', DatastoreService, datastore.service());
   try {

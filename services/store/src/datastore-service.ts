@@ -174,6 +174,11 @@ export class StoreDatastore {
     };
   }
 
+  /** True while writes are refused (migration lock). */
+  locked(): boolean {
+    return this.lock.isSet();
+  }
+
   async close(): Promise<void> {
     await this.lock.close();
     this.client?.close();

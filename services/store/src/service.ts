@@ -36,18 +36,29 @@ export interface ServiceOptions {
   readonly bookmarkIntervalMs: number;
   readonly maxQueuedPerWatcher: number;
   readonly metrics?: StoreMetrics;
+  /** Create and Delete with `whileLocked`: the backend without the lock's guard, and whether the datastore is locked. */
+  readonly underLock?: { readonly backend: StoreBackend; readonly locked: () => boolean };
+}
+
+/** The backend a write uses: with `whileLocked`, the unguarded one, only while the datastore is locked. */
+function writerFor(store: StoreBackend, opts: ServiceOptions, whileLocked: boolean): StoreBackend {
+  if (!whileLocked) return store;
+  if (!opts.underLock?.locked()) {
+    throw new ServiceError('failed-precondition', 'while_locked is for writes under the migration lock (tabbyctl ipam split), and the datastore is not locked: run tabbyctl datastore migrate lock first');
+  }
+  return opts.underLock.backend;
 }
 
 /** The gRPC ResourceStore service over a datastore ({@link StoreBackend}). */
 export function resourceStoreService(store: StoreBackend, opts: ServiceOptions): AsyncServiceImplementation<ResourceStoreServer> {
   return {
-    create: async (req) => ({ resource: await store.create(requireResource(req.resource)) }),
+    create: async (req) => ({ resource: await writerFor(store, opts, req.whileLocked === true).create(requireResource(req.resource)) }),
     update: async (req) => ({ resource: await store.update(requireResource(req.resource)) }),
     apply: async (req) => store.apply(requireResource(req.resource)),
     delete: async (req) => {
       const kind = mustFindKind(req.kind);
       requireName(kind, req.namespace, req.name);
-      const r = await store.delete(kind, req.namespace, req.name, req.resourceVersion, req.force);
+      const r = await writerFor(store, opts, req.whileLocked === true).delete(kind, req.namespace, req.name, req.resourceVersion, req.force);
       return { resource: r.resource, overriddenFinalizers: r.overridden };
     },
     addFinalizer: async (req) => {

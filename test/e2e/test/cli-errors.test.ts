@@ -131,7 +131,7 @@ ${walkthroughManifest('3. node-specific BGP peer')}`;
 
 it('explains itself: --help for the program and every verb, with examples', async () => {
   const h = new Transcript(dir.path, {});
-  const groups = ['ipam', 'ipam show', 'ipam configure', 'ipam check', 'ipam release', 'ipam migrate', 'workload', 'workload add', 'workload delete', 'node', 'node status', 'node routes', 'topology', 'topology show', 'topology explain', 'topology check', 'datastore', 'datastore status', 'datastore migrate', 'datastore migrate lock', 'datastore migrate unlock', 'datastore migrate export', 'datastore migrate import'];
+  const groups = ['ipam', 'ipam show', 'ipam configure', 'ipam check', 'ipam release', 'ipam split', 'ipam migrate', 'workload', 'workload add', 'workload delete', 'node', 'node status', 'node routes', 'topology', 'topology show', 'topology explain', 'topology check', 'datastore', 'datastore status', 'datastore migrate', 'datastore migrate lock', 'datastore migrate unlock', 'datastore migrate export', 'datastore migrate import'];
   for (const args of [
     ['--help'],
     ...['create', 'apply', 'replace', 'delete', 'get', 'patch', 'label', 'validate', 'version', 'health', 'completion'].map((v) => [v, '--help']),

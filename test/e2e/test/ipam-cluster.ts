@@ -17,6 +17,7 @@ export interface IpamCluster {
   close(): void;
 }
 
+/** `ipamArgs`: more flags for tabby-ipam (e.g. `--gc-disabled`). */
 export async function startIpamCluster(group: ProcessGroup, dir: string, ipamArgs: readonly string[] = []): Promise<IpamCluster> {
   const nats = await startNats(group, dir);
   const ipamPort = await freePort('127.0.0.1');

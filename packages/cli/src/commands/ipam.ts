@@ -2,11 +2,9 @@
  * `tabbyctl ipam show|check|release|migrate`: calicoctl's IPAM commands against tabby-ipam,
  * plus the pool migration of the walkthrough done safely.
  */
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { formatIP, metaOf, objectOf, parseDuration, parseIP } from '@tabby/api';
-import type { CheckProblem, CheckResponse, WorkloadEndpoint } from '@tabby/proto';
+import type { CheckProblem, CheckResponse, IpamAllocation, WorkloadEndpoint } from '@tabby/proto';
 import type { Command } from 'commander';
 import { examples, plural, type Act } from '../command-kit.js';
 import type { CommandContext } from '../context.js';
@@ -17,7 +15,8 @@ import { allocationText, borrowedTable, utilizationTable, type BorrowedAddress }
 import { isStoreCallError, type StoreClient } from '../store-client.js';
 import { ipamConfigureCommand, ipamShowConfigurationCommand } from './ipam-config.js';
 import { migratePool } from './ipam-migrate.js';
-import { CLI_VERSION } from './version.js';
+import { buildReport, releaseFromReportCommand, writeReport } from './ipam-report.js';
+import { ipamSplitCommand, type SplitOptions } from './ipam-split.js';
 
 /** The address of `--ip`, canonical (`fd00::5`, not `fd00:0::5`); calicoctl's error otherwise. */
 export function parseIPArg(text: string): string {
@@ -102,20 +101,48 @@ const CHECK_KINDS: readonly { kind: string; found: (n: number) => string }[] = [
   { kind: 'pending-workload', found: (n) => `Found ${n} workload adds or deletes that were interrupted.` },
 ];
 
+/** How many instances of one kind of problem `ipam check` lists without --show-problem-ips. */
+export const CHECK_LISTED = 20;
+
+export interface CheckTextOptions {
+  /** List every instance of every problem (default: the first {@link CHECK_LISTED} of each kind). */
+  readonly showProblemIps?: boolean;
+  /** Every allocated address with its handle, node and problem, after the summary of what was checked. */
+  readonly allocations?: readonly IpamAllocation[];
+}
+
+/** `--show-all-ips`: one line per allocated address, its problems flagged. */
+function allAddressesText(r: CheckResponse, allocations: readonly IpamAllocation[]): string {
+  const problemsOf = new Map<string, string[]>();
+  for (const p of r.problems) if (p.address) problemsOf.set(p.address, [...(problemsOf.get(p.address) ?? []), p.kind]);
+  let out = `IPs allocated in IPAM: ${allocations.length}\n`;
+  for (const a of allocations) {
+    const to = a.attributes.namespace && a.attributes.pod ? `${a.attributes.namespace}/${a.attributes.pod}` : (a.attributes.type ?? '');
+    const problems = problemsOf.get(a.address);
+    out += `  ${a.address} handle ${a.handle} node ${a.node || '-'}${to ? ` allocated to ${to}` : ''}${problems ? `: ${problems.join(', ')}` : ''}\n`;
+  }
+  return `${out}\n`;
+}
+
 /** The text of `ipam check`: what was checked, each kind of problem with its instances, the total. */
-export function checkReport(r: CheckResponse, repair: boolean): string {
+export function checkReport(r: CheckResponse, repair: boolean, opts: CheckTextOptions = {}): string {
   let out = 'Checking IPAM for inconsistencies...\n\n';
   out += `Checked ${plural(r.blocksChecked, 'IPAM block')}, ${plural(r.allocationsChecked, 'allocation')} and ${plural(r.workloadsChecked, 'workload endpoint')}.\n\n`;
+  if (opts.allocations) out += allAddressesText(r, opts.allocations);
   const line = (p: CheckProblem): string => `  ${p.detail}${p.repaired ? ' (repaired)' : ''}\n`;
+  const lines = (ps: readonly CheckProblem[]): string => {
+    if (opts.showProblemIps || ps.length <= CHECK_LISTED) return ps.map(line).join('');
+    return ps.slice(0, CHECK_LISTED).map(line).join('') + `  ... and ${ps.length - CHECK_LISTED} more (--show-problem-ips lists them all)\n`;
+  };
   const known = new Set(CHECK_KINDS.map((k) => k.kind));
   for (const k of CHECK_KINDS) {
     const ps = r.problems.filter((p) => p.kind === k.kind);
-    out += `${k.found(ps.length)}\n${ps.map(line).join('')}`;
+    out += `${k.found(ps.length)}\n${lines(ps)}`;
   }
   const others = r.problems.filter((p) => !known.has(p.kind));
   for (const kind of [...new Set(others.map((p) => p.kind))].sort()) {
     const ps = others.filter((p) => p.kind === kind);
-    out += `Found ${ps.length} problems of kind ${kind}.\n${ps.map(line).join('')}`;
+    out += `Found ${ps.length} problems of kind ${kind}.\n${lines(ps)}`;
   }
   out += '\n';
   if (repair) {
@@ -126,21 +153,48 @@ export function checkReport(r: CheckResponse, repair: boolean): string {
   return out;
 }
 
-/** `ipam check [--repair] [-o FILE]`. */
-export async function ipamCheckCommand(opts: { repair?: boolean; output?: string }, ctx: CommandContext): Promise<number> {
-  const r = await ipamCall(ctx.ipam().check(opts.repair === true));
-  ctx.io.stdout(checkReport(r, opts.repair === true));
-  warnIfStale(ctx, r.freshness);
-  if (opts.output !== undefined) {
-    const file = path.resolve(ctx.io.cwd, opts.output);
-    const report = { version: CLI_VERSION, repaired: opts.repair === true, ...r };
-    try {
-      writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-    } catch (err) {
-      throw new CliError(`cannot write the report to ${opts.output}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
+export interface CheckOptions {
+  readonly repair?: boolean;
+  readonly output?: string;
+  readonly showAllIps?: boolean;
+  readonly showProblemIps?: boolean;
+}
+
+/** Seconds between `still checking` lines on stderr while a long check runs. */
+const CHECK_PROGRESS_S = 5;
+
+/**
+ * `ipam check [--repair] [--show-all-ips] [--show-problem-ips] [-o FILE]`. A check that takes
+ * longer than a few seconds says so on stderr, every few seconds, until it answers.
+ */
+export async function ipamCheckCommand(opts: CheckOptions, ctx: CommandContext): Promise<number> {
+  const repair = opts.repair === true;
+  // The cluster and revision before the check: a report is never newer than what it says.
+  const cluster = opts.output !== undefined ? await ipamCall(ctx.store().info()) : undefined;
+  const now = new Date();
+  const started = Date.now();
+  const progress = setInterval(() => ctx.io.stderr(`ipam check: still checking after ${Math.round((Date.now() - started) / 1000)}s...\n`), CHECK_PROGRESS_S * 1000);
+  let r: CheckResponse;
+  let allocations: IpamAllocation[] | undefined;
+  try {
+    r = await ipamCall(ctx.ipam().check(repair));
+    if (opts.showAllIps) allocations = (await ipamCall(ctx.ipam().listAllocations())).allocations.sort((a, b) => compareAddresses(a.address, b.address));
+  } finally {
+    clearInterval(progress);
   }
+  ctx.io.stdout(checkReport(r, repair, { showProblemIps: opts.showProblemIps === true || opts.showAllIps === true, allocations }));
+  warnIfStale(ctx, r.freshness);
+  if (opts.output !== undefined && cluster) writeReport(ctx, opts.output, buildReport(r, cluster, repair, now));
   return 0;
+}
+
+/** Addresses in numeric order (IPv4 before IPv6). */
+function compareAddresses(a: string, b: string): number {
+  const x = parseIP(a);
+  const y = parseIP(b);
+  if (!x || !y) return a < b ? -1 : a > b ? 1 : 0;
+  if (x.family !== y.family) return x.family - y.family;
+  return x.value < y.value ? -1 : x.value > y.value ? 1 : 0;
 }
 
 /** The endpoint (namespace/name) that uses `ip`, if any. */
@@ -158,8 +212,10 @@ async function endpointUsing(store: StoreClient, namespace: string, ip: string):
  * not assigned`. Unlike calicoctl, an address a WorkloadEndpoint still uses is not
  * released without --force: it would be handed out a second time.
  */
-export async function ipamReleaseCommand(opts: { ip?: string; force?: boolean }, ctx: CommandContext): Promise<number> {
-  if (opts.ip === undefined) throw new CliError('ipam release needs --ip ADDR (see tabbyctl ipam release --help)');
+export async function ipamReleaseCommand(opts: { ip?: string; fromReport?: string; force?: boolean }, ctx: CommandContext): Promise<number> {
+  if (opts.ip !== undefined && opts.fromReport !== undefined) throw new CliError('give only one of --ip and --from-report');
+  if (opts.fromReport !== undefined) return ipamCall(releaseFromReportCommand(opts.fromReport, opts.force === true, ctx));
+  if (opts.ip === undefined) throw new CliError('ipam release needs --ip ADDR or --from-report FILE (see tabbyctl ipam release --help)');
   const ip = parseIPArg(opts.ip);
   const ipam = ctx.ipam();
   if (!opts.force) {
@@ -263,18 +319,51 @@ export function registerIpam(program: Command, ctx: CommandContext, act: Act): v
   ipam
     .command('check')
     .description('Cross-check IPAM allocations against workload endpoints, nodes and pools')
+    .option('--show-all-ips', 'list every allocated address with its handle, node and problems (and every problem)')
+    .option('--show-problem-ips', `list every problem address (without it, the first ${CHECK_LISTED} of each kind)`)
     .option('--repair', 'fix what can be fixed: release leaked addresses, allocate addresses endpoints use, free blocks of deleted nodes')
-    .option('-o, --output <file>', 'also write the findings as a JSON report')
-    .addHelpText('after', examples('tabbyctl ipam check', 'tabbyctl ipam check --repair', 'tabbyctl ipam check -o report.json'))
-    .action(act((opts: { repair?: boolean; output?: string }) => ipamCheckCommand(opts, ctx)));
+    .option('-o, --output <file>', 'also write the findings as a JSON report, for ipam release --from-report')
+    .addHelpText(
+      'after',
+      examples('tabbyctl ipam check', 'tabbyctl ipam check --show-problem-ips', 'tabbyctl ipam check -o report.json', 'tabbyctl ipam check --repair') +
+        '\nThe report names the cluster, the store revision and the time of the check, and each\nleaked allocation (address, handle, node, attributes, when it was allocated).\n',
+    )
+    .action(act((opts: CheckOptions) => ipamCheckCommand(opts, ctx)));
 
   ipam
     .command('release')
-    .description('Release an allocated IP address')
+    .description('Release an allocated IP address, or the leaked addresses an ipam check report names')
     .option('--ip <address>', 'the address to release')
-    .option('--force', 'release it even if a WorkloadEndpoint still uses it')
-    .addHelpText('after', examples('tabbyctl ipam release --ip 192.168.52.130'))
-    .action(act((opts: { ip?: string; force?: boolean }) => ipamReleaseCommand(opts, ctx)));
+    .option('--from-report <file>', 'release the leaked addresses of this ipam check -o report (the datastore must be locked)')
+    .option('--force', 'with --ip: release it even if a WorkloadEndpoint still uses it; with --from-report: without the datastore lock')
+    .addHelpText(
+      'after',
+      examples(
+        'tabbyctl ipam release --ip 192.168.52.130',
+        'tabbyctl ipam check -o report.json',
+        'tabbyctl datastore migrate lock',
+        'tabbyctl ipam release --from-report report.json',
+        'tabbyctl datastore migrate unlock',
+      ) +
+        '\nA report is refused, nothing released, when it is malformed, from another cluster, or\n' +
+        'older than the data: an address it names was released, allocated again (another handle\n' +
+        'or allocation time) or is used by a WorkloadEndpoint since the check.\n',
+    )
+    .action(act((opts: { ip?: string; fromReport?: string; force?: boolean }) => ipamReleaseCommand(opts, ctx)));
+
+  ipam
+    .command('split')
+    .description('Split an IP pool into N (a power of 2) equal pools with its settings, without moving workloads')
+    .argument('<N>', 'how many pools: 2, 4, 8, ...')
+    .option('--cidr <cidr>', 'the pool to split, by CIDR')
+    .option('--name <pool>', 'the pool to split, by name')
+    .addHelpText(
+      'after',
+      examples('tabbyctl datastore migrate lock', 'tabbyctl ipam split 4 --name default-ipv4-ippool', 'tabbyctl datastore migrate unlock') +
+        '\nThe datastores must be locked. The new pools are named <pool>-split-<i>; the old pool is\n' +
+        'deleted without releasing anything: blocks, affinities and addresses move to the new pools.\n',
+    )
+    .action(act((count: string, opts: SplitOptions) => ipamCall(ipamSplitCommand(count, opts, ctx))));
 
   ipam
     .command('configure')
