@@ -28,6 +28,7 @@ import { PoolFinalizers } from './pool-finalizers.js';
 import { ipamService, toProtoBlock } from './service.js';
 import { SqliteStorage } from './sqlite-storage.js';
 import type { IpamStorage } from './storage.js';
+import { TunnelAddresses } from './tunnels.js';
 import { Workloads } from './workloads.js';
 
 export interface IpamAppOptions {
@@ -141,6 +142,9 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   storage = guardedStorage(storage, () => datastore.locked());
   const workloads = new Workloads(storage, storeClient, componentLogger(log, 'workloads'));
   const finalizers = new PoolFinalizers({ follower, storage, store: storeClient, logger: componentLogger(log, 'finalizers') });
+  // Calico's per-node IPIP/VXLAN tunnel addresses, kept as Nodes and IPPools change.
+  const tunnels = new TunnelAddresses({ view, storage, store: storeClient, nodes: () => follower.list('Node'), logger: componentLogger(log, 'tunnels') });
+  const reconcileTunnels = (): void => void tunnels.reconcile().catch((err: unknown) => log.warn({ err }, 'tunnel address round failed'));
 
   // Blocks of a pool that no longer exists lose their affinity (empty ones go, others stay
   // without a node), whether the pool was deleted while we watched or while we were down.
@@ -162,6 +166,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     if (info.kind === 'IPPool' && started) finalizers.reconcileAll();
     // A block's pool is named after the pool containing it now.
     if (info.kind === 'IPPool' && started) blockLog.refresh(true);
+    if (started) reconcileTunnels();
   });
 
   let started = false;
@@ -196,6 +201,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     clearInterval(gauges);
     blockLog.stop();
     await follower.stop();
+    await tunnels.close();
     // The last commit first: the finalizer syncs it starts run while the database and the
     // store client are still open; none starts after.
     await storage.close();
@@ -218,11 +224,13 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     started = true;
     finalizers.reconcileAll();
     markReady();
+    reconcileTunnels();
     const recover = async (): Promise<void> => {
       const r = await workloads.recover();
       if (r.completed) metrics.recovered.inc({ outcome: 'completed' }, r.completed);
       if (r.undone) metrics.recovered.inc({ outcome: 'undone' }, r.undone);
       finalizers.reconcileAll();
+      reconcileTunnels();
     };
     await recover();
     recovery = setInterval(() => void recover().catch((err: unknown) => log.warn({ err }, 'recovery round failed')), opts.recoveryIntervalMs ?? 10_000);
