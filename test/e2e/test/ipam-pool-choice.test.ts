@@ -45,7 +45,7 @@ it('chooses pools by node and namespace, assigns fixed addresses, and keeps tunn
   expect((await ctl(['create', '-f', '-'], [node('node1', 'east'), node('node2', 'west'), node('node3', 'north')].join('---\n'))).code).toBe(0);
   const pools = [
     pool('a-east', '10.1.0.0/16', "  nodeSelector: zone == 'east'\n"),
-    pool('b-blue', '10.2.0.0/16', "  namespaceSelector: team == 'blue'\n"),
+    pool('b-blue', '10.2.0.0/16', "  namespaceSelector: team == 'blue'\n  allowedUses: [Workload]\n"),
     pool('c-manual', '10.3.0.0/16', '  assignmentMode: Manual\n'),
     pool('d-ipip', '10.4.0.0/24', "  ipipMode: Always\n  allowedUses: [Tunnel]\n  nodeSelector: zone == 'east'\n"),
     pool('e-old', '10.5.0.0/16', '  disabled: true\n'),
