@@ -418,7 +418,7 @@ describe('WorkloadAdd/WorkloadDelete as tabby-cni calls them (handle, container 
       };
     });
   }
-  const base = { labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] };
+  const base = { labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} };
 
   it("uses the given handle; a DEL of a pod's old container releases only its own addresses and leaves the newer container's endpoint", async () => {
     const c = await startCluster('cni-handles');
