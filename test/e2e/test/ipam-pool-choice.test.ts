@@ -71,7 +71,7 @@ it('chooses pools by node and namespace, assigns fixed addresses, and keeps tunn
   const fixed = await ctl(['workload', 'add', 'default/e', '--node', 'node1', '--ip', '10.3.7.7']);
   expect(fixed.code).toBe(0);
   expect(addressOf(fixed)).toBe('10.3.7.7');
-  expect((await ctl(['ipam', 'show', '--ip', '10.3.7.7'])).stdout).toMatch(/^IP 10\.3\.7\.7 is in use\nAttributes:\n(.*\n)*  namespace: default\n  node: node1\n  pod: e\n/);
+  expect((await ctl(['ipam', 'show', '--ip', '10.3.7.7'])).stdout).toMatch(/^IP 10\.3\.7\.7 is in use\nAttributes:\n(.*\n)* {2}namespace: default\n {2}node: node1\n {2}pod: e\n/);
   expect(addressOf(await ctl(['workload', 'add', 'default/e', '--node', 'node1', '--ip', '10.3.7.7']))).toBe('10.3.7.7');
   const taken = await ctl(['workload', 'add', 'default/f', '--node', 'node1', '--ip', '10.3.7.7']);
   expect(taken.code).toBe(1);
