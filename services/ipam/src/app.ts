@@ -55,6 +55,8 @@ export interface IpamAppOptions {
   /** How old an allocation without an endpoint must be before check calls it leaked. */
   readonly leakGraceMs?: number;
   readonly callLogLevel?: 'info' | 'debug';
+  /** Keep each node's IPIP/VXLAN tunnel address (calico-node's allocateip). */
+  readonly tunnelAddresses?: boolean;
 }
 
 export interface IpamApp {
@@ -144,7 +146,9 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const finalizers = new PoolFinalizers({ follower, storage, store: storeClient, logger: componentLogger(log, 'finalizers') });
   // Calico's per-node IPIP/VXLAN tunnel addresses, kept as Nodes and IPPools change.
   const tunnels = new TunnelAddresses({ view, storage, store: storeClient, nodes: () => follower.list('Node'), logger: componentLogger(log, 'tunnels') });
-  const reconcileTunnels = (): void => void tunnels.reconcile().catch((err: unknown) => log.warn({ err }, 'tunnel address round failed'));
+  const reconcileTunnels = (): void => {
+    if (opts.tunnelAddresses) void tunnels.reconcile().catch((err: unknown) => log.warn({ err }, 'tunnel address round failed'));
+  };
 
   // Blocks of a pool that no longer exists lose their affinity (empty ones go, others stay
   // without a node), whether the pool was deleted while we watched or while we were down.

@@ -27,5 +27,6 @@ await runService({
       leakGraceMs: config.leakGrace * 1000,
       recoveryIntervalMs: config.recoveryInterval * 1000,
       callLogLevel: config.rpcLog,
+      tunnelAddresses: config.tunnelAddresses,
     }),
 });

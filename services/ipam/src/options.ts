@@ -19,5 +19,6 @@ export const ipamOptions = {
   maxBlocksPerHost: option.integer('blocks one node may hold per address family (Calico MaxBlocksPerHost; 0 = no limit)', 20, 0, 1_000_000),
   leakGrace: option.integer('seconds an allocation without a WorkloadEndpoint is given before `ipam check` calls it leaked', 30, 0, 86_400),
   recoveryInterval: option.integer('seconds between looks for interrupted workload changes of dead ipam processes', 10, 1, 3600),
+  tunnelAddresses: option.flag('give each node an IPIP/VXLAN tunnel address from the pools with ipipMode/vxlanMode on and Tunnel use, written to its Node (as calico-node does)'),
   rpcLog: option.oneOf('log level of successful RPCs', 'info', ['info', 'debug'] as const),
 };

@@ -17,7 +17,7 @@ export interface IpamCluster {
   close(): void;
 }
 
-export async function startIpamCluster(group: ProcessGroup, dir: string): Promise<IpamCluster> {
+export async function startIpamCluster(group: ProcessGroup, dir: string, ipamArgs: readonly string[] = []): Promise<IpamCluster> {
   const nats = await startNats(group, dir);
   const ipamPort = await freePort('127.0.0.1');
   const store = await startService(group, 'store', ['--listen', '127.0.0.1:0', '--data-dir', `${dir}/store`, '--nats', nats.url]);
@@ -34,6 +34,7 @@ export async function startIpamCluster(group: ProcessGroup, dir: string): Promis
     '127.0.0.1:0',
     '--recovery-interval',
     '1',
+    ...ipamArgs,
   ]);
   const env = { TABBY_STORE_ADDR: store.address, TABBY_IPAM_ADDR: ipam.address };
   // tabbyctl's own client, to wait for what IPAM has seen (its view follows the store).

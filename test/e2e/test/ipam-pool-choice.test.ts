@@ -16,7 +16,7 @@ const dir = tempDir('tabby-ipam-choice-');
 let cluster: IpamCluster;
 
 beforeAll(async () => {
-  cluster = await startIpamCluster(group, dir.path);
+  cluster = await startIpamCluster(group, dir.path, ['--tunnel-addresses']);
 }, 60_000);
 
 afterAll(async () => {
