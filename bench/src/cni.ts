@@ -366,7 +366,7 @@ async function main(): Promise<number> {
       if (interrupted !== undefined) throw new Interrupted(interrupted);
       const r = rpcRequest(i + 1);
       let t = performance.now();
-      await callUnary(ic.workloadAdd.bind(ic), { ...r, node: NODE, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [POOL], ipv6Pools: [], orchestrator: 'k8s', mac: '0a:58:00:00:00:01' }, { timeoutMs: 15_000 });
+      await callUnary(ic.workloadAdd.bind(ic), { ...r, node: NODE, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [POOL], ipv6Pools: [], ipAddrs: [], namespaceLabels: {}, orchestrator: 'k8s', mac: '0a:58:00:00:00:01' }, { timeoutMs: 15_000 });
       if (i >= 0) rpc.add.push(performance.now() - t);
       t = performance.now();
       await callUnary(ic.workloadDelete.bind(ic), r, { timeoutMs: 15_000 });

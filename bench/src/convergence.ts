@@ -126,7 +126,7 @@ async function run(size: number): Promise<Figures> {
       const owner = apps[i];
       const name = `w-${s}`;
       const tCall = performance.now();
-      const added = await callUnary(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'bench', name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+      const added = await callUnary(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'bench', name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
       const tAdd = performance.now();
       const block = blockOf(added.ipNetworks[0] ?? '');
       const has = (a: AgentApp): boolean => a.agent.routes('ipv4', block).length > 0;

@@ -56,7 +56,7 @@ async function scenario(group: ProcessGroup, dir: string, label: string, ipamArg
   // Each replica follows the store: wait until it assigns on the last node.
   for (const [r, rep] of started.entries()) {
     for (;;) {
-      const ok = await callUnary(rep.client.autoAssign.bind(rep.client), { node: nodes[NODES - 1], handle: `warmup-${r}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} }).then(
+      const ok = await callUnary(rep.client.autoAssign.bind(rep.client), { node: nodes[NODES - 1], handle: `warmup-${r}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: {} }).then(
         () => true,
         () => false,
       );
@@ -73,7 +73,7 @@ async function scenario(group: ProcessGroup, dir: string, label: string, ipamArg
         const i = next++;
         const rep = started[i % started.length];
         const s = performance.now();
-        await callUnary(rep.client.autoAssign.bind(rep.client), { node: nodes[i % NODES], handle: `a-${i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: { namespace: 'bench', pod: `p${i}` } });
+        await callUnary(rep.client.autoAssign.bind(rep.client), { node: nodes[i % NODES], handle: `a-${i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: { namespace: 'bench', pod: `p${i}` } });
         latencies.push(performance.now() - s);
       }
     }),

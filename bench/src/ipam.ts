@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     }
     // ipam follows the store: wait for the pool and the last node.
     for (;;) {
-      const ok = await callUnary(ipamOf(0).autoAssign.bind(ipamOf(0)), { node: nodes[NODES - 1], handle: 'warmup', numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} }).then(
+      const ok = await callUnary(ipamOf(0).autoAssign.bind(ipamOf(0)), { node: nodes[NODES - 1], handle: 'warmup', numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: {} }).then(
         () => true,
         () => false,
       );
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     console.log(`bench/ipam: tabby-store + tabby-ipam on loopback, ${CONCURRENCY} calls in flight over ${CHANNELS} channels, pool 10.0.0.0/8 (/26 blocks), ${NODES} nodes`);
     const assign = (i: number): Promise<unknown> => {
       const c = ipamOf(i);
-      return callUnary(c.autoAssign.bind(c), { node: nodes[i % NODES], handle: `a-${live + i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: { namespace: 'bench', pod: `p${i}` } });
+      return callUnary(c.autoAssign.bind(c), { node: nodes[i % NODES], handle: `a-${live + i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: { namespace: 'bench', pod: `p${i}` } });
     };
     const a = await drive(ASSIGNS, assign, 'AutoAssign');
     live += ASSIGNS;
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
       WORKLOADS,
       (i) => {
         const c = ipamOf(i);
-        return callUnary(c.workloadAdd.bind(c), { namespace: 'bench', name: `pod-${i}`, node: nodes[i % NODES], labels: { app: 'bench' }, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+        return callUnary(c.workloadAdd.bind(c), { namespace: 'bench', name: `pod-${i}`, node: nodes[i % NODES], labels: { app: 'bench' }, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
       },
       'WorkloadAdd',
     );
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
       while (live < level) {
         const batch = Math.min(256, level - live);
         const c = ipamOf(filler);
-        await callUnary(c.autoAssign.bind(c), { node: nodes[filler % NODES], handle: `fill-${filler}`, numIpv4: batch, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} });
+        await callUnary(c.autoAssign.bind(c), { node: nodes[filler % NODES], handle: `fill-${filler}`, numIpv4: batch, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: {} });
         filler++;
         live += batch;
       }
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
         SAMPLE,
         (i) => {
           const c = ipamOf(i);
-          return callUnary(c.autoAssign.bind(c), { node: nodes[i % NODES], handle: `s-${base + i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} });
+          return callUnary(c.autoAssign.bind(c), { node: nodes[i % NODES], handle: `s-${base + i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: {} });
         },
         `at ${level}`,
       );

@@ -1,16 +1,20 @@
+import { parseIP } from '@tabby/api';
 import { CniCode, CniError } from './cni-error.js';
 
 /**
- * CNI_ARGS keys tabby-cni knows: Kubernetes' (what kubelet, containerd and CRI-O pass) and
- * the specification's `IgnoreUnknown`. Calico's `IP` (a fixed address) is not supported.
+ * CNI_ARGS keys tabby-cni knows: Kubernetes' (what kubelet, containerd and CRI-O pass), the
+ * specification's `IgnoreUnknown` and the conventions' `IP` (a fixed address, as Calico's IPAM
+ * plugin takes it).
  */
-export const KNOWN_CNI_ARGS = ['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID'] as const;
+export const KNOWN_CNI_ARGS = ['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID', 'IP'] as const;
 
 export interface CniArgs {
   readonly podNamespace?: string;
   readonly podName?: string;
   readonly infraContainerId?: string;
   readonly podUid?: string;
+  /** `IP=`: the fixed address to assign (canonical text). */
+  readonly ip?: string;
   readonly ignoreUnknown: boolean;
   /** Keys given that tabby-cni does not know (only when IgnoreUnknown allows them). */
   readonly ignored: readonly string[];
@@ -56,6 +60,11 @@ export function parseCniArgs(text: string | undefined): CniArgs {
     else if (k === 'K8S_POD_NAME') out.podName = v;
     else if (k === 'K8S_POD_INFRA_CONTAINER_ID') out.infraContainerId = v;
     else if (k === 'K8S_POD_UID') out.podUid = v;
+    else if (k === 'IP') {
+      const ip = parseIP(v.trim());
+      if (!ip) throw new CniError(CniCode.InvalidEnvironment, `CNI_ARGS IP=${v}: not an IP address`);
+      out.ip = ip.text;
+    }
   }
   out.ignored = ignored;
   return out;

@@ -1,4 +1,4 @@
-import { isDNSSubdomain, parseCIDR } from '@tabby/api';
+import { isDNSSubdomain, parseCIDR, parseIP } from '@tabby/api';
 import { DEFAULT_ROUTE_PROTOCOL, MAIN_ROUTE_TABLE, routeProtocolProblem, routeTableProblem } from '@tabby/dataplane';
 import { LOG_LEVELS, parseHostPort, type LogLevel } from '@tabby/runtime';
 import { CniCode, CniError } from './cni-error.js';
@@ -15,6 +15,10 @@ export const DEFAULT_LOG_LEVEL: LogLevel = 'warn';
 /** The pod annotations Calico reads for the pools to take addresses from. */
 export const IPV4_POOLS_ANNOTATION = 'cni.projectcalico.org/ipv4pools';
 export const IPV6_POOLS_ANNOTATION = 'cni.projectcalico.org/ipv6pools';
+/** Calico's pod annotation for fixed addresses: a JSON list of at most one IPv4 and one IPv6 address. */
+export const IP_ADDRS_ANNOTATION = 'cni.projectcalico.org/ipAddrs';
+/** Key of `args.cni` with the labels of the pod's namespace (for the pools' namespaceSelector). */
+export const NAMESPACE_LABELS_ARG = 'namespace_labels';
 /** The runtimeConfig key containerd and CRI-O fill with the pod's annotations (capability `io.kubernetes.cri.pod-annotations`). */
 export const POD_ANNOTATIONS_CAPABILITY = 'io.kubernetes.cri.pod-annotations';
 
@@ -58,6 +62,10 @@ export interface NetworkConfig {
     readonly assignIpv6: boolean;
     readonly ipv4PoolSource: PoolSource;
     readonly ipv6PoolSource: PoolSource;
+    /** Fixed addresses from the ipAddrs annotation (canonical text); empty: none. */
+    readonly ipAddrs: readonly string[];
+    /** Labels of the pod's namespace (`args.cni.namespace_labels`). */
+    readonly namespaceLabels: Readonly<Record<string, string>>;
   };
   readonly tabby: {
     readonly store: string;
@@ -151,6 +159,45 @@ function annotationPools(v: unknown, where: string, family: 4 | 6): string[] | u
     }
   }
   return poolList(list, where, family);
+}
+
+/** The ipAddrs annotation (Calico's): a JSON list (or, in args.cni, a list) of IP addresses, at most one per family. */
+function annotationAddresses(v: unknown, where: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  let list: unknown = v;
+  if (typeof v === 'string') {
+    try {
+      list = JSON.parse(v) as unknown;
+    } catch {
+      throw invalid(`${where} must be a JSON list of IP addresses, e.g. ["192.168.0.5"], got ${JSON.stringify(v)}`);
+    }
+  }
+  if (!Array.isArray(list) || !list.every((x): x is string => typeof x === 'string')) throw invalid(`${where} must be a list of IP addresses, got ${JSON.stringify(v)}`);
+  const out: string[] = [];
+  const families = new Set<number>();
+  for (const text of list) {
+    const ip = parseIP(text.trim());
+    if (!ip) throw invalid(`${where}: "${text}" is not an IP address`);
+    if (families.has(ip.family)) throw invalid(`${where}: cannot have more than one IPv${ip.family} address`);
+    families.add(ip.family);
+    out.push(ip.text);
+  }
+  return out;
+}
+
+/** Namespace labels: an object of strings, or that as a JSON string. */
+function labelMap(v: unknown, where: string): Record<string, string> | undefined {
+  if (v === undefined || v === null) return undefined;
+  let obj: unknown = v;
+  if (typeof v === 'string') {
+    try {
+      obj = JSON.parse(v) as unknown;
+    } catch {
+      throw invalid(`${where} must be a JSON object of labels, e.g. {"team":"blue"}, got ${JSON.stringify(v)}`);
+    }
+  }
+  if (!isObject(obj) || !Object.values(obj).every((x) => typeof x === 'string')) throw invalid(`${where} must be an object of label values (strings), got ${JSON.stringify(v)}`);
+  return obj as Record<string, string>;
 }
 
 function address(v: string | undefined, key: string, fallback: string): string {
@@ -257,11 +304,14 @@ export function parseNetworkConfig(stdin: string): NetworkConfig {
   const podAnnotations = runtimeConfig ? optionalObject(runtimeConfig, POD_ANNOTATIONS_CAPABILITY, 'runtimeConfig.') : undefined;
   const args = optionalObject(raw, 'args', '');
   const argsCni = args ? optionalObject(args, 'cni', 'args.') : undefined;
+  let ipAddrs: string[] = [];
   for (const [source, where] of [
     [podAnnotations, `runtimeConfig["${POD_ANNOTATIONS_CAPABILITY}"]`],
     [argsCni, 'args.cni'],
   ] as const) {
     if (!source) continue;
+    const fixed = annotationAddresses(source[IP_ADDRS_ANNOTATION], `${where}["${IP_ADDRS_ANNOTATION}"]`);
+    if (fixed !== undefined) ipAddrs = fixed;
     const v4 = annotationPools(source[IPV4_POOLS_ANNOTATION], `${where}["${IPV4_POOLS_ANNOTATION}"]`, 4);
     const v6 = annotationPools(source[IPV6_POOLS_ANNOTATION], `${where}["${IPV6_POOLS_ANNOTATION}"]`, 6);
     if (v4 !== undefined) {
@@ -273,6 +323,8 @@ export function parseNetworkConfig(stdin: string): NetworkConfig {
       ipv6PoolSource = 'annotation';
     }
   }
+
+  const namespaceLabels = (argsCni ? labelMap(argsCni[NAMESPACE_LABELS_ARG], `args.cni.${NAMESPACE_LABELS_ARG}`) : undefined) ?? {};
 
   const tabby = optionalObject(raw, 'tabby', '') ?? {};
   rejectUnknown(tabby, TABBY_KEYS, 'tabby.');
@@ -301,7 +353,7 @@ export function parseNetworkConfig(stdin: string): NetworkConfig {
     name,
     nodename,
     mtu,
-    ipam: { ipv4Pools, ipv6Pools, assignIpv4, assignIpv6, ipv4PoolSource, ipv6PoolSource },
+    ipam: { ipv4Pools, ipv6Pools, assignIpv4, assignIpv6, ipv4PoolSource, ipv6PoolSource, ipAddrs, namespaceLabels },
     tabby: {
       store: address(optionalString(tabby, 'store', 'tabby.'), 'store', DEFAULT_STORE),
       ipam: address(optionalString(tabby, 'ipam', 'tabby.'), 'ipam', DEFAULT_IPAM),

@@ -11,7 +11,7 @@ import type { Logger } from '@tabby/runtime';
 import { canonicalHostCidr } from './addresses.js';
 import { checkProblems } from './check.js';
 import { CniCode, CniError, errorJson, isCniError } from './cni-error.js';
-import { parseNetworkConfig, versionOf, type NetworkConfig } from './config.js';
+import { IP_ADDRS_ANNOTATION, parseNetworkConfig, versionOf, type NetworkConfig } from './config.js';
 import { parseCommand, parseEnvironment, type CniEnvironment } from './env.js';
 import { collectGarbage } from './gc.js';
 import { nodeName, workloadIdentity, type WorkloadIdentity } from './identity.js';
@@ -108,6 +108,11 @@ async function add(env: CniEnvironment, config: NetworkConfig, id: WorkloadIdent
   if (existing.exists && existing.mac !== id.mac) {
     throw new CniError(CniCode.InterfaceTaken, `interface ${env.ifname} already exists in ${env.netns} and is not tabby-cni's (MAC ${existing.mac ?? 'unknown'})`, 'another plugin made it; give tabby-cni another CNI_IFNAME');
   }
+  // Fixed addresses (Calico's ipAddrs annotation, or CNI_ARGS IP=) are assigned as given; the pools are then not used.
+  if (env.args.ip !== undefined && config.ipam.ipAddrs.length > 0) {
+    throw new CniError(CniCode.InvalidEnvironment, `CNI_ARGS IP=${env.args.ip} and the ${IP_ADDRS_ANNOTATION} annotation cannot both be given`);
+  }
+  const ipAddrs = env.args.ip !== undefined ? [env.args.ip] : [...config.ipam.ipAddrs];
   let added: WorkloadAddResponse;
   try {
     added = await api.workloadAdd({
@@ -124,6 +129,8 @@ async function add(env: CniEnvironment, config: NetworkConfig, id: WorkloadIdent
       endpoint: id.endpoint,
       orchestrator: id.orchestrator,
       mac: id.mac,
+      ipAddrs,
+      namespaceLabels: { ...config.ipam.namespaceLabels },
     });
   } catch (err) {
     // No answer: IPAM may have assigned and written the endpoint. Give it back now if it can be.
@@ -133,7 +140,7 @@ async function add(env: CniEnvironment, config: NetworkConfig, id: WorkloadIdent
     throw err;
   }
   const addresses = added.ipNetworks.map(canonicalHostCidr);
-  logger.info({ handle: id.handle, addresses, endpoint: added.endpointName, existing: added.existing, pools: config.ipam.ipv4Pools, poolSource: config.ipam.ipv4PoolSource }, 'addresses assigned');
+  logger.info({ handle: id.handle, addresses, endpoint: added.endpointName, existing: added.existing, pools: config.ipam.ipv4Pools, poolSource: config.ipam.ipv4PoolSource, fixed: ipAddrs.length > 0 ? ipAddrs : undefined }, 'addresses assigned');
   const host = added.interfaceName || id.hostInterface;
   const spec = wiringSpec(env, id, config, addresses, host);
   try {

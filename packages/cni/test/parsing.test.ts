@@ -47,9 +47,13 @@ describe('CNI_ARGS', () => {
     expect(parseCniArgs('')).toEqual({ ignoreUnknown: false, ignored: [] });
     expect(parseCniArgs('K8S_POD_NAME=a;;')).toMatchObject({ podName: 'a' });
   });
+  it('takes IP= (a fixed address, as Calico\'s IPAM plugin does)', () => {
+    expect(parseCniArgs('K8S_POD_NAME=a;IP=10.0.0.1')).toMatchObject({ podName: 'a', ip: '10.0.0.1' });
+    expect(parseCniArgs('IP=fd00:0::7')).toMatchObject({ ip: 'fd00::7' });
+  });
   it.each([
     ['FOO=bar', /unknown key "FOO"/],
-    ['K8S_POD_NAME=a;IP=10.0.0.1', /unknown key "IP"/],
+    ['K8S_POD_NAME=a;IP=10.0.0.300', /CNI_ARGS IP=10.0.0.300: not an IP address/],
     ['K8S_POD_NAME', /invalid pair "K8S_POD_NAME"/],
     ['A=b=c', /invalid pair "A=b=c"/],
     ['=x', /invalid pair "=x"/],
@@ -122,7 +126,7 @@ describe('the network config', () => {
       name: 'k8s-pod-network',
       nodename: undefined,
       mtu: undefined,
-      ipam: { ipv4Pools: [], ipv6Pools: [], assignIpv4: true, assignIpv6: false, ipv4PoolSource: 'none', ipv6PoolSource: 'none' },
+      ipam: { ipv4Pools: [], ipv6Pools: [], assignIpv4: true, assignIpv6: false, ipv4PoolSource: 'none', ipv6PoolSource: 'none', ipAddrs: [], namespaceLabels: {} },
       tabby: { store: '127.0.0.1:50051', ipam: '127.0.0.1:50052', tls: {}, timeoutMs: 15_000, routeTable: 254, routeProtocol: 84 },
       logLevel: 'warn',
       logFilePath: undefined,
@@ -179,6 +183,23 @@ describe('the network config', () => {
   it('takes it from args.cni too, as a JSON string or a list', () => {
     expect(parse({ args: { cni: { 'cni.projectcalico.org/ipv4pools': ['p1', 'p2'] } } }).ipam.ipv4Pools).toEqual(['p1', 'p2']);
     expect(parse({ args: { cni: { 'cni.projectcalico.org/ipv6pools': '["fd00::/64"]' } }, ipam: { assign_ipv6: 'true' } }).ipam).toMatchObject({ ipv6Pools: ['fd00::/64'], ipv6PoolSource: 'annotation' });
+  });
+  it('takes fixed addresses (the ipAddrs annotation) and the namespace labels from the pod annotations and args.cni', () => {
+    expect(parse({ runtimeConfig: { 'io.kubernetes.cri.pod-annotations': { 'cni.projectcalico.org/ipAddrs': '["192.168.10.5", "fd00::0:5"]' } } }).ipam.ipAddrs).toEqual(['192.168.10.5', 'fd00::5']);
+    const c = parse({ args: { cni: { 'cni.projectcalico.org/ipAddrs': ['10.0.0.9'], namespace_labels: '{"team":"blue"}' } } });
+    expect(c.ipam).toMatchObject({ ipAddrs: ['10.0.0.9'], namespaceLabels: { team: 'blue' } });
+    expect(parse({ args: { cni: { namespace_labels: { env: 'prod' } } } }).ipam).toMatchObject({ ipAddrs: [], namespaceLabels: { env: 'prod' } });
+    expect(parse({}).ipam).toMatchObject({ ipAddrs: [], namespaceLabels: {} });
+  });
+  it.each([
+    [{ args: { cni: { 'cni.projectcalico.org/ipAddrs': '10.0.0.1' } } }, /must be a JSON list of IP addresses/],
+    [{ args: { cni: { 'cni.projectcalico.org/ipAddrs': '["10.0.0.1","10.0.0.2"]' } } }, /cannot have more than one IPv4 address/],
+    [{ args: { cni: { 'cni.projectcalico.org/ipAddrs': '["web-1"]' } } }, /"web-1" is not an IP address/],
+    [{ args: { cni: { namespace_labels: { team: 7 } } } }, /args.cni.namespace_labels must be an object of label values/],
+  ])('refuses fixed addresses or namespace labels %j', (extra, message) => {
+    const f = failure(() => parse(extra));
+    expect(f.code).toBe(CniCode.InvalidNetworkConfig);
+    expect(f.msg).toMatch(message);
   });
   it.each([
     ['', CniCode.DecodingFailure, /not JSON/],

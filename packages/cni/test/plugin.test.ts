@@ -150,6 +150,8 @@ describe('ADD', () => {
       endpoint: 'eth0',
       orchestrator: 'k8s',
       mac: MAC,
+      ipAddrs: [],
+      namespaceLabels: {},
     });
     // The host interface is the one IPAM wrote into the endpoint.
     expect(r.wiring.specs[0]).toEqual({ netns: NETNS, ifname: 'eth0', hostInterface: 'cali1234567890a', containerMac: MAC, addresses: ['198.19.0.5/32'], mtu: undefined, routeTable: 254, routeProtocol: 84 });
@@ -159,6 +161,17 @@ describe('ADD', () => {
   it('asks for the pools of the annotation and both families when assign_ipv6 is "true"', async () => {
     const r = await run(ENV, { ...CONF, ipam: { assign_ipv6: 'true', ipv4_pools: ['a'] }, runtimeConfig: { 'io.kubernetes.cri.pod-annotations': { 'cni.projectcalico.org/ipv4pools': '["b"]' } } });
     expect(r.api.adds[0]).toMatchObject({ numIpv4: 1, numIpv6: 1, ipv4Pools: ['b'] });
+  });
+
+  it('passes fixed addresses (ipAddrs annotation or CNI_ARGS IP=) and the namespace labels; refuses both kinds of fixed address at once', async () => {
+    const annotated = await run(ENV, { ...CONF, args: { cni: { 'cni.projectcalico.org/ipAddrs': '["198.19.0.9"]', namespace_labels: { team: 'blue' } } } });
+    expect(annotated.api.adds[0]).toMatchObject({ ipAddrs: ['198.19.0.9'], namespaceLabels: { team: 'blue' } });
+    const byArg = await run({ ...ENV, CNI_ARGS: `${ENV.CNI_ARGS};IP=198.19.0.10` }, CONF);
+    expect(byArg.api.adds[0]).toMatchObject({ ipAddrs: ['198.19.0.10'] });
+    const both = await run({ ...ENV, CNI_ARGS: `${ENV.CNI_ARGS};IP=198.19.0.10` }, { ...CONF, args: { cni: { 'cni.projectcalico.org/ipAddrs': '["198.19.0.9"]' } } });
+    expect(both.exitCode).toBe(1);
+    expect(both.json).toMatchObject({ code: 4, msg: 'CNI_ARGS IP=198.19.0.10 and the cni.projectcalico.org/ipAddrs annotation cannot both be given' });
+    expect(both.api.adds).toEqual([]);
   });
 
   it('a missing namespace: code 3, and IPAM is never asked', async () => {

@@ -32,6 +32,7 @@ import { ipamService, toProtoBlock } from './service.js';
 import { logConfiguration, logSettingsChanges } from './settings-log.js';
 import { SqliteStorage } from './sqlite-storage.js';
 import type { IpamStorage } from './storage.js';
+import { TunnelAddresses } from './tunnels.js';
 import { Workloads } from './workloads.js';
 
 export interface IpamAppOptions {
@@ -60,6 +61,8 @@ export interface IpamAppOptions {
   readonly callLogLevel?: 'info' | 'debug';
   /** Garbage collection (gc.ts); on by default with a 60 s interval and a 15 min leak grace period. */
   readonly gc?: { readonly enabled: boolean; readonly intervalMs?: number; readonly leakGraceMs?: number };
+  /** Keep each node's IPIP/VXLAN tunnel address (calico-node's allocateip). */
+  readonly tunnelAddresses?: boolean;
 }
 
 export interface IpamApp {
@@ -162,6 +165,11 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
           intervalMs: opts.gc?.intervalMs ?? 60_000,
           paused: () => datastore.locked(),
         });
+  // Calico's per-node IPIP/VXLAN tunnel addresses, kept as Nodes and IPPools change.
+  const tunnels = new TunnelAddresses({ view, storage, store: storeClient, nodes: () => follower.list('Node'), logger: componentLogger(log, 'tunnels') });
+  const reconcileTunnels = (): void => {
+    if (opts.tunnelAddresses) void tunnels.reconcile().catch((err: unknown) => log.warn({ err }, 'tunnel address round failed'));
+  };
 
   // Blocks of a pool that no longer exists lose their affinity (empty ones go, others stay
   // without a node), whether the pool was deleted while we watched or while we were down;
@@ -193,6 +201,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     if (info.kind === 'IPPool' && started) blockLog.refresh(true);
     // A Node deleted: collect its addresses and blocks now rather than at the next pass.
     if (info.kind === 'Node' && started && events.some((e) => e.type === 'deleted')) gc?.trigger();
+    if (started) reconcileTunnels();
   });
 
   logSettingsChanges(follower, view, storage, opts, log);
@@ -232,6 +241,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     await gc?.stop();
     blockLog.stop();
     await follower.stop();
+    await tunnels.close();
     // The last commit first: the finalizer syncs it starts run while the database and the
     // store client are still open; none starts after.
     await storage.close();
@@ -255,11 +265,13 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     started = true;
     finalizers.reconcileAll();
     markReady();
+    reconcileTunnels();
     const recover = async (): Promise<void> => {
       const r = await workloads.recover();
       if (r.completed) metrics.recovered.inc({ outcome: 'completed' }, r.completed);
       if (r.undone) metrics.recovered.inc({ outcome: 'undone' }, r.undone);
       finalizers.reconcileAll();
+      reconcileTunnels();
     };
     await recover();
     recovery = setInterval(() => void recover().catch((err: unknown) => log.warn({ err }, 'recovery round failed')), opts.recoveryIntervalMs ?? 10_000);

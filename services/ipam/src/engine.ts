@@ -33,6 +33,10 @@ export interface AssignRequest {
   readonly ipv4Pools?: readonly string[];
   readonly ipv6Pools?: readonly string[];
   readonly attributes?: Readonly<Record<string, string>>;
+  /** Workload (default), Tunnel or LoadBalancer: only pools allowing it qualify. */
+  readonly use?: string | undefined;
+  /** Labels of the workload's namespace, matched against the pools' namespaceSelector. */
+  readonly namespaceLabels?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface AssignResult {
@@ -119,16 +123,39 @@ export function singleCidr(family: IPFamily, address: string): string {
   return `${address}/${HOST_BITS[family]}`;
 }
 
+/** Calico's intended uses of an address (IPPool allowedUses). */
+export const IP_USES = ['Workload', 'Tunnel', 'LoadBalancer'] as const;
+export type IPUse = (typeof IP_USES)[number];
+
+/** The use of a request: Workload when not given; INVALID_ARGUMENT for an unknown one. */
+export function intendedUse(use: string | undefined): IPUse {
+  if (use === undefined || use === '') return 'Workload';
+  if ((IP_USES as readonly string[]).includes(use)) return use as IPUse;
+  throw new ServiceError('invalid-argument', `unknown use: ${use} (Workload, Tunnel or LoadBalancer)`);
+}
+
+/** What else, besides family, node and requested pools, decides the pools of an assignment. */
+export interface PoolChoice {
+  /** Default Workload. */
+  readonly use?: string | undefined;
+  /** Labels of the workload's namespace, for the pools' namespaceSelector (none: empty). */
+  readonly namespaceLabels?: Readonly<Record<string, string>> | undefined;
+}
+
 /**
  * The pools an assignment of `family` for `node` may use (Calico's rules): the pools named in
- * `requested` (each must exist and be enabled), else the enabled, automatic pools whose
- * nodeSelector matches the node and that allow Workload use. Throws the Calico-like error.
+ * `requested` (each must exist and be enabled; selectors and assignmentMode are ignored), else
+ * the enabled, automatic pools whose nodeSelector matches the node and whose namespaceSelector
+ * (when set) matches the namespace's labels; of those, the ones whose allowedUses hold the use.
+ * Throws the Calico-like error.
  */
-export function poolsForAssign(view: ClusterView, family: IPFamily, node: string, requested: readonly string[] | undefined): PoolInfo[] {
+export function poolsForAssign(view: ClusterView, family: IPFamily, node: string, requested: readonly string[] | undefined, choice: PoolChoice = {}): PoolInfo[] {
+  const use = intendedUse(choice.use);
   const all = view.pools().filter((p) => p.cidr.family === family);
   const enabled = all.filter((p) => !p.disabled);
+  let selected: PoolInfo[];
   if (requested && requested.length > 0) {
-    return requested.map((want) => {
+    selected = requested.map((want) => {
       const p = enabled.find((x) => x.name === want || x.cidr.canonical === want || x.cidr.canonical === parseCIDR(want)?.canonical);
       if (!p) {
         const known = all.find((x) => x.name === want || x.cidr.canonical === want);
@@ -136,14 +163,16 @@ export function poolsForAssign(view: ClusterView, family: IPFamily, node: string
       }
       return p;
     });
+  } else {
+    if (enabled.length === 0) throw new ServiceError('failed-precondition', `cannot find a qualified ippool: no enabled ${familyName(family)} IPPool`);
+    const labels = view.nodeLabels(node);
+    if (labels === undefined) throw new ServiceError('not-found', `node "${node}" does not exist: create its Node resource first`);
+    const nsLabels = choice.namespaceLabels ?? {};
+    selected = enabled.filter((p) => !p.manual && p.nodeSelector.matches(labels) && (p.namespaceSelector === undefined || p.namespaceSelector.matches(nsLabels)));
+    if (selected.length === 0) throw new ServiceError('failed-precondition', `no configured Calico pools for node ${node}`);
   }
-  if (enabled.length === 0) throw new ServiceError('failed-precondition', `cannot find a qualified ippool: no enabled ${familyName(family)} IPPool`);
-  const labels = view.nodeLabels(node);
-  if (labels === undefined) throw new ServiceError('not-found', `node "${node}" does not exist: create its Node resource first`);
-  const selected = enabled.filter((p) => !p.manual && p.nodeSelector.matches(labels));
-  if (selected.length === 0) throw new ServiceError('failed-precondition', `no configured Calico pools for node ${node}`);
-  const usable = selected.filter((p) => p.allowedUses.includes('Workload'));
-  if (usable.length === 0) throw new ServiceError('failed-precondition', 'cannot find a qualified ippool, no pools match the required use (Workload)');
+  const usable = selected.filter((p) => p.allowedUses.includes(use));
+  if (usable.length === 0) throw new ServiceError('failed-precondition', `cannot find a qualified ippool, no pools match the required use (${use})`);
   return usable;
 }
 
@@ -226,8 +255,8 @@ export class IpamEngine {
 
   // ---- pool choice ----
 
-  private poolsFor(family: IPFamily, node: string, requested: readonly string[] | undefined): PoolInfo[] {
-    return poolsForAssign(this.opts.view, family, node, requested);
+  private poolsFor(family: IPFamily, node: string, requested: readonly string[] | undefined, choice: PoolChoice = {}): PoolInfo[] {
+    return poolsForAssign(this.opts.view, family, node, requested, choice);
   }
 
   // ---- assignment ----
@@ -236,6 +265,7 @@ export class IpamEngine {
     if (!req.handle) throw new ServiceError('invalid-argument', 'handle must be given');
     if (!req.node) throw new ServiceError('invalid-argument', 'node must be given');
     if (req.numIpv4 > 256 || req.numIpv6 > 256) throw new ServiceError('invalid-argument', 'at most 256 addresses of a family per request');
+    intendedUse(req.use);
     const held = this.s.allocationsOfHandle.all(req.handle);
     const have = { 4: held.filter((a) => a.family === 4), 6: held.filter((a) => a.family === 6) };
     const out: AssignResult = { ipv4: [], ipv6: [], existing: held.length > 0 };
@@ -245,7 +275,7 @@ export class IpamEngine {
       for (const a of have[family].slice(0, want)) list.push(singleCidr(family, a.address));
       const missing = want - list.length;
       if (missing <= 0) continue;
-      const pools = this.poolsFor(family, req.node, family === 4 ? req.ipv4Pools : req.ipv6Pools);
+      const pools = this.poolsFor(family, req.node, family === 4 ? req.ipv4Pools : req.ipv6Pools, { use: req.use, namespaceLabels: req.namespaceLabels });
       const attrs = JSON.stringify({ ...req.attributes, node: req.node, timestamp: new Date(this.now()).toISOString() });
       for (const address of this.assignFromPools(tx, family, req.node, req.handle, attrs, missing, pools)) list.push(singleCidr(family, address));
     }

@@ -616,7 +616,7 @@ export class EtcdStorage implements IpamStorage {
         for (const a of held.filter((h) => h.family === family).slice(0, want)) list.push(singleCidr(family, a.address));
         const missing = want - list.length;
         if (missing <= 0) continue;
-        const pools = poolsForAssign(this.opts.view, family, req.node, family === 4 ? req.ipv4Pools : req.ipv6Pools);
+        const pools = poolsForAssign(this.opts.view, family, req.node, family === 4 ? req.ipv4Pools : req.ipv6Pools, { use: req.use, namespaceLabels: req.namespaceLabels });
         const secondary = { ...req.attributes, node: req.node, timestamp: new Date(this.now()).toISOString() };
         for (const address of await this.assignFromPools(tx, family, req.node, req.handle, secondary, missing, pools, handle)) list.push(singleCidr(family, address));
         changed = true;

@@ -28,5 +28,6 @@ await runService({
       recoveryIntervalMs: config.recoveryInterval * 1000,
       gc: { enabled: !config.gcDisabled, intervalMs: config.gcInterval * 1000, leakGraceMs: config.gcLeakGrace * 1000 },
       callLogLevel: config.rpcLog,
+      tunnelAddresses: config.tunnelAddresses,
     }),
 });

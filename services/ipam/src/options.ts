@@ -22,5 +22,6 @@ export const ipamOptions = {
   gcLeakGrace: option.integer('seconds an allocation\'s WorkloadEndpoint must have been seen gone before the garbage collector releases it (Calico\'s kube-controllers: 15 min)', 900, 0, 604_800),
   gcDisabled: option.flag('turn off garbage collection (`ipam check --repair` still releases leaks and the blocks of deleted nodes)'),
   recoveryInterval: option.integer('seconds between looks for interrupted workload changes of dead ipam processes', 10, 1, 3600),
+  tunnelAddresses: option.flag('give each node an IPIP/VXLAN tunnel address from the pools with ipipMode/vxlanMode on and Tunnel use, written to its Node (as calico-node does)'),
   rpcLog: option.oneOf('log level of successful RPCs', 'info', ['info', 'debug'] as const),
 };

@@ -12,6 +12,11 @@ export interface PoolInfo {
   readonly nodeSelector: Selector;
   readonly allowedUses: readonly string[];
   readonly manual: boolean;
+  /** Namespaces whose workloads may auto-assign from the pool; undefined: any namespace. */
+  readonly namespaceSelector?: Selector | undefined;
+  /** `Never`, `Always` or `CrossSubnet` (Calico's ipipMode/vxlanMode; default Never). */
+  readonly ipipMode?: string;
+  readonly vxlanMode?: string;
 }
 
 /** The pools and nodes IPAM allocates for (from the store, through a follower). */
@@ -33,13 +38,16 @@ export function poolInfo(resource: Resource): PoolInfo | undefined {
   const pool: IPPool = resource.kind.value;
   const cidr = parseCIDR(pool.spec?.cidr ?? '');
   if (!cidr) return undefined;
-  let selector: Selector;
-  try {
-    selector = mustParseSelector(pool.spec?.nodeSelector || 'all()');
-  } catch {
-    // The store validates selectors; an unparsable one selects nothing rather than everything.
-    selector = mustParseSelector('has(__tabby_invalid_selector__)');
-  }
+  // The store validates selectors; an unparsable one selects nothing rather than everything.
+  const parse = (text: string): Selector => {
+    try {
+      return mustParseSelector(text);
+    } catch {
+      return mustParseSelector('has(__tabby_invalid_selector__)');
+    }
+  };
+  const selector = parse(pool.spec?.nodeSelector || 'all()');
+  const namespaceSelector = pool.spec?.namespaceSelector ? parse(pool.spec.namespaceSelector) : undefined;
   return {
     name: metaOf(resource).name,
     cidr,
@@ -48,6 +56,9 @@ export function poolInfo(resource: Resource): PoolInfo | undefined {
     nodeSelector: selector,
     allowedUses: pool.spec?.allowedUses.length ? pool.spec.allowedUses : ['Workload', 'Tunnel'],
     manual: pool.spec?.assignmentMode === 'Manual',
+    namespaceSelector,
+    ipipMode: pool.spec?.ipipMode || 'Never',
+    vxlanMode: pool.spec?.vxlanMode || 'Never',
   };
 }
 

@@ -95,6 +95,8 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
         ipv4Pools: req.ipv4Pools,
         ipv6Pools: req.ipv6Pools,
         attributes: req.attributes,
+        use: req.intendedUse,
+        namespaceLabels: req.namespaceLabels,
       });
       if (!r.existing) metrics.assigned.inc(r.ipv4.length + r.ipv6.length);
       return { ipv4: r.ipv4, ipv6: r.ipv6, existing: r.existing };
@@ -186,6 +188,8 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
         endpoint: req.endpoint,
         orchestrator: req.orchestrator,
         mac: req.mac,
+        ipAddrs: req.ipAddrs,
+        namespaceLabels: req.namespaceLabels,
       });
       if (!r.existing) metrics.workloadsAdded.inc();
       return r;

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { status } from '@grpc/grpc-js';
-import { containerInterfaceName, metaOf, nameProblems, workloadEndpointName, workloadInterfaceName, wrap } from '@tabby/api';
+import { containerInterfaceName, metaOf, nameProblems, parseIP, workloadEndpointName, workloadInterfaceName, wrap } from '@tabby/api';
 import { ObjectMeta, type ResourceStoreClient, type Resource, type WorkloadEndpoint } from '@tabby/proto';
 import { ServiceError, callUnary, isGrpcError, type Logger } from '@tabby/runtime';
 import type { IntentRecord, IpamStorage } from './storage.js';
@@ -39,6 +39,10 @@ export interface WorkloadAddInput {
   readonly orchestrator?: string | undefined;
   /** spec.mac: the container-side interface's MAC. */
   readonly mac?: string | undefined;
+  /** Fixed addresses (Calico's ipAddrs): assigned with AssignIP instead of AutoAssign. */
+  readonly ipAddrs?: readonly string[] | undefined;
+  /** Labels of the namespace, for the pools' namespaceSelector. */
+  readonly namespaceLabels?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface WorkloadDeleteInput {
@@ -156,19 +160,25 @@ export class Workloads {
     const endpoint = input.endpoint ?? '';
     const numIpv4 = input.numIpv4 === 0 && input.numIpv6 === 0 ? 1 : input.numIpv4;
     const intent: IntentRecord = { handle, op: 'add', namespace: input.namespace, name: input.name, node: input.node, owner: this.instanceId, createdAt: Date.now(), containerId, endpoint };
-    const assigned = await this.storage.autoAssign(
-      {
-        node: input.node,
-        handle,
-        numIpv4,
-        numIpv6: input.numIpv6,
-        ipv4Pools: input.ipv4Pools,
-        ipv6Pools: input.ipv6Pools,
-        // containerID and endpoint (CNI_CONTAINERID, CNI_IFNAME) let tabby-cni's GC tell its attachments apart.
-        attributes: { namespace: input.namespace, pod: input.name, ...(containerId ? { containerID: containerId } : {}), ...(endpoint ? { endpoint } : {}) },
-      },
-      intent,
-    );
+    // containerID and endpoint (CNI_CONTAINERID, CNI_IFNAME) let tabby-cni's GC tell its attachments apart.
+    const attributes = { namespace: input.namespace, pod: input.name, ...(containerId ? { containerID: containerId } : {}), ...(endpoint ? { endpoint } : {}) };
+    const assigned =
+      input.ipAddrs && input.ipAddrs.length > 0
+        ? await this.assignFixed(input.ipAddrs, handle, input.node, attributes, intent)
+        : await this.storage.autoAssign(
+            {
+              node: input.node,
+              handle,
+              numIpv4,
+              numIpv6: input.numIpv6,
+              ipv4Pools: input.ipv4Pools,
+              ipv6Pools: input.ipv6Pools,
+              attributes,
+              use: 'Workload',
+              namespaceLabels: namespaceLabelsOf(input.namespace, input.namespaceLabels),
+            },
+            intent,
+          );
     failpoint('after-assign');
     const ipNetworks = [...assigned.ipv4, ...assigned.ipv6];
     let ep;
@@ -187,6 +197,37 @@ export class Workloads {
     }
     await this.storage.dropIntent(handle, this.instanceId);
     return { endpointName: ep.name, interfaceName: ep.interfaceName, ipNetworks, existing: assigned.existing };
+  }
+
+  /**
+   * Calico's `ipAddrs`: each address with AssignIP (in an enabled pool, free), at most one per
+   * family. Addresses the handle holds already are kept (ADD again); a failure gives back what
+   * this call assigned. The intent is recorded first, so a crash half-way is undone by recovery.
+   */
+  private async assignFixed(ipAddrs: readonly string[], handle: string, node: string, attributes: Record<string, string>, intent: IntentRecord): Promise<{ ipv4: string[]; ipv6: string[]; existing: boolean }> {
+    const wanted = fixedAddresses(ipAddrs);
+    const held = new Set(this.storage.allocationsOfHandle(handle).map((a) => a.address));
+    const pending = this.storage.intents().find((i) => i.handle === handle);
+    if (pending && pending.owner !== intent.owner && !this.storage.ownerDead(pending.owner)) {
+      throw new ServiceError('conflict', `workload ${intent.namespace}/${intent.name} is being ${pending.op === 'add' ? 'added' : 'deleted'} by another request; retry`);
+    }
+    await this.storage.putIntent(intent);
+    const out = { ipv4: [] as string[], ipv6: [] as string[], existing: wanted.every((w) => held.has(w.address)) };
+    const mine: string[] = [];
+    try {
+      for (const w of wanted) {
+        if (!held.has(w.address)) {
+          await this.storage.assignIP(w.address, handle, node, attributes);
+          mine.push(w.address);
+        }
+        (w.family === 4 ? out.ipv4 : out.ipv6).push(`${w.address}/${w.family === 4 ? 32 : 128}`);
+      }
+    } catch (err) {
+      if (mine.length > 0) await this.storage.releaseIPs(mine, handle).catch((e: unknown) => this.logger.error({ err: e, handle }, 'cannot undo a fixed-address assignment; recovery will'));
+      if (held.size === 0) await this.storage.dropIntent(handle, intent.owner).catch(() => undefined);
+      throw err;
+    }
+    return out;
   }
 
   /**
@@ -291,6 +332,23 @@ export class Workloads {
       return nets.length === want.size && nets.every((n) => want.has(n));
     });
   }
+}
+
+/** The namespace's labels as the pools' namespaceSelector sees them: Kubernetes' `kubernetes.io/metadata.name` is always there. */
+export function namespaceLabelsOf(namespace: string, labels: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  return { ...labels, 'kubernetes.io/metadata.name': namespace };
+}
+
+/** Fixed addresses, checked: IPs (a /32 or /128 suffix allowed), at most one per family. */
+export function fixedAddresses(ipAddrs: readonly string[]): { family: 4 | 6; address: string }[] {
+  const out: { family: 4 | 6; address: string }[] = [];
+  for (const text of ipAddrs) {
+    const ip = parseIP(text.trim().replace(/\/(32|128)$/, ''));
+    if (!ip) throw new ServiceError('invalid-argument', `ipAddrs: "${text}" is not an IP address`);
+    if (out.some((o) => o.family === ip.family)) throw new ServiceError('invalid-argument', `ipAddrs: at most one IPv${ip.family} address may be given, got ${ipAddrs.join(', ')}`);
+    out.push({ family: ip.family, address: ip.text });
+  }
+  return out;
 }
 
 function orchestratorOf(value: string | undefined): WorkloadOrchestrator {

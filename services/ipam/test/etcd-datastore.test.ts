@@ -87,7 +87,7 @@ async function startIpam(s: Setup, endpoints: string, extra: readonly string[] =
 }
 
 const add = (client: IpamClient, name: string, node: string) =>
-  call(client.workloadAdd.bind(client), { namespace: 'default', name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+  call(client.workloadAdd.bind(client), { namespace: 'default', name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
 
 /** Every key under a prefix with its JSON value. */
 async function etcdJson(prefix: string): Promise<Map<string, unknown>> {

@@ -136,6 +136,8 @@ describe('the walkthrough: change IP pools on a running cluster, safely', () => 
       numIpv6: 0,
       ipv4Pools: [],
       ipv6Pools: [],
+      ipAddrs: [],
+      namespaceLabels: {},
     });
     expect(added).toMatchObject({ endpointName: 'vagrant-k8s-kube--dns--6f4fd4bdf--8q7zp-eth0', interfaceName: 'cali800a63073ed', existing: false });
     expect(added.ipNetworks).toHaveLength(1);
@@ -174,6 +176,8 @@ describe('the walkthrough: change IP pools on a running cluster, safely', () => 
       numIpv6: 0,
       ipv4Pools: [],
       ipv6Pools: [],
+      ipAddrs: [],
+      namespaceLabels: {},
     });
     expect(again.ipNetworks[0]).toMatch(/^10\.0\.\d+\.\d+\/32$/);
     expect((await weps(c)).map((w) => w.nets)).toEqual([again.ipNetworks]);
@@ -197,7 +201,7 @@ describe('the walkthrough: change IP pools on a running cluster, safely', () => 
     await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p1', '10.5.0.0/16') });
     await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n1') });
     await waitForPools(c, 1);
-    await call(c.ipamClient.autoAssign.bind(c.ipamClient), { node: 'n1', handle: 'h', numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} });
+    await call(c.ipamClient.autoAssign.bind(c.ipamClient), { node: 'n1', handle: 'h', numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: {} });
     await c.ipam.process.stop();
     // The store needs no answer from ipam: the pool carries ipam's finalizer.
     const down = await call(c.storeClient.delete.bind(c.storeClient), { kind: 'IPPool', namespace: '', name: 'p1', resourceVersion: '', force: false }).catch((e: unknown) => e);
@@ -222,7 +226,7 @@ describe('safe by default: a pool in use cannot be deleted, with the store start
     await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n1') });
     await waitForPools(c, 1);
     expect(await finalizersOf(c, 'blue')).toEqual([]);
-    const added = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'default', name: 'web-1', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+    const added = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'default', name: 'web-1', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
     expect(added.ipNetworks[0]).toMatch(/^10\.60\./);
     // Set before WorkloadAdd answered.
     expect(await finalizersOf(c, 'blue')).toEqual(['ipam.tabby.io/allocations']);
@@ -256,7 +260,7 @@ describe('safe by default: a pool in use cannot be deleted, with the store start
     await call(store.create.bind(store), { resource: poolResource('idle', '10.62.0.0/16') });
     await call(store.create.bind(store), { resource: nodeResource('n1') });
     await waitForPools(c, 2);
-    await call(c.ipamClient.autoAssign.bind(c.ipamClient), { node: 'n1', handle: 'h1', numIpv4: 1, numIpv6: 0, ipv4Pools: ['green'], ipv6Pools: [], attributes: {} });
+    await call(c.ipamClient.autoAssign.bind(c.ipamClient), { node: 'n1', handle: 'h1', numIpv4: 1, numIpv6: 0, ipv4Pools: ['green'], ipv6Pools: [], namespaceLabels: {}, attributes: {} });
     expect(await finalizersOf(c, 'green')).toEqual(['ipam.tabby.io/allocations']);
     // As if ipam had died between the block claim and the finalizer write (and a stale one on an idle pool):
     await c.ipam.process.stop();
@@ -280,7 +284,7 @@ describe('safe by default: a pool in use cannot be deleted, with the store start
     await call(store.create.bind(store), { resource: nodeResource('n1') });
     await waitForPools(c, 2);
     const assign = (handle: string, pool: string) =>
-      call(ipam.autoAssign.bind(ipam), { node: 'n1', handle, numIpv4: 1, numIpv6: 0, ipv4Pools: [pool], ipv6Pools: [], attributes: {} });
+      call(ipam.autoAssign.bind(ipam), { node: 'n1', handle, numIpv4: 1, numIpv6: 0, ipv4Pools: [pool], ipv6Pools: [], namespaceLabels: {}, attributes: {} });
     await assign('h1', 'busy');
     expect(await finalizersOf(c, 'busy')).toEqual(['ipam.tabby.io/allocations']);
 
@@ -318,7 +322,7 @@ describe('allocation over gRPC', () => {
     await create(nodeResource('c', { rack: 'r2' }));
     await waitForPools(c, 2);
     const assign = (node: string, handle: string, numIpv4: number, numIpv6 = 0) =>
-      call(c.ipamClient.autoAssign.bind(c.ipamClient), { node, handle, numIpv4, numIpv6, ipv4Pools: [], ipv6Pools: [], attributes: {} });
+      call(c.ipamClient.autoAssign.bind(c.ipamClient), { node, handle, numIpv4, numIpv6, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: {} });
 
     // a and b each claim one of the two /30 blocks
     const a1 = await assign('a', 'a1', 3, 1);
@@ -357,7 +361,7 @@ describe('crash safety', () => {
     await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p', '10.8.0.0/16') });
     await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n1') });
     await waitForPools(c, 1);
-    const failed = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'default', name: 'web-1', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] }).catch(
+    const failed = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'default', name: 'web-1', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} }).catch(
       (e: unknown) => e,
     );
     expect(failed).toMatchObject({ code: status.UNAVAILABLE });
@@ -371,7 +375,7 @@ describe('crash safety', () => {
     // And the workload can be added for real now.
     await c.ipam.process.stop();
     c.ipam = await startIpam(c.store.address, `${c.dataDir}/ipam`, c.ipam.port);
-    const ok = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'default', name: 'web-1', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+    const ok = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'default', name: 'web-1', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
     expect((await weps(c)).map((w) => w.nets)).toEqual([ok.ipNetworks]);
   }, 90_000);
 
@@ -380,10 +384,10 @@ describe('crash safety', () => {
     await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p', '10.9.0.0/16') });
     await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource('n1') });
     await waitForPools(c, 1);
-    const w = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'ns', name: 'a', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+    const w = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'ns', name: 'a', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
     // Someone deletes the endpoint behind IPAM's back, and releases another endpoint's address.
     await call(c.storeClient.delete.bind(c.storeClient), { kind: 'wep', namespace: 'ns', name: w.endpointName, resourceVersion: '', force: false });
-    const w2 = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'ns', name: 'b', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+    const w2 = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'ns', name: 'b', node: 'n1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
     await call(c.ipamClient.releaseIPs.bind(c.ipamClient), { addresses: w2.ipNetworks, handle: '' });
     // Leaks younger than --leak-grace (30 s) are not called leaks: their endpoint may be on its way.
     await c.ipam.process.stop();
@@ -414,7 +418,7 @@ describe('WorkloadAdd/WorkloadDelete as tabby-cni calls them (handle, container 
       };
     });
   }
-  const base = { labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] };
+  const base = { labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} };
 
   it("uses the given handle; a DEL of a pod's old container releases only its own addresses and leaves the newer container's endpoint", async () => {
     const c = await startCluster('cni-handles');
@@ -551,7 +555,7 @@ describe('two ipam processes sharing one database', () => {
     await waitForPools(c, 1);
     for (const client of clients) {
       await eventually('both see every node', async () => {
-        const r = await call(client.autoAssign.bind(client), { node: 'node-39', handle: `probe-${clients.indexOf(client)}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} }).catch(() => undefined);
+        const r = await call(client.autoAssign.bind(client), { node: 'node-39', handle: `probe-${clients.indexOf(client)}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: {} }).catch(() => undefined);
         return r !== undefined;
       });
     }
@@ -565,7 +569,7 @@ describe('two ipam processes sharing one database', () => {
         const client = clients[w % 2];
         while (next < TOTAL) {
           const i = next++;
-          const r = await call(client.autoAssign.bind(client), { node: nodes[i % nodes.length], handle: `h-${i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: {} });
+          const r = await call(client.autoAssign.bind(client), { node: nodes[i % nodes.length], handle: `h-${i}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: {} });
           got.push(r.ipv4[0]);
         }
       }),

@@ -101,7 +101,7 @@ async function startReplica(args: readonly string[]): Promise<{ proc: ServicePro
 }
 
 const add = (client: IpamClient, name: string, node: string) =>
-  call(client.workloadAdd.bind(client), { namespace: 'default', name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+  call(client.workloadAdd.bind(client), { namespace: 'default', name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
 const del = (client: IpamClient, name: string) => call(client.workloadDelete.bind(client), { namespace: 'default', name });
 
 async function outOfRange(client: IpamClient, fromRevision: number): Promise<string> {
