@@ -59,14 +59,14 @@ async function main(): Promise<void> {
       await callUnary(storeClient.create.bind(storeClient), { resource: resource(`apiVersion: projectcalico.org/v3\nkind: Node\nmetadata:\n  name: ${n}\nspec:\n  bgp:\n    ipv4Address: 127.0.0.1/32\n`) });
     }
     const assign = (node: string, handle: string, n: number, attributes: Record<string, string>): Promise<unknown> =>
-      callUnary(client.autoAssign.bind(client), { node, handle, numIpv4: n, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes });
+      callUnary(client.autoAssign.bind(client), { node, handle, numIpv4: n, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes });
     // ipam follows the store: wait until it knows the pool and the last node.
     for (;;) {
       if (await assign(nodes[NODES - 1], 'warmup', 1, {}).then(() => true, () => false)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const t0 = performance.now();
-    await parallel(WORKLOADS, (i) => callUnary(client.workloadAdd.bind(client), { namespace: 'bench', name: `pod-${i}`, node: nodes[i % NODES], labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] }), 'WorkloadAdd');
+    await parallel(WORKLOADS, (i) => callUnary(client.workloadAdd.bind(client), { namespace: 'bench', name: `pod-${i}`, node: nodes[i % NODES], labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} }), 'WorkloadAdd');
     await parallel(LEAKED, (i) => assign(nodes[i % NODES], `leak-${i}`, 1, { namespace: 'bench', pod: `gone-${i}`, node: nodes[i % NODES] }), 'leaked');
     const rest = TOTAL - WORKLOADS - LEAKED - 1;
     const batches = Math.ceil(rest / 256);

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
       'nodes',
     );
     for (;;) {
-      const ok = await callUnary(ipamClient.autoAssign.bind(ipamClient), { node: nodes[NODES - 1], handle: `ipip-tunnel-addr-${nodes[NODES - 1]}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: { type: 'ipipTunnelAddress' } }).then(
+      const ok = await callUnary(ipamClient.autoAssign.bind(ipamClient), { node: nodes[NODES - 1], handle: `ipip-tunnel-addr-${nodes[NODES - 1]}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: { type: 'ipipTunnelAddress' } }).then(
         () => true,
         () => false,
       );
@@ -91,12 +91,12 @@ async function main(): Promise<void> {
     }
     await drive(
       NODES - 1,
-      (i) => callUnary(ipamClient.autoAssign.bind(ipamClient), { node: nodes[i], handle: `ipip-tunnel-addr-${nodes[i]}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes: { type: 'ipipTunnelAddress' } }),
+      (i) => callUnary(ipamClient.autoAssign.bind(ipamClient), { node: nodes[i], handle: `ipip-tunnel-addr-${nodes[i]}`, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: { type: 'ipipTunnelAddress' } }),
       'tunnel addresses',
     );
     const addSeconds = await drive(
       NODES * PODS,
-      (i) => callUnary(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'bench', name: `pod-${i}`, node: nodes[i % NODES], labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] }),
+      (i) => callUnary(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'bench', name: `pod-${i}`, node: nodes[i % NODES], labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} }),
       'WorkloadAdd',
     );
     const total = NODES * (PODS + 1);

@@ -83,7 +83,7 @@ async function startIpam(s: Setup, port: number): Promise<{ proc: ServiceProcess
 }
 
 const add = (client: IpamClient, name: string, node: string) =>
-  call(client.workloadAdd.bind(client), { namespace: 'default', name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+  call(client.workloadAdd.bind(client), { namespace: 'default', name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
 const del = (client: IpamClient, name: string) => call(client.workloadDelete.bind(client), { namespace: 'default', name });
 
 async function listed(client: IpamClient): Promise<string[]> {

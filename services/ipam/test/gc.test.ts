@@ -81,13 +81,13 @@ async function startCluster(name: string, datastore: Datastore, pools: readonly 
 
 /** Adds a workload; returns its address (without the /32). */
 async function add(c: Cluster, name: string, node: string, pool?: string): Promise<string> {
-  const r = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'default', name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: pool ? [pool] : [], ipv6Pools: [] });
+  const r = await call(c.ipamClient.workloadAdd.bind(c.ipamClient), { namespace: 'default', name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: pool ? [pool] : [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
   return (r.ipNetworks[0]).replace(/\/32$/, '');
 }
 
 /** An allocation made by a plain AutoAssign (a tunnel address, or one without a workload). */
 async function assign(c: Cluster, handle: string, node: string, attributes: Record<string, string> = {}): Promise<string> {
-  const r = await call(c.ipamClient.autoAssign.bind(c.ipamClient), { node, handle, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], attributes });
+  const r = await call(c.ipamClient.autoAssign.bind(c.ipamClient), { node, handle, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes });
   return (r.ipv4[0]).replace(/\/32$/, '');
 }
 

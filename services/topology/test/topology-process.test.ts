@@ -192,7 +192,7 @@ spec:
       await eventually(
         'a workload on node5',
         () =>
-          callUnary(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'default', name: 'web-1', node: 'node5', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: ['pods'], ipv6Pools: [] }, { timeoutMs: 10_000 }),
+          callUnary(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'default', name: 'web-1', node: 'node5', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: ['pods'], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} }, { timeoutMs: 10_000 }),
         20_000,
         200,
       );
@@ -201,7 +201,7 @@ spec:
       expect(prefix.pool).toBe('pods');
       expect(prefix.cidr).toMatch(/^10\.244\.\d+\.\d+\/26$/);
       // A block of a disableBGPExport pool is not originated.
-      await callUnary(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'default', name: 'quiet-1', node: 'node3', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: ['quiet'], ipv6Pools: [] }, { timeoutMs: 10_000 });
+      await callUnary(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'default', name: 'quiet-1', node: 'node3', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: ['quiet'], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} }, { timeoutMs: 10_000 });
       await sleep(1500);
       expect((await topo.get('node3')).prefixes).toEqual([]);
       expect((await topo.peerings()).nodes.find((n) => n.name === 'node5')?.prefixes).toBe(1);

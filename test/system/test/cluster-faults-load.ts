@@ -168,7 +168,7 @@ export function workloadLoad(trial: number, ipams: readonly IpamClient[], nodes:
         `workload add ${name} on ${node}`,
         ipams.length,
         home,
-        (k) => callUnary(ipams[k].workloadAdd.bind(ipams[k]), { namespace: 'default', name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] }, { timeoutMs: CALL_TIMEOUT_MS }),
+        (k) => callUnary(ipams[k].workloadAdd.bind(ipams[k]), { namespace: 'default', name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} }, { timeoutMs: CALL_TIMEOUT_MS }),
       );
       if (!r) continue;
       const address = r.value.ipNetworks[0];

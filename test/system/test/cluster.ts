@@ -179,7 +179,7 @@ ${extraSpec}`);
   }
 
   async addWorkload(namespace: string, name: string, node: string): Promise<string> {
-    const r = await call(this.ipamClient.workloadAdd.bind(this.ipamClient), { namespace, name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+    const r = await call(this.ipamClient.workloadAdd.bind(this.ipamClient), { namespace, name, node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
     return r.ipNetworks[0];
   }
 

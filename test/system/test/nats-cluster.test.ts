@@ -66,7 +66,7 @@ function churn(round: number): { stop(): Promise<number> } {
   const loop = (async () => {
     for (let i = 0; !stopped; i++) {
       const name = `w-${round}-${i}`;
-      await call(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'default', name, node: NODES[i % 2][0], labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+      await call(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'default', name, node: NODES[i % 2][0], labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
       live.push(name);
       if (live.length > 3) await call(ipamClient.workloadDelete.bind(ipamClient), { namespace: 'default', name: live.shift()! });
       steps++;
@@ -183,7 +183,7 @@ describe('the control plane on a 3-node NATS cluster', () => {
       // routed to a subscriber there) is gone. These changes are the tail of the stream: no
       // later revision reveals a gap, so only what reconnects do can bring them in.
       node.process.signal('SIGSTOP');
-      await call(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'default', name: `tail-${round}`, node: NODES[round % 2][0], labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+      await call(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'default', name: `tail-${round}`, node: NODES[round % 2][0], labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
       if (round > 1) await call(ipamClient.workloadDelete.bind(ipamClient), { namespace: 'default', name: `tail-${round - 1}` });
       await nats.kill(node);
       const peer = `127.0.15.${100 + round}`;

@@ -37,7 +37,7 @@ beforeAll(async () => {
 afterAll(() => cluster.stop(), 60_000);
 
 async function addWorkload(w: { namespace: string; name: string; node: string }): Promise<{ address: string; interfaceName: string }> {
-  const r = await call(cluster.ipamClient.workloadAdd.bind(cluster.ipamClient), { namespace: w.namespace, name: w.name, node: w.node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+  const r = await call(cluster.ipamClient.workloadAdd.bind(cluster.ipamClient), { namespace: w.namespace, name: w.name, node: w.node, labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
   return { address: r.ipNetworks[0] ?? '', interfaceName: r.interfaceName };
 }
 

@@ -154,7 +154,7 @@ spec:
     expect(r.items.length).toBe(2);
     const ipamClient = new IpamClient(ipam.address, credentials.createInsecure());
     try {
-      await call(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'default', name: 'web-1', node: 'node1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+      await call(ipamClient.workloadAdd.bind(ipamClient), { namespace: 'default', name: 'web-1', node: 'node1', labels: {}, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
       const blocks = (await call(ipamClient.listBlocks.bind(ipamClient), { node: 'node1' })).blocks.map((b) => b.cidr);
       expect(blocks.length).toBe(1);
       await eventually(`node2 to learn ${blocks[0]} from node1`, async () => (await routes('node2')).some((x) => x.prefix === blocks[0] && x.paths.some((p) => p.best && p.fromPeer === NODES[0][1])), 30_000, 200);
