@@ -71,8 +71,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   program
     .description('tabbyctl: a calicoctl-compatible command line for Tabby resources')
     .usage('[options] <command> [<args>...]')
-    .option('--store <address>', 'store address HOST:PORT (env TABBY_STORE_ADDR; default 127.0.0.1:50051)')
-    .option('--ipam <address>', 'ipam address HOST:PORT (env TABBY_IPAM_ADDR; default 127.0.0.1:50052)')
+    .option('--store <address>', 'store address HOST:PORT, or replicas IP:PORT,IP:PORT (env TABBY_STORE_ADDR; default 127.0.0.1:50051)')
+    .option('--ipam <address>', 'ipam address HOST:PORT, or replicas IP:PORT,IP:PORT (env TABBY_IPAM_ADDR; default 127.0.0.1:50052)')
     .option('--topology <address>', 'topology address HOST:PORT, or replicas IP:PORT,IP:PORT (env TABBY_TOPOLOGY_ADDR; default 127.0.0.1:50053)')
     .option('--config <file>', 'config file with store and tls (env TABBY_CONFIG)')
     .option('--tls-ca <file>', 'PEM CA to trust for every service (env TABBY_TLS_CA)')
