@@ -150,28 +150,23 @@ function poolList(v: unknown, where: string, family: 4 | 6): string[] {
  */
 function annotationPools(v: unknown, where: string, family: 4 | 6): string[] | undefined {
   if (v === undefined || v === null) return undefined;
-  let list: unknown = v;
-  if (typeof v === 'string') {
-    try {
-      list = JSON.parse(v) as unknown;
-    } catch {
-      throw invalid(`${where} must be a JSON list of IPPool names or CIDRs, e.g. ["pool-a"], got ${JSON.stringify(v)}`);
-    }
+  return poolList(jsonListText(v, where, 'IPPool names or CIDRs, e.g. ["pool-a"]'), where, family);
+}
+
+/** An annotation's value as Calico writes it (a JSON list in a string) or, in args.cni, as the list itself. */
+function jsonListText(v: unknown, where: string, what: string): unknown {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    throw invalid(`${where} must be a JSON list of ${what}, got ${JSON.stringify(v)}`);
   }
-  return poolList(list, where, family);
 }
 
 /** The ipAddrs annotation (Calico's): a JSON list (or, in args.cni, a list) of IP addresses, at most one per family. */
 function annotationAddresses(v: unknown, where: string): string[] | undefined {
   if (v === undefined || v === null) return undefined;
-  let list: unknown = v;
-  if (typeof v === 'string') {
-    try {
-      list = JSON.parse(v) as unknown;
-    } catch {
-      throw invalid(`${where} must be a JSON list of IP addresses, e.g. ["192.168.0.5"], got ${JSON.stringify(v)}`);
-    }
-  }
+  const list = jsonListText(v, where, 'IP addresses, e.g. ["192.168.0.5"]');
   if (!Array.isArray(list) || !list.every((x): x is string => typeof x === 'string')) throw invalid(`${where} must be a list of IP addresses, got ${JSON.stringify(v)}`);
   const out: string[] = [];
   const families = new Set<number>();
