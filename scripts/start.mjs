@@ -152,7 +152,7 @@ try {
     await until('every node registered', async () => (await unary(store, 'list', { kind: 'Node', namespace: '', labelSelector: '' })).items.length === NODES.length);
     await until('tabby-ipam', () => unary(ipam, 'utilization', { includeBlocks: false }).then((u) => u.pools.length > 0));
     for (const [i, n] of NODES.entries()) {
-      await unary(ipam, 'workloadAdd', { namespace: 'default', name: `web-${i + 1}`, node: n.name, labels: { app: 'web' }, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [] });
+      await unary(ipam, 'workloadAdd', { namespace: 'default', name: `web-${i + 1}`, node: n.name, labels: { app: 'web' }, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], ipAddrs: [], namespaceLabels: {} });
     }
   }
 } catch (err) {
