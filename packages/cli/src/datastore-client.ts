@@ -73,7 +73,7 @@ export class DatastoreClient implements DatastoreApi {
       });
       stream.on('end', () => resolve(out));
       stream.on('error', (err: GrpcServiceError) => {
-        reject(connectionFailure({ code: err.code, details: err.details }, this.address, this.target, BULK_TIMEOUT_MS) ?? new DatastoreCallError(err.details, err.code));
+        reject(connectionFailure({ code: err.code, details: err.details, metadata: err.metadata }, this.address, this.target, BULK_TIMEOUT_MS) ?? new DatastoreCallError(err.details, err.code));
       });
     });
   }

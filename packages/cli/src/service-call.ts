@@ -1,4 +1,4 @@
-import { status, type ChannelCredentials } from '@grpc/grpc-js';
+import { status, type ChannelCredentials, type Metadata } from '@grpc/grpc-js';
 import type { DialOptions } from '@tabby/client';
 import { CLIENT_CHANNEL_OPTIONS, callUnary, channelCredentials, classifyDialFailure, isConfigError, isGrpcError, type ClientTlsFiles } from '@tabby/runtime';
 import { CliError } from './errors.js';
@@ -93,7 +93,10 @@ export function unreachableReason(details: string, t: ServiceTarget): string {
  * The one-line CliError for a call that could not reach the service (unreachable, TLS
  * trouble, no answer in time), or undefined when the service answered with an error.
  */
-export function connectionFailure(err: { code: status; details: string }, address: string, t: ServiceTarget, timeoutMs: number): CliError | undefined {
+export function connectionFailure(err: { code: status; details: string; metadata?: Metadata }, address: string, t: ServiceTarget, timeoutMs: number): CliError | undefined {
+  // A status with a reason came from the service itself (its own backend may be what is
+  // unreachable, e.g. etcd refusing connections): that is the service's message, not ours.
+  if (err.metadata !== undefined && err.metadata.get('tabby-reason').length > 0) return undefined;
   if (err.code === status.UNAVAILABLE && /No connection established|ECONNREFUSED|connect|getaddrinfo|Connection dropped|SSL|certificate/i.test(err.details)) {
     return new CliError(`cannot reach the Tabby ${t.what} at ${address} (${unreachableReason(err.details, t)})`);
   }

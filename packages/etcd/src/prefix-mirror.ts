@@ -1,5 +1,6 @@
 import type { Logger } from '@tabby/runtime';
 import type { Etcd3, Watcher } from 'etcd3';
+import { etcdErrorText } from './error-text.js';
 
 /**
  * How current a {@link PrefixMirror}'s copy is. `live`: its watch is connected, so the copy
@@ -23,9 +24,7 @@ function retryPause(failures: number): number {
   return base * (0.8 + 0.4 * Math.random());
 }
 
-function messageOf(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/^\w*Error: /, '');
-}
+const messageOf = etcdErrorText;
 
 /**
  * A copy of every key under one etcd prefix, kept by List then Watch from the listed revision

@@ -10,7 +10,8 @@ import { ProcessGroup, eventually, startEtcdCluster, tempDir, type EtcdCluster }
 import { createLogger } from '@tabby/runtime';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdFlagKey, PrefixMirror, etcdClientOptions, etcdMembers, etcdSettings } from '../src/index.js';
+import { EtcdFlagKey, PrefixMirror, etcdClientOptions, etcdErrorText, etcdMembers, etcdSettings } from '../src/index.js';
+import { createServer } from 'node:net';
 
 const group = new ProcessGroup();
 const dir = tempDir('tabby-etcd-pkg-');
@@ -103,6 +104,28 @@ describe('etcdSettings', () => {
 });
 
 // Last in the file: it kills the file's etcd (SIGKILL, by PID) and starts it again.
+describe('etcdErrorText', () => {
+  it('words a refused connection as what it is, naming the address, and keeps other messages', async () => {
+    // A loopback port that was free a moment ago: nothing listens there.
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const c = new Etcd3(etcdClientOptions({ endpoints: [`http://127.0.0.1:${port}`] }, 2_000));
+    clients.push(c);
+    const err = await c.get('/anything').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(Error);
+    expect(etcdErrorText(err)).toBe(`connection refused (127.0.0.1:${port})`);
+    expect(etcdErrorText(new Error('etcdserver: request timed out'))).toBe('etcdserver: request timed out');
+    expect(etcdErrorText(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded after 2.001s'))).toBe('Deadline exceeded after 2.001s');
+  });
+});
+
 describe('PrefixMirror', () => {
   it('follows a prefix; while etcd is killed it keeps its copy and says since when and why it is stale; live again once etcd is back', async () => {
     await etcd.etcdctl(['put', '/test/mirror/a', '1']);

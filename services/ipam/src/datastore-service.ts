@@ -11,7 +11,7 @@ import {
   type IpamHandleRecord,
 } from '@tabby/proto';
 import { ServiceError, type AsyncServiceImplementation, type Logger } from '@tabby/runtime';
-import { EtcdFlagKey, etcdClientOptions, etcdMembers, type EtcdSettings } from '@tabby/etcd';
+import { EtcdFlagKey, etcdClientOptions, etcdErrorText, etcdMembers, type EtcdSettings } from '@tabby/etcd';
 import { Etcd3 } from 'etcd3';
 import {
   BLOCK_REVISION_KEY,
@@ -358,7 +358,7 @@ export class IpamDatastore {
       return await fn();
     } catch (err) {
       if (err instanceof ServiceError) throw err;
-      throw new ServiceError('unavailable', `${what}: etcd at ${this.endpoints} is unavailable (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+      throw new ServiceError('unavailable', `${what}: etcd at ${this.endpoints} is unavailable (${etcdErrorText(err)})`, { cause: err });
     }
   }
 

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { hostname } from 'node:os';
-import { PrefixMirror, etcdClientOptions, type EtcdSettings } from '@tabby/etcd';
+import { PrefixMirror, etcdClientOptions, etcdErrorText, type EtcdSettings } from '@tabby/etcd';
 import { Etcd3, type Lease } from 'etcd3';
 import { cidrContains, cidrSize, formatIP, parseCIDR, parseIP, type IPFamily, type ParsedCIDR } from '@tabby/api';
 import { BlockEventType, type ReadFreshness } from '@tabby/proto';
@@ -496,7 +496,7 @@ export class EtcdStorage implements IpamStorage {
   /** UNAVAILABLE naming the endpoints, for anything etcd (or the way to it) failed with; a bug stays itself (INTERNAL). */
   private failure(what: string, err: unknown): Error {
     if (err instanceof ServiceError || err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError) return err;
-    const detail = err instanceof Error ? err.message : String(err);
+    const detail = etcdErrorText(err);
     return new ServiceError('unavailable', `${what}: etcd at ${this.endpoints} is unreachable or failing (${detail})`, { cause: err });
   }
 

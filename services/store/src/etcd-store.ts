@@ -3,7 +3,7 @@ import { ResourceNotFoundError, crossResourceKinds, encodeResource, idOf, kindOf
 import { EventType, type ReadFreshness, type Resource } from '@tabby/proto';
 import { ServiceError, isReasonedError, type Logger } from '@tabby/runtime';
 import type { Selector } from '@tabby/selector';
-import { PrefixMirror, etcdClientOptions, type EtcdTls } from '@tabby/etcd';
+import { PrefixMirror, etcdClientOptions, etcdErrorText, type EtcdTls } from '@tabby/etcd';
 import { Etcd3, type ICompare, type IOptions, type IRangeResponse, type IRequestOp, type ITxnResponse } from 'etcd3';
 import type { StoreBackend } from './backend.js';
 import { CLUSTER_GUID_KEY, RESOURCE_PREFIX, decodeValue, encodeValue, guardKey, kindPrefix, prefixEnd, resourceKey } from './etcd-layout.js';
@@ -754,7 +754,7 @@ export class EtcdStore implements StoreBackend {
 
 function errorText(err: unknown): string {
   if (err instanceof MemberUnreachableError) return 'no member could be reached';
-  return (err instanceof Error ? err.message : String(err)).replace(/^\w*Error: /, '');
+  return etcdErrorText(err);
 }
 
 /** A member's circuit is open: the call was not sent to it. */

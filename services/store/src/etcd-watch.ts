@@ -1,5 +1,6 @@
 import { encodeResource, wrap } from '@tabby/api';
 import { EventType, type WatchResponse } from '@tabby/proto';
+import { etcdErrorText } from '@tabby/etcd';
 import { ServiceError, type Logger } from '@tabby/runtime';
 import type { Etcd3, IDuplexStream, IWatchRequest, IWatchResponse } from 'etcd3';
 import { RESOURCE_PREFIX, kindPrefix, parseKey, prefixEnd } from './etcd-layout.js';
@@ -41,7 +42,7 @@ export async function runEtcdWatch(ctx: EtcdWatchContext, params: WatchParams, s
   try {
     stream = await ctx.client.watchClient.watch();
   } catch (err) {
-    throw new ServiceError('unavailable', `cannot watch: etcd at ${ctx.endpoints} is unavailable (${(err as Error).message}); retry when it is back`, { cause: err });
+    throw new ServiceError('unavailable', `cannot watch: etcd at ${ctx.endpoints} is unavailable (${etcdErrorText(err)}); retry when it is back`, { cause: err });
   }
   let ended = false;
   const lost = (why: string): void => {
@@ -104,7 +105,7 @@ export async function runEtcdWatch(ctx: EtcdWatchContext, params: WatchParams, s
     }
     push({ events });
   });
-  stream.on('error', (err: Error) => lost(err.message));
+  stream.on('error', (err: Error) => lost(etcdErrorText(err)));
   stream.on('end', () => lost('the stream ended'));
   stream.write({ create_request: { key: prefix, range_end: prefixEnd(prefix), start_revision: start + 1, prev_kv: true } });
 
