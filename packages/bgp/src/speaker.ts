@@ -1,6 +1,6 @@
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { canonicalPrefix } from './codec/index.js';
+import { CeaseSubcode, ErrorCode, canonicalPrefix } from './codec/index.js';
 import { silentLogger, systemClock, type BgpLogger, type Clock } from './platform.js';
 import type { Decision, DecisionReason, Path } from './rib/best-path.js';
 import type { ExportFilter } from './rib/export-filter.js';
@@ -417,7 +417,7 @@ export class Speaker {
     }
     // A new password re-keys as BIRD does: this session restarts, no other one.
     this.log.info({ peer: key, changed: changedFields(cur.config, cfg) }, 'peer configuration changed: session reset');
-    cur.stop({ code: 6, subcode: 6, data: new Uint8Array() }); // Cease: Other Configuration Change
+    cur.stop({ code: ErrorCode.CEASE, subcode: CeaseSubcode.OTHER_CONFIGURATION_CHANGE, data: new Uint8Array() });
     this.sessions.delete(key);
     this.addPeer(cfg);
     return 'reset';
@@ -483,7 +483,7 @@ export class Speaker {
   removePeer(key: string): boolean {
     const s = this.sessions.get(key);
     if (!s) return false;
-    s.stop({ code: 6, subcode: 3, data: new Uint8Array() });
+    s.stop({ code: ErrorCode.CEASE, subcode: CeaseSubcode.PEER_DECONFIGURED, data: new Uint8Array() });
     this.sessions.delete(key);
     this.syncSecurity();
     return true;

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { Clock } from '../platform.js';
 
 /** A TCP connection of a peer session, tagged with who opened it. */
 export interface Connection {
@@ -20,10 +21,10 @@ export function writeBytes(conn: Connection, bytes: Uint8Array): boolean {
 }
 
 /** Flushes what is queued, then closes (a NOTIFICATION just written reaches the wire). */
-export function closeConnection(conn: Connection): void {
+export function closeConnection(conn: Connection, clock: Clock): void {
   if (conn.closed) return;
   conn.closed = true;
   conn.socket.end();
   // A peer that never reads must not keep the socket forever.
-  setTimeout(() => conn.socket.destroy(), 2000).unref();
+  clock.setTimeout(() => conn.socket.destroy(), 2000);
 }

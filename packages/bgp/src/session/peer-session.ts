@@ -1,6 +1,9 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import {
+  CeaseSubcode,
+  ErrorCode,
   MessageReader,
+  OpenSubcode,
   checkPeerAs,
   decodeMessage,
   describeNotification,
@@ -243,7 +246,7 @@ export class PeerSession {
 
   /** Resets the session (CEASE Administrative Reset) and starts again at once. */
   reset(): void {
-    this.feed(this.primary, { type: 'ManualStop', notification: { code: 6, subcode: 4, data: new Uint8Array() } });
+    this.feed(this.primary, { type: 'ManualStop', notification: { code: ErrorCode.CEASE, subcode: CeaseSubcode.ADMINISTRATIVE_RESET, data: new Uint8Array() } });
     this.feed(this.primary, { type: 'ManualStart' });
   }
 
@@ -396,7 +399,7 @@ export class PeerSession {
       // Our own connect may be on its way too (both sides dialing at once): let it finish;
       // if it connects, the two connections are resolved as a collision (RFC 4271 §6.8). It is
       // given up once the peer's OPEN arrives on this one (see onOpen).
-      if (this.primary.conn) closeConnection(this.primary.conn);
+      if (this.primary.conn) closeConnection(this.primary.conn, this.host.clock);
       this.primary.conn = conn;
       this.primary.reader = new MessageReader();
       this.attach(this.primary, conn);
@@ -457,7 +460,7 @@ export class PeerSession {
           break;
         case 'drop':
           if (inst === this.primary) this.abortConnecting();
-          if (inst.conn) closeConnection(inst.conn);
+          if (inst.conn) closeConnection(inst.conn, this.host.clock);
           inst.conn = undefined;
           break;
         case 'sendOpen':
@@ -532,7 +535,7 @@ export class PeerSession {
   /** Ends a collision loser (or a candidate when stopping). */
   private discard(inst: Instance, notification?: NotificationSpec): void {
     if (notification && inst.conn) this.send(inst, { type: 'notification', ...notification });
-    if (inst.conn) closeConnection(inst.conn);
+    if (inst.conn) closeConnection(inst.conn, this.host.clock);
     this.cancelTimers(inst);
     inst.alive = false;
     inst.conn = undefined;
@@ -748,7 +751,7 @@ export class PeerSession {
         const text = describeNotification(msg.code, msg.subcode);
         if (inst === this.primary) this.lastError = `Received: ${text}`;
         this.log.warn({ code: msg.code, subcode: msg.subcode }, `NOTIFICATION received: ${text}`);
-        this.feed(inst, msg.code === 2 && msg.subcode === 1 ? { type: 'NotifMsgVerErr' } : { type: 'NotifMsg' });
+        this.feed(inst, msg.code === ErrorCode.OPEN_MESSAGE && msg.subcode === OpenSubcode.UNSUPPORTED_VERSION_NUMBER ? { type: 'NotifMsgVerErr' } : { type: 'NotifMsg' });
         return false;
       }
       case 'route-refresh': {
@@ -824,12 +827,12 @@ export class PeerSession {
   }
 
   private validateOpen(open: OpenMessage): BgpError | undefined {
-    if (open.version !== 4) return new BgpError(`unsupported BGP version ${open.version}`, { code: 2, subcode: 1, data: Uint8Array.of(0, 4) });
+    if (open.version !== 4) return new BgpError(`unsupported BGP version ${open.version}`, { code: ErrorCode.OPEN_MESSAGE, subcode: OpenSubcode.UNSUPPORTED_VERSION_NUMBER, data: Uint8Array.of(0, 4) });
     const asErr = checkPeerAs(open, this.config.remoteAs);
     if (asErr) return asErr;
     const peerAs = peerAsOf(open);
     if (peerAs === this.localAs && open.bgpId === this.host.routerId)
-      return new BgpError(`iBGP peer has our BGP identifier ${open.bgpId}`, { code: 2, subcode: 3, data: new Uint8Array() });
+      return new BgpError(`iBGP peer has our BGP identifier ${open.bgpId}`, { code: ErrorCode.OPEN_MESSAGE, subcode: OpenSubcode.BAD_BGP_IDENTIFIER, data: new Uint8Array() });
     return undefined;
   }
 
