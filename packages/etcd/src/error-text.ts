@@ -6,7 +6,7 @@
  */
 export function etcdErrorText(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  const refused = /ECONNREFUSED ([^\s.]+(?:\.[^\s.]+)*?)\.?(?:\s|$)/.exec(text);
+  const refused = /ECONNREFUSED (\S+?)\.?(?:\s|$)/.exec(text);
   if (refused) return `connection refused (${refused[1]})`;
   return text
     .replace(/^\d+ [A-Z_]+: /, '')

@@ -24,8 +24,6 @@ function retryPause(failures: number): number {
   return base * (0.8 + 0.4 * Math.random());
 }
 
-const messageOf = etcdErrorText;
-
 /**
  * A copy of every key under one etcd prefix, kept by List then Watch from the listed revision
  * (re-listing after a watch error such as a compacted revision). Writes this process commits
@@ -187,8 +185,8 @@ export class PrefixMirror {
     });
     // The stream failed (etcd3 reconnects by itself and resumes after the last revision seen).
     w.on('disconnected', (err: unknown) => {
-      if (this.live) this.logger.warn({ err: messageOf(err), prefix: this.prefix, revision: String(this.watched) }, 'etcd watch disconnected; serving the last copy until it is back');
-      this.goneStale(messageOf(err));
+      if (this.live) this.logger.warn({ err: etcdErrorText(err), prefix: this.prefix, revision: String(this.watched) }, 'etcd watch disconnected; serving the last copy until it is back');
+      this.goneStale(etcdErrorText(err));
     });
     w.on('connected', () => {
       if (this.watcher !== w || this.closed) return;
@@ -197,7 +195,7 @@ export class PrefixMirror {
       this.reason = '';
     });
     w.on('error', (err) => {
-      this.goneStale(messageOf(err));
+      this.goneStale(etcdErrorText(err));
       this.logger.warn({ err: err.message, prefix: this.prefix }, 'etcd watch failed; listing again');
       void this.resync();
     });
@@ -215,8 +213,8 @@ export class PrefixMirror {
           await this.watch();
           return;
         } catch (err) {
-          this.goneStale(messageOf(err));
-          this.logger.warn({ err: messageOf(err), prefix: this.prefix }, 'cannot list from etcd yet; retrying');
+          this.goneStale(etcdErrorText(err));
+          this.logger.warn({ err: etcdErrorText(err), prefix: this.prefix }, 'cannot list from etcd yet; retrying');
           await new Promise((resolve) => setTimeout(resolve, retryPause(failures++)));
         }
       }
