@@ -4,8 +4,16 @@
 // nats-server, BIRD, GoBGP; as root it installs them, otherwise it prints the command and this
 // stops), so no bench quietly drops its anchor. `node bench/run.mjs bgp convergence` runs only
 // the named benches. Exits non-zero when any bench fails.
+//
+// Each bench reports its headline figures through src/results.ts (one JSON line per row in the
+// file BENCH_RESULTS names). After the benches, this prints one table, each figure beside its
+// anchor measured in the same run (BIRD, etcd) with the ratio and the goal, and writes it to
+// bench/RESULTS.md with the machine's CPU and core count. A run of only some benches writes the
+// table of those.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BENCHES = [
@@ -46,13 +54,61 @@ if (notBuilt.length > 0) {
   process.exit(1);
 }
 
+const scratch = mkdtempSync(join(tmpdir(), 'tabby-bench-'));
+const resultsFile = join(scratch, 'results.jsonl');
+writeFileSync(resultsFile, '');
+const started = new Date();
 const failed = [];
 for (const b of selected) {
   process.stdout.write(`\n== bench/${b.name}\n`);
-  const r = spawnSync(process.execPath, [...b.flags, dist + b.file], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [...b.flags, dist + b.file], { cwd: root, stdio: 'inherit', env: { ...process.env, BENCH_RESULTS: resultsFile } });
   if (r.status !== 0) failed.push(`${b.name} (${r.signal ? `signal ${r.signal}` : `exit ${r.status}`})`);
 }
+const rows = readFileSync(resultsFile, 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '')
+  .map((l) => JSON.parse(l));
+rmSync(scratch, { recursive: true, force: true });
+const table = resultsTable(rows);
+process.stdout.write(`\n${table}`);
+const machine = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform} ${process.arch}`;
+const benches = selected.map((b) => b.name).join(', ');
+writeFileSync(
+  join(root, 'bench', 'RESULTS.md'),
+  `# Benchmark results\n\nWritten by \`npm run bench\` (bench/run.mjs) on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC.\n\n` +
+    `- Machine: ${machine}\n- Benches run: ${benches}${failed.length > 0 ? ` (failed: ${failed.join(', ')})` : ''}\n` +
+    `- Each anchor was measured in the same run on the same machine, so the ratios carry across machines; absolute figures do not. ` +
+    `Ratio is Tabby ÷ anchor; goal is the ratio (or, without an anchor, the figure) issue 17 asks for.\n\n${table}`,
+);
+process.stdout.write(`\nbench: wrote bench/RESULTS.md (${machine})\n`);
 if (failed.length > 0) {
   process.stderr.write(`\nbench: failed: ${failed.join(', ')}\n`);
   process.exit(1);
+}
+
+function fig(x) {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  if (a >= 1000) return Math.round(x).toLocaleString('en-US');
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 10) return x.toFixed(1);
+  if (a >= 1) return x.toFixed(2);
+  return x.toPrecision(3);
+}
+
+/** The Markdown table of the rows: measure, Tabby, anchor, ratio, goal and whether it is met. */
+function resultsTable(rows) {
+  const lines = ['| bench | measure | Tabby | anchor | ratio | goal | met |', '|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    const ratio = r.anchor && r.anchor.value !== 0 ? r.tabby / r.anchor.value : undefined;
+    const cmp = r.better === 'lower' ? '≤' : '≥';
+    const goal = r.goal === undefined ? '—' : r.anchor ? `${cmp} ${r.goal}×` : `${cmp} ${fig(r.goal)} ${r.unit}`;
+    const x = r.anchor ? ratio : r.tabby;
+    const met = r.goal === undefined || x === undefined ? '—' : (r.better === 'lower' ? x <= r.goal : x >= r.goal) ? 'yes' : '**no**';
+    const anchor = r.anchor ? `${r.anchor.name} ${fig(r.anchor.value)} ${r.unit}` : '—';
+    const ratioText = ratio === undefined ? '—' : `${ratio.toFixed(2)}×`;
+    lines.push(`| ${r.bench} | ${r.measure} | ${fig(r.tabby)} ${r.unit} | ${anchor} | ${ratioText} | ${goal} | ${met} |`);
+  }
+  if (rows.length === 0) lines.push('| — | no bench reported a figure | | | | | |');
+  return `${lines.join('\n')}\n`;
 }
