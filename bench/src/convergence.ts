@@ -9,8 +9,12 @@
  * WorkloadAdd also writes the WorkloadEndpoint after the block is committed and published,
  * so the time from sending WorkloadAdd is printed too); then WorkloadDelete releases the block and the withdrawal
  * is timed the same way before the next sample. Prints p50/p99; nothing is asserted.
- * Aim: p99 <= 1 s at 50 agents. Run: npm run bench:convergence -w @tabby/bench
- * (BENCH_SAMPLES=N samples per size, default 100; BENCH_SIZES=10,50).
+ * Then the same with 200 agents and the mesh off: two of them are route reflectors (one
+ * cluster, labelled `route-reflector`), every other agent peers with both (Calico's BGPPeer
+ * selectors), so a route travels owner -> reflectors -> 197 clients.
+ * Aim: p99 <= 1 s. Run: npm run bench:convergence -w @tabby/bench
+ * (BENCH_SAMPLES=N samples per size, default 100; BENCH_SIZES=10,50 for the meshes;
+ * BENCH_RR_AGENTS=200 for the reflector scenario, 0 to skip it).
  */
 import { credentials } from '@grpc/grpc-js';
 import { startAgent, type AgentApp } from '@tabby/agent';
@@ -18,10 +22,14 @@ import { parseManifest } from '@tabby/api';
 import { ProcessGroup, freePort, startNats, startService, tempDir } from '@tabby/harness';
 import { IpamClient, ResourceStoreClient, type Resource } from '@tabby/proto';
 import { NatsBus, callUnary, createLogger, createMetrics } from '@tabby/runtime';
+import { report } from './results.js';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100);
 const WARMUP = 5;
-const SIZES = (process.env.BENCH_SIZES ?? '10,50').split(',').map(Number);
+const SIZES = (process.env.BENCH_SIZES ?? '10,50').split(',').filter(Boolean).map(Number);
+const RR_AGENTS = Number(process.env.BENCH_RR_AGENTS ?? 200);
+/** Agents 1 and 2 are the route reflectors of the reflector scenario. */
+const REFLECTORS = 2;
 const BLOCK_BITS = 26;
 const POLL_MS = 1;
 
@@ -68,7 +76,9 @@ function line(label: string, xs: readonly number[]): string {
   return `  ${label.padEnd(52)} p50 ${f(percentile(s, 50))}   p99 ${f(percentile(s, 99))}   max ${f(s[s.length - 1] ?? 0)}`;
 }
 
-async function run(size: number): Promise<Figures> {
+type Shape = 'mesh' | 'reflectors';
+
+async function run(size: number, shape: Shape): Promise<Figures> {
   const group = new ProcessGroup();
   const dir = tempDir('tabby-bench-convergence-');
   const apps: AgentApp[] = [];
@@ -82,7 +92,28 @@ async function run(size: number): Promise<Figures> {
     const storeClient = new ResourceStoreClient(store.address, credentials.createInsecure());
     const ipamClient = new IpamClient(ipam.address, credentials.createInsecure());
     const bgpPort = await freePort('127.0.100.1');
-    await callUnary(storeClient.apply.bind(storeClient), { resource: resource(`apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata:\n  name: default\nspec:\n  listenPort: ${bgpPort}\n`) });
+    const mesh = shape === 'mesh';
+    await callUnary(storeClient.apply.bind(storeClient), {
+      resource: resource(`apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata:\n  name: default\nspec:\n  listenPort: ${bgpPort}\n  nodeToNodeMeshEnabled: ${mesh}\n`),
+    });
+    if (!mesh) {
+      // The reflectors' Nodes before their agents start (an agent keeps what it does not own: labels, cluster id).
+      for (let i = 1; i <= REFLECTORS; i++) {
+        await callUnary(storeClient.apply.bind(storeClient), {
+          resource: resource(
+            `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata:\n  name: node-${i}\n  labels:\n    route-reflector: "true"\nspec:\n  bgp:\n    ipv4Address: 127.0.100.${i}/32\n    routeReflectorClusterID: 224.0.0.1\n`,
+          ),
+        });
+      }
+      for (const [name, nodeSelector] of [
+        ['peer-with-reflectors', '!has(route-reflector)'],
+        ['reflector-mesh', 'has(route-reflector)'],
+      ]) {
+        await callUnary(storeClient.apply.bind(storeClient), {
+          resource: resource(`apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata:\n  name: ${name}\nspec:\n  nodeSelector: ${nodeSelector}\n  peerSelector: has(route-reflector)\n`),
+        });
+      }
+    }
     await callUnary(storeClient.apply.bind(storeClient), { resource: resource('apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: bench\nspec:\n  cidr: 192.168.0.0/16\n  blockSize: 26\n') });
 
     bus = await NatsBus.connect({ url: nats.url, name: 'bench-agents', logger: createLogger({ service: 'bench-nats', level: 'error' }) });
@@ -111,13 +142,17 @@ async function run(size: number): Promise<Figures> {
       );
     }
     const startedMs = performance.now() - t0;
+    const wanted = (i: number): number => (mesh || i < REFLECTORS ? size - 1 : REFLECTORS);
     const meshMs = await until(
-      () => apps.every((a) => a.agent.nodeStatus().status?.bgp?.numberEstablishedV4 === size - 1),
+      () => apps.every((a, i) => a.agent.nodeStatus().status?.bgp?.numberEstablishedV4 === wanted(i)),
       t0,
-      `a full mesh of ${size} agents`,
-      120_000,
+      mesh ? `a full mesh of ${size} agents` : `${size} agents peered with ${REFLECTORS} route reflectors`,
+      300_000,
     );
-    console.log(`${size} agents: full mesh (${(size * (size - 1)) / 2} sessions) Established ${(meshMs / 1000).toFixed(1)} s after the first agent started (all started after ${(startedMs / 1000).toFixed(1)} s)`);
+    const sessions = mesh ? (size * (size - 1)) / 2 : (size - REFLECTORS) * REFLECTORS + 1;
+    console.log(
+      `${size} agents: ${mesh ? 'full mesh' : `${REFLECTORS} route reflectors`} (${sessions} sessions) Established ${(meshMs / 1000).toFixed(1)} s after the first agent started (all started after ${(startedMs / 1000).toFixed(1)} s)`,
+    );
 
     const figures: Figures = { fromCall: [], origin: [], all: [], withdrawn: [] };
     for (let s = 0; s < WARMUP + SAMPLES; s++) {
@@ -156,13 +191,26 @@ async function run(size: number): Promise<Figures> {
 }
 
 async function main(): Promise<void> {
-  console.log(`bench/convergence: nats-server, tabby-store, -ipam, -topology as processes; agents in this process on 127.0.100.x, full mesh; ${SAMPLES} samples per size (after ${WARMUP} warm-up), /26 blocks`);
-  for (const size of SIZES) {
-    const f = await run(size);
-    console.log(line(`${size} agents: WorkloadAdd -> route on every agent`, f.all));
-    console.log(line(`${size} agents:   (from WorkloadAdd sent)`, f.fromCall));
-    console.log(line(`${size} agents: WorkloadAdd -> originated by its node`, f.origin));
-    console.log(line(`${size} agents: WorkloadDelete -> gone from every agent`, f.withdrawn));
+  console.log(
+    `bench/convergence: nats-server, tabby-store, -ipam, -topology as processes; agents in this process on 127.0.100.x (full meshes, then ${RR_AGENTS} agents with ${REFLECTORS} route reflectors); ${SAMPLES} samples per size (after ${WARMUP} warm-up), /26 blocks`,
+  );
+  const runs: [number, Shape][] = [...SIZES.map((n): [number, Shape] => [n, 'mesh']), ...(RR_AGENTS > 0 ? [[RR_AGENTS, 'reflectors'] as [number, Shape]] : [])];
+  for (const [size, shape] of runs) {
+    const f = await run(size, shape);
+    const what = shape === 'mesh' ? `${size} agents` : `${size} agents, ${REFLECTORS} RRs`;
+    console.log(line(`${what}: WorkloadAdd -> route on every agent`, f.all));
+    console.log(line(`${what}:   (from WorkloadAdd sent)`, f.fromCall));
+    console.log(line(`${what}: WorkloadAdd -> originated by its node`, f.origin));
+    console.log(line(`${what}: WorkloadDelete -> gone from every agent`, f.withdrawn));
+    const p99 = percentile([...f.fromCall].sort((a, b) => a - b), 99);
+    report({
+      bench: 'convergence',
+      measure: `${shape === 'mesh' ? `${size} agents, full mesh` : `${size} agents, ${REFLECTORS} route reflectors`}: p99 from WorkloadAdd sent to the route in every agent's RIB`,
+      unit: 'ms',
+      tabby: p99,
+      better: 'lower',
+      goal: 1000,
+    });
   }
 }
 

@@ -307,9 +307,9 @@ export class Speaker {
   async stop(): Promise<void> {
     this.running = false;
     for (const s of this.sessions.values()) s.stop();
-    await this.closeServers();
-    // Let the NOTIFICATIONs leave before the caller exits.
-    await new Promise((r) => setTimeout(r, 50));
+    // Resolves once every CEASE NOTIFICATION has left for the kernel, which sends it even if
+    // the caller exits right after.
+    await Promise.all([this.closeServers(), ...[...this.sessions.values()].map((s) => s.flushed())]);
   }
 
   /**

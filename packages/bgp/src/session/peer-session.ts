@@ -140,6 +140,8 @@ export class PeerSession {
   private flushScheduled = false;
   private readonly log: BgpLogger;
   private stopped = false;
+  /** Connections closing: each settles once its last bytes (a NOTIFICATION) are in the kernel. */
+  private readonly closing = new Set<Promise<void>>();
 
   // status
   private since: number;
@@ -196,6 +198,18 @@ export class PeerSession {
 
   private get configuredFamilies(): Family[] {
     return [...(this.config.families ?? FAMILIES)];
+  }
+
+  /** Closes a connection after what is queued on it, and remembers it until that is flushed. */
+  private close(conn: Connection): void {
+    const flushed = closeConnection(conn, this.host.clock);
+    this.closing.add(flushed);
+    void flushed.then(() => this.closing.delete(flushed));
+  }
+
+  /** Settles once every connection this session closed has flushed its last bytes (see {@link stop}). */
+  async flushed(): Promise<void> {
+    await Promise.all([...this.closing]);
   }
 
   /** Starts the peer (ManualStart). */
@@ -399,7 +413,7 @@ export class PeerSession {
       // Our own connect may be on its way too (both sides dialing at once): let it finish;
       // if it connects, the two connections are resolved as a collision (RFC 4271 §6.8). It is
       // given up once the peer's OPEN arrives on this one (see onOpen).
-      if (this.primary.conn) closeConnection(this.primary.conn, this.host.clock);
+      if (this.primary.conn) this.close(this.primary.conn);
       this.primary.conn = conn;
       this.primary.reader = new MessageReader();
       this.attach(this.primary, conn);
@@ -460,7 +474,7 @@ export class PeerSession {
           break;
         case 'drop':
           if (inst === this.primary) this.abortConnecting();
-          if (inst.conn) closeConnection(inst.conn, this.host.clock);
+          if (inst.conn) this.close(inst.conn);
           inst.conn = undefined;
           break;
         case 'sendOpen':
@@ -535,7 +549,7 @@ export class PeerSession {
   /** Ends a collision loser (or a candidate when stopping). */
   private discard(inst: Instance, notification?: NotificationSpec): void {
     if (notification && inst.conn) this.send(inst, { type: 'notification', ...notification });
-    if (inst.conn) closeConnection(inst.conn, this.host.clock);
+    if (inst.conn) this.close(inst.conn);
     this.cancelTimers(inst);
     inst.alive = false;
     inst.conn = undefined;

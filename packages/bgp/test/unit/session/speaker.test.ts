@@ -4,7 +4,7 @@
  * the wire), the hold timer, unknown peers, collisions, and IPv6 routes over an IPv4 session.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually } from '@tabby/harness';
+import { ProcessGroup, eventually } from '@tabby/harness';
 import { Speaker, type PeerStatus } from '../../../src/index.js';
 import { RawPeer } from './raw-peer.js';
 
@@ -165,5 +165,34 @@ describe('Speaker sessions over loopback', () => {
     for (const key of [rb, rc]) expect(rr.peer(key)).toMatchObject({ state: 'Established', flaps: 0 });
     // a wire change (AS) still resets
     expect(rr.updatePeer({ ...cfg(93, c), remoteAs: 64513 })).toBe('reset');
+  });
+
+  it('sends the CEASE to every peer before stop() resolves, so a process that exits right after still says goodbye', async () => {
+    // The speaker in its own process, which exits the moment stop() resolves (as tabby-agent does on SIGTERM).
+    const dist = new URL('../../../dist/index.js', import.meta.url).href;
+    const script = `
+      const { Speaker } = await import(${JSON.stringify(dist)});
+      const s = new Speaker({ asn: 65074, routerId: '10.0.0.74', listen: [{ address: '127.0.0.74', port: 0 }] });
+      await s.start();
+      s.addPeer({ address: '127.0.0.75', remoteAs: 65075, passive: true, holdTimeS: 9 });
+      for (let i = 0; i < 2000; i++) s.announce('ipv4-unicast', \`10.\${i >> 8}.\${i & 255}.0/24\`, {});
+      process.stdout.write(String(s.listenPort()) + '\\n');
+      process.once('SIGUSR2', async () => { await s.stop(); process.exit(0); });
+    `;
+    const group = new ProcessGroup();
+    try {
+      const child = group.start('speaker-child', process.execPath, ['--input-type=module', '-e', script]);
+      const port = Number((await child.waitForLine(/^\d+$/))[0]);
+      const raw = await RawPeer.dial('127.0.0.74', port, '127.0.0.75');
+      raws.push(raw);
+      await established(raw, 65075, '10.0.0.75');
+      await eventually('the table', () => raw.received.some((m) => m.type === 'update'));
+      child.signal('SIGUSR2');
+      expect(await child.exited()).toEqual({ code: 0, signal: null });
+      const cease = await eventually('the CEASE', () => raw.notifications()[0]);
+      expect(cease).toMatchObject({ code: 6, subcode: 2 });
+    } finally {
+      await group.stopAll();
+    }
   });
 });
