@@ -613,6 +613,12 @@ export class Speaker {
     setImmediate(() => {
       this.changeScheduled = false;
       if (!this.rib.hasChanges) return;
+      // Nobody to tell (no peer is being sent routes, nobody listens): a full table loads
+      // without turning a key into text.
+      if (this.bestListeners.size === 0 && ![...this.sessions.values()].some((s) => s.sending)) {
+        this.rib.discardChanges();
+        return;
+      }
       const changes = this.rib.takeChanges();
       for (const s of this.sessions.values()) s.ribChanged(changes);
       if (this.bestListeners.size === 0) return;

@@ -48,7 +48,7 @@ export {
 } from './constants.js';
 export { EncodeError, isEncodeError } from './encode-error.js';
 export { canonicalAddress, formatIpv4, formatIpv6, parseAddress, parseIpv4, parseIpv6, type ParsedAddress } from './address.js';
-export { canonicalPrefix, decodePrefixes, encodePrefix, formatPrefix, parsePrefix, prefixAfi, type ParsedPrefix } from './prefix.js';
+export { canonicalPrefix, decodePrefixes, encodePrefix, formatPrefix, ipv4Key, ipv4KeyAddress, ipv4KeyLength, ipv4KeyOf, ipv4KeyText, parsePrefix, prefixAfi, type Ipv4Key, type ParsedPrefix } from './prefix.js';
 export { checkHeader, type Header } from './header.js';
 export { MessageReader } from './reader.js';
 export { isRawCapability, type RawCapability } from './capabilities.js';

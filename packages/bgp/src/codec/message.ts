@@ -12,7 +12,7 @@ import { decodeNotification, encodeNotification } from './notification.js';
 import { decodeOpen, encodeOpen } from './open.js';
 import type { CodecOptions } from './options.js';
 import { decodeRouteRefresh, encodeRouteRefresh } from './route-refresh.js';
-import { decodeUpdate, encodeUpdate, type UpdateAction } from './update.js';
+import { decodeUpdate, encodeUpdate, type UpdateAction, type UpdateDecodeResult } from './update.js';
 
 /** A decoded message and, for an UPDATE, what RFC 7606 says to do with it. */
 export interface MessageDecodeResult {
@@ -23,6 +23,8 @@ export interface MessageDecodeResult {
   readonly discarded: readonly number[];
   readonly errors: readonly BgpError[];
   readonly endOfRib?: Family;
+  /** With `ipv4Keys`: an UPDATE's IPv4 fields as keys (see {@link UpdateDecodeResult}). */
+  readonly ipv4?: UpdateDecodeResult['ipv4'];
 }
 
 const NONE: readonly never[] = Object.freeze([]);

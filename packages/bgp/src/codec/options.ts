@@ -14,4 +14,11 @@ export interface CodecOptions {
    * decoded {@link PathAttributes} object. The caller owns the map and bounds its size.
    */
   readonly attributeCache?: Map<string, PathAttributes>;
+  /**
+   * The IPv4 Withdrawn Routes and NLRI fields of an UPDATE come as numbers
+   * ({@link UpdateDecodeResult.ipv4}, see `Ipv4Key`) instead of text in the message, whose
+   * `withdrawn` and `nlri` are then empty: what a session feeding a full table into its RIB
+   * uses, with no string per prefix. Use the result's `endOfRib` then, not the message's shape.
+   */
+  readonly ipv4Keys?: boolean;
 }

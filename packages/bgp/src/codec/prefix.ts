@@ -166,6 +166,105 @@ export function decodeIpv4PrefixesInto(buf: Uint8Array, start: number, end: numb
 
 const scratch6 = new Uint8Array(16);
 
+/**
+ * An IPv4 prefix as one number, for tables of a full feed: `length * 2^32 + address` (host bits
+ * clear). Exact in a double, and decoding one allocates nothing.
+ */
+export type Ipv4Key = number;
+
+const TWO_32 = 4294967296;
+
+/** The key of an IPv4 prefix of `length` bits at `address` (host bits already clear). */
+export function ipv4Key(address: number, length: number): Ipv4Key {
+  return length * TWO_32 + (address >>> 0);
+}
+
+/** The prefix length of a key. */
+export function ipv4KeyLength(key: Ipv4Key): number {
+  return Math.floor(key / TWO_32);
+}
+
+/** The address of a key (unsigned 32-bit). */
+export function ipv4KeyAddress(key: Ipv4Key): number {
+  return key % TWO_32;
+}
+
+/** Canonical text of a key ("10.1.0.0/16"). */
+export function ipv4KeyText(key: Ipv4Key): Prefix {
+  return ipv4PrefixText(key % TWO_32, Math.floor(key / TWO_32));
+}
+
+/**
+ * The key of canonical IPv4 prefix text; undefined when the text is not a dotted quad with a
+ * length of 0-32 and host bits clear (the form the codec and the RIB carry).
+ */
+export function ipv4KeyOf(prefix: Prefix): Ipv4Key | undefined {
+  let v = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  let i = 0;
+  const n = prefix.length;
+  for (; i < n; i++) {
+    const c = prefix.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return undefined; // leading zero
+      octet = octet * 10 + (c - 48);
+      if (octet > 255 || ++digits > 3) return undefined;
+    } else if (c === 46 && dots < 3 && digits > 0) {
+      v = v * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c === 47 && dots === 3 && digits > 0) {
+      break;
+    } else {
+      return undefined;
+    }
+  }
+  if (i >= n || dots !== 3) return undefined;
+  v = v * 256 + octet;
+  let len = 0;
+  const lenStart = ++i;
+  for (; i < n; i++) {
+    const c = prefix.charCodeAt(i) - 48;
+    if (c < 0 || c > 9 || i - lenStart > 1) return undefined;
+    len = len * 10 + c;
+  }
+  if (i === lenStart || len > 32 || (i - lenStart === 2 && prefix.charCodeAt(lenStart) === 48)) return undefined;
+  if (len < 32 && v % 2 ** (32 - len) !== 0) return undefined;
+  return len * TWO_32 + v;
+}
+
+/**
+ * Decodes IPv4 prefixes in `buf[start, end)` as keys (see {@link Ipv4Key}), appending to
+ * `out`; the same checks as {@link decodeIpv4PrefixesInto}, without a string per prefix.
+ */
+export function decodeIpv4KeysInto(buf: Uint8Array, start: number, end: number, out: Ipv4Key[]): void {
+  let pos = start;
+  while (pos < end) {
+    const len = buf[pos];
+    if (len > 32) throw invalidNetworkField(`IPv4 prefix length ${len} > 32`);
+    const n = (len + 7) >>> 3;
+    const next = pos + 1 + n;
+    if (next > end) throw invalidNetworkField(`IPv4 prefix /${len} runs past the field`);
+    let v = 0;
+    if (n > 0) {
+      v = buf[pos + 1] << 24;
+      if (n > 1) {
+        v |= buf[pos + 2] << 16;
+        if (n > 2) {
+          v |= buf[pos + 3] << 8;
+          if (n > 3) v |= buf[pos + 4];
+        }
+      }
+      if (len < 32) v &= -1 << (32 - len);
+    }
+    out.push(len * TWO_32 + (v >>> 0));
+    pos = next;
+  }
+}
+
 /** Decodes IPv6 prefixes in `buf[start, end)`, appending canonical text to `out`. */
 export function decodeIpv6PrefixesInto(buf: Uint8Array, start: number, end: number, out: Prefix[]): void {
   let pos = start;

@@ -13,7 +13,7 @@ import { decodeError, u16Bytes } from './decode-error.js';
 import { EncodeError } from './encode-error.js';
 import { encodeNextHops } from './mp-nlri.js';
 import type { CodecOptions } from './options.js';
-import { decodeIpv4PrefixesInto, prefixForEncoding, wireLength, writePrefix, type ParsedPrefix } from './prefix.js';
+import { decodeIpv4KeysInto, decodeIpv4PrefixesInto, ipv4Key, ipv4KeyOf, prefixForEncoding, wireLength, writePrefix, type Ipv4Key, type ParsedPrefix } from './prefix.js';
 
 /** What the session must do with a decoded UPDATE (RFC 7606 §2), weakest to strongest. */
 export type UpdateAction = 'none' | 'treat-as-withdraw' | 'afisafi-disable';
@@ -41,6 +41,8 @@ export interface UpdateDecodeResult {
   readonly errors: readonly BgpError[];
   /** Set when the UPDATE is an End-of-RIB marker (RFC 4724 §2), for any family. */
   readonly endOfRib?: Family;
+  /** With {@link CodecOptions.ipv4Keys}: the IPv4 Withdrawn Routes and NLRI fields as keys. */
+  readonly ipv4?: { readonly withdrawn: readonly Ipv4Key[]; readonly nlri: readonly Ipv4Key[] };
 }
 
 /** The attributes of an UPDATE whose attributes were all dropped or not understood. */
@@ -96,9 +98,17 @@ export function decodeUpdate(frame: Uint8Array, opts: CodecOptions): UpdateDecod
   if (aEnd > len) throw decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, 'Total Path Attribute Length exceeds the message');
 
   const withdrawn: Prefix[] = [];
-  decodeIpv4PrefixesInto(frame, 21, wEnd, withdrawn);
   const nlri: Prefix[] = [];
-  decodeIpv4PrefixesInto(frame, aEnd, len, nlri);
+  let keys: { withdrawn: Ipv4Key[]; nlri: Ipv4Key[] } | undefined;
+  if (opts.ipv4Keys) {
+    keys = { withdrawn: [], nlri: [] };
+    decodeIpv4KeysInto(frame, 21, wEnd, keys.withdrawn);
+    decodeIpv4KeysInto(frame, aEnd, len, keys.nlri);
+  } else {
+    decodeIpv4PrefixesInto(frame, 21, wEnd, withdrawn);
+    decodeIpv4PrefixesInto(frame, aEnd, len, nlri);
+  }
+  const nlriCount = keys ? keys.nlri.length : nlri.length;
 
   const ctx = { fourOctetAs: opts.fourOctetAs };
   const cache = opts.attributeCache;
@@ -121,20 +131,20 @@ export function decodeUpdate(frame: Uint8Array, opts: CodecOptions): UpdateDecod
   const { seen, mpReach, mpUnreach } = walk;
   const errors = walk.errors;
   let treatAsWithdraw = walk.treatAsWithdraw;
-  const announces = nlri.length > 0 || seen[AttrType.MP_REACH_NLRI] !== 0;
+  const announces = nlriCount > 0 || seen[AttrType.MP_REACH_NLRI] !== 0;
 
   if (announces && !walk.truncated) {
     // RFC 7606 §3.d: a missing well-known mandatory attribute is "treat-as-withdraw"; NEXT_HOP
     // is mandatory only with NLRI in the NLRI field (RFC 4760 §3). RFC 4271 §6.3: data is
     // the missing type code. (After an overrun the rest is unknown, not missing.)
-    const mandatory = nlri.length > 0 ? [AttrType.ORIGIN, AttrType.AS_PATH, AttrType.NEXT_HOP] : [AttrType.ORIGIN, AttrType.AS_PATH];
+    const mandatory = nlriCount > 0 ? [AttrType.ORIGIN, AttrType.AS_PATH, AttrType.NEXT_HOP] : [AttrType.ORIGIN, AttrType.AS_PATH];
     for (const type of mandatory) {
       if (seen[type] !== 0) continue;
       errors.push(decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.MISSING_WELL_KNOWN_ATTRIBUTE, `attribute type ${type} missing`, Uint8Array.of(type), 'treat-as-withdraw'));
       treatAsWithdraw = true;
     }
   }
-  if (nlri.length > 0 && walk.nextHopRaw && attributes?.nextHop !== undefined) {
+  if (nlriCount > 0 && walk.nextHopRaw && attributes?.nextHop !== undefined) {
     const raw = walk.nextHopRaw;
     if (isInvalidNextHop(raw[raw.length - 4])) {
       // RFC 4271 §6.3: a semantically incorrect NEXT_HOP is logged and the routes ignored (no
@@ -159,6 +169,7 @@ export function decodeUpdate(frame: Uint8Array, opts: CodecOptions): UpdateDecod
   const result: { -readonly [K in keyof UpdateDecodeResult]: UpdateDecodeResult[K] } = { message, action, disabledFamilies: walk.families, discarded: walk.discarded, errors };
   const eor = endOfRibOnWire(frame, wEnd, aStart, aEnd);
   if (eor) result.endOfRib = eor;
+  if (keys) result.ipv4 = keys;
   return result;
 }
 
@@ -275,13 +286,13 @@ export interface RouteBatch {
   readonly nextHops?: readonly string[];
 }
 
-/** Greedily groups parsed prefixes so each group's wire size stays within `budget`. */
-function pack(prefixes: readonly ParsedPrefix[], budget: number): ParsedPrefix[][] {
-  const groups: ParsedPrefix[][] = [];
-  let cur: ParsedPrefix[] = [];
+/** Greedily groups prefixes so each group's wire size (by `size`) stays within `budget`. */
+function pack<P>(prefixes: readonly P[], budget: number, size: (p: P) => number): P[][] {
+  const groups: P[][] = [];
+  let cur: P[] = [];
   let used = 0;
   for (const p of prefixes) {
-    const n = wireLength(p);
+    const n = size(p);
     if (n > budget) throw new EncodeError(`no room for prefixes: ${budget} octets left in an UPDATE`);
     if (used + n > budget) {
       groups.push(cur);
@@ -313,6 +324,38 @@ function groupLength(group: readonly ParsedPrefix[]): number {
   return n;
 }
 
+const TWO_32 = 4294967296;
+
+/**
+ * An IPv4 prefix to encode, as its key: canonical text takes the allocation-free path (a full
+ * table is millions of these); anything else goes through {@link prefixForEncoding}, which
+ * throws the same errors as for every family.
+ */
+function ipv4ForEncoding(prefix: Prefix): Ipv4Key {
+  const k = ipv4KeyOf(prefix);
+  if (k !== undefined) return k;
+  const p = prefixForEncoding(prefix, AFI_IPV4);
+  return ipv4Key(((p.bytes[0] << 24) | (p.bytes[1] << 16) | (p.bytes[2] << 8) | p.bytes[3]) >>> 0, p.length);
+}
+
+function keyWireLength(k: Ipv4Key): number {
+  return 1 + ((Math.floor(k / TWO_32) + 7) >>> 3);
+}
+
+function keysLength(group: readonly Ipv4Key[]): number {
+  let n = 0;
+  for (const k of group) n += keyWireLength(k);
+  return n;
+}
+
+function writeKey(w: ByteWriter, k: Ipv4Key): void {
+  const len = Math.floor(k / TWO_32);
+  const a = k % TWO_32;
+  w.u8(len);
+  const n = (len + 7) >>> 3;
+  for (let i = 0; i < n; i++) w.u8(Math.floor(a / 2 ** (24 - 8 * i)) & 0xff);
+}
+
 /**
  * Packs a batch into as few UPDATE frames of at most `maxSize` octets as fit: first the
  * withdrawals (IPv4 in the Withdrawn Routes field, IPv6 in MP_UNREACH_NLRI), then the
@@ -329,18 +372,19 @@ export function encodeUpdates(batch: RouteBatch, opts: CodecOptions, maxSize: nu
   const out: Uint8Array[] = [];
   const base = HEADER_LENGTH + 4;
 
-  const withdrawn = (batch.withdrawn ?? []).map((p) => prefixForEncoding(p, afi));
-  if (afi === AFI_IPV4 && safi === SAFI_UNICAST) {
-    for (const group of pack(withdrawn, maxSize - base)) {
+  const v4 = afi === AFI_IPV4 && safi === SAFI_UNICAST;
+  if (v4) {
+    for (const group of pack((batch.withdrawn ?? []).map(ipv4ForEncoding), maxSize - base, keyWireLength)) {
       const w = new ByteWriter(maxSize);
       beginUpdate(w);
-      w.u16(groupLength(group));
-      for (const p of group) writePrefix(w, p);
+      w.u16(keysLength(group));
+      for (const k of group) writeKey(w, k);
       w.u16(0);
       out.push(endMessage(w, maxSize));
     }
   } else {
-    for (const group of pack(withdrawn, maxSize - base - 4 - 3)) {
+    const withdrawn = (batch.withdrawn ?? []).map((p) => prefixForEncoding(p, afi));
+    for (const group of pack(withdrawn, maxSize - base - 4 - 3, wireLength)) {
       const w = new ByteWriter(maxSize);
       beginUpdate(w);
       w.u16(0);
@@ -355,26 +399,27 @@ export function encodeUpdates(batch: RouteBatch, opts: CodecOptions, maxSize: nu
   }
 
   if (!batch.nlri || batch.nlri.length === 0) return out;
-  const nlri = batch.nlri.map((p) => prefixForEncoding(p, afi));
   const given = batch.attributes ?? {};
   const attrs = new ByteWriter(256);
-  if (afi === AFI_IPV4 && safi === SAFI_UNICAST) {
+  if (v4) {
+    const keys = batch.nlri.map(ipv4ForEncoding);
     const nextHop = batch.nextHops?.[0] ?? given.nextHop;
     const attributes: PathAttributes = nextHop === undefined ? given : { ...given, nextHop };
     requireAttributes(attributes, true);
     encodeAttributes({ attributes }, ctx, attrs);
     const attrBytes = attrs.finish();
-    for (const group of pack(nlri, maxSize - base - attrBytes.length)) {
+    for (const group of pack(keys, maxSize - base - attrBytes.length, keyWireLength)) {
       const w = new ByteWriter(maxSize);
       beginUpdate(w);
       w.u16(0);
       w.u16(attrBytes.length);
       w.bytes(attrBytes);
-      for (const p of group) writePrefix(w, p);
+      for (const k of group) writeKey(w, k);
       out.push(endMessage(w, maxSize));
     }
     return out;
   }
+  const nlri = batch.nlri.map((p) => prefixForEncoding(p, afi));
   // RFC 4760 §3: an UPDATE carrying only MP NLRI SHOULD NOT carry NEXT_HOP.
   const { nextHop: _ignored, ...attributes } = given;
   requireAttributes(attributes, false);
@@ -382,7 +427,7 @@ export function encodeUpdates(batch: RouteBatch, opts: CodecOptions, maxSize: nu
   const attrBytes = attrs.finish();
   const nh = encodeNextHops(afi, batch.nextHops ?? []);
   const mpFixed = 5 + nh.length;
-  for (const group of pack(nlri, maxSize - base - attrBytes.length - 4 - mpFixed)) {
+  for (const group of pack(nlri, maxSize - base - attrBytes.length - 4 - mpFixed, wireLength)) {
     const w = new ByteWriter(maxSize);
     beginUpdate(w);
     w.u16(0);

@@ -1,3 +1,4 @@
+import { ipv4KeyOf, ipv4KeyText, type Ipv4Key } from '../codec/prefix.js';
 import type { Family, PathAttributes, Prefix } from '../types.js';
 import { selectBest, type Decision, type DecisionReason, type Path } from './best-path.js';
 import type { PathSource } from './source.js';
@@ -31,6 +32,79 @@ function isMulti(e: Entry): e is MultiEntry {
   return (e as MultiEntry).cands !== undefined;
 }
 
+/** The table of one family: prefixes by key (IPv4: {@link Ipv4Key}; IPv6: canonical text). */
+interface Table<K> {
+  get(key: K): Entry | undefined;
+  set(key: K, entry: Entry): void;
+  delete(key: K): void;
+  readonly size: number;
+  entries(): IterableIterator<[K, Entry]>;
+  /** The key of prefix text; undefined when the text cannot be a key of this table. */
+  keyOf(prefix: Prefix): K | undefined;
+  textOf(key: K): Prefix;
+}
+
+const TWO_32 = 4294967296;
+
+/**
+ * IPv4 prefixes by {@link Ipv4Key}, one Map per prefix length keyed by the network bits
+ * (`address >>> (32 - length)`), which are small integers up to /30: no key is allocated and
+ * none is hashed as text. A million /24s cost a Map entry each, not a string and an entry.
+ */
+class Ipv4Table implements Table<Ipv4Key> {
+  private readonly byLength: Map<number, Entry>[] = Array.from({ length: 33 }, () => new Map<number, Entry>());
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(key: Ipv4Key): Entry | undefined {
+    const len = Math.floor(key / TWO_32);
+    return this.byLength[len].get(len === 0 ? 0 : (key % TWO_32) >>> (32 - len));
+  }
+
+  set(key: Ipv4Key, entry: Entry): void {
+    const len = Math.floor(key / TWO_32);
+    const m = this.byLength[len];
+    const k = len === 0 ? 0 : (key % TWO_32) >>> (32 - len);
+    const before = m.size;
+    m.set(k, entry);
+    this.count += m.size - before;
+  }
+
+  delete(key: Ipv4Key): void {
+    const len = Math.floor(key / TWO_32);
+    if (this.byLength[len].delete(len === 0 ? 0 : (key % TWO_32) >>> (32 - len))) this.count--;
+  }
+
+  *entries(): IterableIterator<[Ipv4Key, Entry]> {
+    for (let len = 0; len <= 32; len++) {
+      const scale = 2 ** (32 - len);
+      for (const [bits, e] of this.byLength[len]) yield [len * TWO_32 + bits * scale, e];
+    }
+  }
+
+  keyOf(prefix: Prefix): Ipv4Key | undefined {
+    return ipv4KeyOf(prefix);
+  }
+
+  textOf(key: Ipv4Key): Prefix {
+    return ipv4KeyText(key);
+  }
+}
+
+/** IPv6 prefixes by their canonical text. */
+class TextTable extends Map<Prefix, Entry> implements Table<Prefix> {
+  keyOf(prefix: Prefix): Prefix {
+    return prefix;
+  }
+
+  textOf(key: Prefix): Prefix {
+    return key;
+  }
+}
+
 /** Why an UPDATE's path was not accepted into the RIB (RFC 4271 §9.1.2, RFC 4456 §8). */
 export type RejectReason = 'as-path-loop' | 'originator-id-loop' | 'cluster-list-loop';
 
@@ -50,9 +124,12 @@ export interface LocRibOptions {
  * reconnects (a new PathSource object) replaces its own paths.
  */
 export class LocRib {
-  private readonly loc: Record<Family, Map<Prefix, Entry>> = { 'ipv4-unicast': new Map(), 'ipv6-unicast': new Map() };
+  private readonly v4 = new Ipv4Table();
+  private readonly v6 = new TextTable();
   private readonly counts = new Map<string, Record<Family, number>>();
-  private changed: Record<Family, Prefix[]> = { 'ipv4-unicast': [], 'ipv6-unicast': [] };
+  /** Keys whose best path changed, per family, oldest first (text only when taken). */
+  private changedV4: Ipv4Key[] = [];
+  private changedV6: Prefix[] = [];
   private readonly paths = new WeakMap<PathSource, WeakMap<PathAttributes, Path>>();
 
   private opts: LocRibOptions;
@@ -100,9 +177,14 @@ export class LocRib {
     return c;
   }
 
+  private table(family: Family): Table<Ipv4Key> | Table<Prefix> {
+    return family === 'ipv4-unicast' ? this.v4 : this.v6;
+  }
+
   /**
    * A path for a prefix from a source (replacing its previous one). Paths failing the loop
-   * checks are treated as a withdraw and the reason returned.
+   * checks are treated as a withdraw and the reason returned. Throws on IPv4 text that is not a
+   * canonical prefix.
    */
   update(source: PathSource, family: Family, prefix: Prefix, attrs: PathAttributes): RejectReason | undefined {
     return this.updateMany(source, family, [prefix], attrs);
@@ -114,34 +196,49 @@ export class LocRib {
    * attributes fail the loop checks (every prefix is then withdrawn).
    */
   updateMany(source: PathSource, family: Family, prefixes: readonly Prefix[], attrs: PathAttributes): RejectReason | undefined {
+    if (family === 'ipv6-unicast') return this.updateIn(this.v6, this.changedV6, source, 'ipv6-unicast', prefixes, attrs);
+    const keys: Ipv4Key[] = [];
+    for (const p of prefixes) {
+      const k = ipv4KeyOf(p);
+      if (k === undefined) throw new Error(`not a canonical IPv4 prefix: ${JSON.stringify(p)}`);
+      keys.push(k);
+    }
+    return this.updateIn(this.v4, this.changedV4, source, 'ipv4-unicast', keys, attrs);
+  }
+
+  /** {@link updateMany} for IPv4 prefixes given as keys (a decoded UPDATE's, see `ipv4Keys`): no text at all. */
+  updateManyIpv4(source: PathSource, keys: readonly Ipv4Key[], attrs: PathAttributes): RejectReason | undefined {
+    return this.updateIn(this.v4, this.changedV4, source, 'ipv4-unicast', keys, attrs);
+  }
+
+  private updateIn<K>(loc: Table<K>, changed: K[], source: PathSource, family: Family, keys: readonly K[], attrs: PathAttributes): RejectReason | undefined {
     const reject = this.rejectReason(source, attrs);
     if (reject) {
-      for (const p of prefixes) this.withdraw(source, family, p);
+      for (const k of keys) this.withdrawIn(loc, changed, source, family, k);
       return reject;
     }
     const path = this.pathOf(source, attrs);
-    const loc = this.loc[family];
     const count = this.countOf(source.id);
     const id = source.id;
-    for (const prefix of prefixes) {
-      const entry = loc.get(prefix);
+    for (const key of keys) {
+      const entry = loc.get(key);
       if (entry === undefined) {
-        loc.set(prefix, path);
+        loc.set(key, path);
         count[family]++;
-        this.changed[family].push(prefix);
+        changed.push(key);
         continue;
       }
       if (!isMulti(entry)) {
         if (entry.source.id === id) {
           if (entry === path) continue;
-          loc.set(prefix, path);
-          this.changed[family].push(prefix);
+          loc.set(key, path);
+          changed.push(key);
           continue;
         }
         const m: MultiEntry = { cands: [entry, path], best: entry, reason: 'only-path' };
-        loc.set(prefix, m);
+        loc.set(key, m);
         count[family]++;
-        this.decide(family, prefix, m, entry);
+        this.decide(changed, key, m, entry);
         continue;
       }
       const i = indexOfSource(entry.cands, source);
@@ -152,21 +249,34 @@ export class LocRib {
         entry.cands.push(path);
         count[family]++;
       }
-      this.decide(family, prefix, entry, entry.best);
+      this.decide(changed, key, entry, entry.best);
     }
     return undefined;
   }
 
-  /** Removes the path of a source for a prefix (no-op when it had none). */
+  /** Removes the path of a source for a prefix (no-op when it had none, or the text is no prefix). */
   withdraw(source: PathSource, family: Family, prefix: Prefix): void {
-    const loc = this.loc[family];
-    const entry = loc.get(prefix);
+    if (family === 'ipv6-unicast') {
+      this.withdrawIn(this.v6, this.changedV6, source, family, prefix);
+      return;
+    }
+    const k = ipv4KeyOf(prefix);
+    if (k !== undefined) this.withdrawIn(this.v4, this.changedV4, source, family, k);
+  }
+
+  /** {@link withdraw} of an IPv4 prefix given as its key. */
+  withdrawIpv4(source: PathSource, key: Ipv4Key): void {
+    this.withdrawIn(this.v4, this.changedV4, source, 'ipv4-unicast', key);
+  }
+
+  private withdrawIn<K>(loc: Table<K>, changed: K[], source: PathSource, family: Family, key: K): void {
+    const entry = loc.get(key);
     if (entry === undefined) return;
     if (!isMulti(entry)) {
       if (entry.source.id !== source.id) return;
-      loc.delete(prefix);
+      loc.delete(key);
       this.countOf(source.id)[family]--;
-      this.changed[family].push(prefix);
+      changed.push(key);
       return;
     }
     const i = indexOfSource(entry.cands, source);
@@ -176,66 +286,94 @@ export class LocRib {
     const previous = entry.best;
     if (entry.cands.length === 1) {
       const only = entry.cands[0];
-      loc.set(prefix, only);
-      if (only !== previous) this.changed[family].push(prefix);
+      loc.set(key, only);
+      if (only !== previous) changed.push(key);
       return;
     }
-    this.decide(family, prefix, entry, previous);
+    this.decide(changed, key, entry, previous);
   }
 
-  private decide(family: Family, prefix: Prefix, entry: MultiEntry, previous: Path): void {
+  private decide<K>(changed: K[], key: K, entry: MultiEntry, previous: Path): void {
     const d = selectBest(entry.cands);
     entry.best = d.best;
     entry.reason = d.reason;
     // A new winner, or the same source's new path object, is a change for whoever exports it.
-    if (d.best !== previous) this.changed[family].push(prefix);
+    if (d.best !== previous) changed.push(key);
   }
 
   /** Drops every path of a source (its session went down) in every family. */
   dropSource(source: PathSource): void {
     const c = this.counts.get(source.id);
     if (!c) return;
-    for (const family of ['ipv4-unicast', 'ipv6-unicast'] as const) {
-      if (c[family] === 0) continue;
-      for (const prefix of this.prefixesOf(source.id, family)) this.withdraw(source, family, prefix);
-    }
+    if (c['ipv4-unicast'] > 0) for (const k of this.keysOf(this.v4, source.id)) this.withdrawIn(this.v4, this.changedV4, source, 'ipv4-unicast', k);
+    if (c['ipv6-unicast'] > 0) for (const k of this.keysOf(this.v6, source.id)) this.withdrawIn(this.v6, this.changedV6, source, 'ipv6-unicast', k);
     this.counts.delete(source.id);
+  }
+
+  private keysOf<K>(loc: Table<K>, sourceId: string): K[] {
+    const out: K[] = [];
+    for (const [key, e] of loc.entries()) {
+      if (isMulti(e) ? e.cands.some((c) => c.source.id === sourceId) : e.source.id === sourceId) out.push(key);
+    }
+    return out;
   }
 
   /** The prefixes whose best path changed since the last call. */
   takeChanges(): RibChanges {
-    const c = this.changed;
-    this.changed = { 'ipv4-unicast': [], 'ipv6-unicast': [] };
-    return c;
+    const v4 = this.changedV4;
+    const v6 = this.changedV6;
+    this.changedV4 = [];
+    this.changedV6 = [];
+    const text: Prefix[] = new Array<Prefix>(v4.length);
+    for (let i = 0; i < v4.length; i++) text[i] = ipv4KeyText(v4[i]);
+    return { 'ipv4-unicast': text, 'ipv6-unicast': v6 };
+  }
+
+  /**
+   * Forgets the changes without reading them: for a speaker with nobody to tell (no peer being
+   * sent routes, no best-path listener), which then never turns a key into text.
+   */
+  discardChanges(): void {
+    this.changedV4 = [];
+    this.changedV6 = [];
   }
 
   /** True when changes wait to be taken. */
   get hasChanges(): boolean {
-    return this.changed['ipv4-unicast'].length > 0 || this.changed['ipv6-unicast'].length > 0;
+    return this.changedV4.length > 0 || this.changedV6.length > 0;
+  }
+
+  private entryOf(family: Family, prefix: Prefix): Entry | undefined {
+    if (family === 'ipv6-unicast') return this.v6.get(prefix);
+    const k = ipv4KeyOf(prefix);
+    return k === undefined ? undefined : this.v4.get(k);
   }
 
   /** The best path of a prefix and why it won. */
   best(family: Family, prefix: Prefix): Decision | undefined {
-    const e = this.loc[family].get(prefix);
+    const e = this.entryOf(family, prefix);
     if (e === undefined) return undefined;
     return isMulti(e) ? { best: e.best, reason: e.reason } : { best: e, reason: 'only-path' };
   }
 
   /** Every path known for a prefix (the best first). */
   candidates(family: Family, prefix: Prefix): Path[] {
-    const e = this.loc[family].get(prefix);
+    const e = this.entryOf(family, prefix);
     if (e === undefined) return [];
     return isMulti(e) ? [e.best, ...e.cands.filter((c) => c !== e.best)] : [e];
   }
 
-  /** Best paths of a family, in insertion order. */
+  /** Best paths of a family (IPv4 by prefix length, then in insertion order; IPv6 in insertion order). */
   *bestPaths(family: Family): IterableIterator<[Prefix, Decision]> {
-    for (const [prefix, e] of this.loc[family]) yield [prefix, isMulti(e) ? { best: e.best, reason: e.reason } : { best: e, reason: 'only-path' }];
+    const loc: Table<Ipv4Key> | Table<Prefix> = this.table(family);
+    for (const [key, e] of (loc as Table<Ipv4Key | Prefix>).entries()) {
+      yield [(loc as Table<Ipv4Key | Prefix>).textOf(key), isMulti(e) ? { best: e.best, reason: e.reason } : { best: e, reason: 'only-path' }];
+    }
   }
 
   /** Number of prefixes with a best path. */
   size(family: Family): number {
-    return this.loc[family].size;
+    return this.table(family).size;
   }
 
   /** Number of prefixes a source has a path for (the size of its Adj-RIB-In). */
@@ -245,21 +383,19 @@ export class LocRib {
 
   /** The prefixes a source has a path for. Walks the family's table: for status and resync, not per UPDATE. */
   prefixesOf(sourceId: string, family: Family): Prefix[] {
-    const out: Prefix[] = [];
-    if ((this.counts.get(sourceId)?.[family] ?? 0) === 0) return out;
-    for (const [prefix, e] of this.loc[family]) {
-      if (isMulti(e) ? e.cands.some((c) => c.source.id === sourceId) : e.source.id === sourceId) out.push(prefix);
-    }
-    return out;
+    if ((this.counts.get(sourceId)?.[family] ?? 0) === 0) return [];
+    if (family === 'ipv6-unicast') return this.keysOf(this.v6, sourceId);
+    return this.keysOf(this.v4, sourceId).map(ipv4KeyText);
   }
 
   /** What a source sent us (its Adj-RIB-In) for a family. Walks the table: not for hot paths. */
   adjRibIn(sourceId: string, family: Family): ReadonlyMap<Prefix, Path> {
     const out = new Map<Prefix, Path>();
     if ((this.counts.get(sourceId)?.[family] ?? 0) === 0) return out;
-    for (const [prefix, e] of this.loc[family]) {
+    const loc = this.table(family) as Table<Ipv4Key | Prefix>;
+    for (const [key, e] of loc.entries()) {
       const p = isMulti(e) ? e.cands.find((c) => c.source.id === sourceId) : e.source.id === sourceId ? e : undefined;
-      if (p) out.set(prefix, p);
+      if (p) out.set(loc.textOf(key), p);
     }
     return out;
   }

@@ -7,10 +7,7 @@ import {
   checkPeerAs,
   decodeMessage,
   describeNotification,
-  encodeEndOfRib,
   encodeMessage,
-  encodeUpdates,
-  endOfRibFamily,
   peerAsOf,
   type CodecOptions,
 } from '../codec/index.js';
@@ -28,11 +25,10 @@ import {
   type TimerName,
 } from '../fsm/index.js';
 import type { BgpLogger, Clock, TimerHandle } from '../platform.js';
-import { AdjRibOut, type ExportRules } from '../rib/adj-rib-out.js';
 import type { ExportFilter } from '../rib/export-filter.js';
 import { ExportPolicy } from '../rib/export-policy.js';
-import type { LocRib } from '../rib/loc-rib.js';
-import { evaluatePolicy, policyRules, sameRoutePolicy } from '../rib/route-policy.js';
+import type { LocRib, RibChanges } from '../rib/loc-rib.js';
+import { sameRoutePolicy } from '../rib/route-policy.js';
 import type { PathSource } from '../rib/source.js';
 import {
   CAP_FOUR_OCTET_AS,
@@ -44,20 +40,17 @@ import {
   type OpenMessage,
   type PathAttributes,
   type Prefix,
-  type UpdateMessage,
 } from '../types.js';
 import { OUTPUT_HIGH_WATER, closeConnection, writeBytes, type Connection } from './connection.js';
 import { AFI_OF, FAMILIES, familyOf } from './families.js';
 import {
-  STALE_ROUTES_LIMIT_S,
-  familiesToRetain,
   gracefulRestartOf,
   ourGracefulRestartCapability,
-  staleFamiliesToFlush,
   type LocalGracefulRestart,
 } from './graceful-restart.js';
 import { peerKey, type PeerConfig } from './peer-config.js';
-import type { FamilyCounters, PeerStatus } from './peer-status.js';
+import { PeerRib } from './peer-rib.js';
+import type { PeerStatus } from './peer-status.js';
 import { dialSecured, needsTcpSecurity, secureAccepted } from './secure-socket.js';
 import { loadTcpSecurity, type TcpSecurity, type TcpSecurityLoader } from './tcp-security.js';
 
@@ -112,31 +105,20 @@ interface Instance {
 const PUMP_BUDGET_MS = 10;
 const OUT_BATCH = 4000;
 
-function zeroCounters(): Record<Family, FamilyCounters> {
-  return { 'ipv4-unicast': { received: 0, rejected: 0, advertised: 0, filtered: 0 }, 'ipv6-unicast': { received: 0, rejected: 0, advertised: 0, filtered: 0 } };
-}
-
-function emptyFiltered(): Record<Family, Map<Prefix, PathAttributes>> {
-  return { 'ipv4-unicast': new Map(), 'ipv6-unicast': new Map() };
-}
-
 /**
  * One configured neighbour: drives the FSM from `../fsm` with real sockets and the injected
- * clock, validates OPENs, resolves connection collisions (RFC 4271 §6.8), feeds UPDATEs to the
- * RIB with the RFC 7606 outcome, and sends this peer its share of the Loc-RIB through an
- * Adj-RIB-Out, in bounded chunks so keepalives and reads keep flowing during a full table.
+ * clock, validates OPENs, resolves connection collisions (RFC 4271 §6.8), decodes what the peer
+ * sends (with the RFC 7606 outcome) and writes what it must be sent, in bounded chunks so
+ * keepalives and reads keep flowing during a full table. The route work (Adj-RIB-In into the
+ * Loc-RIB, import rules, the Adj-RIB-Out, graceful-restart retention) is its {@link PeerRib}.
  */
 export class PeerSession {
   readonly key: string;
   private primary: Instance;
   private candidate: Instance | undefined;
   private connecting: Socket | undefined;
-  private source: PathSource | undefined;
-  private out: AdjRibOut | undefined;
-  private families: Family[] = [];
-  private eorSent = new Set<Family>();
-  /** Families whose End-of-RIB the peer sent in the current session. */
-  private readonly eorReceived = new Set<Family>();
+  /** The route side: Adj-RIB-In into the Loc-RIB, Adj-RIB-Out, counters, graceful-restart helper. */
+  private readonly routes: PeerRib;
   private flushScheduled = false;
   private readonly log: BgpLogger;
   private stopped = false;
@@ -148,27 +130,12 @@ export class PeerSession {
   private upSince = 0;
   private lastError = '';
   private remoteRouterId = '';
-  private readonly counters = zeroCounters();
   private messagesIn = 0;
   private messagesOut = 0;
   private updatesIn = 0;
   private updatesOut = 0;
   private flaps = 0;
   private negotiated = { holdTimeS: 0, keepaliveTimeS: 0 };
-
-  // graceful restart helper (RFC 4724 §4.2)
-  /** Runs while the peer is away: its Restart Time. */
-  private restartTimer: TimerHandle | undefined;
-  /** Runs once it is back: how long its stale routes may wait for End-of-RIB. */
-  private staleTimer: TimerHandle | undefined;
-  private stale: Record<Family, Set<Prefix>> | undefined;
-
-  /**
-   * Routes of this session the import rules rejected, with their attributes (soft
-   * reconfiguration inbound: the accepted ones are in the RIB, so the whole Adj-RIB-In is
-   * kept and a rule change re-evaluates it without asking the peer).
-   */
-  private filtered = emptyFiltered();
 
   constructor(
     public config: PeerConfig,
@@ -186,6 +153,7 @@ export class PeerSession {
       }),
     );
     this.since = host.clock.now();
+    this.routes = new PeerRib(this.key, host, this.log, () => this.config);
   }
 
   private newInstance(fsm: FsmSnapshot, conn?: Connection): Instance {
@@ -212,6 +180,11 @@ export class PeerSession {
     await Promise.all([...this.closing]);
   }
 
+  /** Whether the session is Established and sending this peer routes (it must hear RIB changes). */
+  get sending(): boolean {
+    return this.routes.sending;
+  }
+
   /** Starts the peer (ManualStart). */
   start(): void {
     this.stopped = false;
@@ -226,11 +199,9 @@ export class PeerSession {
     if (this.candidate) this.discard(this.candidate, notification);
     this.feed(this.primary, { type: 'ManualStop', notification });
     this.cancelTimers(this.primary);
-    this.cancelGracefulRestartTimers();
     this.abortConnecting();
     // A peer stopped or removed while we keep its routes (RFC 4724 helper): they go now.
-    if (this.stale && this.source) this.host.rib.dropSource(this.source);
-    this.stale = undefined;
+    this.routes.stop();
     this.host.ribChanged();
   }
 
@@ -254,8 +225,7 @@ export class PeerSession {
     }
     this.candidate = undefined;
     this.abortConnecting();
-    this.cancelGracefulRestartTimers();
-    this.out = undefined;
+    this.routes.abort();
   }
 
   /** Resets the session (CEASE Administrative Reset) and starts again at once. */
@@ -293,7 +263,7 @@ export class PeerSession {
     for (const inst of [this.primary, this.candidate]) {
       if (inst && inst.fsm.config.passive !== passive) inst.fsm = { ...inst.fsm, config: { ...inst.fsm.config, passive } };
     }
-    const source = this.source;
+    const source = this.routes.source;
     if (source && this.primary.fsm.state === 'Established') source.rrClient = (config.rrClient ?? false) && source.ibgp;
     this.reexport();
     this.requestRefresh();
@@ -304,9 +274,7 @@ export class PeerSession {
    * prefix for this peer; only the differences go out.
    */
   refilter(): void {
-    if (!this.out) return;
-    this.out.setFilter(this.host.exportFilter);
-    this.scheduleFlush();
+    if (this.routes.refilter()) this.scheduleFlush();
   }
 
   /**
@@ -317,68 +285,22 @@ export class PeerSession {
   changePolicies(config: PeerConfig): void {
     const previous = this.config;
     this.config = config;
-    if (!sameRoutePolicy(previous.importPolicy, config.importPolicy)) this.reimport();
-    if (!sameRoutePolicy(previous.exportPolicy, config.exportPolicy) && this.out) {
-      this.out.setRules(this.exportRules());
-      this.scheduleFlush();
-    }
-  }
-
-  /** The export rules for the Adj-RIB-Out; undefined when the peer has none. */
-  private exportRules(): ExportRules | undefined {
-    const policy = this.config.exportPolicy;
-    if (!policy || ((policy.v4?.length ?? 0) === 0 && (policy.v6?.length ?? 0) === 0)) return undefined;
-    return { policy, interfaceOf: (family, prefix) => this.host.interfaceOf(family, prefix) };
-  }
-
-  /**
-   * The import rules changed: every route this peer sent is evaluated again, from the RIB (the
-   * accepted ones) and from the routes kept aside (the filtered ones); the RIB gets the
-   * differences. The session stays up; the peer is not asked for anything.
-   */
-  private reimport(): void {
-    const source = this.source;
-    if (!source) return;
-    const rib = this.host.rib;
-    let moved = 0;
-    for (const f of FAMILIES) {
-      const rules = policyRules(this.config.importPolicy, f);
-      const filtered = this.filtered[f];
-      const keptAside = [...filtered];
-      if (rules.length > 0) {
-        for (const [prefix, path] of rib.adjRibIn(source.id, f)) {
-          if (evaluatePolicy(rules, { prefix, fromPeer: true })?.action !== 'reject') continue;
-          rib.withdraw(source, f, prefix);
-          this.stale?.[f].delete(prefix);
-          filtered.set(prefix, path.attrs);
-          moved++;
-        }
-      }
-      for (const [prefix, attrs] of keptAside) {
-        if (rules.length > 0 && evaluatePolicy(rules, { prefix, fromPeer: true })?.action === 'reject') continue;
-        filtered.delete(prefix);
-        if (rib.update(source, f, prefix, attrs) !== undefined) this.counters[f].rejected++;
-        moved++;
-      }
-    }
-    this.log.info({ moved }, 'import rules changed: routes re-evaluated');
-    this.refreshCounters();
-    this.host.ribChanged();
-    this.host.statusChanged(this.key);
+    if (!sameRoutePolicy(previous.importPolicy, config.importPolicy)) this.routes.reimport();
+    if (!sameRoutePolicy(previous.exportPolicy, config.exportPolicy) && this.routes.exportRulesChanged()) this.scheduleFlush();
   }
 
   /** Our cluster id or a peer's role changed: recompute what this peer must be sent. */
   reexport(): void {
     const conn = this.primary.conn;
-    if (!this.out || !conn || !this.source || this.primary.fsm.state !== 'Established') return;
-    this.out.setPolicy(this.exportPolicy(conn, this.source.ibgp));
-    this.scheduleFlush();
+    const source = this.routes.source;
+    if (!conn || !source || this.primary.fsm.state !== 'Established') return;
+    if (this.routes.setPolicy(this.exportPolicy(conn, source.ibgp))) this.scheduleFlush();
   }
 
   requestRefresh(): boolean {
     const conn = this.primary.conn;
     if (this.primary.fsm.state !== 'Established' || !conn || !this.peerSupports(CAP_ROUTE_REFRESH)) return false;
-    for (const f of this.families) this.send(this.primary, { type: 'route-refresh', afi: AFI_OF[f], safi: SAFI_UNICAST });
+    for (const f of this.routes.families) this.send(this.primary, { type: 'route-refresh', afi: AFI_OF[f], safi: SAFI_UNICAST });
     return true;
   }
 
@@ -774,23 +696,20 @@ export class PeerSession {
           return false;
         }
         const f = familyOf(msg.afi);
-        if (f && this.out && this.families.includes(f)) {
-          this.out.resend(f);
-          this.scheduleFlush();
-        }
+        if (f && this.routes.resend(f)) this.scheduleFlush();
         return false;
       }
       case 'update': {
         this.feed(inst, { type: 'UpdateMsg' });
         if (inst.fsm.state !== 'Established' || inst !== this.primary) return false;
         this.updatesIn++;
-        return this.applyUpdate(msg, decoded.action === 'treat-as-withdraw', decoded.action === 'afisafi-disable');
+        return this.routes.apply(msg, decoded.action === 'treat-as-withdraw', decoded.action === 'afisafi-disable', decoded.ipv4, decoded.endOfRib);
       }
     }
   }
 
   private codecOptions(conn: Connection): CodecOptions {
-    return { fourOctetAs: conn.fourOctetAs, attributeCache: this.host.attributeCache };
+    return { fourOctetAs: conn.fourOctetAs, attributeCache: this.host.attributeCache, ipv4Keys: true };
   }
 
   private onOpen(inst: Instance, open: OpenMessage): void {
@@ -888,11 +807,11 @@ export class PeerSession {
     conn.fourOctetAs = open.capabilities.some((c) => c.code === CAP_FOUR_OCTET_AS);
     const peerMp = open.capabilities.filter((c): c is Extract<Capability, { code: 1 }> => c.code === CAP_MULTIPROTOCOL);
     const offered = peerMp.length === 0 ? ['ipv4-unicast'] : peerMp.map((c) => (c.safi === SAFI_UNICAST ? familyOf(c.afi) : undefined));
-    this.families = this.configuredFamilies.filter((f) => offered.includes(f));
+    const families = this.configuredFamilies.filter((f) => offered.includes(f));
     const peerAs = peerAsOf(open);
     const ibgp = peerAs === this.localAs;
     this.remoteRouterId = open.bgpId;
-    this.source = {
+    const source: PathSource = {
       id: this.key,
       kind: 'peer',
       address: this.config.address,
@@ -901,216 +820,23 @@ export class PeerSession {
       ibgp,
       rrClient: (this.config.rrClient ?? false) && ibgp,
     };
-    this.out = new AdjRibOut(this.host.rib, this.exportPolicy(conn, ibgp), new Set(this.families), this.host.exportFilter, this.exportRules());
-    this.filtered = emptyFiltered();
-    this.eorSent.clear();
-    this.eorReceived.clear();
-    this.restartTimer?.cancel();
-    this.restartTimer = undefined;
-    if (this.stale) this.peerBack(open);
+    this.routes.up({ source, families, policy: this.exportPolicy(conn, ibgp), open });
     this.upSince = this.host.clock.now();
     this.lastError = '';
-    this.out.markAll();
     this.scheduleFlush();
   }
 
   private down(reason: string): void {
     this.flaps++;
     this.upSince = 0;
-    this.out = undefined;
-    this.eorReceived.clear();
-    this.filtered = emptyFiltered();
-    const source = this.source;
-    if (!source) return;
-    this.staleTimer?.cancel();
-    this.staleTimer = undefined;
-    const previous = gracefulRestartOf(this.primary.peerOpen);
-    // RFC 4724 §4.2: only a session that ended without a NOTIFICATION keeps the families the
-    // peer listed in its Graceful Restart capability.
-    const retain = reason === 'tcp-failed' && !this.stopped ? familiesToRetain(previous, this.families) : [];
-    if (!previous || retain.length === 0) {
-      this.cancelGracefulRestartTimers();
-      this.stale = undefined;
-      this.host.rib.dropSource(source);
-      for (const f of FAMILIES) this.counters[f] = { received: 0, rejected: 0, advertised: 0, filtered: 0 };
-      this.host.ribChanged();
-      return;
-    }
-    // Consecutive restarts: what is still stale from the previous one is deleted (§4.2).
-    if (this.stale) this.dropStale('the peer went down again before its End-of-RIB');
-    const rib = this.host.rib;
-    const stale: Record<Family, Set<Prefix>> = { 'ipv4-unicast': new Set(), 'ipv6-unicast': new Set() };
-    for (const f of FAMILIES) {
-      const prefixes = rib.prefixesOf(source.id, f);
-      if (retain.includes(f)) {
-        for (const p of prefixes) stale[f].add(p);
-        continue;
-      }
-      for (const p of prefixes) rib.withdraw(source, f, p);
-      this.counters[f] = { received: 0, rejected: 0, advertised: 0, filtered: 0 };
-    }
-    this.stale = stale;
-    if (this.staleCount() === 0) this.stale = undefined;
-    this.host.ribChanged();
-    if (!this.stale) return;
-    this.log.info({ restartTimeS: previous.restartTime, stale: this.staleCount(), families: retain }, 'peer may be restarting: keeping its routes');
-    this.restartTimer?.cancel();
-    this.restartTimer = this.host.clock.setTimeout(() => {
-      this.restartTimer = undefined;
-      if (this.primary.fsm.state !== 'Established') this.dropStale('restart time expired');
-    }, previous.restartTime * 1000);
-  }
-
-  /**
-   * A peer whose routes we keep is Established again (RFC 4724 §4.2): the families its new
-   * OPEN does not cover with the Forwarding State bit lose their stale routes at once; the
-   * others keep them until the family's End-of-RIB, at most {@link STALE_ROUTES_LIMIT_S}.
-   */
-  private peerBack(open: OpenMessage): void {
-    const gr = gracefulRestartOf(open);
-    for (const f of staleFamiliesToFlush(gr, this.families)) {
-      if (!this.stale || this.stale[f].size === 0) continue;
-      this.dropStale(!gr ? 'the peer no longer advertises graceful restart' : !this.families.includes(f) ? 'family no longer negotiated' : 'forwarding state not preserved (F=0 or family not listed)', f);
-    }
-    if (!this.stale) return;
-    this.log.info({ stale: this.staleCount(), peerRestarting: gr?.restarting ?? false }, 'peer restarted: its stale routes wait for End-of-RIB');
-    this.staleTimer?.cancel();
-    this.staleTimer = this.host.clock.setTimeout(() => {
-      this.staleTimer = undefined;
-      this.dropStale('no End-of-RIB within the stale-routes limit');
-    }, STALE_ROUTES_LIMIT_S * 1000);
-  }
-
-  private cancelGracefulRestartTimers(): void {
-    this.restartTimer?.cancel();
-    this.restartTimer = undefined;
-    this.staleTimer?.cancel();
-    this.staleTimer = undefined;
-  }
-
-  private staleCount(): number {
-    return (this.stale?.['ipv4-unicast'].size ?? 0) + (this.stale?.['ipv6-unicast'].size ?? 0);
-  }
-
-  /** Withdraws the routes still stale (of one family, or all); forgets the stale state once none is left. */
-  private dropStale(why: string, family?: Family): void {
-    if (!this.stale || !this.source) return;
-    let n = 0;
-    for (const f of family ? [family] : FAMILIES) {
-      for (const prefix of this.stale[f]) {
-        this.host.rib.withdraw(this.source, f, prefix);
-        n++;
-      }
-      this.stale[f].clear();
-    }
-    if (this.staleCount() === 0) {
-      this.stale = undefined;
-      this.cancelGracefulRestartTimers();
-    }
-    if (n === 0) return;
-    this.log.info({ withdrawn: n, family: family ?? 'all', why }, 'stale routes removed');
-    this.refreshCounters();
-    this.host.ribChanged();
-    this.host.statusChanged(this.key);
-  }
-
-  private applyUpdate(msg: UpdateMessage, treatAsWithdraw: boolean, disableFamily: boolean): boolean {
-    const source = this.source;
-    if (!source) return false;
-    const rib = this.host.rib;
-    let touched = false;
-    const withdraw = (f: Family, prefixes: readonly Prefix[]): void => {
-      const filtered = this.filtered[f];
-      for (const p of prefixes) {
-        rib.withdraw(source, f, p);
-        this.stale?.[f].delete(p);
-        if (filtered.size > 0) filtered.delete(p);
-        touched = true;
-      }
-    };
-    const eor = endOfRibFamily(msg);
-    if (eor) {
-      const f = familyOf(eor.afi, eor.safi);
-      if (!f) return false;
-      // RFC 4724 §4.2: what is still stale in the family after its End-of-RIB is gone.
-      if (this.stale) this.dropStale('End-of-RIB', f);
-      if (this.families.includes(f) && !this.eorReceived.has(f)) {
-        this.eorReceived.add(f);
-        this.log.info({ family: f }, 'End-of-RIB received');
-        this.host.statusChanged(this.key);
-      }
-      return true;
-    }
-    withdraw('ipv4-unicast', msg.withdrawn);
-    if (msg.mpUnreach) {
-      const f = familyOf(msg.mpUnreach.afi);
-      if (f) withdraw(f, msg.mpUnreach.withdrawn);
-    }
-    const v4 = msg.nlri;
-    const mp = msg.mpReach;
-    const mpFamily = mp ? familyOf(mp.afi) : undefined;
-    if (treatAsWithdraw || disableFamily || !msg.attributes) {
-      withdraw('ipv4-unicast', v4);
-      if (mp && mpFamily) withdraw(mpFamily, mp.nlri);
-      if (treatAsWithdraw || disableFamily) {
-        this.counters['ipv4-unicast'].rejected += v4.length;
-        if (mpFamily) this.counters[mpFamily].rejected += mp?.nlri.length ?? 0;
-      }
-      this.refreshCounters();
-      return touched;
-    }
-    const attrs = msg.attributes;
-    if (v4.length > 0 && this.families.includes('ipv4-unicast')) touched = this.accept(source, 'ipv4-unicast', v4, attrs) || touched;
-    if (mp && mpFamily && mp.nlri.length > 0 && this.families.includes(mpFamily)) {
-      touched = this.accept(source, mpFamily, mp.nlri, withNextHop(attrs, mp.nextHops[0])) || touched;
-    }
-    this.refreshCounters();
-    return touched;
-  }
-
-  private accept(source: PathSource, family: Family, prefixes: readonly Prefix[], attrs: PathAttributes): boolean {
-    const rib = this.host.rib;
-    const filtered = this.filtered[family];
-    const rules = policyRules(this.config.importPolicy, family);
-    let accepted = prefixes;
-    if (rules.length > 0) {
-      // Import rules (Calico BGPFilter importV4/V6): the first matching rule decides, no match
-      // accepts. A rejected route leaves the RIB (it may replace an accepted one) and is kept aside.
-      const kept: Prefix[] = [];
-      for (const p of prefixes) {
-        if (evaluatePolicy(rules, { prefix: p, fromPeer: true })?.action === 'reject') {
-          rib.withdraw(source, family, p);
-          filtered.set(p, attrs);
-        } else {
-          kept.push(p);
-          if (filtered.size > 0) filtered.delete(p);
-        }
-      }
-      accepted = kept;
-    } else if (filtered.size > 0) {
-      for (const p of prefixes) filtered.delete(p);
-    }
-    if (accepted.length > 0 && rib.updateMany(source, family, accepted, attrs) !== undefined) this.counters[family].rejected += accepted.length;
-    const stale = this.stale?.[family];
-    if (stale) for (const p of prefixes) stale.delete(p);
-    return true;
-  }
-
-  private refreshCounters(): void {
-    if (!this.source) return;
-    for (const f of FAMILIES) {
-      this.counters[f].received = this.host.rib.countFrom(this.source.id, f);
-      this.counters[f].filtered = this.filtered[f].size;
-    }
+    this.routes.down(reason === 'tcp-failed' && !this.stopped, this.primary.peerOpen);
   }
 
   // ---- output ----
 
   /** The RIB changed: queue what this peer must hear. */
-  ribChanged(changes: Parameters<AdjRibOut['mark']>[0]): void {
-    if (!this.out) return;
-    this.out.mark(changes);
-    this.scheduleFlush();
+  ribChanged(changes: RibChanges): void {
+    if (this.routes.mark(changes)) this.scheduleFlush();
   }
 
   private scheduleFlush(): void {
@@ -1123,59 +849,17 @@ export class PeerSession {
   }
 
   private flush(): void {
-    const out = this.out;
     const conn = this.primary.conn;
-    if (!out || !conn || this.primary.fsm.state !== 'Established') return;
+    if (!this.routes.sending || !conn || this.primary.fsm.state !== 'Established') return;
     if (conn.socket.writableLength >= OUTPUT_HIGH_WATER) return; // 'drain' schedules the next flush
-    const opts = this.codecOptions(conn);
-    let wrote = false;
-    const write = (batch: Parameters<typeof encodeUpdates>[0], count: number): void => {
-      let frames: Uint8Array[];
-      try {
-        frames = encodeUpdates(batch, opts);
-      } catch (err) {
-        // Attributes that cannot be encoded (a bug upstream): skip them, keep the session.
-        this.log.error({ err: (err as Error).message, prefixes: count }, 'cannot encode UPDATE; routes not sent');
-        return;
-      }
-      for (const bytes of frames) {
-        pending.push(bytes);
-        pendingBytes += bytes.length;
-        this.updatesOut++;
-        this.messagesOut++;
-      }
-      wrote = true;
-    };
+    const out = this.routes.output(this.codecOptions(conn), OUT_BATCH);
     // One socket write per flush: thousands of small UPDATEs written one by one cost more in
     // the stream machinery than encoding them.
-    const pending: Uint8Array[] = [];
-    let pendingBytes = 0;
-    for (const batch of out.takeBatch(OUT_BATCH)) {
-      const afi = AFI_OF[batch.family];
-      for (const [attributes, nlri] of batch.announce) {
-        const nextHops = batch.family === 'ipv6-unicast' ? [attributes.nextHop as string] : undefined;
-        write({ attributes, afi, nlri, nextHops }, nlri.length);
-      }
-      if (batch.withdraw.length > 0) write({ afi, withdrawn: batch.withdraw }, batch.withdraw.length);
-    }
-    const filterErrors = out.takeFilterErrors();
-    if (filterErrors) {
-      const { err, family, prefix } = filterErrors.first;
-      this.log.error({ err: err instanceof Error ? err.message : String(err), family, prefix, count: filterErrors.count }, 'export filter threw: prefixes not announced to this peer');
-    }
-    if (pending.length > 0) writeBytes(conn, pending.length === 1 ? (pending[0]) : Buffer.concat(pending, pendingBytes));
-    if (wrote) this.feed(this.primary, { type: 'UpdateMsgSent' });
-    for (const f of this.families) this.counters[f].advertised = out.count(f);
-    if (out.pending > 0) {
-      if (conn.socket.writableLength < OUTPUT_HIGH_WATER) this.scheduleFlush();
-      return;
-    }
-    for (const f of this.families) {
-      if (this.eorSent.has(f)) continue;
-      this.eorSent.add(f);
-      writeBytes(conn, encodeEndOfRib(AFI_OF[f]));
-      this.messagesOut++;
-    }
+    if (out.frames.length > 0) writeBytes(conn, out.frames.length === 1 ? out.frames[0] : Buffer.concat(out.frames, out.bytes));
+    this.updatesOut += out.updates;
+    this.messagesOut += out.updates + out.endOfRibs;
+    if (out.updates > 0) this.feed(this.primary, { type: 'UpdateMsgSent' });
+    if (out.more && conn.socket.writableLength < OUTPUT_HIGH_WATER) this.scheduleFlush();
   }
 
   // ---- status ----
@@ -1195,48 +879,30 @@ export class PeerSession {
       uptimeMs: established ? now - this.upSince : 0,
       lastError: this.lastError,
       remoteRouterId: this.remoteRouterId,
-      families: established ? [...this.families] : this.configuredFamilies,
+      families: established ? [...this.routes.families] : this.configuredFamilies,
       holdTimeS: established ? this.negotiated.holdTimeS : 0,
       keepaliveTimeS: established ? this.negotiated.keepaliveTimeS : 0,
-      counters: { 'ipv4-unicast': { ...this.counters['ipv4-unicast'] }, 'ipv6-unicast': { ...this.counters['ipv6-unicast'] } },
+      counters: this.routes.counterSnapshot(),
       messagesIn: this.messagesIn,
       messagesOut: this.messagesOut,
       updatesIn: this.updatesIn,
       updatesOut: this.updatesOut,
       flaps: this.flaps,
-      staleRoutes: this.staleCount(),
-      endOfRibReceived: FAMILIES.filter((f) => this.eorReceived.has(f)),
+      staleRoutes: this.routes.staleCount(),
+      endOfRibReceived: this.routes.endOfRibReceived(),
       peerGracefulRestart: established && gracefulRestartOf(this.primary.peerOpen) !== undefined,
     };
   }
 
   /** What we announce to this peer. */
   advertised(family: Family): [Prefix, PathAttributes][] {
-    return this.out ? [...this.out.entries(family)] : [];
+    return this.routes.advertised(family);
   }
 
   /** What this peer sent that its import rules rejected (kept aside for a rule change). */
   filteredRoutes(family: Family): [Prefix, PathAttributes][] {
-    return [...this.filtered[family]];
+    return this.routes.filteredRoutes(family);
   }
-}
-
-const attrsWithNh = new WeakMap<PathAttributes, Map<string, PathAttributes>>();
-
-/** The attributes with the MP_REACH next hop filled in, shared between equal inputs. */
-function withNextHop(attrs: PathAttributes, nextHop: string | undefined): PathAttributes {
-  if (nextHop === undefined || attrs.nextHop === nextHop) return attrs;
-  let m = attrsWithNh.get(attrs);
-  if (!m) {
-    m = new Map();
-    attrsWithNh.set(attrs, m);
-  }
-  let r = m.get(nextHop);
-  if (!r) {
-    r = { ...attrs, nextHop };
-    m.set(nextHop, r);
-  }
-  return r;
 }
 
 function socketErrorText(err: NodeJS.ErrnoException): string {

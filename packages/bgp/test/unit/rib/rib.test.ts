@@ -167,3 +167,50 @@ describe('AdjRibOut', () => {
     expect(out.count('ipv4-unicast')).toBe(9);
   });
 });
+
+describe('LocRib with IPv4 keys (what a session feeds a full table in)', () => {
+  it('holds routes given as keys under their text: best, candidates, changes, counts, withdrawals, every length', async () => {
+    const { ipv4KeyOf } = await import('../../../src/codec/prefix.js');
+    const rib = new LocRib({ localAs: LOCAL_AS, routerId: ROUTER_ID });
+    const a = src('10.1.1.1', 65001);
+    const b = src('10.2.2.2', 65002);
+    const prefixes = ['0.0.0.0/0', '10.0.0.0/8', '10.0.0.0/16', '192.168.1.128/25', '203.0.113.7/32', '255.255.255.254/31'];
+    const keys = prefixes.map((p) => ipv4KeyOf(p) as number);
+    expect(rib.updateManyIpv4(a, keys, ebgpAttrs)).toBeUndefined();
+    expect(rib.size('ipv4-unicast')).toBe(6);
+    expect(rib.countFrom(a.id, 'ipv4-unicast')).toBe(6);
+    expect(rib.best('ipv4-unicast', '10.0.0.0/16')?.best.source).toBe(a);
+    expect(rib.best('ipv4-unicast', '10.0.0.0/24')).toBeUndefined();
+    expect(rib.takeChanges()['ipv4-unicast']).toEqual(prefixes);
+    expect(new Set([...rib.bestPaths('ipv4-unicast')].map(([p]) => p))).toEqual(new Set(prefixes));
+    expect(rib.prefixesOf(a.id, 'ipv4-unicast').sort()).toEqual([...prefixes].sort());
+    // A second source through the text API: one entry, two candidates, the shorter AS path wins.
+    rib.update(b, 'ipv4-unicast', '203.0.113.7/32', { ...ebgpAttrs, asPath: [] });
+    expect(rib.candidates('ipv4-unicast', '203.0.113.7/32').map((p) => p.source)).toEqual([b, a]);
+    expect(rib.size('ipv4-unicast')).toBe(6);
+    rib.withdrawIpv4(b, keys[4]);
+    expect(rib.best('ipv4-unicast', '203.0.113.7/32')?.best.source).toBe(a);
+    rib.withdraw(a, 'ipv4-unicast', '0.0.0.0/0');
+    expect(rib.takeChanges()['ipv4-unicast']).toEqual(['203.0.113.7/32', '203.0.113.7/32', '0.0.0.0/0']);
+    rib.dropSource(a);
+    expect(rib.size('ipv4-unicast')).toBe(0);
+    expect(rib.countFrom(a.id, 'ipv4-unicast')).toBe(0);
+    expect(rib.takeChanges()['ipv4-unicast']).toHaveLength(5);
+  });
+
+  it('refuses IPv4 text that is not a canonical prefix instead of storing it under a wrong key', () => {
+    const rib = new LocRib({ localAs: LOCAL_AS, routerId: ROUTER_ID });
+    expect(() => rib.update(src('10.1.1.1', 65001), 'ipv4-unicast', '10.0.0.1/8', ebgpAttrs)).toThrow(/not a canonical IPv4 prefix/);
+    expect(rib.size('ipv4-unicast')).toBe(0);
+  });
+
+  it('forgets changes nobody reads (discardChanges)', () => {
+    const rib = new LocRib({ localAs: LOCAL_AS, routerId: ROUTER_ID });
+    rib.update(src('10.1.1.1', 65001), 'ipv4-unicast', '10.1.0.0/16', ebgpAttrs);
+    expect(rib.hasChanges).toBe(true);
+    rib.discardChanges();
+    expect(rib.hasChanges).toBe(false);
+    expect(rib.takeChanges()).toEqual({ 'ipv4-unicast': [], 'ipv6-unicast': [] });
+    expect(rib.size('ipv4-unicast')).toBe(1);
+  });
+});
