@@ -46,7 +46,7 @@ export type { BgpLogger, Clock, TimerHandle } from './platform.js';
 export { DECISION_STEPS, DEFAULT_LOCAL_PREF, asPathLength, neighborAs, selectBest } from './rib/best-path.js';
 export type { Decision, DecisionReason, Path } from './rib/best-path.js';
 export { LocRib } from './rib/loc-rib.js';
-export type { BestChange, LocRibOptions, RejectReason, RibChanges } from './rib/loc-rib.js';
+export type { BestChange, KeyedChanges, LocRibOptions, RejectReason, RibChanges } from './rib/loc-rib.js';
 export { AdjRibOut } from './rib/adj-rib-out.js';
 export type { ExportRules, FilterErrors, OutBatch } from './rib/adj-rib-out.js';
 export { POLICY_MATCH_OPERATORS, evaluatePolicy, interfaceMatches, policyRules, sameRoutePolicy, validateRoutePolicy } from './rib/route-policy.js';

@@ -1,10 +1,10 @@
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { CeaseSubcode, ErrorCode, canonicalPrefix } from './codec/index.js';
+import { CeaseSubcode, ErrorCode, canonicalPrefix, ipv4KeyOf } from './codec/index.js';
 import { silentLogger, systemClock, type BgpLogger, type Clock } from './platform.js';
 import type { Decision, DecisionReason, Path } from './rib/best-path.js';
 import type { ExportFilter } from './rib/export-filter.js';
-import { LocRib, type BestChange } from './rib/loc-rib.js';
+import { LocRib, changesAsText, type BestChange, type KeyedChanges } from './rib/loc-rib.js';
 import { localSource, type PathSource } from './rib/source.js';
 import { peerKey, type PeerConfig } from './session/peer-config.js';
 import { PeerSession, type SessionHost } from './session/peer-session.js';
@@ -556,8 +556,8 @@ export class Speaker {
     this.rib.update(this.local, family, p, shared);
     if (ifaceChanged) {
       // Export rules may match the interface: let every peer judge the prefix again.
-      const changes = { 'ipv4-unicast': [] as Prefix[], 'ipv6-unicast': [] as Prefix[] };
-      changes[family].push(p);
+      const key = family === 'ipv4-unicast' ? ipv4KeyOf(p) : undefined;
+      const changes: KeyedChanges = key !== undefined ? { ipv4: [key], ipv6: [] } : { ipv4: [], ipv6: family === 'ipv6-unicast' ? [p] : [] };
       for (const s of this.sessions.values()) s.ribChanged(changes);
     }
     this.scheduleChanges();
@@ -619,9 +619,10 @@ export class Speaker {
         this.rib.discardChanges();
         return;
       }
-      const changes = this.rib.takeChanges();
-      for (const s of this.sessions.values()) s.ribChanged(changes);
+      const keyed = this.rib.takeKeyedChanges();
+      for (const s of this.sessions.values()) s.ribChanged(keyed);
       if (this.bestListeners.size === 0) return;
+      const changes = changesAsText(keyed);
       const events: BestChange[] = [];
       for (const family of ['ipv4-unicast', 'ipv6-unicast'] as const) {
         for (const prefix of new Set(changes[family])) {

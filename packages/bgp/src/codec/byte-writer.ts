@@ -53,6 +53,11 @@ export class ByteWriter {
     this.buf[offset + 1] = value & 0xff;
   }
 
+  /** Forgets what was written (the buffer is kept): one writer serves many messages. */
+  reset(): void {
+    this.len = 0;
+  }
+
   /** A copy of the octets written. */
   finish(): Uint8Array {
     return this.buf.slice(0, this.len);

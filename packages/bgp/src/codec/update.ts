@@ -357,6 +357,23 @@ function writeKey(w: ByteWriter, k: Ipv4Key): void {
 }
 
 /**
+ * Writers {@link encodeUpdates} reuses: a full table is ~100k UPDATEs, and a fresh 4 KiB buffer
+ * for each (its content is copied out by `finish`) was most of the garbage of sending one.
+ */
+const frames = new ByteWriter(MAX_MESSAGE_LENGTH);
+const attributeBytes = new ByteWriter(256);
+
+function frameWriter(): ByteWriter {
+  frames.reset();
+  return frames;
+}
+
+function attributeWriter(): ByteWriter {
+  attributeBytes.reset();
+  return attributeBytes;
+}
+
+/**
  * Packs a batch into as few UPDATE frames of at most `maxSize` octets as fit: first the
  * withdrawals (IPv4 in the Withdrawn Routes field, IPv6 in MP_UNREACH_NLRI), then the
  * announcements (IPv4 in the NLRI field with NEXT_HOP, IPv6 in MP_REACH_NLRI with
@@ -375,7 +392,7 @@ export function encodeUpdates(batch: RouteBatch, opts: CodecOptions, maxSize: nu
   const v4 = afi === AFI_IPV4 && safi === SAFI_UNICAST;
   if (v4) {
     for (const group of pack((batch.withdrawn ?? []).map(ipv4ForEncoding), maxSize - base, keyWireLength)) {
-      const w = new ByteWriter(maxSize);
+      const w = frameWriter();
       beginUpdate(w);
       w.u16(keysLength(group));
       for (const k of group) writeKey(w, k);
@@ -385,7 +402,7 @@ export function encodeUpdates(batch: RouteBatch, opts: CodecOptions, maxSize: nu
   } else {
     const withdrawn = (batch.withdrawn ?? []).map((p) => prefixForEncoding(p, afi));
     for (const group of pack(withdrawn, maxSize - base - 4 - 3, wireLength)) {
-      const w = new ByteWriter(maxSize);
+      const w = frameWriter();
       beginUpdate(w);
       w.u16(0);
       const value = 3 + groupLength(group);
@@ -400,7 +417,7 @@ export function encodeUpdates(batch: RouteBatch, opts: CodecOptions, maxSize: nu
 
   if (!batch.nlri || batch.nlri.length === 0) return out;
   const given = batch.attributes ?? {};
-  const attrs = new ByteWriter(256);
+  const attrs = attributeWriter();
   if (v4) {
     const keys = batch.nlri.map(ipv4ForEncoding);
     const nextHop = batch.nextHops?.[0] ?? given.nextHop;
@@ -409,7 +426,7 @@ export function encodeUpdates(batch: RouteBatch, opts: CodecOptions, maxSize: nu
     encodeAttributes({ attributes }, ctx, attrs);
     const attrBytes = attrs.finish();
     for (const group of pack(keys, maxSize - base - attrBytes.length, keyWireLength)) {
-      const w = new ByteWriter(maxSize);
+      const w = frameWriter();
       beginUpdate(w);
       w.u16(0);
       w.u16(attrBytes.length);
@@ -428,7 +445,7 @@ export function encodeUpdates(batch: RouteBatch, opts: CodecOptions, maxSize: nu
   const nh = encodeNextHops(afi, batch.nextHops ?? []);
   const mpFixed = 5 + nh.length;
   for (const group of pack(nlri, maxSize - base - attrBytes.length - 4 - mpFixed, wireLength)) {
-    const w = new ByteWriter(maxSize);
+    const w = frameWriter();
     beginUpdate(w);
     w.u16(0);
     const value = mpFixed + groupLength(group);

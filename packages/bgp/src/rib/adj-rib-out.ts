@@ -2,7 +2,9 @@ import type { Family, PathAttributes, Prefix } from '../types.js';
 import type { Path } from './best-path.js';
 import type { ExportFilter } from './export-filter.js';
 import type { ExportPolicy } from './export-policy.js';
-import type { LocRib, RibChanges } from './loc-rib.js';
+import { ipv4KeyOf, ipv4KeyText, type Ipv4Key } from '../codec/prefix.js';
+import { Ipv4Map } from './ipv4-map.js';
+import type { KeyedChanges, LocRib, RibChanges } from './loc-rib.js';
 import { evaluatePolicy, policyRules, type PolicyAction, type RoutePolicy } from './route-policy.js';
 
 /** A peer's export rules (BGPFilter exportV4/V6) and what they need to know about a route. */
@@ -24,35 +26,51 @@ export interface OutBatch {
  * from the front of a large Set while deleting leaves holes that every later iteration must
  * skip; a queue with a membership set keeps taking O(1) per prefix.
  */
-class PendingQueue {
-  private readonly members = new Set<Prefix>();
-  private queue: Prefix[] = [];
+class PendingQueue<K> {
+  private queue: K[] = [];
   private head = 0;
+
+  constructor(private readonly members: { has(k: K): boolean; set(k: K, v: true): void; delete(k: K): boolean; readonly size: number; clear(): void }) {}
 
   get size(): number {
     return this.members.size;
   }
 
-  add(prefix: Prefix): void {
-    if (this.members.has(prefix)) return;
-    this.members.add(prefix);
-    this.queue.push(prefix);
+  add(key: K): void {
+    if (this.members.has(key)) return;
+    this.members.set(key, true);
+    this.queue.push(key);
   }
 
-  /** The next pending prefix, removed from the queue; undefined when empty. */
-  shift(): Prefix | undefined {
+  /** The next pending key, removed from the queue; undefined when empty. */
+  shift(): K | undefined {
     while (this.head < this.queue.length) {
-      const prefix = this.queue[this.head++];
+      const key = this.queue[this.head++];
       if (this.head > 4096 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
       }
-      if (this.members.delete(prefix)) return prefix;
+      if (this.members.delete(key)) return key;
     }
     this.queue = [];
     this.head = 0;
     return undefined;
   }
+}
+
+/**
+ * One family's Adj-RIB-Out state, keyed as the Loc-RIB keys the family (IPv4: {@link Ipv4Key},
+ * so a full table costs no string per prefix here; IPv6: text).
+ */
+interface FamilyOut<K> {
+  readonly family: Family;
+  readonly sent: { get(k: K): PathAttributes | undefined; has(k: K): boolean; set(k: K, v: PathAttributes): void; delete(k: K): boolean; clear(): void; readonly size: number; entries(): IterableIterator<[K, PathAttributes]>; keys(): IterableIterator<K> };
+  readonly dirty: PendingQueue<K>;
+  keyOf(prefix: Prefix): K | undefined;
+  textOf(key: K): Prefix;
+  bestPath(key: K): Path | undefined;
+  /** The keys of the family's Loc-RIB. */
+  ribKeys(): Iterable<K>;
 }
 
 /** Export filter calls that threw since the last {@link AdjRibOut.takeFilterErrors}. */
@@ -73,8 +91,8 @@ export interface FilterErrors {
  * skips the filter (Calico's BGPFilter export functions run before its own export logic).
  */
 export class AdjRibOut {
-  private readonly sent: Record<Family, Map<Prefix, PathAttributes>> = { 'ipv4-unicast': new Map(), 'ipv6-unicast': new Map() };
-  private readonly dirty: Record<Family, PendingQueue> = { 'ipv4-unicast': new PendingQueue(), 'ipv6-unicast': new PendingQueue() };
+  private readonly v4: FamilyOut<Ipv4Key>;
+  private readonly v6: FamilyOut<Prefix>;
   private filterErrors: { count: number; first: FilterErrors['first'] } | undefined;
 
   constructor(
@@ -83,7 +101,30 @@ export class AdjRibOut {
     readonly families: ReadonlySet<Family>,
     private currentFilter?: ExportFilter,
     private currentRules?: ExportRules,
-  ) {}
+  ) {
+    this.v4 = {
+      family: 'ipv4-unicast',
+      sent: new Ipv4Map<PathAttributes>(),
+      dirty: new PendingQueue<Ipv4Key>(new Ipv4Map<true>()),
+      keyOf: ipv4KeyOf,
+      textOf: ipv4KeyText,
+      bestPath: (k) => rib.bestPathIpv4(k),
+      ribKeys: () => rib.ipv4Keys(),
+    };
+    this.v6 = {
+      family: 'ipv6-unicast',
+      sent: new Map<Prefix, PathAttributes>(),
+      dirty: new PendingQueue<Prefix>(new Map<Prefix, true>()),
+      keyOf: (p) => p,
+      textOf: (p) => p,
+      bestPath: (p) => rib.best('ipv6-unicast', p)?.best,
+      ribKeys: () => [...rib.bestPaths('ipv6-unicast')].map(([p]) => p),
+    };
+  }
+
+  private state(family: Family): FamilyOut<Ipv4Key> | FamilyOut<Prefix> {
+    return family === 'ipv4-unicast' ? this.v4 : this.v6;
+  }
 
   get rules(): ExportRules | undefined {
     return this.currentRules;
@@ -130,15 +171,26 @@ export class AdjRibOut {
 
   /** Marks the prefixes of best-path changes (of negotiated families) for sending. */
   mark(changes: RibChanges): void {
+    const v4: Ipv4Key[] = [];
+    for (const p of changes['ipv4-unicast']) {
+      const k = ipv4KeyOf(p);
+      if (k !== undefined) v4.push(k);
+    }
+    this.markKeyed({ ipv4: v4, ipv6: changes['ipv6-unicast'] });
+  }
+
+  /** {@link mark} with the changes as the Loc-RIB keys them ({@link LocRib.takeKeyedChanges}). */
+  markKeyed(changes: KeyedChanges): void {
+    if (this.families.has('ipv4-unicast')) this.markIn(this.v4, changes.ipv4);
+    if (this.families.has('ipv6-unicast')) this.markIn(this.v6, changes.ipv6);
+  }
+
+  private markIn<K>(st: FamilyOut<K>, keys: readonly K[]): void {
     const self = this.currentPolicy.peer.id;
-    for (const family of this.families) {
-      const sent = this.sent[family];
-      const dirty = this.dirty[family];
-      for (const prefix of changes[family]) {
-        // A best path learned from this very peer that it was never sent: nothing to say to it.
-        if (!sent.has(prefix) && this.rib.best(family, prefix)?.best.source.id === self) continue;
-        dirty.add(prefix);
-      }
+    for (const key of keys) {
+      // A best path learned from this very peer that it was never sent: nothing to say to it.
+      if (!st.sent.has(key) && st.bestPath(key)?.source.id === self) continue;
+      st.dirty.add(key);
     }
   }
 
@@ -147,70 +199,83 @@ export class AdjRibOut {
    * table after the session comes up, or a re-evaluation of everything after a rule changed.
    */
   markAll(): void {
-    for (const family of this.families) {
-      const dirty = this.dirty[family];
-      for (const [prefix] of this.rib.bestPaths(family)) dirty.add(prefix);
-      // Normally a subset of the above (a prefix leaving the Loc-RIB is marked when it goes);
-      // cheap insurance that nothing announced escapes a re-evaluation.
-      for (const prefix of this.sent[family].keys()) dirty.add(prefix);
-    }
+    if (this.families.has('ipv4-unicast')) this.markAllIn(this.v4);
+    if (this.families.has('ipv6-unicast')) this.markAllIn(this.v6);
+  }
+
+  private markAllIn<K>(st: FamilyOut<K>): void {
+    for (const key of st.ribKeys()) st.dirty.add(key);
+    // Normally a subset of the above (a prefix leaving the Loc-RIB is marked when it goes);
+    // cheap insurance that nothing announced escapes a re-evaluation.
+    for (const key of st.sent.keys()) st.dirty.add(key);
   }
 
   /** Forgets what was sent in a family and queues it all again (the peer asked for a ROUTE-REFRESH). */
   resend(family: Family): void {
     if (!this.families.has(family)) return;
-    this.sent[family].clear();
-    for (const [prefix] of this.rib.bestPaths(family)) this.dirty[family].add(prefix);
+    const st: FamilyOut<Ipv4Key | Prefix> = this.state(family);
+    st.sent.clear();
+    for (const key of st.ribKeys()) st.dirty.add(key);
   }
 
   /** Prefixes waiting to be sent. */
   get pending(): number {
-    return this.dirty['ipv4-unicast'].size + this.dirty['ipv6-unicast'].size;
+    return this.v4.dirty.size + this.v6.dirty.size;
   }
 
   /** Takes up to `max` pending prefixes and returns what to send for them; records them as sent. */
   takeBatch(max: number): OutBatch[] {
     const out: OutBatch[] = [];
+    const budget = this.takeIn(this.v4, out, max);
+    this.takeIn(this.v6, out, budget);
+    return out;
+  }
+
+  /** Takes from one family into `out`; returns the budget left. */
+  private takeIn<K>(st: FamilyOut<K>, out: OutBatch[], budget: number): number {
+    if (!this.families.has(st.family) || st.dirty.size === 0 || budget <= 0) return budget;
+    const batch: OutBatch = { family: st.family, announce: new Map(), withdraw: [] };
+    const done = this.fill(st, batch, budget);
+    if (batch.announce.size > 0 || batch.withdraw.length > 0) out.push(batch);
+    return done;
+  }
+
+  private fill<K>(st: FamilyOut<K>, batch: OutBatch, budget: number): number {
+    const family = st.family;
     const peer = this.currentPolicy.peer.id;
     const filter = this.currentFilter;
     const rules = this.currentRules;
-    let budget = max;
-    for (const family of this.families) {
-      const dirty = this.dirty[family];
-      if (dirty.size === 0 || budget <= 0) continue;
-      const sent = this.sent[family];
-      const batch: OutBatch = { family, announce: new Map(), withdraw: [] };
-      while (budget > 0) {
-        const prefix = dirty.shift();
-        if (prefix === undefined) break;
-        budget--;
-        const d = this.rib.best(family, prefix);
-        let want = d ? this.currentPolicy.exportAttributes(d.best, family) : null;
-        if (want !== null && d) {
-          const ruled = rules ? ruleAction(rules, family, prefix, d.best) : undefined;
-          if (ruled === 'reject') want = null;
-          else if (ruled === undefined && filter && !this.accepts(filter, family, prefix, d.best, peer)) want = null;
-        }
-        const had = sent.get(prefix);
-        if (want === null) {
-          if (had !== undefined) {
-            sent.delete(prefix);
-            batch.withdraw.push(prefix);
-          }
-          continue;
-        }
-        if (had === want) continue;
-        sent.set(prefix, want);
-        let group = batch.announce.get(want);
-        if (!group) {
-          group = [];
-          batch.announce.set(want, group);
-        }
-        group.push(prefix);
+    const sent = st.sent;
+    while (budget > 0) {
+      const key = st.dirty.shift();
+      if (key === undefined) break;
+      budget--;
+      const best = st.bestPath(key);
+      let want = best ? this.currentPolicy.exportAttributes(best, family) : null;
+      if (want !== null && best && (rules || filter)) {
+        const prefix = st.textOf(key);
+        const ruled = rules ? ruleAction(rules, family, prefix, best) : undefined;
+        if (ruled === 'reject') want = null;
+        else if (ruled === undefined && filter && !this.accepts(filter, family, prefix, best, peer)) want = null;
       }
-      if (batch.announce.size > 0 || batch.withdraw.length > 0) out.push(batch);
+      const had = sent.get(key);
+      if (want === null) {
+        if (had !== undefined) {
+          sent.delete(key);
+          batch.withdraw.push(st.textOf(key));
+        }
+        continue;
+      }
+      if (had === want) continue;
+      sent.set(key, want);
+      let group = batch.announce.get(want);
+      if (!group) {
+        group = [];
+        batch.announce.set(want, group);
+      }
+      group.push(st.textOf(key));
     }
-    return out;
+    return budget;
   }
 
   private accepts(filter: ExportFilter, family: Family, prefix: Prefix, path: Path, peer: string): boolean {
@@ -225,17 +290,20 @@ export class AdjRibOut {
 
   /** What was announced for a prefix. */
   advertised(family: Family, prefix: Prefix): PathAttributes | undefined {
-    return this.sent[family].get(prefix);
+    const st = this.state(family) as FamilyOut<Ipv4Key | Prefix>;
+    const key = st.keyOf(prefix);
+    return key === undefined ? undefined : st.sent.get(key);
   }
 
   /** Number of prefixes currently announced in a family. */
   count(family: Family): number {
-    return this.sent[family].size;
+    return this.state(family).sent.size;
   }
 
   /** Announced prefixes of a family. */
-  entries(family: Family): IterableIterator<[Prefix, PathAttributes]> {
-    return this.sent[family].entries();
+  *entries(family: Family): IterableIterator<[Prefix, PathAttributes]> {
+    const st = this.state(family) as FamilyOut<Ipv4Key | Prefix>;
+    for (const [key, attrs] of st.sent.entries()) yield [st.textOf(key), attrs];
   }
 }
 

@@ -1,6 +1,7 @@
 import { ipv4KeyOf, ipv4KeyText, type Ipv4Key } from '../codec/prefix.js';
 import type { Family, PathAttributes, Prefix } from '../types.js';
 import { selectBest, type Decision, type DecisionReason, type Path } from './best-path.js';
+import { Ipv4Map } from './ipv4-map.js';
 import type { PathSource } from './source.js';
 
 /** A change of the best path of one prefix, as the speaker reports it. */
@@ -19,6 +20,19 @@ export interface BestChange {
  */
 export type RibChanges = Readonly<Record<Family, readonly Prefix[]>>;
 
+/** {@link RibChanges} as the Loc-RIB keys them: IPv4 as {@link Ipv4Key}s, IPv6 as text. */
+export interface KeyedChanges {
+  readonly ipv4: readonly Ipv4Key[];
+  readonly ipv6: readonly Prefix[];
+}
+
+/** The text form of keyed changes (for best-path listeners). */
+export function changesAsText(changes: KeyedChanges): RibChanges {
+  const text: Prefix[] = new Array<Prefix>(changes.ipv4.length);
+  for (let i = 0; i < changes.ipv4.length; i++) text[i] = ipv4KeyText(changes.ipv4[i]);
+  return { 'ipv4-unicast': text, 'ipv6-unicast': changes.ipv6 };
+}
+
 /** Several paths for one prefix, with the winner. (One path is stored as the Path itself.) */
 interface MultiEntry {
   readonly cands: Path[];
@@ -36,7 +50,7 @@ function isMulti(e: Entry): e is MultiEntry {
 interface Table<K> {
   get(key: K): Entry | undefined;
   set(key: K, entry: Entry): void;
-  delete(key: K): void;
+  delete(key: K): unknown;
   readonly size: number;
   entries(): IterableIterator<[K, Entry]>;
   /** The key of prefix text; undefined when the text cannot be a key of this table. */
@@ -44,47 +58,8 @@ interface Table<K> {
   textOf(key: K): Prefix;
 }
 
-const TWO_32 = 4294967296;
-
-/**
- * IPv4 prefixes by {@link Ipv4Key}, one Map per prefix length keyed by the network bits
- * (`address >>> (32 - length)`), which are small integers up to /30: no key is allocated and
- * none is hashed as text. A million /24s cost a Map entry each, not a string and an entry.
- */
-class Ipv4Table implements Table<Ipv4Key> {
-  private readonly byLength: Map<number, Entry>[] = Array.from({ length: 33 }, () => new Map<number, Entry>());
-  private count = 0;
-
-  get size(): number {
-    return this.count;
-  }
-
-  get(key: Ipv4Key): Entry | undefined {
-    const len = Math.floor(key / TWO_32);
-    return this.byLength[len].get(len === 0 ? 0 : (key % TWO_32) >>> (32 - len));
-  }
-
-  set(key: Ipv4Key, entry: Entry): void {
-    const len = Math.floor(key / TWO_32);
-    const m = this.byLength[len];
-    const k = len === 0 ? 0 : (key % TWO_32) >>> (32 - len);
-    const before = m.size;
-    m.set(k, entry);
-    this.count += m.size - before;
-  }
-
-  delete(key: Ipv4Key): void {
-    const len = Math.floor(key / TWO_32);
-    if (this.byLength[len].delete(len === 0 ? 0 : (key % TWO_32) >>> (32 - len))) this.count--;
-  }
-
-  *entries(): IterableIterator<[Ipv4Key, Entry]> {
-    for (let len = 0; len <= 32; len++) {
-      const scale = 2 ** (32 - len);
-      for (const [bits, e] of this.byLength[len]) yield [len * TWO_32 + bits * scale, e];
-    }
-  }
-
+/** IPv4 prefixes by {@link Ipv4Key} (see {@link Ipv4Map}). */
+class Ipv4Table extends Ipv4Map<Entry> implements Table<Ipv4Key> {
   keyOf(prefix: Prefix): Ipv4Key | undefined {
     return ipv4KeyOf(prefix);
   }
@@ -320,13 +295,15 @@ export class LocRib {
 
   /** The prefixes whose best path changed since the last call. */
   takeChanges(): RibChanges {
-    const v4 = this.changedV4;
-    const v6 = this.changedV6;
+    return changesAsText(this.takeKeyedChanges());
+  }
+
+  /** {@link takeChanges} as the table keys them: no text for IPv4. */
+  takeKeyedChanges(): KeyedChanges {
+    const changes = { ipv4: this.changedV4, ipv6: this.changedV6 };
     this.changedV4 = [];
     this.changedV6 = [];
-    const text: Prefix[] = new Array<Prefix>(v4.length);
-    for (let i = 0; i < v4.length; i++) text[i] = ipv4KeyText(v4[i]);
-    return { 'ipv4-unicast': text, 'ipv6-unicast': v6 };
+    return changes;
   }
 
   /**
@@ -354,6 +331,24 @@ export class LocRib {
     const e = this.entryOf(family, prefix);
     if (e === undefined) return undefined;
     return isMulti(e) ? { best: e.best, reason: e.reason } : { best: e, reason: 'only-path' };
+  }
+
+  /** {@link best} of an IPv4 prefix given as its key. */
+  bestIpv4(key: Ipv4Key): Decision | undefined {
+    const e = this.v4.get(key);
+    if (e === undefined) return undefined;
+    return isMulti(e) ? { best: e.best, reason: e.reason } : { best: e, reason: 'only-path' };
+  }
+
+  /** The best path of an IPv4 prefix given as its key, without a Decision object (the send path). */
+  bestPathIpv4(key: Ipv4Key): Path | undefined {
+    const e = this.v4.get(key);
+    return e === undefined ? undefined : isMulti(e) ? e.best : e;
+  }
+
+  /** The IPv4 prefixes with a best path, as keys. */
+  ipv4Keys(): IterableIterator<Ipv4Key> {
+    return this.v4.keys();
   }
 
   /** Every path known for a prefix (the best first). */

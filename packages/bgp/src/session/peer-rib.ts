@@ -3,7 +3,7 @@ import type { BgpLogger, Clock, TimerHandle } from '../platform.js';
 import { AdjRibOut, type ExportRules } from '../rib/adj-rib-out.js';
 import type { ExportPolicy } from '../rib/export-policy.js';
 import type { ExportFilter } from '../rib/export-filter.js';
-import type { LocRib, RibChanges } from '../rib/loc-rib.js';
+import type { KeyedChanges, LocRib } from '../rib/loc-rib.js';
 import { evaluatePolicy, policyRules } from '../rib/route-policy.js';
 import type { PathSource } from '../rib/source.js';
 import type { Family, OpenMessage, PathAttributes, Prefix, UpdateMessage } from '../types.js';
@@ -426,9 +426,9 @@ export class PeerRib {
   }
 
   /** The Loc-RIB changed: mark what this peer must hear. False when nothing is being sent. */
-  mark(changes: RibChanges): boolean {
+  mark(changes: KeyedChanges): boolean {
     if (!this.out) return false;
-    this.out.mark(changes);
+    this.out.markKeyed(changes);
     return true;
   }
 

@@ -27,7 +27,7 @@ import {
 import type { BgpLogger, Clock, TimerHandle } from '../platform.js';
 import type { ExportFilter } from '../rib/export-filter.js';
 import { ExportPolicy } from '../rib/export-policy.js';
-import type { LocRib, RibChanges } from '../rib/loc-rib.js';
+import type { KeyedChanges, LocRib } from '../rib/loc-rib.js';
 import { sameRoutePolicy } from '../rib/route-policy.js';
 import type { PathSource } from '../rib/source.js';
 import {
@@ -835,7 +835,7 @@ export class PeerSession {
   // ---- output ----
 
   /** The RIB changed: queue what this peer must hear. */
-  ribChanged(changes: RibChanges): void {
+  ribChanged(changes: KeyedChanges): void {
     if (this.routes.mark(changes)) this.scheduleFlush();
   }
 

@@ -214,3 +214,26 @@ describe('LocRib with IPv4 keys (what a session feeds a full table in)', () => {
     expect(rib.size('ipv4-unicast')).toBe(1);
   });
 });
+
+describe('AdjRibOut keyed like the Loc-RIB', () => {
+  it('sends, records and withdraws IPv4 prefixes of every length and IPv6 beside them', () => {
+    const rib = new LocRib({ localAs: LOCAL_AS, routerId: ROUTER_ID });
+    const a = src('10.1.1.1', 65001);
+    const v4 = ['0.0.0.0/0', '10.0.0.0/8', '10.0.0.0/16', '203.0.113.7/32', '255.255.255.254/31'];
+    for (const p of v4) rib.update(a, 'ipv4-unicast', p, ebgpAttrs);
+    rib.update(a, 'ipv6-unicast', '2001:db8::/32', { ...ebgpAttrs, nextHop: '2001:db8::1' });
+    const out = new AdjRibOut(rib, new ExportPolicy(exportPeer('10.2.2.2')), new Set(['ipv4-unicast', 'ipv6-unicast']));
+    out.markKeyed(rib.takeKeyedChanges());
+    const batches = out.takeBatch(100);
+    expect(batches.map((b) => b.family)).toEqual(['ipv4-unicast', 'ipv6-unicast']);
+    expect(new Set([...batches[0].announce.values()].flat())).toEqual(new Set(v4));
+    expect(out.count('ipv4-unicast')).toBe(5);
+    expect(out.advertised('ipv4-unicast', '203.0.113.7/32')).toBeDefined();
+    expect(out.advertised('ipv4-unicast', '203.0.113.0/24')).toBeUndefined();
+    expect(new Set([...out.entries('ipv4-unicast')].map(([p]) => p))).toEqual(new Set(v4));
+    rib.withdraw(a, 'ipv4-unicast', '255.255.255.254/31');
+    out.mark(rib.takeChanges());
+    expect(out.takeBatch(100)).toEqual([{ family: 'ipv4-unicast', announce: new Map(), withdraw: ['255.255.255.254/31'] }]);
+    expect(out.pending).toBe(0);
+  });
+});
