@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 const BENCHES = [
   { name: 'store', file: 'store.js', flags: [] },
   { name: 'store-etcd', file: 'store-etcd.js', flags: [] },
+  { name: 'store-vs-etcd', file: 'store-vs-etcd.js', flags: [] },
   { name: 'ipam', file: 'ipam.js', flags: [] },
   { name: 'ipam-etcd', file: 'ipam-etcd.js', flags: [] },
   { name: 'ipam-gc', file: 'ipam-gc.js', flags: [] },

@@ -6,6 +6,8 @@ export interface CliIO {
   readonly readStdin: () => Promise<string>;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** Whether stderr is a terminal (progress bars are drawn there). Absent: not one. */
+  readonly stderrIsTTY?: boolean;
   /**
    * Calls `handler` on Ctrl-C (SIGINT) or SIGTERM instead of dying, until the returned
    * function is called; for commands that wait and must stop cleanly. Absent in tests.
@@ -25,6 +27,7 @@ export function processIO(): CliIO {
     },
     env: process.env,
     cwd: process.cwd(),
+    stderrIsTTY: process.stderr.isTTY === true,
     onInterrupt: (handler) => {
       process.on('SIGINT', handler);
       process.on('SIGTERM', handler);

@@ -94,6 +94,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     const cmd = program.command(verb).description(`${what} from files or stdin`);
     fileOptions(cmd, true).option('-n, --namespace <ns>', 'namespace of namespaced resources that name none (default: default)');
     if (verb === 'create') cmd.option('--skip-exists', 'count resources that already exist as created');
+    if (verb === 'apply') cmd.option('--progress', 'draw a progress bar on stderr even when it is not a terminal (it is drawn on a terminal anyway)');
     cmd.option('--dry-run', 'write nothing: print how the BGP sessions of every node would change, and new warnings');
     cmd.addHelpText(
       'after',
@@ -104,7 +105,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       }[verb],
     );
     cmd.action(
-      act((opts: { filename: string; recursive?: boolean; skipEmpty?: boolean; skipExists?: boolean; namespace?: string; dryRun?: boolean }) =>
+      act((opts: { filename: string; recursive?: boolean; skipEmpty?: boolean; skipExists?: boolean; namespace?: string; dryRun?: boolean; progress?: boolean }) =>
         opts.dryRun ? dryRunWriteCommand(verb, opts, ctx) : writeCommand(verb, opts, ctx),
       ),
     );

@@ -1,5 +1,5 @@
 import { dialStore } from '@tabby/client';
-import type { ReadFreshness, ResourceStoreClient, Resource } from '@tabby/proto';
+import type { ApplyBatchResult, ReadFreshness, ResourceStoreClient, Resource } from '@tabby/proto';
 import type { callUnary } from '@tabby/runtime';
 import type { ClientConfig } from './config.js';
 import { ServiceCallError, callService, cliDial, type ServiceTarget } from './service-call.js';
@@ -45,6 +45,10 @@ export class StoreClient {
   }
   apply(resource: Resource): Promise<{ resource: Resource; created: boolean }> {
     return this.call(this.client.apply.bind(this.client), { resource }).then((r) => ({ resource: r.resource as Resource, created: r.created }));
+  }
+  /** Applies each resource in order, each on its own; one result per resource (error '' when applied). */
+  applyBatch(resources: Resource[]): Promise<ApplyBatchResult[]> {
+    return this.call(this.client.applyBatch.bind(this.client), { resources }).then((r) => r.results);
   }
   delete(kind: string, namespace: string, name: string, resourceVersion = '', force = false): Promise<Resource> {
     return this.deleteReporting(kind, namespace, name, resourceVersion, force).then((r) => r.resource);

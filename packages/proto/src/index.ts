@@ -47,6 +47,9 @@ export { EventType, ResourceEvent, eventTypeFromJSON, eventTypeToJSON } from './
 export {
   AddFinalizerRequest,
   AddFinalizerResponse,
+  ApplyBatchRequest,
+  ApplyBatchResponse,
+  ApplyBatchResult,
   ApplyRequest,
   ApplyResponse,
   CreateRequest,

@@ -24,6 +24,7 @@ const impl: AsyncServiceImplementation<ResourceStoreServer> = {
   create: () => Promise.reject(new ServiceError('already-exists', 'resource already exists: IPPool(a)')),
   update: () => Promise.reject(new TypeError('a bug with a secret')),
   apply: () => new Promise((resolve) => setTimeout(() => resolve({ resource: undefined, created: true }), 300)),
+  applyBatch: () => Promise.resolve({ results: [] }),
   delete: () => Promise.resolve({ resource: undefined, overriddenFinalizers: [] }),
   get: (req) => (req.name === 'x' ? Promise.resolve({ resource: undefined }) : Promise.reject(new ServiceError('not-found', `no ${req.name}`))),
   list: () => Promise.resolve({ items: [], revision: 42 }),

@@ -1,5 +1,5 @@
 import type { KindInfo } from '@tabby/api';
-import type { ReadFreshness, Resource } from '@tabby/proto';
+import type { ApplyBatchResult, ReadFreshness, Resource } from '@tabby/proto';
 import type { Selector } from '@tabby/selector';
 import type { CommitListener } from './resource-store.js';
 import type { WatchParams, WatchSink } from './watch.js';
@@ -18,6 +18,11 @@ export interface StoreBackend {
   create(input: Resource): Promise<Resource>;
   update(input: Resource): Promise<Resource>;
   apply(input: Resource): Promise<{ resource: Resource; created: boolean }>;
+  /**
+   * Applies each input in order, each on its own as {@link apply} would (a failure neither
+   * stops nor undoes the others); one result per input, once every applied one is durable.
+   */
+  applyBatch(inputs: readonly Resource[]): Promise<ApplyBatchResult[]>;
   delete(kind: KindInfo, namespace: string, name: string, resourceVersion: string, force?: boolean): Promise<{ resource: Resource; overridden: string[] }>;
   setFinalizer(kind: KindInfo, namespace: string, name: string, finalizer: string, present: boolean): Promise<{ resource: Resource; changed: boolean }>;
   /**

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '@tabby/runtime';
@@ -58,8 +58,9 @@ export class DataDirInUseError extends Error {
 }
 
 /**
- * Opens (creating if needed) `<dataDir>/store.db`: WAL with synchronous=FULL so an
- * acknowledged commit survives a crash, an exclusive lock so exactly one store process
+ * Opens (creating if needed) `<dataDir>/store.db`: WAL with synchronous=NORMAL (the
+ * ResourceStore fdatasyncs the WAL before it answers a write, so an acknowledged commit
+ * survives a crash or power loss), an exclusive lock so exactly one store process
  * owns the file, and every pending migration applied.
  */
 export function openDatabase(dataDir: string, logger: Logger): Db {
@@ -68,7 +69,9 @@ export function openDatabase(dataDir: string, logger: Logger): Db {
   const db = new Database(file, { timeout: 0 });
   try {
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    // The WAL is fsynced by ResourceStore before any write is answered (off the event loop);
+    // SQLite itself syncs at checkpoints.
+    db.pragma('synchronous = NORMAL');
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('foreign_keys = ON');
     // Take the exclusive lock now rather than on the first write.
@@ -93,6 +96,19 @@ export function openDatabase(dataDir: string, logger: Logger): Db {
     logger.info({ version: v + 1, migration: step.name }, 'schema migrated');
   }
   return db;
+}
+
+/**
+ * Makes every commit so far durable: fdatasync of the WAL (synchronous=NORMAL leaves that to
+ * the caller). For writes outside the ResourceStore's queue, which syncs its own.
+ */
+export function syncWal(db: Db): void {
+  const fd = openSync(`${db.name}-wal`, 'r');
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Number of known schema migrations (the version a fresh database reaches). */

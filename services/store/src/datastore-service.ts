@@ -5,7 +5,7 @@ import { ServiceError, type AsyncServiceImplementation, type Logger } from '@tab
 import { EtcdFlagKey, etcdClientOptions, etcdMembers, type EtcdSettings } from '@tabby/etcd';
 import { Etcd3 } from 'etcd3';
 import type { StoreBackend } from './backend.js';
-import type { Db } from './database.js';
+import { syncWal, type Db } from './database.js';
 import { RESOURCE_PREFIX, decodeValue, encodeValue, guardKey, kindPrefix, parseKey, prefixEnd } from './etcd-layout.js';
 import type { ResourceStore } from './resource-store.js';
 import { kindNamed, sortedMap, type WriteOp } from './write-ops.js';
@@ -60,7 +60,9 @@ class SqliteLock implements LockFlag {
     return was;
   }
   set(locked: boolean): Promise<boolean> {
-    return Promise.resolve(this.setNow(locked));
+    const was = this.setNow(locked);
+    syncWal(this.db);
+    return Promise.resolve(was);
   }
   close(): Promise<void> {
     return Promise.resolve();
@@ -156,6 +158,10 @@ export class StoreDatastore {
       apply: async (input) => {
         await check();
         return b.apply(input);
+      },
+      applyBatch: async (inputs) => {
+        await check();
+        return b.applyBatch(inputs);
       },
       delete: async (kind, namespace, name, rv, force) => {
         await check();

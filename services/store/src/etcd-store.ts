@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ResourceNotFoundError, crossResourceKinds, encodeResource, idOf, kindOf, metaOf, type KindInfo, type KindName } from '@tabby/api';
-import { EventType, type ReadFreshness, type Resource } from '@tabby/proto';
+import { EventType, type ApplyBatchResult, type ReadFreshness, type Resource } from '@tabby/proto';
 import { ServiceError, isReasonedError, type Logger } from '@tabby/runtime';
 import type { Selector } from '@tabby/selector';
 import { PrefixMirror, etcdClientOptions, etcdErrorText, type EtcdTls } from '@tabby/etcd';
@@ -12,6 +12,7 @@ import type { CommitListener, StoredEvent } from './resource-store.js';
 import type { StoreMetrics } from './store-metrics.js';
 import type { WatchParams, WatchSink } from './watch.js';
 import {
+  batchResult,
   applyOp,
   createOp,
   deleteOp,
@@ -414,6 +415,13 @@ export class EtcdStore implements StoreBackend {
 
   apply(input: Resource): Promise<{ resource: Resource; created: boolean }> {
     return this.write(applyOp(input), input);
+  }
+
+  /** One apply after the other: each may depend on the ones before it (a BGPFilter its BGPPeer names). */
+  async applyBatch(inputs: readonly Resource[]): Promise<ApplyBatchResult[]> {
+    const results: ApplyBatchResult[] = [];
+    for (const input of inputs) results.push(batchResult(await this.apply(input).then((value) => ({ status: 'fulfilled', value }) as const, (reason: unknown) => ({ status: 'rejected', reason }) as const)));
+    return results;
   }
 
   delete(kind: KindInfo, namespace: string, name: string, resourceVersion: string, force = false): Promise<{ resource: Resource; overridden: string[] }> {

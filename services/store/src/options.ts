@@ -10,5 +10,5 @@ export const storeOptions = {
   nats: option.optionalString('NATS server URL for resource events, or a NATS cluster\'s URLs comma-separated (nats://a:4222,nats://b:4222; reconnects to any of them); events off when empty', 'URL'),
   ...natsOptions,
   eventRetention: option.integer('committed events kept for Watch before compaction (sqlite)', 100_000, 1_000, 100_000_000),
-  rpcLog: option.oneOf('log level of successful RPCs', 'info', ['info', 'debug'] as const),
+  rpcLog: option.oneOf('log level of successful RPCs (debug: a line per call costs CPU on every write)', 'debug', ['info', 'debug'] as const),
 };

@@ -1,10 +1,11 @@
+import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 import { ResourceNotFoundError, decodeResource, encodeResource, idOf, metaOf, type KindInfo } from '@tabby/api';
-import { EventType, type Resource } from '@tabby/proto';
+import { EventType, type ApplyBatchResult, type Resource } from '@tabby/proto';
 import { ServiceError, type Logger } from '@tabby/runtime';
 import type { Selector } from '@tabby/selector';
 import type { Db } from './database.js';
 import type { StoreMetrics } from './store-metrics.js';
-import { applyOp, createOp, deleteOp, finalizerNameError, kindNamed, setFinalizerOp, sortedMap, updateOp, type Tx, type WriteOp } from './write-ops.js';
+import { applyOp, batchResult, createOp, deleteOp, finalizerNameError, kindNamed, setFinalizerOp, sortedMap, updateOp, type Tx, type WriteOp } from './write-ops.js';
 
 /** One committed change, as kept in the events table and sent to watchers. */
 export interface StoredEvent {
@@ -43,6 +44,14 @@ interface PendingWrite {
   readonly reject: (err: unknown) => void;
 }
 
+/** A committed batch waiting for the fsync that makes it durable, then answered and published. */
+interface CommittedBatch {
+  readonly writes: readonly PendingWrite[];
+  readonly results: readonly { ok: boolean; value: unknown }[];
+  readonly events: readonly StoredEvent[];
+  readonly started: bigint;
+}
+
 export interface ResourceStoreOptions {
   readonly db: Db;
   readonly logger: Logger;
@@ -58,7 +67,15 @@ export interface ResourceStoreOptions {
  * Writes are queued and committed in batches (group commit): each batch is one
  * IMMEDIATE transaction with a savepoint per write, so a failing write does not affect the
  * others, cross-resource rules see every earlier write of the batch, and one fsync covers
- * all of them. A write's promise resolves only after its batch committed.
+ * all of them. A write's promise resolves only after its batch is durable.
+ *
+ * Durability without blocking the event loop: SQLite runs with synchronous=NORMAL, so a
+ * COMMIT only writes the WAL, and the store itself fdatasyncs the WAL file on libuv's thread
+ * pool. Batches committed while one fsync runs wait for the next one, which covers them all;
+ * only then are their writers answered and their events published (NATS, Watch). Reads (Get,
+ * List, a Watch's catch-up) see a committed batch at once, up to one fsync before its writers
+ * are answered; a process crash (kill -9) loses nothing committed, as the WAL's pages are in
+ * the kernel by then.
  */
 export class ResourceStore {
   private readonly db: Db;
@@ -71,6 +88,14 @@ export class ResourceStore {
   private compacted: number;
   private readonly maxBatch: number;
   private readonly stmt;
+  /** Committed batches not yet fsynced, oldest first. */
+  private unsynced: CommittedBatch[] = [];
+  /** The batches the running fsync covers (undefined: none running). */
+  private syncing: CommittedBatch[] | undefined;
+  /** The WAL's file descriptor (opened at the first sync: SQLite creates the file lazily). */
+  private walFd: number | undefined;
+  /** Set when an fsync failed: nothing written since can be promised durable, so writes are refused. */
+  private syncFailure: Error | undefined;
 
   constructor(private readonly opts: ResourceStoreOptions) {
     this.db = opts.db;
@@ -205,8 +230,19 @@ export class ResourceStore {
     return this.write(op);
   }
 
+  /**
+   * Applies each input in order, each on its own (one failing neither stops nor undoes the
+   * others, and each sees those before it): they join the write queue together, so they
+   * commit in as few transactions as the batch limit allows. Resolves once all are durable.
+   */
+  async applyBatch(inputs: readonly Resource[]): Promise<ApplyBatchResult[]> {
+    const outcomes = await Promise.allSettled(inputs.map((input) => this.write(applyOp(input))));
+    return outcomes.map(batchResult);
+  }
+
   private write<T>(run: (tx: Tx) => T): Promise<T> {
     if (this.closed) return Promise.reject(new ServiceError('unavailable', 'the store is shutting down'));
+    if (this.syncFailure) return Promise.reject(new ServiceError('unavailable', `the store cannot make writes durable: ${this.syncFailure.message}`));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject });
       if (!this.flushScheduled) {
@@ -282,27 +318,75 @@ export class ResourceStore {
       return;
     }
     this.currentRevision = rev;
+    this.unsynced.push({ writes: batch, results, events, started });
+    this.maybeCompact();
+    this.startSync();
+  }
+
+  /** Starts an fsync of the WAL covering every batch committed so far, unless one is running. */
+  private startSync(): void {
+    if (this.syncing || this.unsynced.length === 0) return;
+    const group = this.unsynced;
+    this.unsynced = [];
+    let fd: number;
+    try {
+      fd = this.wal();
+    } catch (err) {
+      this.failSync(group, err);
+      return;
+    }
+    this.syncing = group;
+    fdatasync(fd, (err) => {
+      const covered = this.syncing ?? [];
+      this.syncing = undefined;
+      if (this.closed) {
+        // close() synced and answered everything; the descriptor waited for this fsync.
+        this.closeWal();
+        return;
+      }
+      if (err) this.failSync(covered, err);
+      else for (const b of covered) this.settle(b);
+      this.startSync();
+    });
+  }
+
+  private wal(): number {
+    this.walFd ??= openSync(`${this.db.name}-wal`, 'r');
+    return this.walFd;
+  }
+
+  /** An fsync failed: what those batches wrote may or may not survive a power loss. Refuse further writes. */
+  private failSync(group: readonly CommittedBatch[], err: unknown): void {
+    this.syncFailure = err instanceof Error ? err : new Error(String(err));
+    this.log.error({ err, batches: group.length }, 'fsync of the WAL failed: writes are refused from now on; restart the store');
+    const failure = new ServiceError('unavailable', `the store could not make the write durable (fsync: ${this.syncFailure.message}); it may or may not have been stored`, {
+      cause: err,
+    });
+    for (const b of group) for (const w of b.writes) w.reject(failure);
+  }
+
+  /** A batch is durable: answer its writers, then tell listeners. */
+  private settle(b: CommittedBatch): void {
     const m = this.opts.metrics;
     if (m) {
-      m.batchSize.observe(batch.length);
-      m.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      m.revision.set(rev);
-      for (const e of events) {
+      m.batchSize.observe(b.writes.length);
+      m.commitSeconds.observe(Number(process.hrtime.bigint() - b.started) / 1e9);
+      if (b.events.length > 0) m.revision.set(b.events[b.events.length - 1].revision);
+      for (const e of b.events) {
         if (e.type === EventType.EVENT_TYPE_ADDED) m.resources.inc({ kind: e.kind.kind });
         else if (e.type === EventType.EVENT_TYPE_DELETED) m.resources.dec({ kind: e.kind.kind });
       }
     }
-    batch.forEach((w, i) => (results[i].ok ? w.resolve(results[i].value) : w.reject(results[i].value)));
-    if (events.length > 0) {
+    b.writes.forEach((w, i) => (b.results[i].ok ? w.resolve(b.results[i].value) : w.reject(b.results[i].value)));
+    if (b.events.length > 0) {
       for (const l of this.listeners) {
         try {
-          l(events);
+          l(b.events);
         } catch (err) {
           this.log.error({ err }, 'commit listener failed');
         }
       }
     }
-    this.maybeCompact();
   }
 
   private maybeCompact(): void {
@@ -320,12 +404,31 @@ export class ResourceStore {
     this.log.debug({ compacted: upTo }, 'events compacted');
   }
 
-  /** Commits what is queued, refuses new writes and closes the database. */
+  /** Commits what is queued, makes it durable and answers it, refuses new writes and closes the database. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.flush();
+    const group = [...(this.syncing ?? []), ...this.unsynced];
+    this.unsynced = [];
+    const running = this.syncing !== undefined;
+    this.syncing = running ? [] : undefined;
+    if (group.length > 0) {
+      try {
+        fdatasyncSync(this.wal());
+        for (const b of group) this.settle(b);
+      } catch (err) {
+        this.failSync(group, err);
+      }
+    }
     this.listeners.clear();
     this.db.close();
+    // An fsync still running on the thread pool uses the descriptor: its callback closes it.
+    if (!running) this.closeWal();
+  }
+
+  private closeWal(): void {
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    this.walFd = undefined;
   }
 }

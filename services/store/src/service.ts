@@ -1,6 +1,6 @@
 import { kindOf, metaOf, mustFindKind, type KindInfo } from '@tabby/api';
 import type { Resource, ResourceStoreServer } from '@tabby/proto';
-import { ServiceError, type AsyncServiceImplementation } from '@tabby/runtime';
+import { ServiceError, toGrpcStatus, type AsyncServiceImplementation } from '@tabby/runtime';
 import { parseSelector, type Selector } from '@tabby/selector';
 import type { StoreBackend } from './backend.js';
 import type { StoreMetrics } from './store-metrics.js';
@@ -55,6 +55,24 @@ export function resourceStoreService(store: StoreBackend, opts: ServiceOptions):
     create: async (req) => ({ resource: await writerFor(store, opts, req.whileLocked === true).create(requireResource(req.resource)) }),
     update: async (req) => ({ resource: await store.update(requireResource(req.resource)) }),
     apply: async (req) => store.apply(requireResource(req.resource)),
+    applyBatch: async (req) => {
+      // An empty resource fails alone, as its own Apply would; the others are applied.
+      const valid = req.resources.filter((r) => r.kind !== undefined);
+      const applied = await store.applyBatch(valid);
+      let next = 0;
+      return {
+        results: req.resources.map((r) => {
+          if (r.kind !== undefined) return applied[next++];
+          try {
+            requireResource(r);
+          } catch (err) {
+            const st = toGrpcStatus(err);
+            return { created: false, resourceVersion: '', error: st.details, code: st.code };
+          }
+          return applied[next++];
+        }),
+      };
+    },
     delete: async (req) => {
       const kind = mustFindKind(req.kind);
       requireName(kind, req.namespace, req.name);

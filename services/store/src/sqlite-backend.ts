@@ -9,6 +9,7 @@ export function sqliteBackend(store: ResourceStore): StoreBackend {
     create: (input) => store.create(input),
     update: (input) => store.update(input),
     apply: (input) => store.apply(input),
+    applyBatch: (inputs) => store.applyBatch(inputs),
     delete: (kind, namespace, name, resourceVersion, force) => store.delete(kind, namespace, name, resourceVersion, force),
     setFinalizer: (kind, namespace, name, finalizer, present) => store.setFinalizer(kind, namespace, name, finalizer, present),
     get: (kind, namespace, name) => new Promise((resolve) => resolve({ resource: store.get(kind, namespace, name) })),

@@ -98,6 +98,9 @@ export async function runWatch(store: ResourceStore, params: WatchParams, sink: 
         );
       const next = live.shift();
       if (next) {
+        // Catch-up may already have sent it: reads see a commit before its fsync, and the
+        // store tells listeners only after.
+        if (next.revision <= lastSent) continue;
         await send(toMessage(next));
         lastSent = next.revision;
         continue;

@@ -17,8 +17,8 @@ import {
   qualifiedNameProblems,
   type KindInfo,
 } from '@tabby/api';
-import type { Resource } from '@tabby/proto';
-import { ServiceError, type Logger } from '@tabby/runtime';
+import type { ApplyBatchResult, Resource } from '@tabby/proto';
+import { ServiceError, toGrpcStatus, type Logger } from '@tabby/runtime';
 
 /** An object as a write transaction reads it. */
 export interface StoredObject {
@@ -160,6 +160,13 @@ export function applyOp(input: Resource): WriteOp<{ resource: Resource; created:
     metaOf(copy).resourceVersion = '';
     return { resource: doCreate(tx, copy), created: true };
   };
+}
+
+/** An ApplyBatch result of one apply's outcome: its resourceVersion, or its error as Apply would answer it. */
+export function batchResult(outcome: PromiseSettledResult<{ resource: Resource; created: boolean }>): ApplyBatchResult {
+  if (outcome.status === 'fulfilled') return { created: outcome.value.created, resourceVersion: metaOf(outcome.value.resource).resourceVersion, error: '', code: 0 };
+  const st = toGrpcStatus(outcome.reason);
+  return { created: false, resourceVersion: '', error: st.details, code: st.code };
 }
 
 /**

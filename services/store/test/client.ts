@@ -10,6 +10,7 @@ export function storeClient(address: string, creds: ChannelCredentials = credent
     create: (resource: Resource) => callUnary(c.create.bind(c), { resource }, { timeoutMs: 10_000 }),
     update: (resource: Resource) => callUnary(c.update.bind(c), { resource }, { timeoutMs: 10_000 }),
     apply: (resource: Resource) => callUnary(c.apply.bind(c), { resource }, { timeoutMs: 10_000 }),
+    applyBatch: (resources: Resource[]) => callUnary(c.applyBatch.bind(c), { resources }, { timeoutMs: 30_000 }).then((r) => r.results),
     delete: (kind: string, name: string, namespace = '', resourceVersion = '', force = false) =>
       callUnary(c.delete.bind(c), { kind, name, namespace, resourceVersion, force }, { timeoutMs: 10_000 }),
     addFinalizer: (kind: string, name: string, finalizer: string, namespace = '') =>

@@ -372,6 +372,39 @@ describe('finalizers', () => {
   });
 });
 
+describe('ApplyBatch', () => {
+  it('applies each resource in order on its own: later ones see earlier ones, a bad one fails alone with its status', async () => {
+    const filter = one(`apiVersion: projectcalico.org/v3
+kind: BGPFilter
+metadata:
+  name: batch-filter
+spec:
+  exportV4:
+  - action: Accept
+    matchOperator: In
+    cidr: 10.0.0.0/8
+`);
+    const peers = Array.from({ length: 1500 }, (_, i) => peer(`batch-${i}`, '10.5.0.1', 64512));
+    if (peers[10].kind?.$case === 'bgpPeer' && peers[10].kind.value.spec) peers[10].kind.value.spec.filters = ['batch-filter'];
+    if (peers[700].kind?.$case === 'bgpPeer' && peers[700].kind.value.spec) peers[700].kind.value.spec.peerIP = '10.5.0.999';
+    const existing = (await client.create(peer('batch-3', '10.5.0.3', 64512))).resource!;
+    const results = await client.applyBatch([filter, ...peers, {}]);
+    expect(results).toHaveLength(1502);
+    expect(results[0]).toMatchObject({ created: true, code: 0, error: '' });
+    expect(results[11]).toMatchObject({ created: true, code: 0 }); // names the filter applied just before it
+    expect(results[4]).toMatchObject({ created: false, code: 0 }); // batch-3 existed: updated
+    expect(Number(results[4].resourceVersion)).toBeGreaterThan(Number(metaOf(existing).resourceVersion));
+    expect(results[701]).toMatchObject({ created: false, resourceVersion: '', code: status.INVALID_ARGUMENT });
+    expect(results[701].error).toContain('10.5.0.999');
+    expect(results[1501]).toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect(results.filter((r) => r.code !== 0)).toHaveLength(2);
+    const stored = (await client.list('bgppeer')).items.map((r) => metaOf(r).name).filter((n) => n.startsWith('batch-'));
+    expect(stored).toHaveLength(1499);
+    expect(stored).not.toContain('batch-700');
+    expect((await client.get('bgppeer', 'batch-10')).resource!.kind).toMatchObject({ value: { spec: { filters: ['batch-filter'] } } });
+  });
+});
+
 describe('durability', () => {
   it('keeps every acknowledged write after kill -9', async () => {
     const dataDir = `${dir.path}/durable`;
@@ -401,6 +434,39 @@ describe('durability', () => {
     const names = new Set((await c2.list('bgppeer')).items.map((r) => metaOf(r).name));
     const lost = acked.filter((n) => !names.has(n));
     expect(lost).toEqual([]);
+    c2.close();
+    await again.process.stop();
+  }, 60_000);
+
+  it('keeps every resource of an acknowledged ApplyBatch after kill -9', async () => {
+    const dataDir = `${dir.path}/durable-batch`;
+    const s = await startStore(dataDir);
+    const c = storeClient(s.address);
+    const acked: string[] = [];
+    let stop = false;
+    const writers = Array.from({ length: 2 }, async (_, w) => {
+      for (let b = 0; !stop; b++) {
+        const batch = Array.from({ length: 200 }, (_, i) => peer(`b-${w}-${b}-${i}`, '10.4.4.4', 1));
+        try {
+          const results = await c.applyBatch(batch);
+          results.forEach((r, i) => {
+            if (r.code === 0) acked.push(metaOf(batch[i]).name);
+          });
+        } catch {
+          return; // the store died mid-call: nothing of this batch was acknowledged
+        }
+      }
+    });
+    await eventually('some acknowledged batches', () => acked.length >= 2000, 30_000);
+    s.process.signal('SIGKILL');
+    stop = true;
+    await Promise.all(writers);
+    await s.process.exited();
+    c.close();
+    const again = await startStore(dataDir);
+    const c2 = storeClient(again.address);
+    const names = new Set((await c2.list('bgppeer')).items.map((r) => metaOf(r).name));
+    expect(acked.filter((n) => !names.has(n))).toEqual([]);
     c2.close();
     await again.process.stop();
   }, 60_000);
