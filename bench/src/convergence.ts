@@ -110,7 +110,7 @@ async function run(size: number, shape: Shape): Promise<Figures> {
         ['reflector-mesh', 'has(route-reflector)'],
       ]) {
         await callUnary(storeClient.apply.bind(storeClient), {
-          resource: resource(`apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata:\n  name: ${name}\nspec:\n  nodeSelector: ${nodeSelector}\n  peerSelector: has(route-reflector)\n`),
+          resource: resource(`apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata:\n  name: ${name}\nspec:\n  nodeSelector: "${nodeSelector}"\n  peerSelector: "has(route-reflector)"\n`),
         });
       }
     }
