@@ -32,36 +32,209 @@ function ownAddress(c: CompiledNodeConfig, family: IPFamily): string {
 }
 
 /** The sort key of a node's own address of a family (as its peers' `addressKey`). */
-function ownKey(x: CompiledNodeConfig, family: IPFamily, cache: Map<string, string>): string {
-  const id = `${family}${x.node}`;
-  let k = cache.get(id);
-  if (k === undefined) {
-    const ip = parseIP(ownAddress(x, family));
-    k = ip ? addressSortKey(ip.family, ip.value) : '';
-    cache.set(id, k);
-  }
-  return k;
+function ownKey(x: CompiledNodeConfig, family: IPFamily): string {
+  const ip = parseIP(ownAddress(x, family));
+  return ip ? addressSortKey(ip.family, ip.value) : '';
 }
 
 /**
- * The session `y` configures back to `x`'s address, preferring one aimed at x's listen
- * port. Sessions are sorted by address key, so this is a binary search.
+ * Address keys as numbers: a node's own address key is its rank among all nodes' keys, any
+ * other key sits half-way between its neighbours in that order. IPv4 and IPv6 keys never
+ * compare equal (they start with the family), so one order serves both.
  */
-function sessionBack(y: CompiledNodeConfig, x: CompiledNodeConfig, key: string): CompiledPeer | undefined {
-  const peers = y.peers;
-  let lo = 0;
-  let hi = peers.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (peers[mid].addressKey < key) lo = mid + 1;
-    else hi = mid;
+class KeyRanks {
+  private readonly rank = new Map<string, number>();
+  private readonly sortedKeys: string[];
+
+  constructor(keys: Iterable<string>) {
+    this.sortedKeys = [...new Set(keys)].filter((k) => k !== '').sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    this.sortedKeys.forEach((k, i) => this.rank.set(k, i));
   }
-  let found: CompiledPeer | undefined;
-  for (let i = lo; i < peers.length && peers[i].addressKey === key; i++) {
-    if (peers[i].port === x.listenPort) return peers[i];
-    found ??= peers[i];
+
+  of(key: string): number {
+    const r = this.rank.get(key);
+    if (r !== undefined) return r;
+    let lo = 0;
+    let hi = this.sortedKeys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.sortedKeys[mid] < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - 0.5;
   }
-  return found;
+}
+
+/** Session flags in {@link SessionTable}. */
+const S_PASSIVE = 1;
+const S_RR_CLIENT = 2;
+const S_ALLOWS_OWN_AS = 4;
+const S_IPV6 = 8;
+
+/**
+ * Every node's sessions as flat arrays, read from the configurations in one sequential
+ * pass. Matching each session with the one its peer configures back is a million lookups in
+ * a 1,000-node mesh; on objects each costs cache misses, on these arrays it costs a few
+ * number comparisons. Nodes are indexed in name order, sessions in each node's order.
+ */
+export class SessionTable {
+  readonly nodes: readonly CompiledNodeConfig[];
+  /** Node i's sessions are start[i] .. start[i+1]-1. */
+  readonly start: Int32Array;
+  /** The node at the session's address (it has that address), or -1: a router outside. */
+  readonly target: Int32Array;
+  /** The address key's rank ({@link KeyRanks}). */
+  readonly rank: Float64Array;
+  readonly port: Int32Array;
+  readonly localAs: Uint32Array;
+  readonly remoteAs: Uint32Array;
+  readonly flags: Uint8Array;
+  readonly listenPort: Int32Array;
+  /** Rank of each node's own IPv4 and IPv6 address key (-1: none). */
+  readonly ownRank4: Float64Array;
+  readonly ownRank6: Float64Array;
+
+  constructor(configs: ReadonlyMap<string, CompiledNodeConfig>) {
+    const names = [...configs.keys()].sort();
+    const nodes = names.map((n) => configs.get(n) as CompiledNodeConfig);
+    const n = nodes.length;
+    const index = new Map<string, number>();
+    names.forEach((name, i) => index.set(name, i));
+    const own4 = nodes.map((x) => ownKey(x, 4));
+    const own6 = nodes.map((x) => ownKey(x, 6));
+    const ranks = new KeyRanks([...own4, ...own6]);
+    this.ownRank4 = Float64Array.from(own4, (k) => (k === '' ? -1 : ranks.of(k)));
+    this.ownRank6 = Float64Array.from(own6, (k) => (k === '' ? -1 : ranks.of(k)));
+    this.listenPort = Int32Array.from(nodes, (x) => x.listenPort);
+    this.start = new Int32Array(n + 1);
+    for (let i = 0; i < n; i++) this.start[i + 1] = this.start[i] + nodes[i].peers.length;
+    const m = this.start[n];
+    this.target = new Int32Array(m);
+    this.rank = new Float64Array(m);
+    this.port = new Int32Array(m);
+    this.localAs = new Uint32Array(m);
+    this.remoteAs = new Uint32Array(m);
+    this.flags = new Uint8Array(m);
+    for (let i = 0; i < n; i++) {
+      const peers = nodes[i].peers;
+      const base = this.start[i];
+      for (let j = 0; j < peers.length; j++) {
+        const p = peers[j];
+        const k = base + j;
+        const y = p.peerNode === '' ? undefined : index.get(p.peerNode);
+        const at = y === undefined ? '' : p.family === 4 ? nodes[y].ipv4 : nodes[y].ipv6;
+        if (y !== undefined && at === p.address) {
+          this.target[k] = y;
+          // The same address has the same key: the node's own rank, without a lookup.
+          this.rank[k] = p.family === 4 ? this.ownRank4[y] : this.ownRank6[y];
+        } else {
+          this.target[k] = -1;
+          this.rank[k] = ranks.of(p.addressKey);
+        }
+        this.port[k] = p.port;
+        this.localAs[k] = p.localAs;
+        this.remoteAs[k] = p.remoteAs;
+        this.flags[k] = (p.passive ? S_PASSIVE : 0) | (p.rrClient ? S_RR_CLIENT : 0) | (p.numAllowedLocalAS > 0 ? S_ALLOWS_OWN_AS : 0) | (p.family === 6 ? S_IPV6 : 0);
+      }
+    }
+    this.nodes = nodes;
+  }
+
+  /** How many sessions the nodes configure. */
+  get sessions(): number {
+    return this.start[this.nodes.length];
+  }
+
+  /** The session k as its node configures it. */
+  peer(x: number, k: number): CompiledPeer {
+    return this.nodes[x].peers[k - this.start[x]];
+  }
+
+  family(k: number): IPFamily {
+    return (this.flags[k] & S_IPV6) !== 0 ? 6 : 4;
+  }
+
+  passive(k: number): boolean {
+    return (this.flags[k] & S_PASSIVE) !== 0;
+  }
+
+  rrClient(k: number): boolean {
+    return (this.flags[k] & S_RR_CLIENT) !== 0;
+  }
+
+  allowsOwnAs(k: number): boolean {
+    return (this.flags[k] & S_ALLOWS_OWN_AS) !== 0;
+  }
+
+  /**
+   * The session node `y` configures back to node `x`'s address of the family of session
+   * `k`, preferring one aimed at x's listen port; -1 when none. Sessions are sorted by
+   * address key: a binary search, after trying the two places a mesh puts x (its rank, or one
+   * less when y sorts before it).
+   */
+  back(y: number, x: number, k: number): number {
+    const key = (this.flags[k] & S_IPV6) === 0 ? this.ownRank4[x] : this.ownRank6[x];
+    if (key < 0) return -1;
+    const from = this.start[y];
+    const to = this.start[y + 1];
+    const r = this.rank;
+    let lo: number;
+    const guess = from + key;
+    if (guess < to && r[guess] === key) lo = guess;
+    else if (guess - 1 >= from && guess - 1 < to && r[guess - 1] === key) lo = guess - 1;
+    else {
+      lo = from;
+      let hi = to;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (r[mid] < key) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    while (lo > from && r[lo - 1] === key) lo--;
+    let found = -1;
+    const listen = this.listenPort[x];
+    for (let i = lo; i < to && r[i] === key; i++) {
+      if (this.port[i] === listen) return i;
+      if (found < 0) found = i;
+    }
+    return found;
+  }
+
+  /** Whether session k of x and q of y (-1: none) can come up: {@link viability} without its words. */
+  viable(x: number, k: number, y: number, q: number): boolean {
+    if (q < 0) return false;
+    if (this.remoteAs[k] !== this.localAs[q] || this.remoteAs[q] !== this.localAs[k]) return false;
+    return (!this.passive(k) && this.port[k] === this.listenPort[y]) || (!this.passive(q) && this.port[q] === this.listenPort[x]);
+  }
+}
+
+/**
+ * Calls `visit(x, k, y, q, viable)` for each session of the graph in {@link sessionGraph}'s
+ * order: node x's session k to node y (-1: a router outside the cluster), which configures
+ * q back (-1: none). A session both ends configure is visited once, from the end whose name
+ * sorts first. With `only`, just the sessions of that node.
+ */
+export function forEachSession(
+  t: SessionTable,
+  visit: (x: number, k: number, y: number, q: number, viable: boolean) => void,
+  only?: string,
+): void {
+  const n = t.nodes.length;
+  for (let x = 0; x < n; x++) {
+    const xName = t.nodes[x].node;
+    for (let k = t.start[x]; k < t.start[x + 1]; k++) {
+      const y = t.target[k];
+      if (y < 0) {
+        if (only === undefined || only === xName) visit(x, k, -1, -1, true);
+        continue;
+      }
+      if (only !== undefined && only !== xName && only !== t.nodes[y].node) continue;
+      const q = t.back(y, x, k);
+      if (q >= 0 && y < x) continue;
+      visit(x, k, y, q, t.viable(x, k, y, q));
+    }
+  }
 }
 
 /**
@@ -106,44 +279,48 @@ export function peerNodeOf(p: CompiledPeer, configs: ReadonlyMap<string, Compile
  * ordered by node name; `a` is the first node that configures the session.
  */
 export function sessionGraph(configs: ReadonlyMap<string, CompiledNodeConfig>, only?: string): GraphEdge[] {
-  const names = [...configs.keys()].sort();
-  const keys = new Map<string, string>();
+  const t = new SessionTable(configs);
   const edges: GraphEdge[] = [];
-  for (const name of names) {
-    const x = configs.get(name) as CompiledNodeConfig;
-    const k4 = ownKey(x, 4, keys);
-    const k6 = ownKey(x, 6, keys);
-    for (const p of x.peers) {
-      const xa = ownAddress(x, p.family);
-      const y = peerNodeOf(p, configs);
-      if (!y) {
-        if (only === undefined || only === x.node)
-          edges.push({
-            family: p.family,
-            a: { node: x.node, address: xa, as: p.localAs, config: p },
-            b: { node: '', address: p.address, as: p.remoteAs, config: undefined },
-            nodeToNode: false,
-            viable: true,
-            problemKind: undefined,
-            problem: '',
-          });
-        continue;
-      }
-      if (only !== undefined && only !== x.node && only !== y.node) continue;
-      const q = sessionBack(y, x, p.family === 4 ? k4 : k6);
-      // A session both ends configure is listed once, from the end whose name sorts first.
-      if (q && y.node < x.node) continue;
-      const v = viability(x, p, y, q);
-      edges.push({
-        family: p.family,
-        a: { node: x.node, address: xa, as: p.localAs, config: p },
-        b: { node: y.node, address: p.address, as: q?.localAs ?? p.remoteAs, config: q },
-        nodeToNode: true,
-        viable: v === undefined,
-        problemKind: v?.kind,
-        problem: v?.problem ?? '',
-      });
-    }
-  }
+  forEachSession(
+    t,
+    (x, k, y, q) => {
+      const xc = t.nodes[x];
+      const yc = y < 0 ? undefined : t.nodes[y];
+      const p = t.peer(x, k);
+      const qp = y < 0 || q < 0 ? undefined : t.peer(y, q);
+      edges.push(edgeOf(xc, p, yc, qp, yc ? viability(xc, p, yc, qp) : undefined));
+    },
+    only,
+  );
   return edges;
+}
+
+/** The graph edge of a session {@link forEachSession} visits. */
+export function edgeOf(
+  x: CompiledNodeConfig,
+  p: CompiledPeer,
+  y: CompiledNodeConfig | undefined,
+  q: CompiledPeer | undefined,
+  v: { kind: ViabilityProblem; problem: string } | undefined,
+): GraphEdge {
+  const xa = ownAddress(x, p.family);
+  if (!y)
+    return {
+      family: p.family,
+      a: { node: x.node, address: xa, as: p.localAs, config: p },
+      b: { node: '', address: p.address, as: p.remoteAs, config: undefined },
+      nodeToNode: false,
+      viable: true,
+      problemKind: undefined,
+      problem: '',
+    };
+  return {
+    family: p.family,
+    a: { node: x.node, address: xa, as: p.localAs, config: p },
+    b: { node: y.node, address: p.address, as: q?.localAs ?? p.remoteAs, config: q },
+    nodeToNode: true,
+    viable: v === undefined,
+    problemKind: v?.kind,
+    problem: v?.problem ?? '',
+  };
 }
