@@ -270,3 +270,17 @@ export function analyze(c: TopologyCompiler, tense: Tense = 'current'): Warning[
 
   return out.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || (a.code < b.code ? -1 : a.code > b.code ? 1 : a.message < b.message ? -1 : 1));
 }
+
+const cache = new WeakMap<TopologyCompiler, { readonly revision: number; readonly warnings: readonly Warning[] }>();
+
+/**
+ * {@link analyze} of the current state, computed once per state of the compiler (its
+ * revision): Check and the "before" side of every Preview share it until the state changes.
+ */
+export function currentWarnings(c: TopologyCompiler): readonly Warning[] {
+  const hit = cache.get(c);
+  if (hit && hit.revision === c.revision) return hit.warnings;
+  const warnings = analyze(c, 'current');
+  cache.set(c, { revision: c.revision, warnings });
+  return warnings;
+}

@@ -106,6 +106,8 @@ export function diffConfigs(before: ReadonlyMap<string, CompiledNodeConfig>, aft
   for (const name of names) {
     const a = before.get(name);
     const b = after.get(name);
+    // Configurations are immutable: one a commit did not touch is the same object.
+    if (a === b) continue;
     const sessions: SessionDiff[] = [];
     const was = new Map((a?.peers ?? []).map((p) => [key(p), p]));
     const now = new Map((b?.peers ?? []).map((p) => [key(p), p]));

@@ -72,10 +72,68 @@ const S_ALLOWS_OWN_AS = 4;
 const S_IPV6 = 8;
 
 /**
- * Every node's sessions as flat arrays, read from the configurations in one sequential
- * pass. Matching each session with the one its peer configures back is a million lookups in
- * a 1,000-node mesh; on objects each costs cache misses, on these arrays it costs a few
- * number comparisons. Nodes are indexed in name order, sessions in each node's order.
+ * The nodes' names (in order) and own addresses. Which node a session reaches and where its
+ * address ranks depend only on these, so a row resolved for one epoch holds in any state
+ * with the same nodes at the same addresses (e.g. both sides of a BGPPeer's Preview).
+ */
+interface Epoch {
+  readonly names: readonly string[];
+  readonly v4: readonly string[];
+  readonly v6: readonly string[];
+}
+
+/** The last epochs seen (a Preview alternates between two states). */
+const recentEpochs: Epoch[] = [];
+
+function epochOf(nodes: readonly CompiledNodeConfig[]): Epoch {
+  const same = (e: Epoch): boolean => e.names.length === nodes.length && nodes.every((x, i) => e.names[i] === x.node && e.v4[i] === x.ipv4 && e.v6[i] === x.ipv6);
+  const found = recentEpochs.find(same);
+  if (found) return found;
+  const e: Epoch = { names: nodes.map((x) => x.node), v4: nodes.map((x) => x.ipv4), v6: nodes.map((x) => x.ipv6) };
+  recentEpochs.unshift(e);
+  recentEpochs.length = Math.min(recentEpochs.length, 2);
+  return e;
+}
+
+/**
+ * One node's sessions as arrays, kept with its (immutable) configuration: an analysis after
+ * a change reads the objects of the recompiled nodes only, and copies the other rows.
+ */
+interface Row {
+  readonly port: Int32Array;
+  readonly localAs: Uint32Array;
+  readonly remoteAs: Uint32Array;
+  readonly flags: Uint8Array;
+  /** The epoch `target` and `rank` were resolved for. */
+  epoch: Epoch | undefined;
+  readonly target: Int32Array;
+  readonly rank: Float64Array;
+}
+
+const rows = new WeakMap<CompiledNodeConfig, Row>();
+
+function rowOf(x: CompiledNodeConfig): Row {
+  let row = rows.get(x);
+  if (row) return row;
+  const peers = x.peers;
+  const m = peers.length;
+  row = { port: new Int32Array(m), localAs: new Uint32Array(m), remoteAs: new Uint32Array(m), flags: new Uint8Array(m), epoch: undefined, target: new Int32Array(m), rank: new Float64Array(m) };
+  for (let j = 0; j < m; j++) {
+    const p = peers[j];
+    row.port[j] = p.port;
+    row.localAs[j] = p.localAs;
+    row.remoteAs[j] = p.remoteAs;
+    row.flags[j] = (p.passive ? S_PASSIVE : 0) | (p.rrClient ? S_RR_CLIENT : 0) | (p.numAllowedLocalAS > 0 ? S_ALLOWS_OWN_AS : 0) | (p.family === 6 ? S_IPV6 : 0);
+  }
+  rows.set(x, row);
+  return row;
+}
+
+/**
+ * Every node's sessions as flat arrays. Matching each session with the one its peer
+ * configures back is a million lookups in a 1,000-node mesh; on objects each costs cache
+ * misses, on these arrays it costs a few number comparisons. Nodes are indexed in name
+ * order, sessions in each node's order. Built from per-configuration rows ({@link Row}).
  */
 export class SessionTable {
   readonly nodes: readonly CompiledNodeConfig[];
@@ -98,8 +156,7 @@ export class SessionTable {
     const names = [...configs.keys()].sort();
     const nodes = names.map((n) => configs.get(n) as CompiledNodeConfig);
     const n = nodes.length;
-    const index = new Map<string, number>();
-    names.forEach((name, i) => index.set(name, i));
+    const epoch = epochOf(nodes);
     const own4 = nodes.map((x) => ownKey(x, 4));
     const own6 = nodes.map((x) => ownKey(x, 6));
     const ranks = new KeyRanks([...own4, ...own6]);
@@ -115,29 +172,44 @@ export class SessionTable {
     this.localAs = new Uint32Array(m);
     this.remoteAs = new Uint32Array(m);
     this.flags = new Uint8Array(m);
+    let index: Map<string, number> | undefined;
     for (let i = 0; i < n; i++) {
-      const peers = nodes[i].peers;
-      const base = this.start[i];
-      for (let j = 0; j < peers.length; j++) {
-        const p = peers[j];
-        const k = base + j;
-        const y = p.peerNode === '' ? undefined : index.get(p.peerNode);
-        const at = y === undefined ? '' : p.family === 4 ? nodes[y].ipv4 : nodes[y].ipv6;
-        if (y !== undefined && at === p.address) {
-          this.target[k] = y;
-          // The same address has the same key: the node's own rank, without a lookup.
-          this.rank[k] = p.family === 4 ? this.ownRank4[y] : this.ownRank6[y];
-        } else {
-          this.target[k] = -1;
-          this.rank[k] = ranks.of(p.addressKey);
+      const row = rowOf(nodes[i]);
+      if (row.epoch !== epoch) {
+        if (!index) {
+          index = new Map<string, number>();
+          for (let j = 0; j < n; j++) index.set(names[j], j);
         }
-        this.port[k] = p.port;
-        this.localAs[k] = p.localAs;
-        this.remoteAs[k] = p.remoteAs;
-        this.flags[k] = (p.passive ? S_PASSIVE : 0) | (p.rrClient ? S_RR_CLIENT : 0) | (p.numAllowedLocalAS > 0 ? S_ALLOWS_OWN_AS : 0) | (p.family === 6 ? S_IPV6 : 0);
+        this.resolve(nodes, i, row, index, ranks);
+        row.epoch = epoch;
       }
+      const base = this.start[i];
+      this.target.set(row.target, base);
+      this.rank.set(row.rank, base);
+      this.port.set(row.port, base);
+      this.localAs.set(row.localAs, base);
+      this.remoteAs.set(row.remoteAs, base);
+      this.flags.set(row.flags, base);
     }
     this.nodes = nodes;
+  }
+
+  /** The node each of node i's sessions reaches, and the rank of its address. */
+  private resolve(nodes: readonly CompiledNodeConfig[], i: number, row: Row, index: ReadonlyMap<string, number>, ranks: KeyRanks): void {
+    const peers = nodes[i].peers;
+    for (let j = 0; j < peers.length; j++) {
+      const p = peers[j];
+      const y = p.peerNode === '' ? undefined : index.get(p.peerNode);
+      const at = y === undefined ? '' : p.family === 4 ? nodes[y].ipv4 : nodes[y].ipv6;
+      if (y !== undefined && at === p.address) {
+        row.target[j] = y;
+        // The same address has the same key: the node's own rank, without a lookup.
+        row.rank[j] = p.family === 4 ? this.ownRank4[y] : this.ownRank6[y];
+      } else {
+        row.target[j] = -1;
+        row.rank[j] = ranks.of(p.addressKey);
+      }
+    }
   }
 
   /** How many sessions the nodes configure. */
