@@ -211,7 +211,6 @@ export class TopologyCompiler {
 
   /** Recompiles what changed since the last commit. */
   commit(): CommitResult {
-    this.revisionValue++;
     const targets = new Set<string>();
     let recompile: ReadonlySet<string> = this.dirty;
     if (this.dirtyAll) {
@@ -228,6 +227,8 @@ export class TopologyCompiler {
     } else {
       for (const n of this.prefixDirty) targets.add(n);
     }
+    // Nothing to compile leaves the state as it was (and analyses cached for it valid).
+    if (targets.size > 0) this.revisionValue++;
     const round = this.round();
     const changed: string[] = [];
     let recompiled = 0;
