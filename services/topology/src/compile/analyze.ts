@@ -81,14 +81,14 @@ function factsOf(c: TopologyCompiler): Facts {
     (family) => new SessionLinks(family, bgpNodes.filter((n) => (family === 4 ? n.ipv4 : n.ipv6) !== '').map((n) => n.node), clusterOf, family === 4 ? t.sessions / 2 : 1024),
   );
   const broken: GraphEdge[] = [];
-  forEachSession(t, (x, k, y, q, viable) => {
+  forEachSession(t, (x, j, y, q, viable) => {
     if (viable) {
-      links[t.family(k) === 4 ? 0 : 1].addFrom(t, x, k, y, q);
+      links[t.family(x, j) === 4 ? 0 : 1].addFrom(t, x, j, y, q);
       return;
     }
     const xc = t.nodes[x];
     const yc = t.nodes[y];
-    const p = t.peer(x, k);
+    const p = t.peer(x, j);
     const qp = q < 0 ? undefined : t.peer(y, q);
     broken.push(edgeOf(xc, p, yc, qp, viability(xc, p, yc, qp)));
   });

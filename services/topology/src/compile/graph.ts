@@ -38,9 +38,9 @@ function ownKey(x: CompiledNodeConfig, family: IPFamily): string {
 }
 
 /**
- * Address keys as numbers: a node's own address key is its rank among all nodes' keys, any
- * other key sits half-way between its neighbours in that order. IPv4 and IPv6 keys never
- * compare equal (they start with the family), so one order serves both.
+ * Address keys as numbers: a node's own address key is twice its rank among all nodes'
+ * keys, any other key the odd number between its neighbours in that order. IPv4 and IPv6
+ * keys never compare equal (they start with the family), so one order serves both.
  */
 class KeyRanks {
   private readonly rank = new Map<string, number>();
@@ -48,7 +48,7 @@ class KeyRanks {
 
   constructor(keys: Iterable<string>) {
     this.sortedKeys = [...new Set(keys)].filter((k) => k !== '').sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    this.sortedKeys.forEach((k, i) => this.rank.set(k, i));
+    this.sortedKeys.forEach((k, i) => this.rank.set(k, 2 * i));
   }
 
   of(key: string): number {
@@ -61,15 +61,27 @@ class KeyRanks {
       if (this.sortedKeys[mid] < key) lo = mid + 1;
       else hi = mid;
     }
-    return lo - 0.5;
+    return 2 * lo - 1;
   }
 }
 
-/** Session flags in {@link SessionTable}. */
+/** A node's own address that it does not have. */
+const NO_RANK = -2;
+
+/** Session flags. */
 const S_PASSIVE = 1;
 const S_RR_CLIENT = 2;
 const S_ALLOWS_OWN_AS = 4;
 const S_IPV6 = 8;
+
+// A session's fields in a row, side by side so that a lookup touches one cache line.
+const F_RANK = 0;
+const F_TARGET = 1;
+const F_PORT = 2;
+const F_LOCAL_AS = 3;
+const F_REMOTE_AS = 4;
+const F_FLAGS = 5;
+const STRIDE = 6;
 
 /**
  * The nodes' names (in order) and own addresses. Which node a session reaches and where its
@@ -96,18 +108,13 @@ function epochOf(nodes: readonly CompiledNodeConfig[]): Epoch {
 }
 
 /**
- * One node's sessions as arrays, kept with its (immutable) configuration: an analysis after
- * a change reads the objects of the recompiled nodes only, and copies the other rows.
+ * One node's sessions as numbers (STRIDE per session), kept with its immutable
+ * configuration: an analysis after a change reads the objects of the recompiled nodes only.
+ * Target and rank depend on the other nodes: they hold for `epoch`.
  */
 interface Row {
-  readonly port: Int32Array;
-  readonly localAs: Uint32Array;
-  readonly remoteAs: Uint32Array;
-  readonly flags: Uint8Array;
-  /** The epoch `target` and `rank` were resolved for. */
+  readonly data: Int32Array;
   epoch: Epoch | undefined;
-  readonly target: Int32Array;
-  readonly rank: Float64Array;
 }
 
 const rows = new WeakMap<CompiledNodeConfig, Row>();
@@ -116,41 +123,35 @@ function rowOf(x: CompiledNodeConfig): Row {
   let row = rows.get(x);
   if (row) return row;
   const peers = x.peers;
-  const m = peers.length;
-  row = { port: new Int32Array(m), localAs: new Uint32Array(m), remoteAs: new Uint32Array(m), flags: new Uint8Array(m), epoch: undefined, target: new Int32Array(m), rank: new Float64Array(m) };
-  for (let j = 0; j < m; j++) {
+  const data = new Int32Array(peers.length * STRIDE);
+  for (let j = 0; j < peers.length; j++) {
     const p = peers[j];
-    row.port[j] = p.port;
-    row.localAs[j] = p.localAs;
-    row.remoteAs[j] = p.remoteAs;
-    row.flags[j] = (p.passive ? S_PASSIVE : 0) | (p.rrClient ? S_RR_CLIENT : 0) | (p.numAllowedLocalAS > 0 ? S_ALLOWS_OWN_AS : 0) | (p.family === 6 ? S_IPV6 : 0);
+    const o = j * STRIDE;
+    data[o + F_PORT] = p.port;
+    data[o + F_LOCAL_AS] = p.localAs | 0;
+    data[o + F_REMOTE_AS] = p.remoteAs | 0;
+    data[o + F_FLAGS] = (p.passive ? S_PASSIVE : 0) | (p.rrClient ? S_RR_CLIENT : 0) | (p.numAllowedLocalAS > 0 ? S_ALLOWS_OWN_AS : 0) | (p.family === 6 ? S_IPV6 : 0);
   }
+  row = { data, epoch: undefined };
   rows.set(x, row);
   return row;
 }
 
 /**
- * Every node's sessions as flat arrays. Matching each session with the one its peer
- * configures back is a million lookups in a 1,000-node mesh; on objects each costs cache
- * misses, on these arrays it costs a few number comparisons. Nodes are indexed in name
- * order, sessions in each node's order. Built from per-configuration rows ({@link Row}).
+ * Every node's sessions as numbers. Matching each session with the one its peer configures
+ * back is a million lookups in a 1,000-node mesh; on objects each costs cache misses, on
+ * these rows a few number comparisons. Nodes are indexed in name order; session j of node x
+ * is x's j-th peer. Built from per-configuration rows ({@link Row}), never copied.
  */
 export class SessionTable {
   readonly nodes: readonly CompiledNodeConfig[];
-  /** Node i's sessions are start[i] .. start[i+1]-1. */
-  readonly start: Int32Array;
-  /** The node at the session's address (it has that address), or -1: a router outside. */
-  readonly target: Int32Array;
-  /** The address key's rank ({@link KeyRanks}). */
-  readonly rank: Float64Array;
-  readonly port: Int32Array;
-  readonly localAs: Uint32Array;
-  readonly remoteAs: Uint32Array;
-  readonly flags: Uint8Array;
-  readonly listenPort: Int32Array;
-  /** Rank of each node's own IPv4 and IPv6 address key (-1: none). */
-  readonly ownRank4: Float64Array;
-  readonly ownRank6: Float64Array;
+  private readonly data: readonly Int32Array[];
+  private readonly listenPort: Int32Array;
+  /** Rank of each node's own IPv4 and IPv6 address key (NO_RANK: none). */
+  private readonly ownRank4: Int32Array;
+  private readonly ownRank6: Int32Array;
+  /** How many sessions the nodes configure. */
+  readonly sessions: number;
 
   constructor(configs: ReadonlyMap<string, CompiledNodeConfig>) {
     const names = [...configs.keys()].sort();
@@ -160,19 +161,13 @@ export class SessionTable {
     const own4 = nodes.map((x) => ownKey(x, 4));
     const own6 = nodes.map((x) => ownKey(x, 6));
     const ranks = new KeyRanks([...own4, ...own6]);
-    this.ownRank4 = Float64Array.from(own4, (k) => (k === '' ? -1 : ranks.of(k)));
-    this.ownRank6 = Float64Array.from(own6, (k) => (k === '' ? -1 : ranks.of(k)));
+    this.ownRank4 = Int32Array.from(own4, (k) => (k === '' ? NO_RANK : ranks.of(k)));
+    this.ownRank6 = Int32Array.from(own6, (k) => (k === '' ? NO_RANK : ranks.of(k)));
     this.listenPort = Int32Array.from(nodes, (x) => x.listenPort);
-    this.start = new Int32Array(n + 1);
-    for (let i = 0; i < n; i++) this.start[i + 1] = this.start[i] + nodes[i].peers.length;
-    const m = this.start[n];
-    this.target = new Int32Array(m);
-    this.rank = new Float64Array(m);
-    this.port = new Int32Array(m);
-    this.localAs = new Uint32Array(m);
-    this.remoteAs = new Uint32Array(m);
-    this.flags = new Uint8Array(m);
+    this.nodes = nodes;
     let index: Map<string, number> | undefined;
+    let sessions = 0;
+    const data: Int32Array[] = [];
     for (let i = 0; i < n; i++) {
       const row = rowOf(nodes[i]);
       if (row.epoch !== epoch) {
@@ -180,131 +175,141 @@ export class SessionTable {
           index = new Map<string, number>();
           for (let j = 0; j < n; j++) index.set(names[j], j);
         }
-        this.resolve(nodes, i, row, index, ranks);
+        this.resolve(i, row.data, index, ranks);
         row.epoch = epoch;
       }
-      const base = this.start[i];
-      this.target.set(row.target, base);
-      this.rank.set(row.rank, base);
-      this.port.set(row.port, base);
-      this.localAs.set(row.localAs, base);
-      this.remoteAs.set(row.remoteAs, base);
-      this.flags.set(row.flags, base);
+      data.push(row.data);
+      sessions += nodes[i].peers.length;
     }
-    this.nodes = nodes;
+    this.data = data;
+    this.sessions = sessions;
   }
 
   /** The node each of node i's sessions reaches, and the rank of its address. */
-  private resolve(nodes: readonly CompiledNodeConfig[], i: number, row: Row, index: ReadonlyMap<string, number>, ranks: KeyRanks): void {
+  private resolve(i: number, data: Int32Array, index: ReadonlyMap<string, number>, ranks: KeyRanks): void {
+    const nodes = this.nodes;
     const peers = nodes[i].peers;
     for (let j = 0; j < peers.length; j++) {
       const p = peers[j];
+      const o = j * STRIDE;
       const y = p.peerNode === '' ? undefined : index.get(p.peerNode);
       const at = y === undefined ? '' : p.family === 4 ? nodes[y].ipv4 : nodes[y].ipv6;
       if (y !== undefined && at === p.address) {
-        row.target[j] = y;
+        data[o + F_TARGET] = y;
         // The same address has the same key: the node's own rank, without a lookup.
-        row.rank[j] = p.family === 4 ? this.ownRank4[y] : this.ownRank6[y];
+        data[o + F_RANK] = p.family === 4 ? this.ownRank4[y] : this.ownRank6[y];
       } else {
-        row.target[j] = -1;
-        row.rank[j] = ranks.of(p.addressKey);
+        data[o + F_TARGET] = -1;
+        data[o + F_RANK] = ranks.of(p.addressKey);
       }
     }
   }
 
-  /** How many sessions the nodes configure. */
-  get sessions(): number {
-    return this.start[this.nodes.length];
+  /** Session j of node x as x configures it. */
+  peer(x: number, j: number): CompiledPeer {
+    return this.nodes[x].peers[j];
   }
 
-  /** The session k as its node configures it. */
-  peer(x: number, k: number): CompiledPeer {
-    return this.nodes[x].peers[k - this.start[x]];
+  /** The node session j of x reaches (-1: a router outside the cluster). */
+  target(x: number, j: number): number {
+    return this.data[x][j * STRIDE + F_TARGET];
   }
 
-  family(k: number): IPFamily {
-    return (this.flags[k] & S_IPV6) !== 0 ? 6 : 4;
+  family(x: number, j: number): IPFamily {
+    return (this.data[x][j * STRIDE + F_FLAGS] & S_IPV6) !== 0 ? 6 : 4;
   }
 
-  passive(k: number): boolean {
-    return (this.flags[k] & S_PASSIVE) !== 0;
+  port(x: number, j: number): number {
+    return this.data[x][j * STRIDE + F_PORT];
   }
 
-  rrClient(k: number): boolean {
-    return (this.flags[k] & S_RR_CLIENT) !== 0;
+  localAs(x: number, j: number): number {
+    return this.data[x][j * STRIDE + F_LOCAL_AS] >>> 0;
   }
 
-  allowsOwnAs(k: number): boolean {
-    return (this.flags[k] & S_ALLOWS_OWN_AS) !== 0;
+  remoteAs(x: number, j: number): number {
+    return this.data[x][j * STRIDE + F_REMOTE_AS] >>> 0;
+  }
+
+  rrClient(x: number, j: number): boolean {
+    return (this.data[x][j * STRIDE + F_FLAGS] & S_RR_CLIENT) !== 0;
+  }
+
+  allowsOwnAs(x: number, j: number): boolean {
+    return (this.data[x][j * STRIDE + F_FLAGS] & S_ALLOWS_OWN_AS) !== 0;
   }
 
   /**
-   * The session node `y` configures back to node `x`'s address of the family of session
-   * `k`, preferring one aimed at x's listen port; -1 when none. Sessions are sorted by
-   * address key: a binary search, after trying the two places a mesh puts x (its rank, or one
-   * less when y sorts before it).
+   * The session node `y` configures back to node `x`'s address of the family of x's session
+   * j, preferring one aimed at x's listen port; -1 when none. Sessions are sorted by address
+   * key: a binary search, after trying the two places a mesh puts x (its rank, or one less
+   * when y sorts before it).
    */
-  back(y: number, x: number, k: number): number {
-    const key = (this.flags[k] & S_IPV6) === 0 ? this.ownRank4[x] : this.ownRank6[x];
+  back(y: number, x: number, j: number): number {
+    const key = (this.data[x][j * STRIDE + F_FLAGS] & S_IPV6) === 0 ? this.ownRank4[x] : this.ownRank6[x];
     if (key < 0) return -1;
-    const from = this.start[y];
-    const to = this.start[y + 1];
-    const r = this.rank;
+    const r = this.data[y];
+    const count = r.length / STRIDE;
     let lo: number;
-    const guess = from + key;
-    if (guess < to && r[guess] === key) lo = guess;
-    else if (guess - 1 >= from && guess - 1 < to && r[guess - 1] === key) lo = guess - 1;
+    const guess = key >> 1;
+    if (guess < count && r[guess * STRIDE] === key) lo = guess;
+    else if (guess >= 1 && guess - 1 < count && r[(guess - 1) * STRIDE] === key) lo = guess - 1;
     else {
-      lo = from;
-      let hi = to;
+      lo = 0;
+      let hi = count;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (r[mid] < key) lo = mid + 1;
+        if (r[mid * STRIDE] < key) lo = mid + 1;
         else hi = mid;
       }
     }
-    while (lo > from && r[lo - 1] === key) lo--;
+    while (lo > 0 && r[(lo - 1) * STRIDE] === key) lo--;
     let found = -1;
     const listen = this.listenPort[x];
-    for (let i = lo; i < to && r[i] === key; i++) {
-      if (this.port[i] === listen) return i;
+    for (let i = lo; i < count && r[i * STRIDE] === key; i++) {
+      if (r[i * STRIDE + F_PORT] === listen) return i;
       if (found < 0) found = i;
     }
     return found;
   }
 
-  /** Whether session k of x and q of y (-1: none) can come up: {@link viability} without its words. */
-  viable(x: number, k: number, y: number, q: number): boolean {
+  /** Whether session j of x and q of y (-1: none) can come up: {@link viability} without its words. */
+  viable(x: number, j: number, y: number, q: number): boolean {
     if (q < 0) return false;
-    if (this.remoteAs[k] !== this.localAs[q] || this.remoteAs[q] !== this.localAs[k]) return false;
-    return (!this.passive(k) && this.port[k] === this.listenPort[y]) || (!this.passive(q) && this.port[q] === this.listenPort[x]);
+    const a = this.data[x];
+    const b = this.data[y];
+    const ja = j * STRIDE;
+    const qb = q * STRIDE;
+    if (a[ja + F_REMOTE_AS] !== b[qb + F_LOCAL_AS] || b[qb + F_REMOTE_AS] !== a[ja + F_LOCAL_AS]) return false;
+    return ((a[ja + F_FLAGS] & S_PASSIVE) === 0 && a[ja + F_PORT] === this.listenPort[y]) || ((b[qb + F_FLAGS] & S_PASSIVE) === 0 && b[qb + F_PORT] === this.listenPort[x]);
   }
 }
 
 /**
- * Calls `visit(x, k, y, q, viable)` for each session of the graph in {@link sessionGraph}'s
- * order: node x's session k to node y (-1: a router outside the cluster), which configures
- * q back (-1: none). A session both ends configure is visited once, from the end whose name
- * sorts first. With `only`, just the sessions of that node.
+ * Calls `visit(x, j, y, q, viable)` for each session of the graph in {@link sessionGraph}'s
+ * order: node x's session j to node y (-1: a router outside the cluster), which configures
+ * its session q back (-1: none). A session both ends configure is visited once, from the
+ * end whose name sorts first. With `only`, just the sessions of that node.
  */
 export function forEachSession(
   t: SessionTable,
-  visit: (x: number, k: number, y: number, q: number, viable: boolean) => void,
+  visit: (x: number, j: number, y: number, q: number, viable: boolean) => void,
   only?: string,
 ): void {
   const n = t.nodes.length;
   for (let x = 0; x < n; x++) {
     const xName = t.nodes[x].node;
-    for (let k = t.start[x]; k < t.start[x + 1]; k++) {
-      const y = t.target[k];
+    const count = t.nodes[x].peers.length;
+    for (let j = 0; j < count; j++) {
+      const y = t.target(x, j);
       if (y < 0) {
-        if (only === undefined || only === xName) visit(x, k, -1, -1, true);
+        if (only === undefined || only === xName) visit(x, j, -1, -1, true);
         continue;
       }
       if (only !== undefined && only !== xName && only !== t.nodes[y].node) continue;
-      const q = t.back(y, x, k);
+      const q = t.back(y, x, j);
       if (q >= 0 && y < x) continue;
-      visit(x, k, y, q, t.viable(x, k, y, q));
+      visit(x, j, y, q, t.viable(x, j, y, q));
     }
   }
 }
@@ -355,10 +360,10 @@ export function sessionGraph(configs: ReadonlyMap<string, CompiledNodeConfig>, o
   const edges: GraphEdge[] = [];
   forEachSession(
     t,
-    (x, k, y, q) => {
+    (x, j, y, q) => {
       const xc = t.nodes[x];
       const yc = y < 0 ? undefined : t.nodes[y];
-      const p = t.peer(x, k);
+      const p = t.peer(x, j);
       const qp = y < 0 || q < 0 ? undefined : t.peer(y, q);
       edges.push(edgeOf(xc, p, yc, qp, yc ? viability(xc, p, yc, qp) : undefined));
     },

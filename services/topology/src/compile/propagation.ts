@@ -147,19 +147,20 @@ export class SessionLinks {
     );
   }
 
-  /** {@link add} from a {@link SessionTable}: x's session k to y (-1: outside), q back. */
-  addFrom(t: SessionTable, x: number, k: number, y: number, q: number): void {
+  /** {@link add} from a {@link SessionTable}: x's session j to y (-1: outside), q back (-1: none). */
+  addFrom(t: SessionTable, x: number, j: number, y: number, q: number): void {
     const nodeToNode = y >= 0;
+    const back = nodeToNode && q >= 0;
     this.addRouters(
       this.routerOfTable(t, x),
-      nodeToNode ? this.routerOfTable(t, y) : this.externalRouter(t.nodes[x].peers[k - t.start[x]].address, t.port[k]),
+      nodeToNode ? this.routerOfTable(t, y) : this.externalRouter(t.peer(x, j).address, t.port(x, j)),
       nodeToNode,
-      t.localAs[k],
-      nodeToNode && q >= 0 ? t.localAs[q] : t.remoteAs[k],
-      q >= 0 ? t.rrClient(q) : undefined,
-      t.rrClient(k),
-      t.allowsOwnAs(k),
-      nodeToNode && q >= 0 && t.allowsOwnAs(q),
+      t.localAs(x, j),
+      back ? t.localAs(y, q) : t.remoteAs(x, j),
+      back ? t.rrClient(y, q) : undefined,
+      t.rrClient(x, j),
+      t.allowsOwnAs(x, j),
+      back && t.allowsOwnAs(y, q),
     );
   }
 
