@@ -304,14 +304,23 @@ function sameCodes(a: Float64Array, b: Float64Array): boolean {
   return true;
 }
 
-/** Scratch space of {@link reach}, reused across sources: the first masks seen per state. */
+/**
+ * Scratch space of {@link reach}, reused across sources: the first masks seen per state
+ * (-1: none), the queue, and the routers reached. Integers in typed arrays: a traversal of a
+ * 1,000-node mesh visits a thousand states, a Check a million, and boxed numbers in plain
+ * arrays made most of its garbage.
+ */
 class Visited {
-  readonly first: Float64Array;
-  private readonly touched: number[] = [];
+  private readonly first: Int32Array;
+  private touched: Int32Array = new Int32Array(1024);
+  private touchedCount = 0;
   private extra: Map<number, Set<number>> | undefined;
+  queue: Int32Array = new Int32Array(3 * 1024);
+  readonly reached: Uint8Array;
 
-  constructor(states: number) {
-    this.first = new Float64Array(states).fill(-1);
+  constructor(states: number, routers: number) {
+    this.first = new Int32Array(states).fill(-1);
+    this.reached = new Uint8Array(routers);
   }
 
   /** Whether (state, masks) is new; records it. Other masks than the first (rare) sit in a map. */
@@ -319,7 +328,12 @@ class Visited {
     const f = this.first[state];
     if (f === -1) {
       this.first[state] = masks;
-      this.touched.push(state);
+      if (this.touchedCount === this.touched.length) {
+        const more = new Int32Array(this.touched.length * 2);
+        more.set(this.touched);
+        this.touched = more;
+      }
+      this.touched[this.touchedCount++] = state;
       return true;
     }
     if (f === masks) return false;
@@ -331,26 +345,43 @@ class Visited {
     return true;
   }
 
+  /** Room for `n` queue entries. */
+  room(n: number): Int32Array {
+    if (n > this.queue.length) {
+      const more = new Int32Array(Math.max(n, this.queue.length * 2));
+      more.set(this.queue);
+      this.queue = more;
+    }
+    return this.queue;
+  }
+
   reset(): void {
-    for (const s of this.touched) this.first[s] = -1;
-    this.touched.length = 0;
+    for (let i = 0; i < this.touchedCount; i++) this.first[this.touched[i]] = -1;
+    this.touchedCount = 0;
     this.extra = undefined;
+    this.reached.fill(0);
   }
 }
 
-/** The routers a route originated by `source` reaches (by index). */
-function reach(g: RouterGraph, source: number, visited: Visited, queue: number[]): Uint8Array {
-  const reached = new Uint8Array(g.size);
+/**
+ * The routers a route originated by `source` reaches (by index; valid until the next call).
+ * States are router × how the route arrived, with the AS and cluster masks it carried (AS
+ * bits << 16 | cluster bits: 15 bits each, a non-negative int32).
+ */
+function reach(g: RouterGraph, source: number, visited: Visited): Uint8Array {
+  const reached = visited.reached;
   visited.reset();
-  // Visited states: router × how the route arrived, with the AS and cluster masks it carried.
-  queue.length = 0;
-  queue.push(source, ORIGIN, 0);
-  for (let head = 0; head < queue.length; head += 3) {
+  let queue = visited.queue;
+  queue[0] = source;
+  queue[1] = ORIGIN;
+  queue[2] = 0;
+  let tail = 3;
+  for (let head = 0; head < tail; head += 3) {
     const at = queue[head];
     const via = queue[head + 1];
     const masks = queue[head + 2];
-    const asMask = Math.floor(masks / 65536);
-    const clusterMask = masks % 65536;
+    const asMask = masks >>> 16;
+    const clusterMask = masks & 0xffff;
     const fromNode = g.isNode[at];
     const fromCluster = g.clusterBit[at];
     // A node passes a route learned from an iBGP non-client only over eBGP and to its clients.
@@ -379,10 +410,14 @@ function reach(g: RouterGraph, source: number, visited: Visited, queue: number[]
         nextCluster = 0;
         nextVia = EBGP;
       }
-      const combined = nextAs * 65536 + nextCluster;
+      const combined = (nextAs << 16) | nextCluster;
       if (!visited.visit(lto * 4 + nextVia, combined)) continue;
       reached[lto] = 1;
-      queue.push(lto, nextVia, combined);
+      if (tail + 3 > queue.length) queue = visited.room(tail + 3);
+      queue[tail] = lto;
+      queue[tail + 1] = nextVia;
+      queue[tail + 2] = combined;
+      tail += 3;
     }
   }
   return reached;
@@ -400,8 +435,7 @@ export function reachabilityOf(links: SessionLinks): Reachability {
   const nodeCount = nodeNames.length;
   const unreached = new Map<string, readonly string[]>();
   const classes = new Map<string, { rep: number; codes: Float64Array | undefined; missing: number[] }[]>();
-  const visited = new Visited(g.size * 4);
-  const queue: number[] = [];
+  const visited = new Visited(g.size * 4, g.size);
   for (let i = 0; i < nodeCount; i++) {
     const fp = fingerprint(g, i);
     let group = classes.get(fp);
@@ -413,7 +447,7 @@ export function reachabilityOf(links: SessionLinks): Reachability {
     }
     let missing: number[];
     if (!cls) {
-      const r = reach(g, i, visited, queue);
+      const r = reach(g, i, visited);
       missing = [];
       for (let j = 0; j < nodeCount; j++) if (j !== i && r[j] === 0) missing.push(j);
       group.push({ rep: i, codes: undefined, missing });
