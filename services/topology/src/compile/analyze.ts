@@ -66,6 +66,8 @@ interface Facts {
   /** The sessions that cannot come up, in the graph's order. */
   readonly broken: readonly GraphEdge[];
   readonly reachability: readonly Reachability[];
+  /** The sessions as numbers (nodes in name order: those with sessions are the BGP nodes). */
+  readonly table: SessionTable;
 }
 
 /**
@@ -93,7 +95,8 @@ function factsOf(c: TopologyCompiler): Facts {
     broken.push(edgeOf(xc, p, yc, qp, viability(xc, p, yc, qp)));
   });
   const reachability = links.filter((l) => l.nodeNames.length >= 2).map(reachabilityOf);
-  return { bgpNodes, broken, reachability };
+  for (const l of links) l.release();
+  return { bgpNodes, broken, reachability, table: t };
 }
 
 /**
@@ -106,7 +109,7 @@ export function analyze(c: TopologyCompiler, tense: Tense = 'current'): Warning[
   const push = (w: Omit<Warning, 'id'>, subject = ''): void => {
     out.push({ id: `${w.code}|${subject}|${w.nodes.join(',')}|${w.resources.join(',')}`, ...w });
   };
-  const { bgpNodes, broken: brokenEdges, reachability } = factsOf(c);
+  const { bgpNodes, broken: brokenEdges, reachability, table } = factsOf(c);
 
   // Nodes with an address but no session at all.
   if (bgpNodes.length > 1) {
@@ -173,9 +176,12 @@ export function analyze(c: TopologyCompiler, tense: Tense = 'current'): Warning[
     if (why) asProblems.push({ text: `${n.node} has AS ${n.asNumber} (${why})`, node: n.node, resource: '' });
   }
   const noAs = new Map<string, string[]>();
-  for (const n of bgpNodes)
-    for (const p of n.peers) {
-      if (p.peerNode !== '') continue;
+  // Sessions are read from the table's flags: their objects are touched only when they matter.
+  for (let x = 0; x < table.nodes.length; x++)
+    for (let j = 0; j < table.nodes[x].peers.length; j++) {
+      if (!table.noPeerNode(x, j)) continue;
+      const n = table.nodes[x];
+      const p = table.peer(x, j);
       const why = RESERVED_AS.get(p.remoteAs);
       if (!why) continue;
       const res = p.sources.find((s) => s.used)?.resource ?? '';
@@ -238,9 +244,11 @@ export function analyze(c: TopologyCompiler, tense: Tense = 'current'): Warning[
   const overlaps: string[] = [];
   const overlapResources = new Set<string>();
   let overlapCount = 0;
-  for (const n of bgpNodes)
-    for (const p of n.peers) {
-      if (p.kind === 'mesh' || !p.sources.some((s) => s.rule === 'mesh')) continue;
+  for (let x = 0; x < table.nodes.length; x++)
+    for (let j = 0; j < table.nodes[x].peers.length; j++) {
+      if (!table.meshDuplicate(x, j)) continue;
+      const n = table.nodes[x];
+      const p = table.peer(x, j);
       overlapCount++;
       const res = p.sources.find((s) => s.used)?.resource ?? '';
       overlapResources.add(res);

@@ -73,6 +73,10 @@ const S_PASSIVE = 1;
 const S_RR_CLIENT = 2;
 const S_ALLOWS_OWN_AS = 4;
 const S_IPV6 = 8;
+/** No node is named at the address (peerNode ''). */
+const S_NO_PEER_NODE = 16;
+/** A BGPPeer's session that the mesh also produced (a collapsed mesh source). */
+const S_MESH_DUPLICATE = 32;
 
 // A session's fields in a row, side by side so that a lookup touches one cache line.
 const F_RANK = 0;
@@ -130,7 +134,13 @@ function rowOf(x: CompiledNodeConfig): Row {
     data[o + F_PORT] = p.port;
     data[o + F_LOCAL_AS] = p.localAs | 0;
     data[o + F_REMOTE_AS] = p.remoteAs | 0;
-    data[o + F_FLAGS] = (p.passive ? S_PASSIVE : 0) | (p.rrClient ? S_RR_CLIENT : 0) | (p.numAllowedLocalAS > 0 ? S_ALLOWS_OWN_AS : 0) | (p.family === 6 ? S_IPV6 : 0);
+    data[o + F_FLAGS] =
+      (p.passive ? S_PASSIVE : 0) |
+      (p.rrClient ? S_RR_CLIENT : 0) |
+      (p.numAllowedLocalAS > 0 ? S_ALLOWS_OWN_AS : 0) |
+      (p.family === 6 ? S_IPV6 : 0) |
+      (p.peerNode === '' ? S_NO_PEER_NODE : 0) |
+      (p.kind !== 'mesh' && p.sources.some((x) => x.rule === 'mesh') ? S_MESH_DUPLICATE : 0);
   }
   row = { data, epoch: undefined };
   rows.set(x, row);
@@ -233,6 +243,16 @@ export class SessionTable {
 
   rrClient(x: number, j: number): boolean {
     return (this.data[x][j * STRIDE + F_FLAGS] & S_RR_CLIENT) !== 0;
+  }
+
+  /** Whether no node is named at the session's address (its peerNode is ''). */
+  noPeerNode(x: number, j: number): boolean {
+    return (this.data[x][j * STRIDE + F_FLAGS] & S_NO_PEER_NODE) !== 0;
+  }
+
+  /** Whether the session is a BGPPeer's that the mesh also produced. */
+  meshDuplicate(x: number, j: number): boolean {
+    return (this.data[x][j * STRIDE + F_FLAGS] & S_MESH_DUPLICATE) !== 0;
   }
 
   allowsOwnAs(x: number, j: number): boolean {

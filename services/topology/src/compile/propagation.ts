@@ -59,6 +59,41 @@ class BitIndex {
 
 const bit = (b: number): number => (b < 0 ? 0 : 1 << b);
 
+type Typed = Int32Array | Uint8Array | Int8Array;
+
+/**
+ * Typed arrays reused from one analysis to the next (grown, never shrunk). An analysis of a
+ * 1,000-node mesh needs some 15 MB of them; allocated afresh each time they made the
+ * collector run full collections of the whole compiled state (hundreds of MB) during every
+ * Check. An array is leased: while one user holds it, another gets a fresh one.
+ */
+class Pool {
+  private readonly arrays = new Map<string, { array: Typed; leased: boolean }>();
+
+  /** An array of at least `n` elements (contents undefined) and its release. */
+  lease<T extends Typed>(name: string, n: number, make: (n: number) => T): T {
+    const e = this.arrays.get(name);
+    if (e && !e.leased && e.array.length >= n) {
+      e.leased = true;
+      return e.array as T;
+    }
+    if (e?.leased) return make(n);
+    const array = make(Math.max(n, Math.ceil((e?.array.length ?? 0) * 1.5)));
+    this.arrays.set(name, { array, leased: true });
+    return array;
+  }
+
+  release(name: string, array: Typed): void {
+    const e = this.arrays.get(name);
+    if (e?.array === array) e.leased = false;
+  }
+}
+
+const pool = new Pool();
+const int32 = (n: number): Int32Array => new Int32Array(n);
+const uint8 = (n: number): Uint8Array => new Uint8Array(n);
+const int8 = (n: number): Int8Array => new Int8Array(n);
+
 /**
  * The routers and viable sessions of one family, recorded session by session (in the
  * graph's order, which decides which AS numbers and cluster ids get one of the 15 tracked
@@ -75,11 +110,11 @@ export class SessionLinks {
   /** Bit of the cluster id when the router is a node that reflects; -1 otherwise. */
   readonly clusterBit: number[] = [];
   // One entry per session: its ends, flags as seen from `a`, and the AS bits of both ends.
-  // Typed and grown by doubling: plain arrays of half a million entries cost full GCs.
-  private ea = new Int32Array(1024);
-  private eb = new Int32Array(1024);
-  private eflags = new Uint8Array(1024);
-  private eas = new Int32Array(1024);
+  // Typed, from the pool, grown by doubling.
+  private ea: Int32Array;
+  private eb: Int32Array;
+  private eflags: Uint8Array;
+  private eas: Int32Array;
   private count = 0;
 
   constructor(
@@ -90,20 +125,31 @@ export class SessionLinks {
     capacity = 1024,
   ) {
     for (const n of nodeNames) this.nodeRouter(n);
-    this.grow(capacity);
+    const room = Math.max(capacity, 16);
+    this.ea = pool.lease(`ea${family}`, room, int32);
+    this.eb = pool.lease(`eb${family}`, room, int32);
+    this.eflags = pool.lease(`eflags${family}`, room, uint8);
+    this.eas = pool.lease(`eas${family}`, room, int32);
   }
 
   private grow(capacity: number): void {
-    if (capacity <= this.ea.length) return;
-    const more = <T extends Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+    const more = <T extends Typed>(a: T, make: (n: number) => T): T => {
       const b = make(capacity);
       b.set(a.subarray(0, this.count));
       return b;
     };
-    this.ea = more(this.ea, (n) => new Int32Array(n));
-    this.eb = more(this.eb, (n) => new Int32Array(n));
-    this.eflags = more(this.eflags, (n) => new Uint8Array(n));
-    this.eas = more(this.eas, (n) => new Int32Array(n));
+    const [ea, eb, eflags, eas] = [more(this.ea, int32), more(this.eb, int32), more(this.eflags, uint8), more(this.eas, int32)];
+    // The pooled arrays go back (the pool keeps them); the larger ones are this object's own.
+    this.release();
+    [this.ea, this.eb, this.eflags, this.eas] = [ea, eb, eflags, eas];
+  }
+
+  /** Gives the session arrays back to the pool (after {@link graph}, which copies them). */
+  release(): void {
+    pool.release(`ea${this.family}`, this.ea);
+    pool.release(`eb${this.family}`, this.eb);
+    pool.release(`eflags${this.family}`, this.eflags);
+    pool.release(`eas${this.family}`, this.eas);
   }
 
   private router(name: string, node: boolean): number {
@@ -212,10 +258,10 @@ export class SessionLinks {
     }
     for (let i = 0; i < n; i++) start[i + 1] += start[i];
     const fill = start.slice(0, n);
-    const to = new Int32Array(2 * m);
-    const flags = new Uint8Array(2 * m);
-    const fromAs = new Int8Array(2 * m);
-    const toAs = new Int8Array(2 * m);
+    const to = pool.lease('to', 2 * m, int32);
+    const flags = pool.lease('flags', 2 * m, uint8);
+    const fromAs = pool.lease('fromAs', 2 * m, int8);
+    const toAs = pool.lease('toAs', 2 * m, int8);
     for (let e = 0; e < m; e++) {
       const a = this.ea[e];
       const b = this.eb[e];
@@ -243,7 +289,7 @@ export class SessionLinks {
     const onwardStart = new Int32Array(n + 1);
     let count = 0;
     for (let k = 0; k < 2 * m; k++) if ((flags[k] & L_IBGP) === 0 || (flags[k] & L_TO_IS_CLIENT) !== 0) count++;
-    const onward = new Int32Array(count);
+    const onward = pool.lease('onward', count, int32);
     count = 0;
     for (let i = 0; i < n; i++) {
       onwardStart[i] = count;
@@ -252,6 +298,15 @@ export class SessionLinks {
     onwardStart[n] = count;
     return { size: n, isNode: this.isNode, clusterBit: this.clusterBit, start, to, flags, fromAs, toAs, onwardStart, onward };
   }
+}
+
+/** Gives a graph's link arrays back to the pool (once the analysis is done with it). */
+function releaseGraph(g: RouterGraph): void {
+  pool.release('to', g.to);
+  pool.release('flags', g.flags);
+  pool.release('fromAs', g.fromAs);
+  pool.release('toAs', g.toAs);
+  pool.release('onward', g.onward);
 }
 
 /** Routers and their links in compressed rows: router i's links are start[i] .. start[i+1]-1. */
@@ -282,12 +337,14 @@ function linkCode(g: RouterGraph, k: number): number {
  * built only when two `fingerprint`s (an order-free hash of the codes) collide.
  */
 function fingerprint(g: RouterGraph, i: number): string {
+  // Two order-free sums of 32-bit hashes of (neighbour, attributes): integer arithmetic only.
   let sum = 0;
   let mix = 0;
   for (let k = g.start[i]; k < g.start[i + 1]; k++) {
-    const c = linkCode(g, k);
-    sum = (sum + c) % 4294967291;
-    mix = (mix + Math.imul((c % 4294967296) ^ 0x9e3779b9, 0x85ebca6b)) | 0;
+    const attrs = ((g.fromAs[k] + 1) * 32 + (g.toAs[k] + 1)) * 32 + g.flags[k];
+    const h = Math.imul(g.to[k], 0x9e3779b1) ^ Math.imul(attrs + 1, 0x85ebca77);
+    sum = (sum + h) | 0;
+    mix = (mix + Math.imul(h ^ (h >>> 15), 0x2c1b3c6d)) | 0;
   }
   return `${g.clusterBit[i]}|${g.start[i + 1] - g.start[i]}|${sum}|${mix}`;
 }
@@ -431,6 +488,15 @@ function reach(g: RouterGraph, source: number, visited: Visited): Uint8Array {
  */
 export function reachabilityOf(links: SessionLinks): Reachability {
   const g = links.graph();
+  links.release();
+  try {
+    return reachabilityIn(g, links);
+  } finally {
+    releaseGraph(g);
+  }
+}
+
+function reachabilityIn(g: RouterGraph, links: SessionLinks): Reachability {
   const nodeNames = links.nodeNames;
   const nodeCount = nodeNames.length;
   const unreached = new Map<string, readonly string[]>();
