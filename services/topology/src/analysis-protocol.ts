@@ -6,6 +6,8 @@ import type { CompilerInput } from './inputs.js';
 /** What the worker starts from: the inputs of the state at that moment, and the test hooks. */
 export interface AnalysisWorkerData {
   readonly inputs: readonly CompilerInput[];
+  /** The service is in sync with the store (else the worker waits for `synced` to compile eagerly). */
+  readonly synced: boolean;
   readonly hooks: AnalysisTestHooks;
 }
 
@@ -22,6 +24,7 @@ export interface AnalysisTestHooks {
 
 export type ToWorker =
   | { readonly type: 'inputs'; readonly inputs: readonly CompilerInput[] }
+  | { readonly type: 'synced' }
   | { readonly type: 'check'; readonly id: number }
   | { readonly type: 'preview'; readonly id: number; readonly apply: readonly Resource[]; readonly delete: readonly { readonly kind: KindName; readonly name: string }[] };
 

@@ -27,9 +27,32 @@ function hold(): void {
   while (existsSync(file)) Atomics.wait(cell, 0, 0, 20);
 }
 
+let commitScheduled = false;
+/** The service is in sync: before, the batches of the initial listing are not compiled one by one. */
+let inSync = data.synced;
+
+/**
+ * Compiles the inputs once a batch has arrived (one commit per turn, as the service does),
+ * so that the next call finds the mirror compiled instead of compiling first.
+ */
+function scheduleCommit(): void {
+  if (commitScheduled || !inSync) return;
+  commitScheduled = true;
+  setImmediate(() => {
+    commitScheduled = false;
+    compiler.commit();
+  });
+}
+
 function handle(m: ToWorker): void {
   if (m.type === 'inputs') {
     for (const i of m.inputs) applyInput(compiler, i);
+    scheduleCommit();
+    return;
+  }
+  if (m.type === 'synced') {
+    inSync = true;
+    scheduleCommit();
     return;
   }
   hold();
@@ -53,4 +76,5 @@ function handle(m: ToWorker): void {
 }
 
 port.on('message', handle);
+scheduleCommit();
 post({ type: 'ready' });

@@ -49,6 +49,7 @@ export class AnalysisWorker {
   private ready = false;
   /** Workers started: a restart is logged with it. */
   private starts = 0;
+  private inSync = false;
 
   constructor(private readonly opts: AnalysisWorkerOptions) {}
 
@@ -61,6 +62,12 @@ export class AnalysisWorker {
   onInputs(inputs: readonly CompilerInput[]): void {
     // Without a worker there is nothing to keep up to date: the next one starts from a snapshot.
     this.worker?.postMessage({ type: 'inputs', inputs } satisfies ToWorker);
+  }
+
+  /** The service is in sync with the store: from now on the worker compiles each change as it comes. */
+  synced(): void {
+    this.inSync = true;
+    this.worker?.postMessage({ type: 'synced' } satisfies ToWorker);
   }
 
   async check(): Promise<TopologyCheckResponse> {
@@ -96,7 +103,7 @@ export class AnalysisWorker {
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
-    const data: AnalysisWorkerData = { inputs: this.opts.snapshot(), hooks: this.opts.hooks ?? {} };
+    const data: AnalysisWorkerData = { inputs: this.opts.snapshot(), synced: this.inSync, hooks: this.opts.hooks ?? {} };
     const w = new Worker(new URL('./analysis-worker.js', import.meta.url), { workerData: data, name: 'tabby-topology-analysis' });
     this.worker = w;
     this.ready = false;

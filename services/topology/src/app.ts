@@ -108,6 +108,7 @@ export async function startTopology(opts: TopologyAppOptions): Promise<TopologyA
     await Promise.all([follower.start(), blocks?.start()]);
     if (stopping) return;
     state.markSynced();
+    analysis.synced();
     server.setServing(true);
     log.info({ storeRevision: storeRevision(), blockRevision: blocks?.revision, nodes: state.compiler.allConfigs().size, ipam: Boolean(blocks) }, 'in sync; serving');
   })();
