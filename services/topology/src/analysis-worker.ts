@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { AnalysisWorkerData, FromWorker, ToWorker } from './analysis-protocol.js';
 import { currentWarnings } from './compile/analyze.js';
 import { TopologyCompiler } from './compile/compiler.js';
+import { warmSessionRows } from './compile/graph.js';
 import { preview } from './compile/preview.js';
 import { toNodeDiff, toWarning } from './convert.js';
 import { applyInput } from './inputs.js';
@@ -32,15 +33,16 @@ let commitScheduled = false;
 let inSync = data.synced;
 
 /**
- * Compiles the inputs once a batch has arrived (one commit per turn, as the service does),
- * so that the next call finds the mirror compiled instead of compiling first.
+ * Compiles the inputs once a batch has arrived (one commit per turn, as the service does)
+ * and reads the recompiled nodes' sessions into rows, so that the next call finds the mirror
+ * compiled and its sessions read instead of doing both first.
  */
 function scheduleCommit(): void {
   if (commitScheduled || !inSync) return;
   commitScheduled = true;
   setImmediate(() => {
     commitScheduled = false;
-    compiler.commit();
+    if (compiler.commit().recompiled > 0) warmSessionRows(compiler.allConfigs());
   });
 }
 

@@ -306,6 +306,15 @@ export class SessionTable {
 }
 
 /**
+ * Builds (and keeps) the session rows of every configuration, so that the next analysis of
+ * this state does not read a million session objects first: the analysis worker calls it
+ * after each compile, off the path of the calls.
+ */
+export function warmSessionRows(configs: ReadonlyMap<string, CompiledNodeConfig>): void {
+  new SessionTable(configs);
+}
+
+/**
  * Calls `visit(x, j, y, q, viable)` for each session of the graph in {@link sessionGraph}'s
  * order: node x's session j to node y (-1: a router outside the cluster), which configures
  * its session q back (-1: none). A session both ends configure is visited once, from the
