@@ -14,6 +14,7 @@ import {
   type ServerTlsFiles,
   type ServiceMetrics,
 } from '@tabby/runtime';
+import { AnalysisWorker, analysisHooksFromEnv } from './analysis.js';
 import { TOPOLOGY_KINDS } from './compile/compiler.js';
 import { topologyService } from './service.js';
 import { TopologyState } from './state.js';
@@ -75,6 +76,9 @@ export async function startTopology(opts: TopologyAppOptions): Promise<TopologyA
     bus,
     revision: () => storeRevision() + (blocks?.revision ?? 0),
   });
+  const analysis = new AnalysisWorker({ logger: componentLogger(log, 'analysis'), snapshot: () => state.snapshot(), hooks: analysisHooksFromEnv(process.env) });
+  state.onInputs((inputs) => analysis.onInputs(inputs));
+  analysis.start();
   follower.onChange((events) => state.onResources(events));
   blocks?.onChange((changes) => state.onBlocks(changes));
 
@@ -85,7 +89,7 @@ export async function startTopology(opts: TopologyAppOptions): Promise<TopologyA
     descriptorSets: [loadDescriptorSet()],
     callLogLevel: opts.callLogLevel,
   });
-  server.addService('tabby.v1.Topology', TopologyService, topologyService(state));
+  server.addService('tabby.v1.Topology', TopologyService, topologyService(state, analysis));
   let metricsServer: OptionalMetricsServer;
   let port: number;
   try {
@@ -93,6 +97,7 @@ export async function startTopology(opts: TopologyAppOptions): Promise<TopologyA
     metricsServer = await optionalMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
   } catch (err) {
     await server.shutdown(0);
+    await analysis.stop();
     await events.close();
     storeClient.close();
     ipamClient?.close();
@@ -103,6 +108,7 @@ export async function startTopology(opts: TopologyAppOptions): Promise<TopologyA
     await Promise.all([follower.start(), blocks?.start()]);
     if (stopping) return;
     state.markSynced();
+    analysis.synced();
     server.setServing(true);
     log.info({ storeRevision: storeRevision(), blockRevision: blocks?.revision, nodes: state.compiler.allConfigs().size, ipam: Boolean(blocks) }, 'in sync; serving');
   })();
@@ -115,6 +121,7 @@ export async function startTopology(opts: TopologyAppOptions): Promise<TopologyA
     stop: async () => {
       stopping = true;
       await server.shutdown();
+      await analysis.stop();
       await follower.stop();
       await blocks?.stop();
       storeClient.close();

@@ -16,7 +16,7 @@ export type { CompiledNodeConfig, CompiledPeer, CompiledPrefix, PeerKind, PeerRu
 export { BGP_PORT, DEFAULT_AS_NUMBER } from './compile/model.js';
 export { hashToIPv4 } from './compile/router-id.js';
 export { sameNodeConfig, samePeer } from './compile/equal.js';
-export { LARGE_MESH, WARNING_CODES, analyze } from './compile/analyze.js';
+export { LARGE_MESH, WARNING_CODES, analyze, currentWarnings } from './compile/analyze.js';
 export type { Severity, Tense, Warning, WarningCode } from './compile/analyze.js';
 export { routeReachability } from './compile/propagation.js';
 export type { Reachability } from './compile/propagation.js';

@@ -2,13 +2,12 @@ import { once } from 'node:events';
 import { kindOf, metaOf, prepareResource, resourceId, validationMessage, type KindName } from '@tabby/api';
 import type { NodeConfig, Resource, TopologyServer, WatchNodeConfigResponse } from '@tabby/proto';
 import { ServiceError, type AsyncServiceImplementation } from '@tabby/runtime';
-import { analyze } from './compile/analyze.js';
+import type { AnalysisWorker } from './analysis.js';
 import { TOPOLOGY_KINDS } from './compile/compiler.js';
 import { UnknownNodeError } from './compile/errors.js';
 import { explain } from './compile/explain.js';
 import { sessionGraph } from './compile/graph.js';
-import { preview } from './compile/preview.js';
-import { toNodeDiff, toPeerConfig, toPeering, toWarning } from './convert.js';
+import { toPeerConfig, toPeering } from './convert.js';
 import type { TopologyState } from './state.js';
 
 function requireSynced(state: TopologyState): void {
@@ -45,8 +44,8 @@ function previewInput(state: TopologyState, apply: readonly Resource[], del: rea
   return { ignored, toApply, toDelete };
 }
 
-/** The gRPC Topology service over the derived state. */
-export function topologyService(state: TopologyState): AsyncServiceImplementation<TopologyServer> {
+/** The gRPC Topology service over the derived state; Check and Preview run in `analysis`'s worker. */
+export function topologyService(state: TopologyState, analysis: AnalysisWorker): AsyncServiceImplementation<TopologyServer> {
   return {
     getNodeConfig: (req) => {
       requireNode(req.node);
@@ -116,20 +115,16 @@ export function topologyService(state: TopologyState): AsyncServiceImplementatio
       return Promise.resolve({ sessions: e.sessions.map((s) => ({ peer: toPeerConfig(s.peer), reasons: [...s.reasons] })), notes: [...e.notes] });
     },
 
-    preview: (req) => {
+    preview: async (req) => {
       requireSynced(state);
       if (req.apply.length === 0 && req.delete.length === 0) throw new ServiceError('invalid-argument', 'nothing to preview: give resources to apply or delete');
       const { ignored, toApply, toDelete } = previewInput(state, req.apply, req.delete);
-      const p = preview(state.compiler, { apply: toApply, delete: toDelete });
-      return Promise.resolve({ nodes: p.nodes.map(toNodeDiff), warnings: p.warnings.map(toWarning), resolved: p.resolved.map(toWarning), ignored });
+      return { ...(await analysis.preview(toApply, toDelete)), ignored };
     },
 
     check: () => {
       requireSynced(state);
-      const configs = state.compiler.allConfigs();
-      let sessions = 0;
-      for (const c of configs.values()) sessions += c.peers.length;
-      return Promise.resolve({ warnings: analyze(state.compiler).map(toWarning), nodes: configs.size, sessions });
+      return analysis.check();
     },
   };
 }

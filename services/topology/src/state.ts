@@ -4,6 +4,7 @@ import { NodeConfigChanged, type NodeConfig } from '@tabby/proto';
 import type { EventBus, Logger } from '@tabby/runtime';
 import { TopologyCompiler } from './compile/compiler.js';
 import { toNodeConfig } from './convert.js';
+import { applyInput, snapshotInputs, type CompilerInput } from './inputs.js';
 import type { TopologyMetrics } from './topology-metrics.js';
 
 /** NATS subject of a node's configuration notifications. */
@@ -34,6 +35,7 @@ export class TopologyState {
   private readonly syncWaiters = new Set<() => void>();
   private scheduled = false;
   private sessions = 0;
+  private readonly inputListeners = new Set<(inputs: readonly CompilerInput[]) => void>();
 
   constructor(private readonly opts: TopologyStateOptions) {}
 
@@ -43,19 +45,37 @@ export class TopologyState {
 
   /** Store events (from the follower) into the compiler. */
   onResources(events: readonly FollowEvent[]): void {
-    for (const e of events) {
-      if (e.type === 'deleted') this.compiler.delete(e.kind, e.kind === 'WorkloadEndpoint' ? e.key : metaOf(e.object).name);
-      else this.compiler.apply(e.object);
-    }
-    this.schedule();
+    this.input(
+      events.map((e): CompilerInput =>
+        e.type === 'deleted' ? { op: 'delete', kind: e.kind, name: e.kind === 'WorkloadEndpoint' ? e.key : metaOf(e.object).name } : { op: 'apply', resource: e.object },
+      ),
+    );
   }
 
   /** IPAM block changes into the compiler. */
   onBlocks(changes: readonly BlockChange[]): void {
-    for (const c of changes) {
-      if (c.block) this.compiler.setBlock(c.block);
-      else this.compiler.deleteBlock(c.cidr);
-    }
+    this.input(
+      changes.map((c): CompilerInput => (c.block ? { op: 'set-block', block: { cidr: c.block.cidr, node: c.block.node, pool: c.block.pool } } : { op: 'delete-block', cidr: c.cidr })),
+    );
+  }
+
+  /**
+   * Calls `listener` with every batch of inputs the compiler takes, after it took them (the
+   * analysis worker's mirror follows the state this way); returns the unsubscribe.
+   */
+  onInputs(listener: (inputs: readonly CompilerInput[]) => void): () => void {
+    this.inputListeners.add(listener);
+    return () => this.inputListeners.delete(listener);
+  }
+
+  /** The inputs that rebuild the current state from nothing. */
+  snapshot(): CompilerInput[] {
+    return snapshotInputs(this.compiler);
+  }
+
+  private input(inputs: readonly CompilerInput[]): void {
+    for (const i of inputs) applyInput(this.compiler, i);
+    for (const l of this.inputListeners) l(inputs);
     this.schedule();
   }
 

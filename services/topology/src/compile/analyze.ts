@@ -4,8 +4,8 @@
  */
 import type { IPFamily } from '@tabby/api';
 import type { TopologyCompiler } from './compiler.js';
-import { sessionGraph, type GraphEdge } from './graph.js';
-import { routeReachability, type Reachability } from './propagation.js';
+import { SessionTable, edgeOf, forEachSession, viability, type GraphEdge } from './graph.js';
+import { SessionLinks, reachabilityOf, type Reachability } from './propagation.js';
 import type { CompiledNodeConfig } from './types.js';
 
 export const WARNING_CODES = [
@@ -63,20 +63,40 @@ function familyName(f: IPFamily): string {
 /** The costly part of the analysis: the session graph and route propagation. */
 interface Facts {
   readonly bgpNodes: readonly CompiledNodeConfig[];
-  readonly edges: readonly GraphEdge[];
+  /** The sessions that cannot come up, in the graph's order. */
+  readonly broken: readonly GraphEdge[];
   readonly reachability: readonly Reachability[];
+  /** The sessions as numbers (nodes in name order: those with sessions are the BGP nodes). */
+  readonly table: SessionTable;
 }
 
+/**
+ * One walk over the sessions: the viable ones go straight into each family's links, and
+ * only the broken ones become graph edges (a 1,000-node mesh has half a million viable ones).
+ */
 function factsOf(c: TopologyCompiler): Facts {
   const configs = c.allConfigs();
   const bgpNodes = [...configs.values()].filter((n) => n.ipv4 !== '' || n.ipv6 !== '').sort((a, b) => (a.node < b.node ? -1 : 1));
-  const edges = sessionGraph(configs);
-  const reachability: Reachability[] = [];
-  for (const family of [4, 6] as const) {
-    const names = bgpNodes.filter((n) => (family === 4 ? n.ipv4 : n.ipv6) !== '').map((n) => n.node);
-    if (names.length >= 2) reachability.push(routeReachability(edges, family, names, (n) => configs.get(n)?.clusterId ?? ''));
-  }
-  return { bgpNodes, edges, reachability };
+  const clusterOf = (n: string): string => configs.get(n)?.clusterId ?? '';
+  const t = new SessionTable(configs);
+  const links = ([4, 6] as const).map(
+    (family) => new SessionLinks(family, bgpNodes.filter((n) => (family === 4 ? n.ipv4 : n.ipv6) !== '').map((n) => n.node), clusterOf, family === 4 ? t.sessions / 2 : 1024),
+  );
+  const broken: GraphEdge[] = [];
+  forEachSession(t, (x, j, y, q, viable) => {
+    if (viable) {
+      links[t.family(x, j) === 4 ? 0 : 1].addFrom(t, x, j, y, q);
+      return;
+    }
+    const xc = t.nodes[x];
+    const yc = t.nodes[y];
+    const p = t.peer(x, j);
+    const qp = q < 0 ? undefined : t.peer(y, q);
+    broken.push(edgeOf(xc, p, yc, qp, viability(xc, p, yc, qp)));
+  });
+  const reachability = links.filter((l) => l.nodeNames.length >= 2).map(reachabilityOf);
+  for (const l of links) l.release();
+  return { bgpNodes, broken, reachability, table: t };
 }
 
 /**
@@ -89,7 +109,7 @@ export function analyze(c: TopologyCompiler, tense: Tense = 'current'): Warning[
   const push = (w: Omit<Warning, 'id'>, subject = ''): void => {
     out.push({ id: `${w.code}|${subject}|${w.nodes.join(',')}|${w.resources.join(',')}`, ...w });
   };
-  const { bgpNodes, edges, reachability } = factsOf(c);
+  const { bgpNodes, broken: brokenEdges, reachability, table } = factsOf(c);
 
   // Nodes with an address but no session at all.
   if (bgpNodes.length > 1) {
@@ -131,8 +151,8 @@ export function analyze(c: TopologyCompiler, tense: Tense = 'current'): Warning[
 
   // Sessions that can never come up.
   const broken = new Map<'one-sided-session' | 'impossible-as', GraphEdge[]>();
-  for (const e of edges) {
-    if (e.viable || !e.problemKind) continue;
+  for (const e of brokenEdges) {
+    if (!e.problemKind) continue;
     let l = broken.get(e.problemKind);
     if (!l) broken.set(e.problemKind, (l = []));
     l.push(e);
@@ -156,9 +176,12 @@ export function analyze(c: TopologyCompiler, tense: Tense = 'current'): Warning[
     if (why) asProblems.push({ text: `${n.node} has AS ${n.asNumber} (${why})`, node: n.node, resource: '' });
   }
   const noAs = new Map<string, string[]>();
-  for (const n of bgpNodes)
-    for (const p of n.peers) {
-      if (p.peerNode !== '') continue;
+  // Sessions are read from the table's flags: their objects are touched only when they matter.
+  for (let x = 0; x < table.nodes.length; x++)
+    for (let j = 0; j < table.nodes[x].peers.length; j++) {
+      if (!table.noPeerNode(x, j)) continue;
+      const n = table.nodes[x];
+      const p = table.peer(x, j);
       const why = RESERVED_AS.get(p.remoteAs);
       if (!why) continue;
       const res = p.sources.find((s) => s.used)?.resource ?? '';
@@ -221,9 +244,11 @@ export function analyze(c: TopologyCompiler, tense: Tense = 'current'): Warning[
   const overlaps: string[] = [];
   const overlapResources = new Set<string>();
   let overlapCount = 0;
-  for (const n of bgpNodes)
-    for (const p of n.peers) {
-      if (p.kind === 'mesh' || !p.sources.some((s) => s.rule === 'mesh')) continue;
+  for (let x = 0; x < table.nodes.length; x++)
+    for (let j = 0; j < table.nodes[x].peers.length; j++) {
+      if (!table.meshDuplicate(x, j)) continue;
+      const n = table.nodes[x];
+      const p = table.peer(x, j);
       overlapCount++;
       const res = p.sources.find((s) => s.used)?.resource ?? '';
       overlapResources.add(res);
@@ -252,4 +277,18 @@ export function analyze(c: TopologyCompiler, tense: Tense = 'current'): Warning[
   }
 
   return out.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || (a.code < b.code ? -1 : a.code > b.code ? 1 : a.message < b.message ? -1 : 1));
+}
+
+const cache = new WeakMap<TopologyCompiler, { readonly revision: number; readonly warnings: readonly Warning[] }>();
+
+/**
+ * {@link analyze} of the current state, computed once per state of the compiler (its
+ * revision): Check and the "before" side of every Preview share it until the state changes.
+ */
+export function currentWarnings(c: TopologyCompiler): readonly Warning[] {
+  const hit = cache.get(c);
+  if (hit && hit.revision === c.revision) return hit.warnings;
+  const warnings = analyze(c, 'current');
+  cache.set(c, { revision: c.revision, warnings });
+  return warnings;
 }

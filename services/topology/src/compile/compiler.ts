@@ -98,8 +98,14 @@ export class TopologyCompiler {
   private readonly configs = new Map<string, CompiledNodeConfig>();
   private readonly dirty = new Set<string>();
   private dirtyAll = true;
+  private revisionValue = 0;
   private readonly prefixDirty = new Set<string>();
   private prefixDirtyAll = false;
+
+  /** Counts the changes (inputs and commits): equal revisions of one compiler mean equal state. */
+  get revision(): number {
+    return this.revisionValue;
+  }
 
   /** Settings of the default BGPConfiguration (Calico's defaults when there is none). */
   get settings(): Settings {
@@ -108,6 +114,7 @@ export class TopologyCompiler {
 
   /** Creates or replaces a resource. Kinds other than {@link TOPOLOGY_KINDS} are ignored. */
   apply(resource: Resource): void {
+    this.revisionValue++;
     const k = resource.kind;
     if (!k) return;
     switch (k.$case) {
@@ -148,6 +155,7 @@ export class TopologyCompiler {
    */
   delete(kind: KindName, name: string): void {
     if (!this.raw.delete(`${kind}/${name}`)) return;
+    this.revisionValue++;
     switch (kind) {
       case 'Node':
         this.putNode(name, undefined);
@@ -179,6 +187,7 @@ export class TopologyCompiler {
 
   /** Creates or replaces an IPAM block (keyed by CIDR). */
   setBlock(block: BlockInput): void {
+    this.revisionValue++;
     const model = blockModel(block);
     const old = this.blocks.get(model.cidr);
     if (old) this.unindexBlock(old);
@@ -192,6 +201,7 @@ export class TopologyCompiler {
   }
 
   deleteBlock(cidr: string): void {
+    this.revisionValue++;
     const model = blockModel({ cidr, node: '', pool: '' });
     const old = this.blocks.get(model.cidr);
     if (!old) return;
@@ -217,6 +227,8 @@ export class TopologyCompiler {
     } else {
       for (const n of this.prefixDirty) targets.add(n);
     }
+    // Nothing to compile leaves the state as it was (and analyses cached for it valid).
+    if (targets.size > 0) this.revisionValue++;
     const round = this.round();
     const changed: string[] = [];
     let recompiled = 0;
@@ -323,6 +335,47 @@ export class TopologyCompiler {
     for (const r of all) f.apply(r);
     for (const b of this.blocks.values()) f.setBlock(b);
     return f;
+  }
+
+  /**
+   * A copy that shares what never changes in place (resources, models, compiled
+   * configurations) and copies the indexes, with the same pending changes: applying a change
+   * to it and committing recompiles only what the change affects, as it would here. O(nodes +
+   * index entries), not a compile: Preview of one BGPPeer on a 1,000-node mesh recompiles its
+   * nodes, not a million sessions.
+   */
+  clone(): TopologyCompiler {
+    const c = new TopologyCompiler();
+    const copy = <K, V>(from: ReadonlyMap<K, V>, to: Map<K, V>): void => {
+      for (const [k, v] of from) to.set(k, v);
+    };
+    const deep = <K,>(from: ReadonlyMap<K, ReadonlySet<string>>, to: Map<K, Set<string>>): void => {
+      for (const [k, v] of from) to.set(k, new Set(v));
+    };
+    copy(this.raw, c.raw);
+    copy(this.nodes, c.nodes);
+    c.sortedNodeNames = this.sortedNodeNames;
+    deep(this.addressIndex, c.addressIndex);
+    for (const [name, s] of this.peers)
+      c.peers.set(name, { model: s.model, local: s.local && new Set(s.local), remote: new Set(s.remote), sortedLocal: s.sortedLocal, sortedRemote: s.sortedRemote });
+    c.settingsValue = this.settingsValue;
+    copy(this.nodeListenPorts, c.nodeListenPorts);
+    copy(this.nodeSettings, c.nodeSettings);
+    copy(this.filterSpecs, c.filterSpecs);
+    deep(this.filterUsers, c.filterUsers);
+    copy(this.nodeFilterNames, c.nodeFilterNames);
+    copy(this.pools, c.pools);
+    copy(this.blocks, c.blocks);
+    deep(this.blocksByNode, c.blocksByNode);
+    copy(this.workloads, c.workloads);
+    deep(this.workloadsByNode, c.workloadsByNode);
+    c.poolList = this.poolList;
+    copy(this.configs, c.configs);
+    for (const n of this.dirty) c.dirty.add(n);
+    c.dirtyAll = this.dirtyAll;
+    for (const n of this.prefixDirty) c.prefixDirty.add(n);
+    c.prefixDirtyAll = this.prefixDirtyAll;
+    return c;
   }
 
   // ---------------------------------------------------------------- inputs

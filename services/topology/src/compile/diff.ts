@@ -19,10 +19,6 @@ export interface NodeConfigDiff {
   readonly prefixesRemoved: readonly string[];
 }
 
-function key(p: CompiledPeer): string {
-  return `${p.address}|${p.port}`;
-}
-
 function show(v: string | number | boolean | readonly string[]): string {
   if (v === '') return '""';
   if (typeof v === 'object') return `[${v.join(', ')}]`;
@@ -99,6 +95,48 @@ function nodeFields(a: CompiledNodeConfig | undefined, b: CompiledNodeConfig | u
   return out;
 }
 
+/**
+ * The session changes between two sorted session lists (by address key, then mostly by
+ * port), unsorted: a merge over the address keys, with a map only within one address (a few
+ * ports at most). A recompiled mesh node has a thousand sessions; keying them all costs more
+ * than the compile.
+ */
+function sessionDiffs(was: readonly CompiledPeer[], now: readonly CompiledPeer[]): SessionDiff[] {
+  const out: SessionDiff[] = [];
+  /** Where the run of sessions to the address at `from` ends. */
+  const runEnd = (list: readonly CompiledPeer[], from: number): number => {
+    let to = from + 1;
+    while (to < list.length && list[to].addressKey === list[from].addressKey) to++;
+    return to;
+  };
+  // Keyed as a whole list would be: one session per port, the last one listed.
+  const byPort = (list: readonly CompiledPeer[], from: number, to: number): Map<number, CompiledPeer> => new Map(list.slice(from, to).map((p) => [p.port, p]));
+  let i = 0;
+  let j = 0;
+  while (i < was.length || j < now.length) {
+    const ka = i < was.length ? was[i].addressKey : undefined;
+    const kb = j < now.length ? now[j].addressKey : undefined;
+    const i2 = ka !== undefined && (kb === undefined || ka <= kb) ? runEnd(was, i) : i;
+    const j2 = kb !== undefined && (ka === undefined || kb <= ka) ? runEnd(now, j) : j;
+    if (i2 - i === 1 && j2 - j === 1 && was[i].port === now[j].port) {
+      // The common case: one session to the address on each side.
+      if (!samePeer(was[i], now[j])) out.push({ type: 'modified', before: was[i], after: now[j], fields: peerFields(was[i], now[j]) });
+    } else {
+      const before = byPort(was, i, i2);
+      const after = byPort(now, j, j2);
+      for (const [port, p] of before) {
+        const n = after.get(port);
+        if (!n) out.push({ type: 'removed', before: p, after: undefined, fields: [] });
+        else if (!samePeer(p, n)) out.push({ type: 'modified', before: p, after: n, fields: peerFields(p, n) });
+      }
+      for (const [port, p] of after) if (!before.has(port)) out.push({ type: 'added', before: undefined, after: p, fields: [] });
+    }
+    i = i2;
+    j = j2;
+  }
+  return out;
+}
+
 /** The per-node differences from `before` to `after`, sorted by node; unchanged nodes are left out. */
 export function diffConfigs(before: ReadonlyMap<string, CompiledNodeConfig>, after: ReadonlyMap<string, CompiledNodeConfig>): NodeConfigDiff[] {
   const names = [...new Set([...before.keys(), ...after.keys()])].sort();
@@ -106,15 +144,9 @@ export function diffConfigs(before: ReadonlyMap<string, CompiledNodeConfig>, aft
   for (const name of names) {
     const a = before.get(name);
     const b = after.get(name);
-    const sessions: SessionDiff[] = [];
-    const was = new Map((a?.peers ?? []).map((p) => [key(p), p]));
-    const now = new Map((b?.peers ?? []).map((p) => [key(p), p]));
-    for (const [k, p] of was) {
-      const n = now.get(k);
-      if (!n) sessions.push({ type: 'removed', before: p, after: undefined, fields: [] });
-      else if (!samePeer(p, n)) sessions.push({ type: 'modified', before: p, after: n, fields: peerFields(p, n) });
-    }
-    for (const [k, p] of now) if (!was.has(k)) sessions.push({ type: 'added', before: undefined, after: p, fields: [] });
+    // Configurations are immutable: one a commit did not touch is the same object.
+    if (a === b) continue;
+    const sessions = sessionDiffs(a?.peers ?? [], b?.peers ?? []);
     sessions.sort((x, y) => {
       const px = (x.after ?? x.before) as CompiledPeer;
       const py = (y.after ?? y.before) as CompiledPeer;

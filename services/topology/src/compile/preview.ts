@@ -1,7 +1,7 @@
 /** Preview: what applying and deleting resources would do, without doing it. */
 import type { KindName } from '@tabby/api';
 import type { Resource } from '@tabby/proto';
-import { analyze, type Warning } from './analyze.js';
+import { analyze, currentWarnings, type Warning } from './analyze.js';
 import type { TopologyCompiler } from './compiler.js';
 import { diffConfigs, type NodeConfigDiff } from './diff.js';
 
@@ -20,17 +20,20 @@ export interface PreviewResult {
 }
 
 /**
- * Compiles the current inputs with the changes applied, from scratch, and compares: the
- * sessions that would appear, go or change on every node, and the safety warnings that
- * would appear or go away.
+ * Compiles the current inputs with the changes applied and compares: the sessions that
+ * would appear, go or change on every node, and the safety warnings that would appear or go
+ * away. The changes are compiled incrementally on a {@link TopologyCompiler.clone} (what a
+ * full compile would give: the incremental tests hold it to that), so only the nodes they
+ * affect are recompiled and compared; the current state's warnings are computed once per
+ * state ({@link currentWarnings}).
  */
 export function preview(current: TopologyCompiler, changes: PreviewChanges): PreviewResult {
-  const next = current.fork();
+  const next = current.clone();
   for (const d of changes.delete) next.delete(d.kind, d.name);
   for (const r of changes.apply) next.apply(r);
   next.commit();
   // One analysis per state: warning ids do not depend on the tense.
-  const before = analyze(current, 'current');
+  const before = currentWarnings(current);
   const after = analyze(next, 'preview');
   const afterIds = new Set(after.map((w) => w.id));
   const beforeIds = new Set(before.map((w) => w.id));

@@ -1,0 +1,44 @@
+// The analysis before issue 17 point 4 (commit 3110940), unchanged but for import paths: the
+// oracle of analysis-equivalence.test.ts, which holds the faster implementation to its results.
+/** Preview: what applying and deleting resources would do, without doing it. */
+import type { KindName } from '@tabby/api';
+import type { Resource } from '@tabby/proto';
+import { analyze, type Warning } from './analyze.js';
+import type { TopologyCompiler } from '../../src/compile/compiler.js';
+import { diffConfigs, type NodeConfigDiff } from './diff.js';
+
+export interface PreviewChanges {
+  /** Resources to create or replace (already validated and defaulted). */
+  readonly apply: readonly Resource[];
+  readonly delete: readonly { readonly kind: KindName; readonly name: string }[];
+}
+
+export interface PreviewResult {
+  readonly nodes: readonly NodeConfigDiff[];
+  /** Warnings the change introduces (worded as what would happen). */
+  readonly warnings: readonly Warning[];
+  /** Warnings of the current state that the change resolves. */
+  readonly resolved: readonly Warning[];
+}
+
+/**
+ * Compiles the current inputs with the changes applied, from scratch, and compares: the
+ * sessions that would appear, go or change on every node, and the safety warnings that
+ * would appear or go away.
+ */
+export function preview(current: TopologyCompiler, changes: PreviewChanges): PreviewResult {
+  const next = current.fork();
+  for (const d of changes.delete) next.delete(d.kind, d.name);
+  for (const r of changes.apply) next.apply(r);
+  next.commit();
+  // One analysis per state: warning ids do not depend on the tense.
+  const before = analyze(current, 'current');
+  const after = analyze(next, 'preview');
+  const afterIds = new Set(after.map((w) => w.id));
+  const beforeIds = new Set(before.map((w) => w.id));
+  return {
+    nodes: diffConfigs(current.allConfigs(), next.allConfigs()),
+    warnings: after.filter((w) => !beforeIds.has(w.id)),
+    resolved: before.filter((w) => !afterIds.has(w.id)),
+  };
+}
