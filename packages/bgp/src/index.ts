@@ -48,7 +48,7 @@ export type { Decision, DecisionReason, Path } from './rib/best-path.js';
 export { LocRib } from './rib/loc-rib.js';
 export type { BestChange, KeyedChanges, LocRibOptions, RejectReason, RibChanges } from './rib/loc-rib.js';
 export { AdjRibOut } from './rib/adj-rib-out.js';
-export type { ExportRules, FilterErrors, OutBatch } from './rib/adj-rib-out.js';
+export type { ExportRules, FilterErrors, KeyedOutBatch, OutBatch } from './rib/adj-rib-out.js';
 export { POLICY_MATCH_OPERATORS, evaluatePolicy, interfaceMatches, policyRules, sameRoutePolicy, validateRoutePolicy } from './rib/route-policy.js';
 export type { PolicyAction, PolicyDecision, PolicyMatchOperator, PolicyRoute, PolicyRule, RoutePolicy } from './rib/route-policy.js';
 export type { ExportFilter } from './rib/export-filter.js';

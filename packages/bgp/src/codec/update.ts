@@ -278,6 +278,10 @@ export interface RouteBatch {
   readonly nlri?: readonly Prefix[];
   /** Prefixes to withdraw. */
   readonly withdrawn?: readonly Prefix[];
+  /** IPv4 unicast only: more prefixes to announce, as keys (sent after `nlri`). */
+  readonly nlriKeys?: readonly Ipv4Key[];
+  /** IPv4 unicast only: more prefixes to withdraw, as keys (sent after `withdrawn`). */
+  readonly withdrawnKeys?: readonly Ipv4Key[];
   /**
    * Next hop(s) of the announced routes: IPv4 — one address, sent as NEXT_HOP (defaults to
    * `attributes.nextHop`); IPv6 — the global address, optionally followed by a link-local one
@@ -390,8 +394,11 @@ export function encodeUpdates(batch: RouteBatch, opts: CodecOptions, maxSize: nu
   const base = HEADER_LENGTH + 4;
 
   const v4 = afi === AFI_IPV4 && safi === SAFI_UNICAST;
+  if (!v4 && (batch.nlriKeys !== undefined || batch.withdrawnKeys !== undefined)) throw new EncodeError('prefix keys are IPv4 unicast only');
   if (v4) {
-    for (const group of pack((batch.withdrawn ?? []).map(ipv4ForEncoding), maxSize - base, keyWireLength)) {
+    const withdrawnKeys = (batch.withdrawn ?? []).map(ipv4ForEncoding);
+    if (batch.withdrawnKeys) for (const k of batch.withdrawnKeys) withdrawnKeys.push(k);
+    for (const group of pack(withdrawnKeys, maxSize - base, keyWireLength)) {
       const w = frameWriter();
       beginUpdate(w);
       w.u16(keysLength(group));
@@ -415,11 +422,12 @@ export function encodeUpdates(batch: RouteBatch, opts: CodecOptions, maxSize: nu
     }
   }
 
-  if (!batch.nlri || batch.nlri.length === 0) return out;
+  if ((batch.nlri?.length ?? 0) === 0 && (batch.nlriKeys?.length ?? 0) === 0) return out;
   const given = batch.attributes ?? {};
   const attrs = attributeWriter();
   if (v4) {
-    const keys = batch.nlri.map(ipv4ForEncoding);
+    const keys = (batch.nlri ?? []).map(ipv4ForEncoding);
+    if (batch.nlriKeys) for (const k of batch.nlriKeys) keys.push(k);
     const nextHop = batch.nextHops?.[0] ?? given.nextHop;
     const attributes: PathAttributes = nextHop === undefined ? given : { ...given, nextHop };
     requireAttributes(attributes, true);
@@ -436,7 +444,7 @@ export function encodeUpdates(batch: RouteBatch, opts: CodecOptions, maxSize: nu
     }
     return out;
   }
-  const nlri = batch.nlri.map((p) => prefixForEncoding(p, afi));
+  const nlri = (batch.nlri ?? []).map((p) => prefixForEncoding(p, afi));
   // RFC 4760 §3: an UPDATE carrying only MP NLRI SHOULD NOT carry NEXT_HOP.
   const { nextHop: _ignored, ...attributes } = given;
   requireAttributes(attributes, false);

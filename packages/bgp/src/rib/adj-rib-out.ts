@@ -21,25 +21,45 @@ export interface OutBatch {
   readonly withdraw: Prefix[];
 }
 
+/** An IPv4 {@link OutBatch} with its prefixes as keys (what {@link AdjRibOut.takeWireBatch} gives). */
+export interface KeyedOutBatch {
+  readonly family: 'ipv4-unicast';
+  readonly keyed: true;
+  readonly announce: Map<PathAttributes, Ipv4Key[]>;
+  readonly withdraw: Ipv4Key[];
+}
+
 /**
  * Prefixes waiting to be sent, in marking order, each once. A Set alone would do, but taking
  * from the front of a large Set while deleting leaves holes that every later iteration must
- * skip; a queue with a membership set keeps taking O(1) per prefix.
+ * skip; a queue with a membership set keeps taking O(1) per prefix. "Everything" (a new session,
+ * a changed rule) is a sweep: an iterator over the table taken lazily, with no membership entry
+ * per prefix. A prefix both swept and marked may come out twice; the second time finds it sent
+ * as wanted and says nothing.
  */
 class PendingQueue<K> {
   private queue: K[] = [];
   private head = 0;
+  private readonly sweeps: { readonly keys: Iterator<K>; left: number }[] = [];
 
   constructor(private readonly members: { has(k: K): boolean; set(k: K, v: true): void; delete(k: K): boolean; readonly size: number; clear(): void }) {}
 
+  /** Prefixes waiting (a sweep counts what its table held when it began, at least 1 until it ends). */
   get size(): number {
-    return this.members.size;
+    let n = this.members.size;
+    for (const s of this.sweeps) n += Math.max(1, s.left);
+    return n;
   }
 
   add(key: K): void {
     if (this.members.has(key)) return;
     this.members.set(key, true);
     this.queue.push(key);
+  }
+
+  /** Queues every key an iterator gives (about `count`), taken lazily after those marked before. */
+  addAll(keys: Iterator<K>, count: number): void {
+    this.sweeps.push({ keys, left: count });
   }
 
   /** The next pending key, removed from the queue; undefined when empty. */
@@ -54,6 +74,15 @@ class PendingQueue<K> {
     }
     this.queue = [];
     this.head = 0;
+    while (this.sweeps.length > 0) {
+      const s = this.sweeps[0];
+      const r = s.keys.next();
+      if (r.done !== true) {
+        s.left--;
+        return r.value;
+      }
+      this.sweeps.shift();
+    }
     return undefined;
   }
 }
@@ -71,6 +100,12 @@ interface FamilyOut<K> {
   bestPath(key: K): Path | undefined;
   /** The keys of the family's Loc-RIB. */
   ribKeys(): Iterable<K>;
+  ribSize(): number;
+}
+
+/** What was sent of a family and has no best path now (taken lazily). */
+function* sentOnly<K>(st: FamilyOut<K>): Generator<K> {
+  for (const key of st.sent.keys()) if (st.bestPath(key) === undefined) yield key;
 }
 
 /** Export filter calls that threw since the last {@link AdjRibOut.takeFilterErrors}. */
@@ -110,6 +145,7 @@ export class AdjRibOut {
       textOf: ipv4KeyText,
       bestPath: (k) => rib.bestPathIpv4(k),
       ribKeys: () => rib.ipv4Keys(),
+      ribSize: () => rib.size('ipv4-unicast'),
     };
     this.v6 = {
       family: 'ipv6-unicast',
@@ -119,6 +155,7 @@ export class AdjRibOut {
       textOf: (p) => p,
       bestPath: (p) => rib.best('ipv6-unicast', p)?.best,
       ribKeys: () => [...rib.bestPaths('ipv6-unicast')].map(([p]) => p),
+      ribSize: () => rib.size('ipv6-unicast'),
     };
   }
 
@@ -204,10 +241,10 @@ export class AdjRibOut {
   }
 
   private markAllIn<K>(st: FamilyOut<K>): void {
-    for (const key of st.ribKeys()) st.dirty.add(key);
-    // Normally a subset of the above (a prefix leaving the Loc-RIB is marked when it goes);
-    // cheap insurance that nothing announced escapes a re-evaluation.
-    for (const key of st.sent.keys()) st.dirty.add(key);
+    st.dirty.addAll(st.ribKeys()[Symbol.iterator](), st.ribSize());
+    // Normally none (a prefix leaving the Loc-RIB is marked when it goes); cheap insurance
+    // that nothing announced escapes a re-evaluation.
+    if (st.sent.size > 0) st.dirty.addAll(sentOnly(st), 1);
   }
 
   /** Forgets what was sent in a family and queues it all again (the peer asked for a ROUTE-REFRESH). */
@@ -215,7 +252,7 @@ export class AdjRibOut {
     if (!this.families.has(family)) return;
     const st: FamilyOut<Ipv4Key | Prefix> = this.state(family);
     st.sent.clear();
-    for (const key of st.ribKeys()) st.dirty.add(key);
+    st.dirty.addAll(st.ribKeys()[Symbol.iterator](), st.ribSize());
   }
 
   /** Prefixes waiting to be sent. */
@@ -226,21 +263,32 @@ export class AdjRibOut {
   /** Takes up to `max` pending prefixes and returns what to send for them; records them as sent. */
   takeBatch(max: number): OutBatch[] {
     const out: OutBatch[] = [];
-    const budget = this.takeIn(this.v4, out, max);
-    this.takeIn(this.v6, out, budget);
+    const budget = this.takeIn(this.v4, out, max, true);
+    this.takeIn(this.v6, out, budget, true);
     return out;
   }
 
-  /** Takes from one family into `out`; returns the budget left. */
-  private takeIn<K>(st: FamilyOut<K>, out: OutBatch[], budget: number): number {
+  /**
+   * {@link takeBatch} for the wire: IPv4 prefixes stay keys (for `encodeUpdates`' `nlriKeys`),
+   * so sending a full table makes no string per prefix.
+   */
+  takeWireBatch(max: number): (OutBatch | KeyedOutBatch)[] {
+    const out: (OutBatch | KeyedOutBatch)[] = [];
+    const budget = this.takeIn(this.v4, out, max, false);
+    this.takeIn(this.v6, out as OutBatch[], budget, true);
+    return out;
+  }
+
+  /** Takes from one family into `out` (as text, or as the family's keys); returns the budget left. */
+  private takeIn<K>(st: FamilyOut<K>, out: { family: Family; announce: Map<PathAttributes, (K | Prefix)[]>; withdraw: (K | Prefix)[] }[], budget: number, text: boolean): number {
     if (!this.families.has(st.family) || st.dirty.size === 0 || budget <= 0) return budget;
-    const batch: OutBatch = { family: st.family, announce: new Map(), withdraw: [] };
-    const done = this.fill(st, batch, budget);
+    const batch = text ? { family: st.family, announce: new Map<PathAttributes, (K | Prefix)[]>(), withdraw: [] as (K | Prefix)[] } : { family: st.family, keyed: true, announce: new Map<PathAttributes, (K | Prefix)[]>(), withdraw: [] as (K | Prefix)[] };
+    const done = this.fill(st, batch, budget, text);
     if (batch.announce.size > 0 || batch.withdraw.length > 0) out.push(batch);
     return done;
   }
 
-  private fill<K>(st: FamilyOut<K>, batch: OutBatch, budget: number): number {
+  private fill<K>(st: FamilyOut<K>, batch: { announce: Map<PathAttributes, (K | Prefix)[]>; withdraw: (K | Prefix)[] }, budget: number, text: boolean): number {
     const family = st.family;
     const peer = this.currentPolicy.peer.id;
     const filter = this.currentFilter;
@@ -262,7 +310,7 @@ export class AdjRibOut {
       if (want === null) {
         if (had !== undefined) {
           sent.delete(key);
-          batch.withdraw.push(st.textOf(key));
+          batch.withdraw.push(text ? st.textOf(key) : key);
         }
         continue;
       }
@@ -273,7 +321,7 @@ export class AdjRibOut {
         group = [];
         batch.announce.set(want, group);
       }
-      group.push(st.textOf(key));
+      group.push(text ? st.textOf(key) : key);
     }
     return budget;
   }

@@ -464,8 +464,13 @@ export class PeerRib {
         updates++;
       }
     };
-    for (const batch of out.takeBatch(maxPrefixes)) {
+    for (const batch of out.takeWireBatch(maxPrefixes)) {
       const afi = AFI_OF[batch.family];
+      if ('keyed' in batch) {
+        for (const [attributes, nlriKeys] of batch.announce) write({ attributes, afi, nlriKeys }, nlriKeys.length);
+        if (batch.withdraw.length > 0) write({ afi, withdrawnKeys: batch.withdraw }, batch.withdraw.length);
+        continue;
+      }
       for (const [attributes, nlri] of batch.announce) {
         const nextHops = batch.family === 'ipv6-unicast' ? [attributes.nextHop as string] : undefined;
         write({ attributes, afi, nlri, nextHops }, nlri.length);

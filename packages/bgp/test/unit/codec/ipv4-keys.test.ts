@@ -82,4 +82,14 @@ describe('IPv4 prefix keys', () => {
     const eor = decodeMessage(Uint8Array.from([...Buffer.alloc(16, 0xff), 0, 23, 2, 0, 0, 0, 0]), { ...OPTS, ipv4Keys: true });
     expect(eor.endOfRib).toEqual({ afi: 1, safi: 1 });
   });
+
+  it('encode keys to the same bytes as text (nlriKeys, withdrawnKeys), and refuse them for IPv6', () => {
+    const nlri = ['10.0.0.0/8', '192.168.1.128/25', '203.0.113.7/32', '0.0.0.0/0'];
+    const withdrawn = ['10.9.0.0/16', '255.255.255.254/31'];
+    const keys = (ps: string[]): number[] => ps.map((p) => ipv4KeyOf(p) as number);
+    expect(encodeUpdates({ afi: 1, attributes: ATTRS, nlriKeys: keys(nlri) }, OPTS)).toEqual(encodeUpdates({ afi: 1, attributes: ATTRS, nlri }, OPTS));
+    expect(encodeUpdates({ afi: 1, withdrawnKeys: keys(withdrawn) }, OPTS)).toEqual(encodeUpdates({ afi: 1, withdrawn }, OPTS));
+    expect(encodeUpdates({ afi: 1, attributes: ATTRS, nlri: nlri.slice(0, 2), nlriKeys: keys(nlri.slice(2)) }, OPTS)).toEqual(encodeUpdates({ afi: 1, attributes: ATTRS, nlri }, OPTS));
+    expect(() => encodeUpdates({ afi: 2, attributes: ATTRS, nlriKeys: keys(nlri), nextHops: ['2001:db8::1'] }, OPTS)).toThrow(/IPv4 unicast only/);
+  });
 });
