@@ -40,14 +40,14 @@ export interface KeyedOutBatch {
 class PendingQueue<K> {
   private queue: K[] = [];
   private head = 0;
-  private readonly sweeps: { readonly keys: Iterator<K>; left: number }[] = [];
+  private readonly sweeps: { readonly keys: ArrayLike<K>; at: number }[] = [];
 
   constructor(private readonly members: { has(k: K): boolean; set(k: K, v: true): void; delete(k: K): boolean; readonly size: number; clear(): void }) {}
 
-  /** Prefixes waiting (a sweep counts what its table held when it began, at least 1 until it ends). */
+  /** Prefixes waiting. */
   get size(): number {
     let n = this.members.size;
-    for (const s of this.sweeps) n += Math.max(1, s.left);
+    for (const s of this.sweeps) n += s.keys.length - s.at;
     return n;
   }
 
@@ -57,9 +57,9 @@ class PendingQueue<K> {
     this.queue.push(key);
   }
 
-  /** Queues every key an iterator gives (about `count`), taken lazily after those marked before. */
-  addAll(keys: Iterator<K>, count: number): void {
-    this.sweeps.push({ keys, left: count });
+  /** Queues every key of a snapshot, taken lazily after those marked before. */
+  addAll(keys: ArrayLike<K>): void {
+    if (keys.length > 0) this.sweeps.push({ keys, at: 0 });
   }
 
   /** The next pending key, removed from the queue; undefined when empty. */
@@ -76,11 +76,7 @@ class PendingQueue<K> {
     this.head = 0;
     while (this.sweeps.length > 0) {
       const s = this.sweeps[0];
-      const r = s.keys.next();
-      if (r.done !== true) {
-        s.left--;
-        return r.value;
-      }
+      if (s.at < s.keys.length) return s.keys[s.at++];
       this.sweeps.shift();
     }
     return undefined;
@@ -98,14 +94,18 @@ interface FamilyOut<K> {
   keyOf(prefix: Prefix): K | undefined;
   textOf(key: K): Prefix;
   bestPath(key: K): Path | undefined;
-  /** The keys of the family's Loc-RIB. */
-  ribKeys(): Iterable<K>;
-  ribSize(): number;
+  /** The keys of the family's Loc-RIB: a snapshot, safe to walk over many turns while it changes. */
+  ribKeys(): ArrayLike<K>;
+  /** The keys sent: a snapshot. */
+  sentKeys(): ArrayLike<K>;
 }
 
-/** What was sent of a family and has no best path now (taken lazily). */
-function* sentOnly<K>(st: FamilyOut<K>): Generator<K> {
-  for (const key of st.sent.keys()) if (st.bestPath(key) === undefined) yield key;
+/** What was sent of a family and has no best path now. */
+function sentOnly<K>(st: FamilyOut<K>): K[] {
+  const out: K[] = [];
+  const sent = st.sentKeys();
+  for (let i = 0; i < sent.length; i++) if (st.bestPath(sent[i]) === undefined) out.push(sent[i]);
+  return out;
 }
 
 /** Export filter calls that threw since the last {@link AdjRibOut.takeFilterErrors}. */
@@ -137,25 +137,27 @@ export class AdjRibOut {
     private currentFilter?: ExportFilter,
     private currentRules?: ExportRules,
   ) {
+    const v4Sent = new Ipv4Map<PathAttributes>();
+    const v6Sent = new Map<Prefix, PathAttributes>();
     this.v4 = {
       family: 'ipv4-unicast',
-      sent: new Ipv4Map<PathAttributes>(),
+      sent: v4Sent,
       dirty: new PendingQueue<Ipv4Key>(new Ipv4Map<true>()),
       keyOf: ipv4KeyOf,
       textOf: ipv4KeyText,
       bestPath: (k) => rib.bestPathIpv4(k),
       ribKeys: () => rib.ipv4Keys(),
-      ribSize: () => rib.size('ipv4-unicast'),
+      sentKeys: () => v4Sent.keySnapshot(),
     };
     this.v6 = {
       family: 'ipv6-unicast',
-      sent: new Map<Prefix, PathAttributes>(),
+      sent: v6Sent,
       dirty: new PendingQueue<Prefix>(new Map<Prefix, true>()),
       keyOf: (p) => p,
       textOf: (p) => p,
       bestPath: (p) => rib.best('ipv6-unicast', p)?.best,
       ribKeys: () => [...rib.bestPaths('ipv6-unicast')].map(([p]) => p),
-      ribSize: () => rib.size('ipv6-unicast'),
+      sentKeys: () => [...v6Sent.keys()],
     };
   }
 
@@ -241,10 +243,10 @@ export class AdjRibOut {
   }
 
   private markAllIn<K>(st: FamilyOut<K>): void {
-    st.dirty.addAll(st.ribKeys()[Symbol.iterator](), st.ribSize());
+    st.dirty.addAll(st.ribKeys());
     // Normally none (a prefix leaving the Loc-RIB is marked when it goes); cheap insurance
     // that nothing announced escapes a re-evaluation.
-    if (st.sent.size > 0) st.dirty.addAll(sentOnly(st), 1);
+    if (st.sent.size > 0) st.dirty.addAll(sentOnly(st));
   }
 
   /** Forgets what was sent in a family and queues it all again (the peer asked for a ROUTE-REFRESH). */
@@ -252,7 +254,7 @@ export class AdjRibOut {
     if (!this.families.has(family)) return;
     const st: FamilyOut<Ipv4Key | Prefix> = this.state(family);
     st.sent.clear();
-    st.dirty.addAll(st.ribKeys()[Symbol.iterator](), st.ribSize());
+    st.dirty.addAll(st.ribKeys());
   }
 
   /** Prefixes waiting to be sent. */
