@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { cidrContains, parseCIDR } from '@tabby/api';
 import { ServiceError, type Logger } from '@tabby/runtime';
 import { GroupCommitter } from './commit.js';
-import type { Db } from './database.js';
+import { walSync, type Db } from './database.js';
 import { IpamEngine, type Allocation, type AssignRequest, type AssignResult, type BlockChange, type BlockRow, type EngineOptions } from './engine.js';
 import { OWNER_STALE_MS, ownerGone, type IntentRecord, type IpamStorage } from './storage.js';
 
@@ -77,7 +77,8 @@ export class SqliteStorage implements IpamStorage {
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
     if (this.instanceId) await this.committer.run(() => this.s.dropInstance.run(this.instanceId)).catch(() => undefined);
-    this.committer.close();
+    await this.committer.close();
+    await walSync(this.opts.db).close();
   }
 
   collecting<T>(sink: BlockChange[], fn: () => Promise<T>): Promise<T> {
@@ -175,8 +176,9 @@ export class SqliteStorage implements IpamStorage {
   putIntent(intent: IntentRecord): Promise<void> {
     return this.committer.run(() => this.insert(intent));
   }
+  /** Answered once committed, without waiting for the fsync: see {@link IpamStorage.dropIntent}. */
   dropIntent(handle: string, owner?: string): Promise<void> {
-    return this.committer.run(() => this.drop(handle, owner));
+    return this.committer.run(() => this.drop(handle, owner), { durable: false });
   }
 
   claimHandle(intent: IntentRecord): Promise<boolean> {
