@@ -192,11 +192,14 @@ export class IpamEngine {
     this.now = opts.now ?? Date.now;
     this.s = {
       blocksOfNode: db.prepare<[string, number], BlockDbRow>('SELECT * FROM blocks WHERE node = ? AND family = ? ORDER BY cidr'),
+      // The partial indexes of blocks with room (database.ts), named (SQLite would pick the plain
+      // ones without statistics): the cost does not grow with the full blocks of the node or pool.
+      roomyBlocksOfNode: db.prepare<[string, number], BlockDbRow>('SELECT * FROM blocks INDEXED BY blocks_with_room WHERE node = ? AND family = ? AND in_use < size ORDER BY cidr'),
       countNodeBlocks: db.prepare<[string, number], { n: number }>('SELECT COUNT(*) AS n FROM blocks WHERE node = ? AND family = ?'),
       countPoolBlocks: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM blocks WHERE pool_cidr = ?'),
       blockExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM blocks WHERE cidr = ?'),
-      blockWithRoom: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks WHERE pool_cidr = ? AND in_use < size ORDER BY cidr LIMIT 1'),
-      blocksWithRoom: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks WHERE pool_cidr = ? AND in_use < size ORDER BY cidr'),
+      blockWithRoom: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks INDEXED BY blocks_with_room_by_pool WHERE pool_cidr = ? AND in_use < size ORDER BY cidr LIMIT 1'),
+      blocksWithRoom: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks INDEXED BY blocks_with_room_by_pool WHERE pool_cidr = ? AND in_use < size ORDER BY cidr'),
       block: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks WHERE cidr = ?'),
       insertBlock: db.prepare<[string, number, string, string | null, number, number, Buffer]>(
         'INSERT INTO blocks (cidr, family, pool_cidr, node, size, in_use, free_list) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -287,12 +290,13 @@ export class IpamEngine {
     const poolCidrs = new Set(pools.map((p) => p.cidr.canonical));
     const settings = this.settings();
     const reserved = this.opts.view.reservations();
-    // 1. The node's own blocks in the allowed pools (reserved addresses skipped).
-    for (const b of this.s.blocksOfNode.all(node, family)) {
-      if (got.length === count) return got;
-      if (!poolCidrs.has(b.pool_cidr) || b.in_use >= b.size) continue;
+    // 1. The node's own blocks with room in the allowed pools (reserved addresses skipped).
+    for (const b of this.s.roomyBlocksOfNode.all(node, family)) {
+      if (got.length === count) break;
+      if (!poolCidrs.has(b.pool_cidr)) continue;
       got.push(...this.takeFrom(b, count - got.length, handle, node, attrs, reserved));
     }
+    if (got.length === count) return got;
     while (got.length < count) {
       // 2. Claim a new block, unless the node holds as many as it may (0 = the built-in 20).
       const held = this.s.countNodeBlocks.get(node, family)?.n ?? 0;
