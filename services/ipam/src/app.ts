@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { cidrsOverlap, parseCIDR } from '@tabby/api';
 import { StoreFollower, dialStore } from '@tabby/client';
-import { DatastoreService, IpamService, loadDescriptorSet } from '@tabby/proto';
+import { BlockEventType, DatastoreService, IpamService, loadDescriptorSet } from '@tabby/proto';
 import {
   GrpcServer,
   componentLogger,
@@ -89,7 +89,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
   const onCommit = (changes: BlockChange[]): void => {
     for (const c of changes) log.info({ block: c.block.cidr, node: c.block.node, type: c.type, revision: c.revision }, 'block affinity changed');
     if (eventBus) publishBlockChanges(eventBus, view, changes);
-    blockLog.refresh();
+    blockLog.applyCommitted(changes.map((c) => ({ block: toProtoBlock(c.block, view), deleted: c.type === BlockEventType.BLOCK_EVENT_TYPE_RELEASED, revision: c.revision })));
     finalizers.blocksChanged(changes);
   };
   let db: Db | undefined;
