@@ -114,6 +114,7 @@ export function guardedStorage(s: IpamStorage, locked: () => boolean): IpamStora
     blocks: (node) => s.blocks(node),
     borrowedCounts: () => s.borrowedCounts(),
     poolCounts: (cidr) => s.poolCounts(cidr),
+    poolBlocks: (cidr, atMost) => s.poolBlocks(cidr, atMost),
     poolUse: (cidr) => s.poolUse(cidr),
     getAllocation: (a) => s.getAllocation(a),
     allocationsOfHandle: (h) => s.allocationsOfHandle(h),

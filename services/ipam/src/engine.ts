@@ -93,6 +93,8 @@ interface AllocationDbRow {
 }
 
 export const HOST_BITS: Record<IPFamily, number> = { 4: 32, 6: 128 };
+/** Blocks a claim probes before it asks whether the pool has any free one left. */
+const CLAIM_WALK_BEFORE_COUNT = 1024n;
 export const familyName = (f: IPFamily): string => (f === 4 ? 'IPv4' : 'IPv6');
 
 /** FNV-1a 32-bit: the start of a node's walk over a pool's blocks (Calico seeds with FNV-32 of the host name). */
@@ -209,6 +211,7 @@ export class IpamEngine {
       deleteBlock: db.prepare<[string]>('DELETE FROM blocks WHERE cidr = ?'),
       allBlocks: db.prepare<[], BlockDbRow>('SELECT * FROM blocks ORDER BY cidr'),
       blocksOfPool: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks WHERE pool_cidr = ? ORDER BY cidr'),
+      poolBlocksUpTo: db.prepare<[string, number], { n: number }>('SELECT COUNT(*) AS n FROM (SELECT 1 FROM blocks WHERE pool_cidr = ? LIMIT ?)'),
       poolUse: db.prepare<[string], { inUse: number | null; blocks: number }>('SELECT SUM(in_use) AS inUse, COUNT(*) AS blocks FROM blocks WHERE pool_cidr = ?'),
       insertAllocation: db.prepare<[string, string, number, number, string, string, string, number]>(
         'INSERT INTO allocations (address, block, ordinal, family, handle, node, attributes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -393,13 +396,14 @@ export class IpamEngine {
   private claimFreeBlock(tx: Tx, family: IPFamily, node: string, pools: readonly PoolInfo[], reserved: Reservations): BlockDbRow | undefined {
     for (const pool of pools) {
       if (pool.blockSize < pool.cidr.prefix) continue;
-      const taken = this.s.countPoolBlocks.get(pool.cidr.canonical)?.n ?? 0;
       const nBlocks = 1n << BigInt(pool.blockSize - pool.cidr.prefix);
-      if (BigInt(taken) >= nBlocks) continue;
       const step = 1n << BigInt(HOST_BITS[family] - pool.blockSize);
       const start = BigInt(fnv32a(node)) % nBlocks;
-      // At most `taken` candidates exist, so a probe per step finds a free one within taken + 1 steps.
+      // At most `taken` candidates exist, so a probe per step finds a free one within taken + 1
+      // steps. Counting them reads every block of the pool: only once the walk gets long (a
+      // full pool), not for every claim.
       for (let i = 0n; i < nBlocks; i++) {
+        if (i === CLAIM_WALK_BEFORE_COUNT && BigInt(this.s.countPoolBlocks.get(pool.cidr.canonical)?.n ?? 0) >= nBlocks) break;
         const index = (start + i) % nBlocks;
         const cidr = `${formatIP(family, pool.cidr.network + index * step)}/${pool.blockSize}`;
         if (this.s.blockExists.get(cidr)) continue;
@@ -577,6 +581,11 @@ export class IpamEngine {
   poolCounts(poolCidr: string): { inUse: number; blocks: number } {
     const u = this.s.poolUse.get(poolCidr);
     return { inUse: u?.inUse ?? 0, blocks: u?.blocks ?? 0 };
+  }
+
+  /** The pool's blocks, counted up to `atMost`. */
+  poolBlocks(poolCidr: string, atMost: number): number {
+    return this.s.poolBlocksUpTo.get(poolCidr, atMost)?.n ?? 0;
   }
 
   poolUse(poolCidr: string): { inUse: number; blocks: number; workloads: string[] } {

@@ -27,6 +27,8 @@ export interface SqliteStorageOptions extends Omit<EngineOptions, 'db'> {
   readonly onCommit: (changes: BlockChange[]) => void;
   /** Per committed batch: its operations and seconds. */
   readonly onBatch?: (ops: number, seconds: number) => void;
+  /** Right after each COMMIT (before its sync), the block changes it made, in order. */
+  readonly onCommitted?: (changes: BlockChange[]) => void;
 }
 
 /**
@@ -44,7 +46,7 @@ export class SqliteStorage implements IpamStorage {
   constructor(private readonly opts: SqliteStorageOptions) {
     const db = opts.db;
     this.engine = new IpamEngine(opts);
-    this.committer = new GroupCommitter<BlockChange>(db, opts.logger, opts.onCommit, 512, opts.onBatch);
+    this.committer = new GroupCommitter<BlockChange>(db, opts.logger, opts.onCommit, 512, opts.onBatch, { onCommitted: opts.onCommitted });
     this.s = {
       insertIntent: db.prepare<[string, string, string, string, string, string, number, string, string]>(
         'INSERT OR REPLACE INTO intents (handle, op, namespace, name, node, owner, created_at, container_id, endpoint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -101,6 +103,9 @@ export class SqliteStorage implements IpamStorage {
   }
   poolCounts(poolCidr: string): { inUse: number; blocks: number } {
     return this.engine.poolCounts(poolCidr);
+  }
+  poolBlocks(poolCidr: string, atMost: number): number {
+    return this.engine.poolBlocks(poolCidr, atMost);
   }
   poolUse(poolCidr: string): { inUse: number; blocks: number; workloads: string[] } {
     return this.engine.poolUse(poolCidr);

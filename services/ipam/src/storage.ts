@@ -49,6 +49,12 @@ export interface IpamStorage {
   blocks(node?: string): BlockRow[];
   borrowedCounts(): Map<string, number>;
   poolCounts(poolCidr: string): { inUse: number; blocks: number };
+  /**
+   * The blocks of a pool, counted up to `atMost` (more count as `atMost`): whether a pool has
+   * none, one or a few blocks, at a cost that does not grow with the pool (poolCounts reads
+   * every block of it).
+   */
+  poolBlocks(poolCidr: string, atMost: number): number;
   poolUse(poolCidr: string): { inUse: number; blocks: number; workloads: string[] };
   getAllocation(address: string): Allocation | undefined;
   allocationsOfHandle(handle: string): Allocation[];
