@@ -140,8 +140,11 @@ export class BlockLog {
    * the changes follow on from the log's revision without a gap, they are applied as they are:
    * the cost is that of the changes, not of every block (with 1M addresses live, a refresh reads
    * some 16k blocks). Otherwise another replica committed in between: a full {@link refresh}.
+   * Changes at or below the log's revision are ignored (it may be told a commit twice).
    */
-  applyCommitted(changes: readonly { readonly block: Block; readonly deleted: boolean; readonly revision: number }[]): void {
+  applyCommitted(all: readonly { readonly block: Block; readonly deleted: boolean; readonly revision: number }[]): void {
+    // Revisions the log has reached already (told before, or read in a snapshot) are no news.
+    const changes = all.filter((c) => c.revision > this.revisionValue);
     if (!this.started || changes.length === 0) return;
     const contiguous = changes.every((c, i) => c.revision === this.revisionValue + i + 1);
     if (!contiguous) {

@@ -30,6 +30,17 @@ interface Pending<E> {
 /** Makes committed transactions durable: resolves once everything committed before the call is on disk. */
 export type Syncer = () => Promise<void>;
 
+export interface GroupCommitterOptions<E> {
+  /** Default {@link walSync} of the database. */
+  readonly sync?: Syncer;
+  /**
+   * The events of a batch right after its COMMIT, before its sync: for what follows the
+   * database as readers see it (WatchBlocks' log), which would otherwise find the commit
+   * there first and read every block to learn it.
+   */
+  readonly onCommitted?: (events: E[]) => void;
+}
+
 /**
  * Group commit: operations queued in the same turn of the event loop run in one IMMEDIATE
  * transaction, each inside its own savepoint (a failing operation is rolled back alone). After
@@ -56,10 +67,10 @@ export class GroupCommitter<E> {
     private readonly onCommit: (events: E[]) => void,
     private readonly maxBatch = 512,
     private readonly onBatch?: (ops: number, seconds: number) => void,
-    sync?: Syncer,
+    private readonly options: GroupCommitterOptions<E> = {},
   ) {
     const wal = walSync(db);
-    this.sync = sync ?? (() => wal.sync());
+    this.sync = options.sync ?? (() => wal.sync());
   }
 
   run<T>(op: (tx: TxContext<E>) => T, opts: RunOptions = {}): Promise<T> {
@@ -140,6 +151,13 @@ export class GroupCommitter<E> {
       return;
     }
     this.lastCommitAt = performance.now();
+    if (events.length > 0 && this.options.onCommitted) {
+      try {
+        this.options.onCommitted(events);
+      } catch (err) {
+        this.logger.error({ err }, 'commit listener failed');
+      }
+    }
     // Answered as soon as committed: those that need not wait for the sync (and failures, which wrote nothing).
     const answer = (i: number): void => {
       const p = batch[i];

@@ -6,7 +6,7 @@ export type { IpamApp, IpamAppOptions } from './app.js';
 export { IpamEngine, fnv32a } from './engine.js';
 export type { Allocation, AssignRequest, AssignResult, BlockChange, BlockRow, EngineOptions } from './engine.js';
 export { GroupCommitter } from './commit.js';
-export type { RunOptions, Syncer, TxContext } from './commit.js';
+export type { GroupCommitterOptions, RunOptions, Syncer, TxContext } from './commit.js';
 export { SCHEMA_VERSION, WalSync, openDatabase, walSync } from './database.js';
 export { DATASTORES } from './storage.js';
 export type { Datastore, IntentRecord, IpamStorage } from './storage.js';

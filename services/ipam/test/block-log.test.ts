@@ -71,6 +71,11 @@ describe('BlockLog', () => {
       ],
     });
 
+    // Told again (after its sync): no news, nothing read, nothing sent.
+    log.applyCommitted([{ block: block('10.0.0.64/26', 'b'), deleted: false, revision: 2 }]);
+    await tick();
+    expect([ds.snapshots, got.length]).toEqual([reads, 2]);
+
     // Another replica claimed a block (revision 4), then we committed revision 5: a gap, so the
     // log reads the datastore and the watcher gets both.
     ds.blocks.set('10.0.1.0/26', block('10.0.1.0/26', 'c'));

@@ -31,7 +31,7 @@ function setup(opts: { sync?: Syncer; busyTimeoutMs?: number } = {}) {
   const engine = new IpamEngine({ db, view: new StaticClusterView(pools, new Map([['n1', {}], ['n2', {}]])) });
   const events: BlockChange[] = [];
   const batches: number[] = [];
-  const committer = new GroupCommitter<BlockChange>(db, logger, (e) => events.push(...e), 512, (ops) => batches.push(ops), opts.sync);
+  const committer = new GroupCommitter<BlockChange>(db, logger, (e) => events.push(...e), 512, (ops) => batches.push(ops), { sync: opts.sync });
   const assign = (node: string, handle: string) => committer.run((tx) => engine.autoAssign(tx, { node, handle, numIpv4: 1, numIpv6: 0 }));
   return { dir, db, engine, committer, events, batches, assign };
 }
