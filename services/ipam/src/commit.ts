@@ -42,12 +42,14 @@ export interface GroupCommitterOptions<E> {
 }
 
 /**
- * Group commit: operations queued in the same turn of the event loop run in one IMMEDIATE
- * transaction, each inside its own savepoint (a failing operation is rolled back alone). After
- * the COMMIT the batch waits for the fsync of the WAL (`sync`, by default {@link walSync}: on
- * the thread pool, so the event loop meanwhile takes and commits the next batch, whose sync
- * follows) and only then answers its operations, in order, and hands the events they recorded
- * to `onCommit`. A batch whose transaction cannot begin or commit fails every operation in it
+ * Group commit: queued operations run in one IMMEDIATE transaction, each inside its own
+ * savepoint (a failing operation is rolled back alone). After the COMMIT the batch waits for
+ * the fsync of the WAL (`sync`, by default {@link walSync}: on the thread pool, the event loop
+ * carries on) and only then answers its operations, in order, and hands the events they
+ * recorded to `onCommit`. While a batch syncs, the operations arriving queue up and commit
+ * together once it is done (sooner only when `maxBatch` are waiting): one transaction and one
+ * fsync per sync round, however many calls are in flight, rather than several small commits
+ * all waiting for the same next fsync. When idle an operation commits at once. A batch whose transaction cannot begin or commit fails every operation in it
  * (nothing of it is written); a batch whose sync fails fails every operation in it too. The
  * IMMEDIATE lock serialises writers across processes sharing the database.
  */
@@ -55,7 +57,6 @@ export class GroupCommitter<E> {
   private queue: Pending<E>[] = [];
   private scheduled = false;
   private closed = false;
-  private lastCommitAt = -Infinity;
   private readonly sinks = new AsyncLocalStorage<E[]>();
   /** Batches committed and waiting for their sync, so that close() can wait for them. */
   private syncing = new Set<Promise<void>>();
@@ -77,14 +78,15 @@ export class GroupCommitter<E> {
     if (this.closed) return Promise.reject(new Error('ipam database closed'));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject, sink: this.sinks.getStore(), durable: opts.durable ?? true });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // Under load (a commit finished moments ago), wait a millisecond so that the calls
-        // already on their way share the next transaction and its fsync; when idle, go now.
-        if (performance.now() - this.lastCommitAt < 2) setTimeout(() => this.flush(), 1);
-        else setImmediate(() => this.flush());
-      }
+      // While a batch syncs, the next one gathers (see the class comment).
+      if (this.syncing.size === 0 || this.queue.length >= this.maxBatch) this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
   /**
@@ -150,7 +152,6 @@ export class GroupCommitter<E> {
       for (const p of batch) p.reject(failure);
       return;
     }
-    this.lastCommitAt = performance.now();
     if (events.length > 0 && this.options.onCommitted) {
       try {
         this.options.onCommitted(events);
@@ -192,7 +193,11 @@ export class GroupCommitter<E> {
       },
     );
     this.syncing.add(synced);
-    void synced.finally(() => this.syncing.delete(synced));
+    void synced.finally(() => {
+      this.syncing.delete(synced);
+      // What gathered while this batch synced commits now, as one batch.
+      if (this.syncing.size === 0 && this.queue.length > 0) this.schedule();
+    });
   }
 }
 

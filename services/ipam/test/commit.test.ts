@@ -81,21 +81,27 @@ describe('group commit', () => {
     ]);
   });
 
-  it('runs the next batch while the previous one syncs; a sync started after a commit answers it', async () => {
+  it('calls arriving while a batch syncs wait for it, then commit together in one transaction with one sync', async () => {
     const held = heldSync();
-    const { assign, batches } = setup({ sync: held.sync });
+    const { assign, batches, engine } = setup({ sync: held.sync });
     const first = assign('n1', 'a');
     await settle();
-    const second = assign('n1', 'b');
+    const later = [assign('n1', 'b'), assign('n1', 'c')];
     await settle();
-    // Both committed, each waiting for its own sync (the second began after the first commit).
-    expect(batches).toEqual([]);
-    expect(held.started()).toBe(2);
+    // The first batch is syncing: the others wait, uncommitted.
+    expect(held.started()).toBe(1);
+    expect(engine.allocationsOfHandle('b')).toEqual([]);
     held.release();
-    const [a, b] = [(await first).ipv4[0], (await second).ipv4[0]];
-    // Call order: the second call got the address after the first's.
-    expect((parseCIDR(b) as ParsedCIDR).network - (parseCIDR(a) as ParsedCIDR).network).toBe(1n);
-    expect(batches).toEqual([1, 1]);
+    await first;
+    await settle();
+    expect(held.started()).toBe(2);
+    expect(engine.allocationsOfHandle('c')).toHaveLength(1);
+    held.release();
+    const [b, c] = await Promise.all(later);
+    expect(batches).toEqual([1, 2]);
+    // In call order: each got the address after the previous call's.
+    const network = (r: { ipv4: string[] }) => (parseCIDR(r.ipv4[0]) as ParsedCIDR).network;
+    expect([network(b) - network(await first), network(c) - network(b)]).toEqual([1n, 1n]);
   });
 
   it('a failing call is rolled back alone; the others of its batch commit', async () => {
