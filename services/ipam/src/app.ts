@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { cidrsOverlap, parseCIDR } from '@tabby/api';
 import { StoreFollower, dialStore } from '@tabby/client';
-import { DatastoreService, IpamService, loadDescriptorSet } from '@tabby/proto';
+import { BlockEventType, DatastoreService, IpamService, loadDescriptorSet } from '@tabby/proto';
 import {
   GrpcServer,
   componentLogger,
@@ -17,6 +17,7 @@ import {
   type ServiceMetrics,
 } from '@tabby/runtime';
 import { BlockLog } from './block-watch.js';
+import { Checkpointer } from './checkpointer.js';
 import { FollowedCluster } from './cluster.js';
 import { openDatabase, type Db } from './database.js';
 import { IpamDatastore, guardedStorage } from './datastore-service.js';
@@ -86,13 +87,18 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
 
   const events = await serviceBus({ bus: opts.bus, natsUrl: opts.natsUrl, natsSecurity: opts.natsSecurity, name: 'tabby-ipam', logger: log });
   const eventBus = events.bus;
+  // WatchBlocks' log learns a commit as soon as it is visible (SQLite: before its sync), so
+  // that its poll does not find it first and read every block; a second telling is ignored.
+  const toLog = (changes: BlockChange[]): void =>
+    blockLog.applyCommitted(changes.map((c) => ({ block: toProtoBlock(c.block, view), deleted: c.type === BlockEventType.BLOCK_EVENT_TYPE_RELEASED, revision: c.revision })));
   const onCommit = (changes: BlockChange[]): void => {
     for (const c of changes) log.info({ block: c.block.cidr, node: c.block.node, type: c.type, revision: c.revision }, 'block affinity changed');
     if (eventBus) publishBlockChanges(eventBus, view, changes);
-    blockLog.refresh();
+    toLog(changes);
     finalizers.blocksChanged(changes);
   };
   let db: Db | undefined;
+  let checkpointer: Checkpointer | undefined;
   let storage: IpamStorage;
   try {
     if (opts.etcd) {
@@ -111,6 +117,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
       });
     } else {
       db = openDatabase(opts.dataDir, componentLogger(log, 'database'));
+      checkpointer = Checkpointer.start(db, componentLogger(log, 'database'));
       storage = new SqliteStorage({
         db,
         view,
@@ -118,6 +125,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
         strictAffinity: opts.strictAffinity,
         maxBlocksPerHost: opts.maxBlocksPerHost,
         onCommit,
+        onCommitted: toLog,
         onBatch: (ops, seconds) => {
           metrics.batchOps.observe(ops);
           metrics.commitSeconds.observe(seconds);
@@ -125,6 +133,8 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
       });
     }
   } catch (err) {
+    await checkpointer?.stop();
+    db?.close();
     storeClient.close();
     await events.close();
     throw err;
@@ -247,6 +257,7 @@ export async function startIpam(opts: IpamAppOptions): Promise<IpamApp> {
     await storage.close();
     await datastore.close();
     await finalizers.close();
+    await checkpointer?.stop();
     db?.close();
     storeClient.close();
     await events.close();

@@ -135,6 +135,45 @@ export class BlockLog {
     for (const w of this.watchers) w(updates, s.revision);
   }
 
+  /**
+   * What this replica just committed, in revision order (`deleted`: the block was released). When
+   * the changes follow on from the log's revision without a gap, they are applied as they are:
+   * the cost is that of the changes, not of every block (with 1M addresses live, a refresh reads
+   * some 16k blocks). Otherwise another replica committed in between: a full {@link refresh}.
+   * Changes at or below the log's revision are ignored (it may be told a commit twice).
+   */
+  applyCommitted(all: readonly { readonly block: Block; readonly deleted: boolean; readonly revision: number }[]): void {
+    // Revisions the log has reached already (told before, or read in a snapshot) are no news.
+    const changes = all.filter((c) => c.revision > this.revisionValue);
+    if (!this.started || changes.length === 0) return;
+    const contiguous = changes.every((c, i) => c.revision === this.revisionValue + i + 1);
+    if (!contiguous) {
+      this.refresh();
+      return;
+    }
+    const updates: BlockUpdate[] = [];
+    for (const c of changes) {
+      const cidr = c.block.cidr;
+      const had = this.entries.get(cidr);
+      if (c.deleted) {
+        if (!had || had.deleted) continue;
+        const e = { block: had.block, deleted: true, revision: c.revision };
+        this.entries.set(cidr, e);
+        this.tombstones.push(cidr);
+        updates.push(updateOf(cidr, e));
+      } else {
+        if (had && !had.deleted && sameBlock(had.block, c.block)) continue;
+        const e = { block: c.block, deleted: false, revision: c.revision };
+        this.entries.set(cidr, e);
+        updates.push(updateOf(cidr, e));
+      }
+    }
+    this.dropOldTombstones();
+    this.revisionValue = changes[changes.length - 1].revision;
+    if (updates.length === 0) return;
+    for (const w of this.watchers) w(updates, this.revisionValue);
+  }
+
   private dropOldTombstones(): void {
     const max = this.opts.maxTombstones ?? 10_000;
     if (this.tombstones.length <= max) return;

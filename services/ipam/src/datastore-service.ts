@@ -30,7 +30,7 @@ import {
   type CalicoHandle,
   type CalicoIpamConfig,
 } from './calico-model.js';
-import type { Db } from './database.js';
+import { walSync, type Db } from './database.js';
 import { prefixEnd, type BlockChange, type BlockRow } from './engine.js';
 import type { ClusterView } from './pools.js';
 import type { IntentRecord, IpamStorage } from './storage.js';
@@ -73,7 +73,7 @@ interface LockFlag {
 class SqliteLock implements LockFlag {
   private readonly read;
   private readonly write;
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.read = db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'datastore_locked'");
     this.write = db.prepare<[number]>("INSERT INTO meta (key, value) VALUES ('datastore_locked', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
   }
@@ -85,8 +85,10 @@ class SqliteLock implements LockFlag {
     this.write.run(locked ? 1 : 0);
     return was;
   }
-  set(locked: boolean): Promise<boolean> {
-    return Promise.resolve(this.setNow(locked));
+  async set(locked: boolean): Promise<boolean> {
+    const was = this.setNow(locked);
+    await walSync(this.db).sync();
+    return was;
   }
   close(): Promise<void> {
     return Promise.resolve();
@@ -112,6 +114,7 @@ export function guardedStorage(s: IpamStorage, locked: () => boolean): IpamStora
     blocks: (node) => s.blocks(node),
     borrowedCounts: () => s.borrowedCounts(),
     poolCounts: (cidr) => s.poolCounts(cidr),
+    poolBlocks: (cidr, atMost) => s.poolBlocks(cidr, atMost),
     poolUse: (cidr) => s.poolUse(cidr),
     getAllocation: (a) => s.getAllocation(a),
     allocationsOfHandle: (h) => s.allocationsOfHandle(h),
@@ -458,7 +461,13 @@ export class IpamDatastore {
   private async importRecords(records: readonly DatastoreRecord[], validateOnly: boolean): Promise<{ imported: number; revision: number }> {
     const { blocks, config } = checkRecords(records, this.opts.view);
     if (validateOnly) return { imported: 0, revision: this.opts.storage.blockRevision() };
-    const result = this.opts.sqlite ? this.importSqlite(blocks) : await this.importEtcd(blocks, config);
+    let result: { revision: number };
+    if (this.opts.sqlite) {
+      result = this.importSqlite(blocks);
+      await walSync(this.opts.sqlite.db).sync();
+    } else {
+      result = await this.importEtcd(blocks, config);
+    }
     const changes: BlockChange[] = blocks.map((b, i) => ({ type: BlockEventType.BLOCK_EVENT_TYPE_CLAIMED, revision: result.revision - blocks.length + i + 1, block: rowOf(b) }));
     if (changes.length > 0) this.opts.onImported(changes);
     this.opts.logger.warn({ blocks: blocks.length, revision: result.revision }, 'IPAM datastore imported; it stays locked until tabbyctl datastore migrate unlock');

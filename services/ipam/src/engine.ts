@@ -93,6 +93,8 @@ interface AllocationDbRow {
 }
 
 export const HOST_BITS: Record<IPFamily, number> = { 4: 32, 6: 128 };
+/** Blocks a claim probes before it asks whether the pool has any free one left. */
+const CLAIM_WALK_BEFORE_COUNT = 1024n;
 export const familyName = (f: IPFamily): string => (f === 4 ? 'IPv4' : 'IPv6');
 
 /** FNV-1a 32-bit: the start of a node's walk over a pool's blocks (Calico seeds with FNV-32 of the host name). */
@@ -192,11 +194,14 @@ export class IpamEngine {
     this.now = opts.now ?? Date.now;
     this.s = {
       blocksOfNode: db.prepare<[string, number], BlockDbRow>('SELECT * FROM blocks WHERE node = ? AND family = ? ORDER BY cidr'),
+      // The partial indexes of blocks with room (database.ts), named (SQLite would pick the plain
+      // ones without statistics): the cost does not grow with the full blocks of the node or pool.
+      roomyBlocksOfNode: db.prepare<[string, number], BlockDbRow>('SELECT * FROM blocks INDEXED BY blocks_with_room WHERE node = ? AND family = ? AND in_use < size ORDER BY cidr'),
       countNodeBlocks: db.prepare<[string, number], { n: number }>('SELECT COUNT(*) AS n FROM blocks WHERE node = ? AND family = ?'),
       countPoolBlocks: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM blocks WHERE pool_cidr = ?'),
       blockExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM blocks WHERE cidr = ?'),
-      blockWithRoom: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks WHERE pool_cidr = ? AND in_use < size ORDER BY cidr LIMIT 1'),
-      blocksWithRoom: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks WHERE pool_cidr = ? AND in_use < size ORDER BY cidr'),
+      blockWithRoom: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks INDEXED BY blocks_with_room_by_pool WHERE pool_cidr = ? AND in_use < size ORDER BY cidr LIMIT 1'),
+      blocksWithRoom: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks INDEXED BY blocks_with_room_by_pool WHERE pool_cidr = ? AND in_use < size ORDER BY cidr'),
       block: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks WHERE cidr = ?'),
       insertBlock: db.prepare<[string, number, string, string | null, number, number, Buffer]>(
         'INSERT INTO blocks (cidr, family, pool_cidr, node, size, in_use, free_list) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -206,6 +211,7 @@ export class IpamEngine {
       deleteBlock: db.prepare<[string]>('DELETE FROM blocks WHERE cidr = ?'),
       allBlocks: db.prepare<[], BlockDbRow>('SELECT * FROM blocks ORDER BY cidr'),
       blocksOfPool: db.prepare<[string], BlockDbRow>('SELECT * FROM blocks WHERE pool_cidr = ? ORDER BY cidr'),
+      poolBlocksUpTo: db.prepare<[string, number], { n: number }>('SELECT COUNT(*) AS n FROM (SELECT 1 FROM blocks WHERE pool_cidr = ? LIMIT ?)'),
       poolUse: db.prepare<[string], { inUse: number | null; blocks: number }>('SELECT SUM(in_use) AS inUse, COUNT(*) AS blocks FROM blocks WHERE pool_cidr = ?'),
       insertAllocation: db.prepare<[string, string, number, number, string, string, string, number]>(
         'INSERT INTO allocations (address, block, ordinal, family, handle, node, attributes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -287,12 +293,13 @@ export class IpamEngine {
     const poolCidrs = new Set(pools.map((p) => p.cidr.canonical));
     const settings = this.settings();
     const reserved = this.opts.view.reservations();
-    // 1. The node's own blocks in the allowed pools (reserved addresses skipped).
-    for (const b of this.s.blocksOfNode.all(node, family)) {
-      if (got.length === count) return got;
-      if (!poolCidrs.has(b.pool_cidr) || b.in_use >= b.size) continue;
+    // 1. The node's own blocks with room in the allowed pools (reserved addresses skipped).
+    for (const b of this.s.roomyBlocksOfNode.all(node, family)) {
+      if (got.length === count) break;
+      if (!poolCidrs.has(b.pool_cidr)) continue;
       got.push(...this.takeFrom(b, count - got.length, handle, node, attrs, reserved));
     }
+    if (got.length === count) return got;
     while (got.length < count) {
       // 2. Claim a new block, unless the node holds as many as it may (0 = the built-in 20).
       const held = this.s.countNodeBlocks.get(node, family)?.n ?? 0;
@@ -389,13 +396,14 @@ export class IpamEngine {
   private claimFreeBlock(tx: Tx, family: IPFamily, node: string, pools: readonly PoolInfo[], reserved: Reservations): BlockDbRow | undefined {
     for (const pool of pools) {
       if (pool.blockSize < pool.cidr.prefix) continue;
-      const taken = this.s.countPoolBlocks.get(pool.cidr.canonical)?.n ?? 0;
       const nBlocks = 1n << BigInt(pool.blockSize - pool.cidr.prefix);
-      if (BigInt(taken) >= nBlocks) continue;
       const step = 1n << BigInt(HOST_BITS[family] - pool.blockSize);
       const start = BigInt(fnv32a(node)) % nBlocks;
-      // At most `taken` candidates exist, so a probe per step finds a free one within taken + 1 steps.
+      // At most `taken` candidates exist, so a probe per step finds a free one within taken + 1
+      // steps. Counting them reads every block of the pool: only once the walk gets long (a
+      // full pool), not for every claim.
       for (let i = 0n; i < nBlocks; i++) {
+        if (i === CLAIM_WALK_BEFORE_COUNT && BigInt(this.s.countPoolBlocks.get(pool.cidr.canonical)?.n ?? 0) >= nBlocks) break;
         const index = (start + i) % nBlocks;
         const cidr = `${formatIP(family, pool.cidr.network + index * step)}/${pool.blockSize}`;
         if (this.s.blockExists.get(cidr)) continue;
@@ -573,6 +581,11 @@ export class IpamEngine {
   poolCounts(poolCidr: string): { inUse: number; blocks: number } {
     const u = this.s.poolUse.get(poolCidr);
     return { inUse: u?.inUse ?? 0, blocks: u?.blocks ?? 0 };
+  }
+
+  /** The pool's blocks, counted up to `atMost`. */
+  poolBlocks(poolCidr: string, atMost: number): number {
+    return this.s.poolBlocksUpTo.get(poolCidr, atMost)?.n ?? 0;
   }
 
   poolUse(poolCidr: string): { inUse: number; blocks: number; workloads: string[] } {

@@ -427,6 +427,15 @@ export class EtcdStorage implements IpamStorage {
     return out;
   }
 
+  poolBlocks(poolCidr: string, atMost: number): number {
+    let blocks = 0;
+    for (const c of this.blocksByCidr.values()) {
+      if (blocks >= atMost) break;
+      if ((this.poolOf(c.cidr)?.cidr.canonical ?? '') === poolCidr) blocks++;
+    }
+    return blocks;
+  }
+
   poolCounts(poolCidr: string): { inUse: number; blocks: number } {
     let used = 0;
     let blocks = 0;

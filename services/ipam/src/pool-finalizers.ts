@@ -13,7 +13,7 @@ const CALL_WAIT_MS = 2_000;
 export interface PoolFinalizersOptions {
   readonly follower: StoreFollower;
   /** Where block counts are read. */
-  readonly storage: Pick<IpamStorage, 'poolCounts'>;
+  readonly storage: Pick<IpamStorage, 'poolBlocks'>;
   readonly store: ResourceStoreClient;
   readonly logger: Logger;
   /** Bound of {@link PoolFinalizers.awaitEdges}; default 2 s. */
@@ -71,9 +71,10 @@ export class PoolFinalizers {
       if (!cidr || !list) continue;
       const name = metaOf(r).name;
       const done = this.enqueue(name, true);
-      // A claim adds a block, a release removes one: walk from the count before this commit.
+      // A claim adds a block, a release removes one: walk from the count before this commit. A
+      // count capped at list.length + 2 is exact wherever an edge (0 or 1 block) can be reached.
       const claims = list.filter((c) => c.type === BlockEventType.BLOCK_EVENT_TYPE_CLAIMED).length;
-      let blocks = Math.max(0, this.opts.storage.poolCounts(cidr).blocks - claims + (list.length - claims));
+      let blocks = Math.max(0, this.opts.storage.poolBlocks(cidr, list.length + 2) - claims + (list.length - claims));
       for (const c of list) {
         const claimed = c.type === BlockEventType.BLOCK_EVENT_TYPE_CLAIMED;
         const edge = claimed ? blocks === 0 : blocks === 1;
@@ -177,7 +178,8 @@ export class PoolFinalizers {
     }
     const cidr = poolCidrOf(pool);
     if (!cidr) return;
-    const blocks = this.opts.storage.poolCounts(cidr).blocks;
+    // Whether it has none, one, or more (a cost that does not grow with the pool).
+    const blocks = this.opts.storage.poolBlocks(cidr, 2);
     const want = blocks > 0;
     const meta = metaOf(pool);
     let has = meta.finalizers.includes(IPAM_ALLOCATIONS_FINALIZER);

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { cidrContains, parseCIDR } from '@tabby/api';
 import { ServiceError, type Logger } from '@tabby/runtime';
 import { GroupCommitter } from './commit.js';
-import type { Db } from './database.js';
+import { walSync, type Db } from './database.js';
 import { IpamEngine, type Allocation, type AssignRequest, type AssignResult, type BlockChange, type BlockRow, type EngineOptions } from './engine.js';
 import { OWNER_STALE_MS, ownerGone, type IntentRecord, type IpamStorage } from './storage.js';
 
@@ -27,6 +27,8 @@ export interface SqliteStorageOptions extends Omit<EngineOptions, 'db'> {
   readonly onCommit: (changes: BlockChange[]) => void;
   /** Per committed batch: its operations and seconds. */
   readonly onBatch?: (ops: number, seconds: number) => void;
+  /** Right after each COMMIT (before its sync), the block changes it made, in order. */
+  readonly onCommitted?: (changes: BlockChange[]) => void;
 }
 
 /**
@@ -44,7 +46,7 @@ export class SqliteStorage implements IpamStorage {
   constructor(private readonly opts: SqliteStorageOptions) {
     const db = opts.db;
     this.engine = new IpamEngine(opts);
-    this.committer = new GroupCommitter<BlockChange>(db, opts.logger, opts.onCommit, 512, opts.onBatch);
+    this.committer = new GroupCommitter<BlockChange>(db, opts.logger, opts.onCommit, 512, opts.onBatch, { onCommitted: opts.onCommitted });
     this.s = {
       insertIntent: db.prepare<[string, string, string, string, string, string, number, string, string]>(
         'INSERT OR REPLACE INTO intents (handle, op, namespace, name, node, owner, created_at, container_id, endpoint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -77,7 +79,8 @@ export class SqliteStorage implements IpamStorage {
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
     if (this.instanceId) await this.committer.run(() => this.s.dropInstance.run(this.instanceId)).catch(() => undefined);
-    this.committer.close();
+    await this.committer.close();
+    await walSync(this.opts.db).close();
   }
 
   collecting<T>(sink: BlockChange[], fn: () => Promise<T>): Promise<T> {
@@ -100,6 +103,9 @@ export class SqliteStorage implements IpamStorage {
   }
   poolCounts(poolCidr: string): { inUse: number; blocks: number } {
     return this.engine.poolCounts(poolCidr);
+  }
+  poolBlocks(poolCidr: string, atMost: number): number {
+    return this.engine.poolBlocks(poolCidr, atMost);
   }
   poolUse(poolCidr: string): { inUse: number; blocks: number; workloads: string[] } {
     return this.engine.poolUse(poolCidr);
@@ -175,8 +181,9 @@ export class SqliteStorage implements IpamStorage {
   putIntent(intent: IntentRecord): Promise<void> {
     return this.committer.run(() => this.insert(intent));
   }
+  /** Answered once committed, without waiting for the fsync: see {@link IpamStorage.dropIntent}. */
   dropIntent(handle: string, owner?: string): Promise<void> {
-    return this.committer.run(() => this.drop(handle, owner));
+    return this.committer.run(() => this.drop(handle, owner), { durable: false });
   }
 
   claimHandle(intent: IntentRecord): Promise<boolean> {

@@ -49,6 +49,12 @@ export interface IpamStorage {
   blocks(node?: string): BlockRow[];
   borrowedCounts(): Map<string, number>;
   poolCounts(poolCidr: string): { inUse: number; blocks: number };
+  /**
+   * The blocks of a pool, counted up to `atMost` (more count as `atMost`): whether a pool has
+   * none, one or a few blocks, at a cost that does not grow with the pool (poolCounts reads
+   * every block of it).
+   */
+  poolBlocks(poolCidr: string, atMost: number): number;
   poolUse(poolCidr: string): { inUse: number; blocks: number; workloads: string[] };
   getAllocation(address: string): Allocation | undefined;
   allocationsOfHandle(handle: string): Allocation[];
@@ -83,7 +89,13 @@ export interface IpamStorage {
    */
   adoptBlocks(fromPoolCidr: string, toPoolCidr: string): Promise<number>;
   putIntent(intent: IntentRecord): Promise<void>;
-  /** Removes the handle's intent (only `owner`'s when given). */
+  /**
+   * Removes the handle's intent (only `owner`'s when given). The one write that may resolve
+   * before it is durable (SQLite: committed, not yet fsynced; it survives a crash of the
+   * process, not a power failure): an intent that comes back is one of a dead owner, which
+   * recovery finishes (the endpoint is in the store with the addresses: the intent is dropped).
+   * It spares WorkloadAdd a third fsync on its way to the answer.
+   */
   dropIntent(handle: string, owner?: string): Promise<void>;
 
   // ---- garbage collection (gc.ts) ----

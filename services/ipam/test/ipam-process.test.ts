@@ -379,6 +379,52 @@ describe('crash safety', () => {
     expect((await weps(c)).map((w) => w.nets)).toEqual([ok.ipNetworks]);
   }, 90_000);
 
+  it('kill -9 right after acknowledgements: after a restart every acknowledged address is allocated to its handle, exactly once', async () => {
+    const c = await startCluster('kill9');
+    const nodes = ['k1', 'k2', 'k3', 'k4'];
+    await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p', '10.10.0.0/16') });
+    for (const n of nodes) await call(c.storeClient.create.bind(c.storeClient), { resource: nodeResource(n) });
+    await waitForPools(c, 1);
+    await eventually('ipam to see every node', async () => {
+      const r = await call(c.ipamClient.autoAssign.bind(c.ipamClient), { node: 'k4', handle: 'probe', numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: {} }).catch(() => undefined);
+      return r !== undefined;
+    });
+    // 64 calls in flight (group commits of many calls each); kill -9 the moment the 600th is
+    // acknowledged, with the others in flight, some of them committed and not yet synced.
+    const acknowledged = new Map<string, string>();
+    let killed = false;
+    await Promise.all(
+      Array.from({ length: 64 }, async (_, w) => {
+        for (let i = w; !killed; i += 64) {
+          const handle = `k-${i}`;
+          try {
+            const r = await call(c.ipamClient.autoAssign.bind(c.ipamClient), { node: nodes[i % nodes.length], handle, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: {} });
+            acknowledged.set(handle, r.ipv4[0].replace('/32', ''));
+            if (acknowledged.size >= 600 && !killed) {
+              killed = true;
+              c.ipam.process.signal('SIGKILL');
+            }
+          } catch {
+            return; // killed: the calls in flight fail
+          }
+        }
+      }),
+    );
+    expect(await c.ipam.process.exited()).toMatchObject({ signal: 'SIGKILL' });
+    expect(acknowledged.size).toBeGreaterThanOrEqual(600);
+    c.ipam = await startIpam(c.store.address, `${c.dataDir}/ipam`, c.ipam.port);
+    const listed = (await call(c.ipamClient.listAllocations.bind(c.ipamClient), { node: '', handlePrefix: 'k-' })).allocations;
+    // No address twice, no handle with two addresses.
+    expect(new Set(listed.map((a) => a.address)).size).toBe(listed.length);
+    expect(new Set(listed.map((a) => a.handle)).size).toBe(listed.length);
+    const byHandle = new Map(listed.map((a) => [a.handle, a.address]));
+    for (const [handle, address] of acknowledged) expect(byHandle.get(handle), handle).toBe(address);
+    // The same handle asked again gets its address back: nothing was handed out twice.
+    const [someHandle, someAddress] = [...acknowledged][0];
+    const again = await call(c.ipamClient.autoAssign.bind(c.ipamClient), { node: 'k1', handle: someHandle, numIpv4: 1, numIpv6: 0, ipv4Pools: [], ipv6Pools: [], namespaceLabels: {}, attributes: {} });
+    expect(again).toMatchObject({ ipv4: [`${someAddress}/32`], existing: true });
+  }, 120_000);
+
   it('ipam check finds a leaked address and an endpoint without allocation, and repairs both', async () => {
     const c = await startCluster('check');
     await call(c.storeClient.create.bind(c.storeClient), { resource: poolResource('p', '10.9.0.0/16') });
