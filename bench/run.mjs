@@ -70,6 +70,8 @@ const rows = readFileSync(resultsFile, 'utf8')
   .filter((l) => l.trim() !== '')
   .map((l) => JSON.parse(l));
 rmSync(scratch, { recursive: true, force: true });
+// The table is drawn by the same module the benches report through (built with them).
+const { resultsTable } = await import('./dist/results.js');
 const table = resultsTable(rows);
 process.stdout.write(`\n${table}`);
 const machine = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform} ${process.arch}`;
@@ -87,29 +89,3 @@ if (failed.length > 0) {
   process.exit(1);
 }
 
-function fig(x) {
-  if (!Number.isFinite(x)) return String(x);
-  const a = Math.abs(x);
-  if (a >= 1000) return Math.round(x).toLocaleString('en-US');
-  if (a >= 100) return x.toFixed(0);
-  if (a >= 10) return x.toFixed(1);
-  if (a >= 1) return x.toFixed(2);
-  return x.toPrecision(3);
-}
-
-/** The Markdown table of the rows: measure, Tabby, anchor, ratio, goal and whether it is met. */
-function resultsTable(rows) {
-  const lines = ['| bench | measure | Tabby | anchor | ratio | goal | met |', '|---|---|---|---|---|---|---|'];
-  for (const r of rows) {
-    const ratio = r.anchor && r.anchor.value !== 0 ? r.tabby / r.anchor.value : undefined;
-    const cmp = r.better === 'lower' ? '≤' : '≥';
-    const goal = r.goal === undefined ? '—' : r.anchor ? `${cmp} ${r.goal}×` : `${cmp} ${fig(r.goal)} ${r.unit}`;
-    const x = r.anchor ? ratio : r.tabby;
-    const met = r.goal === undefined || x === undefined ? '—' : (r.better === 'lower' ? x <= r.goal : x >= r.goal) ? 'yes' : '**no**';
-    const anchor = r.anchor ? `${r.anchor.name} ${fig(r.anchor.value)} ${r.unit}` : '—';
-    const ratioText = ratio === undefined ? '—' : `${ratio.toFixed(2)}×`;
-    lines.push(`| ${r.bench} | ${r.measure} | ${fig(r.tabby)} ${r.unit} | ${anchor} | ${ratioText} | ${goal} | ${met} |`);
-  }
-  if (rows.length === 0) lines.push('| — | no bench reported a figure | | | | | |');
-  return `${lines.join('\n')}\n`;
-}

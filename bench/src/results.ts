@@ -61,3 +61,18 @@ export function figure(x: number): string {
   if (a >= 1) return x.toFixed(2);
   return x.toPrecision(3);
 }
+
+/** The Markdown table of rows: bench, measure, Tabby, anchor, ratio, goal and whether it is met. */
+export function resultsTable(rows: readonly ResultRow[]): string {
+  const lines = ['| bench | measure | Tabby | anchor | ratio | goal | met |', '|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    const ratio = ratioOf(r);
+    const cmp = r.better === 'lower' ? '≤' : '≥';
+    const goal = r.goal === undefined ? '—' : r.anchor ? `${cmp} ${r.goal}×` : `${cmp} ${figure(r.goal)} ${r.unit}`;
+    const met = meetsGoal(r);
+    const anchor = r.anchor ? `${r.anchor.name} ${figure(r.anchor.value)} ${r.unit}` : '—';
+    lines.push(`| ${r.bench} | ${r.measure} | ${figure(r.tabby)} ${r.unit} | ${anchor} | ${ratio === undefined ? '—' : `${ratio.toFixed(2)}×`} | ${goal} | ${met === undefined ? '—' : met ? 'yes' : '**no**'} |`);
+  }
+  if (rows.length === 0) lines.push('| — | no bench reported a figure | | | | | |');
+  return `${lines.join('\n')}\n`;
+}

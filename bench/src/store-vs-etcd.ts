@@ -22,12 +22,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { cloneResource, metaOf, parseManifest, toManifestObject } from '@tabby/api';
+import { metaOf, parseManifest, toManifestObject } from '@tabby/api';
 import { ProcessGroup, REPO_ROOT, collectCommand, requireTool, startEtcdCluster, startNats, startService, tempDir } from '@tabby/harness';
-import { ResourceStoreClient, type Resource } from '@tabby/proto';
+import { ResourceStoreClient } from '@tabby/proto';
 import { callUnary } from '@tabby/runtime';
 import { Etcd3 } from 'etcd3';
 import { report } from './results.js';
+import { WEP, endpoint, template } from './workload-endpoint.js';
 
 const SHORT = process.env.BENCH_SHORT === '1';
 const CONCURRENCY = 64;
@@ -37,47 +38,6 @@ const APPLY = Number(process.env.BENCH_APPLY ?? 10_000);
 /** etcd's default --max-txn-ops. */
 const TXN_OPS = 128;
 
-/** A WorkloadEndpoint as Kubernetes pods give them (as bench/store-etcd writes). */
-const WEP = `apiVersion: projectcalico.org/v3
-kind: WorkloadEndpoint
-metadata:
-  name: node7-k8s-web--7d9f8c6b5d--x2kq4-eth0
-  namespace: shop
-  labels:
-    app: web
-    pod-template-hash: 7d9f8c6b5d
-    projectcalico.org/namespace: shop
-    projectcalico.org/orchestrator: k8s
-    projectcalico.org/serviceaccount: default
-spec:
-  node: node7
-  orchestrator: k8s
-  pod: web-7d9f8c6b5d-x2kq4
-  endpoint: eth0
-  containerID: 3f5a1c0e9b7d4a2f8c6e1b0d9a7f5c3e2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e
-  interfaceName: cali0ef24b1a1d1
-  mac: 0a:58:0a:30:00:05
-  ipNetworks: [10.48.0.5/32]
-  profiles: [kns.shop, ksa.shop.default]
-  serviceAccountName: default
-  ports:
-  - name: http
-    port: 8080
-    protocol: TCP
-`;
-
-function template(): Resource {
-  const r = parseManifest(WEP);
-  if (r.errors.length > 0 || !r.resources[0]) throw new Error(r.errors[0]?.message ?? 'empty manifest');
-  return r.resources[0].resource;
-}
-
-function endpoint(base: Resource, id: string): Resource {
-  const r = cloneResource(base);
-  metaOf(r).name = `node7-k8s-web--${id}-eth0`;
-  if (r.kind?.$case === 'workloadEndpoint' && r.kind.value.spec) r.kind.value.spec.pod = `web-${id}`;
-  return r;
-}
 
 /** The bulk file's document `i`: the template with its own name, pod and namespace `bulk`. */
 function bulkDocument(i: number): string {

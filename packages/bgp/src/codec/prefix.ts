@@ -138,33 +138,12 @@ function invalidNetworkField(detail: string) {
   return decodeError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.INVALID_NETWORK_FIELD, detail);
 }
 
-/** Decodes IPv4 prefixes in `buf[start, end)`, appending canonical text to `out`. */
+/** Decodes IPv4 prefixes in `buf[start, end)`, appending canonical text to `out` (see {@link decodeIpv4KeysInto}). */
 export function decodeIpv4PrefixesInto(buf: Uint8Array, start: number, end: number, out: Prefix[]): void {
-  let pos = start;
-  while (pos < end) {
-    const len = buf[pos];
-    if (len > 32) throw invalidNetworkField(`IPv4 prefix length ${len} > 32`);
-    const n = (len + 7) >>> 3;
-    const next = pos + 1 + n;
-    if (next > end) throw invalidNetworkField(`IPv4 prefix /${len} runs past the field`);
-    let v = 0;
-    if (n > 0) {
-      v = buf[pos + 1] << 24;
-      if (n > 1) {
-        v |= buf[pos + 2] << 16;
-        if (n > 2) {
-          v |= buf[pos + 3] << 8;
-          if (n > 3) v |= buf[pos + 4];
-        }
-      }
-      if (len < 32) v &= -1 << (32 - len);
-    }
-    out.push(ipv4PrefixText(v, len));
-    pos = next;
-  }
+  const keys: Ipv4Key[] = [];
+  decodeIpv4KeysInto(buf, start, end, keys);
+  for (const k of keys) out.push(ipv4KeyText(k));
 }
-
-const scratch6 = new Uint8Array(16);
 
 /**
  * An IPv4 prefix as one number, for tables of a full feed: `length * 2^32 + address` (host bits
@@ -264,6 +243,8 @@ export function decodeIpv4KeysInto(buf: Uint8Array, start: number, end: number, 
     pos = next;
   }
 }
+
+const scratch6 = new Uint8Array(16);
 
 /** Decodes IPv6 prefixes in `buf[start, end)`, appending canonical text to `out`. */
 export function decodeIpv6PrefixesInto(buf: Uint8Array, start: number, end: number, out: Prefix[]): void {
