@@ -615,7 +615,7 @@ export class Speaker {
       if (!this.rib.hasChanges) return;
       // Nobody to tell (no peer is being sent routes, nobody listens): a full table loads
       // without turning a key into text.
-      if (this.bestListeners.size === 0 && ![...this.sessions.values()].some((s) => s.sending)) {
+      if (this.bestListeners.size === 0 && !this.anySessionSending()) {
         this.rib.discardChanges();
         return;
       }
@@ -638,6 +638,11 @@ export class Speaker {
         }
       }
     });
+  }
+
+  private anySessionSending(): boolean {
+    for (const s of this.sessions.values()) if (s.sending) return true;
+    return false;
   }
 
   private emitStatus(key: string): void {

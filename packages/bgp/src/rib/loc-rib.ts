@@ -52,18 +52,13 @@ interface Table<K> {
   set(key: K, entry: Entry): void;
   delete(key: K): unknown;
   readonly size: number;
-  entries(): IterableIterator<[K, Entry]>;
-  /** The key of prefix text; undefined when the text cannot be a key of this table. */
-  keyOf(prefix: Prefix): K | undefined;
+  /** Every entry, without an array per entry (a full table is a million of them). */
+  forEach(f: (entry: Entry, key: K) => void): void;
   textOf(key: K): Prefix;
 }
 
 /** IPv4 prefixes by {@link Ipv4Key} (see {@link Ipv4Map}). */
 class Ipv4Table extends Ipv4Map<Entry> implements Table<Ipv4Key> {
-  keyOf(prefix: Prefix): Ipv4Key | undefined {
-    return ipv4KeyOf(prefix);
-  }
-
   textOf(key: Ipv4Key): Prefix {
     return ipv4KeyText(key);
   }
@@ -71,10 +66,6 @@ class Ipv4Table extends Ipv4Map<Entry> implements Table<Ipv4Key> {
 
 /** IPv6 prefixes by their canonical text. */
 class TextTable extends Map<Prefix, Entry> implements Table<Prefix> {
-  keyOf(prefix: Prefix): Prefix {
-    return prefix;
-  }
-
   textOf(key: Prefix): Prefix {
     return key;
   }
@@ -287,9 +278,9 @@ export class LocRib {
 
   private keysOf<K>(loc: Table<K>, sourceId: string): K[] {
     const out: K[] = [];
-    for (const [key, e] of loc.entries()) {
+    loc.forEach((e, key) => {
       if (isMulti(e) ? e.cands.some((c) => c.source.id === sourceId) : e.source.id === sourceId) out.push(key);
-    }
+    });
     return out;
   }
 
@@ -419,10 +410,10 @@ export class LocRib {
     const out = new Map<Prefix, Path>();
     if ((this.counts.get(sourceId)?.[family] ?? 0) === 0) return out;
     const loc = this.table(family) as Table<Ipv4Key | Prefix>;
-    for (const [key, e] of loc.entries()) {
+    loc.forEach((e, key) => {
       const p = isMulti(e) ? e.cands.find((c) => c.source.id === sourceId) : e.source.id === sourceId ? e : undefined;
       if (p) out.set(loc.textOf(key), p);
-    }
+    });
     return out;
   }
 }
