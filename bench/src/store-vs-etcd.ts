@@ -16,11 +16,15 @@
  *   --max-txn-ops; etcd's 1.5 MiB request limit forbids one txn of all), 79 invocations one after
  *   the other; a loop of 10,000 `etcdctl put` would mostly time process starts.
  *
+ * - the floor: a bare grpc-js server (bench/src/echo-server.ts, a fixed answer, no storage)
+ *   driven by the same client the same way; its CPU per call and rate bound any grpc-js service.
+ *
  * Run: npm run bench:store-vs-etcd -w @tabby/bench (BENCH_SHORT=1 for a quick run,
  * BENCH_APPLY=N for another bulk size).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { credentials } from '@grpc/grpc-js';
 import { metaOf, parseManifest, toManifestObject } from '@tabby/api';
 import { ProcessGroup, REPO_ROOT, collectCommand, requireTool, startEtcdCluster, startNats, startService, tempDir } from '@tabby/harness';
@@ -103,6 +107,12 @@ async function main(): Promise<void> {
       return raw.kv.txn({ compare: [{ key, target: 'Mod', result: 'Equal', mod_revision: 0 }], success: [{ request_put: { key, value } }], failure: [] });
     };
     const storeCreate = (i: number): Promise<unknown> => callUnary(storeClient.create.bind(storeClient), { resource: endpoint(base, `${run}i${i}`) });
+    // The floor the pinned server stack sets: a bare grpc-js server answering ResourceStore.Get
+    // with a fixed answer (no storage, no logs), driven by the same client the same way.
+    const echo = group.start('grpc-echo', process.execPath, [fileURLToPath(new URL('./echo-server.js', import.meta.url))]);
+    const echoAddress = (await echo.waitForLine(/"address":"([^"]+)"/))[1];
+    const echoClient = new ResourceStoreClient(echoAddress, credentials.createInsecure());
+    const echoGet = (i: number): Promise<unknown> => callUnary(echoClient.get.bind(echoClient), { kind: 'WorkloadEndpoint', namespace: 'shop', name: `x${i}` });
 
     console.log(
       `bench/store-vs-etcd: tabby-store (SQLite, default flags, NATS on) and etcd 1 member; ${CONCURRENCY} in flight, one grpc-js channel per side; ` +
@@ -111,16 +121,20 @@ async function main(): Promise<void> {
     run = 'w';
     await measure('warm-up etcd', 1_000, etcdPid, { ops: 0, seconds: 0, cpu: 0 }, etcdCreate);
     await measure('warm-up store', 1_000, storePid, { ops: 0, seconds: 0, cpu: 0 }, storeCreate);
+    await measure('warm-up bare grpc-js', 1_000, echo.pid, { ops: 0, seconds: 0, cpu: 0 }, echoGet);
     const e: Totals = { ops: 0, seconds: 0, cpu: 0 };
     const s: Totals = { ops: 0, seconds: 0, cpu: 0 };
+    const b: Totals = { ops: 0, seconds: 0, cpu: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       run = `r${round}`;
       await measure(`etcd create txn, round ${round + 1}`, PER_ROUND, etcdPid, e, etcdCreate);
       await measure(`store Create, round ${round + 1}`, PER_ROUND, storePid, s, storeCreate);
+      await measure(`bare grpc-js Get, round ${round + 1}`, PER_ROUND, echo.pid, b, echoGet);
     }
     const perOp = (t: Totals): number => (t.cpu / t.ops) * 1e6;
     console.log(`  etcd create txn: ${(e.ops / e.seconds).toFixed(0)}/s, etcd CPU ${perOp(e).toFixed(0)} µs/op`);
     console.log(`  store Create:    ${(s.ops / s.seconds).toFixed(0)}/s, store CPU ${perOp(s).toFixed(0)} µs/op`);
+    console.log(`  bare grpc-js:    ${(b.ops / b.seconds).toFixed(0)}/s, server CPU ${perOp(b).toFixed(0)} µs/call (the floor of any grpc-js server: store, ipam)`);
     report({
       bench: 'store-vs-etcd',
       measure: `store server CPU per durable create, ${CONCURRENCY} in flight`,
@@ -139,7 +153,27 @@ async function main(): Promise<void> {
       better: 'higher',
       goal: 1.0,
     });
+    // No goal: these rows say where the floor is. A server on grpc-js cannot use less CPU per
+    // call than one that does nothing, nor answer this client faster.
+    report({
+      bench: 'store-vs-etcd',
+      measure: `floor: CPU per call of a bare grpc-js server (fixed answer), ${CONCURRENCY} in flight`,
+      unit: 'µs/op',
+      tabby: perOp(b),
+      anchor: { name: 'etcd create txn', value: perOp(e) },
+      better: 'lower',
+    });
+    report({
+      bench: 'store-vs-etcd',
+      measure: `floor: calls/s a bare grpc-js server answers this client, ${CONCURRENCY} in flight`,
+      unit: 'ops/s',
+      tabby: b.ops / b.seconds,
+      anchor: { name: 'etcd create txn (etcd3)', value: e.ops / e.seconds },
+      better: 'higher',
+    });
     storeClient.close();
+    echoClient.close();
+    await echo.stop();
     raw.close();
 
     // Bulk load: the same 10,000 resources through tabbyctl and through etcdctl.
