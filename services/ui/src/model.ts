@@ -97,7 +97,10 @@ export class UiModel {
       if (kinds.has('IPPool')) this.later(300, () => this.readIpam());
     });
     this.blocks.onChange(() => this.readIpam());
-    this.follower.start().catch((err: unknown) => this.log.error({ err }, 'following the store failed'));
+    this.follower
+      .start()
+      .then(() => this.checkStore())
+      .catch((err: unknown) => this.log.error({ err }, 'following the store failed'));
     this.blocks.start().catch((err: unknown) => this.log.error({ err }, 'following IPAM blocks failed'));
     this.tick = setInterval(() => void this.onTick(), TICK_MS);
     this.refresh = setInterval(() => {
@@ -192,7 +195,10 @@ export class UiModel {
     this.markChanged('cluster');
   }
 
-  /** The store is reachable while the follower is listed and watching; when not, a List says why. */
+  /**
+   * The store is reachable while the follower is listed and watching; otherwise a List asks
+   * it (the follower, retrying with backoff, catches up within its 2 s pause) or says why not.
+   */
   private async checkStore(): Promise<void> {
     if (this.follower.synced) {
       this.setBackend('store', true);
@@ -200,7 +206,7 @@ export class UiModel {
     }
     try {
       await callUnary(this.opts.store.list.bind(this.opts.store), { kind: 'BGPConfiguration', namespace: '', labelSelector: '' }, { timeoutMs: 2_000 });
-      // Answering, but the follower has not caught up yet: leave the state as it is.
+      this.setBackend('store', true);
     } catch (err) {
       this.setBackend('store', false, errorLine(err));
     }

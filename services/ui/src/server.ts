@@ -9,6 +9,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import path from 'node:path';
+import { status } from '@grpc/grpc-js';
 import { parseManifest } from '@tabby/api';
 import { AgentClient, type PreviewResponse, type RoutesResponse, type TopologyClient } from '@tabby/proto';
 import { CLIENT_CHANNEL_OPTIONS, callUnary, channelCredentials, isGrpcError, type ClientTlsFiles, type Logger } from '@tabby/runtime';
@@ -218,7 +219,7 @@ export class UiServer {
     try {
       out = await callUnary(topology.preview.bind(topology), { apply: parsed.resources.map((r) => r.resource), delete: [] }, { timeoutMs: 10_000 });
     } catch (err) {
-      if (isGrpcError(err) && err.code === 3) return sendError(res, 400, 'BadRequest', err.details);
+      if (isGrpcError(err) && err.code === status.INVALID_ARGUMENT) return sendError(res, 400, 'BadRequest', err.details);
       this.opts.model.setBackend('topology', false, errorLine(err));
       return sendError(res, 503, 'Unavailable', `cannot preview: tabby-topology is unreachable: ${errorLine(err)}`);
     }
