@@ -18,6 +18,8 @@ export interface UiAppOptions {
   /** PEM files of the HTTPS listener; plain HTTP when absent. */
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  /** Allow a non-loopback listener without TLS and a token (--insecure-listen). */
+  readonly insecureListen?: boolean;
   /** Bearer token /api requests must present. */
   readonly token?: string;
   /** Seconds between safety-net re-reads of topology and IPAM (default 5). */
@@ -66,9 +68,9 @@ export async function startUi(opts: UiAppOptions): Promise<UiApp> {
   const host = opts.listen.host;
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new ConfigError('HTTPS needs both --tls-cert and --tls-key');
   const tls = opts.tlsCert && opts.tlsKey ? { cert: readSecret(opts.tlsCert, 'certificate'), key: readSecret(opts.tlsKey, 'key') } : undefined;
-  if (!isLoopbackHost(host) && (!tls || !opts.token)) {
+  if (!isLoopbackHost(host) && (!tls || !opts.token) && !opts.insecureListen) {
     const missing = [tls ? undefined : '--tls-cert/--tls-key', opts.token ? undefined : 'a token (--token-file or TABBY_UI_TOKEN)'].filter(Boolean).join(' and ');
-    throw new ConfigError(`--listen ${opts.listen.text} is not a loopback address: it needs ${missing} (or listen on 127.0.0.1)`);
+    throw new ConfigError(`--listen ${opts.listen.text} is not a loopback address: it needs ${missing} (or listen on 127.0.0.1; --insecure-listen when the address is private to a container)`);
   }
   const webDir = opts.webDir ?? DEFAULT_WEB_DIR;
   const store = dialStore({ address: opts.store, tls: opts.storeTls, flag: '--store', logger: log });
@@ -94,6 +96,7 @@ export async function startUi(opts: UiAppOptions): Promise<UiApp> {
   }
   model.start();
   const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+  if (!isLoopbackHost(host) && (!tls || !opts.token)) log.warn({ listen: opts.listen.text, tls: Boolean(tls), token: Boolean(opts.token) }, '--insecure-listen: serving a non-loopback address without TLS and a token');
   log.info({ url, webDir, auth: opts.token ? 'bearer token' : 'none', store: opts.store, topology: opts.topology, ipam: opts.ipam }, 'tabby-ui listening');
   return {
     port,

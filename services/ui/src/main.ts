@@ -18,6 +18,7 @@ await runService({
       ipam: config.ipam,
       ipamTls: serviceDialTls(config, { ca: config.ipamTlsCa, cert: config.ipamTlsCert, key: config.ipamTlsKey }),
       webDir: config.webDir,
+      insecureListen: config.insecureListen,
       tlsCert: config.tlsCert,
       tlsKey: config.tlsKey,
       // The token file wins; TABBY_UI_TOKEN gives the token itself (for containers with secrets in the environment).

@@ -11,6 +11,9 @@ export const uiOptions = {
   topology: option.string('address of tabby-topology, or its replicas (the peering graph and Preview)', '127.0.0.1:50053', 'ADDR'),
   ipam: option.string('address of tabby-ipam, or its replicas (pool and block use, live through WatchBlocks)', '127.0.0.1:50052', 'ADDR'),
   webDir: option.optionalString("directory of the page's files (default: the package's dist/web)", 'DIR'),
+  insecureListen: option.flag(
+    'serve plain HTTP without a token on a non-loopback address: only where that address is itself private, e.g. in a container whose port is published on the host loopback only (docker-compose.yml)',
+  ),
   tokenFile: option.optionalString('file holding the bearer token every /api request must present (Authorization: Bearer TOKEN); TABBY_UI_TOKEN gives the token itself', 'FILE'),
   ...clientTlsOptions,
   storeTlsCa: option.optionalString('CA certificate to verify tabby-store (and the agents, as tabbyctl does), overriding --tls-ca', 'FILE'),

@@ -322,7 +322,7 @@ it('refuses to listen on a non-loopback address without TLS and a token', async 
   expect(exit.code).toBe(2);
   const lines = p.output().trim().split('\n');
   expect(lines[lines.length - 1]).toBe(
-    'tabby-ui: --listen 0.0.0.0:0 is not a loopback address: it needs --tls-cert/--tls-key and a token (--token-file or TABBY_UI_TOKEN) (or listen on 127.0.0.1)',
+    'tabby-ui: --listen 0.0.0.0:0 is not a loopback address: it needs --tls-cert/--tls-key and a token (--token-file or TABBY_UI_TOKEN) (or listen on 127.0.0.1; --insecure-listen when the address is private to a container)',
   );
 }, 30_000);
 
