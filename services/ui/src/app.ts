@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dialIpam, dialStore, dialTopology } from '@tabby/client';
-import { ConfigError, componentLogger, type ClientTlsFiles, type HostPort, type Logger } from '@tabby/runtime';
+import {
+  ConfigError,
+  componentLogger,
+  optionalMetricsServer,
+  type ClientTlsFiles,
+  type HostPort,
+  type Logger,
+  type OptionalMetricsServer,
+  type ServiceMetrics,
+} from '@tabby/runtime';
 import { UiModel } from './model.js';
 import { UiServer } from './server.js';
 
@@ -18,6 +27,8 @@ export interface UiAppOptions {
   /** PEM files of the HTTPS listener; plain HTTP when absent. */
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  /** PEM CA browsers' client certificates must chain to (mTLS on the HTTPS listener). */
+  readonly tlsClientCa?: string;
   /** Allow a non-loopback listener without TLS and a token (--insecure-listen). */
   readonly insecureListen?: boolean;
   /** Bearer token /api requests must present. */
@@ -25,6 +36,9 @@ export interface UiAppOptions {
   /** Seconds between safety-net re-reads of topology and IPAM (default 5). */
   readonly refreshS?: number;
   readonly logger: Logger;
+  /** Prometheus /metrics (process metrics) on this address when set. */
+  readonly metricsAddress?: HostPort;
+  readonly metrics?: ServiceMetrics;
 }
 
 export interface UiApp {
@@ -67,7 +81,11 @@ export async function startUi(opts: UiAppOptions): Promise<UiApp> {
   const log = opts.logger;
   const host = opts.listen.host;
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new ConfigError('HTTPS needs both --tls-cert and --tls-key');
-  const tls = opts.tlsCert && opts.tlsKey ? { cert: readSecret(opts.tlsCert, 'certificate'), key: readSecret(opts.tlsKey, 'key') } : undefined;
+  if (opts.tlsClientCa && !opts.tlsCert) throw new ConfigError('--tls-client-ca needs --tls-cert and --tls-key');
+  const tls =
+    opts.tlsCert && opts.tlsKey
+      ? { cert: readSecret(opts.tlsCert, 'certificate'), key: readSecret(opts.tlsKey, 'key'), ...(opts.tlsClientCa ? { clientCa: readSecret(opts.tlsClientCa, 'client CA') } : {}) }
+      : undefined;
   if (!isLoopbackHost(host) && (!tls || !opts.token) && !opts.insecureListen) {
     const missing = [tls ? undefined : '--tls-cert/--tls-key', opts.token ? undefined : 'a token (--token-file or TABBY_UI_TOKEN)'].filter(Boolean).join(' and ');
     throw new ConfigError(`--listen ${opts.listen.text} is not a loopback address: it needs ${missing} (or listen on 127.0.0.1; --insecure-listen when the address is private to a container)`);
@@ -86,9 +104,12 @@ export async function startUi(opts: UiAppOptions): Promise<UiApp> {
   });
   const server = new UiServer({ model, topology, agentTls: opts.storeTls ?? {}, webDir, token: opts.token, tls, logger: componentLogger(log, 'http') });
   let port: number;
+  let metricsServer: OptionalMetricsServer | undefined;
   try {
     port = await server.listen(host, opts.listen.port);
+    if (opts.metrics) metricsServer = await optionalMetricsServer(opts.metricsAddress, opts.metrics.registry, log);
   } catch (err) {
+    await server.close();
     store.close();
     topology.close();
     ipam.close();
@@ -105,6 +126,7 @@ export async function startUi(opts: UiAppOptions): Promise<UiApp> {
     stop: async () => {
       await server.close();
       await model.stop();
+      await metricsServer?.close();
       store.close();
       topology.close();
       ipam.close();

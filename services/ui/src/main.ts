@@ -8,7 +8,7 @@ await runService({
   program: 'tabby-ui',
   version: UI_VERSION,
   options: uiOptions,
-  start: async ({ config, logger }) =>
+  start: async ({ config, logger, metrics }) =>
     startUi({
       listen: config.listen,
       store: config.store,
@@ -21,9 +21,12 @@ await runService({
       insecureListen: config.insecureListen,
       tlsCert: config.tlsCert,
       tlsKey: config.tlsKey,
+      tlsClientCa: config.tlsClientCa,
       // The token file wins; TABBY_UI_TOKEN gives the token itself (for containers with secrets in the environment).
       token: config.tokenFile ? readTokenFile(config.tokenFile) : process.env.TABBY_UI_TOKEN || undefined,
       refreshS: config.refresh,
       logger,
+      metrics,
+      metricsAddress: config.metrics,
     }),
 });

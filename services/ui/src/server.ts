@@ -42,8 +42,8 @@ export interface UiServerOptions {
   readonly webDir: string;
   /** Bearer token every /api request must present; none when undefined. */
   readonly token?: string;
-  /** PEM certificate and key: HTTPS. */
-  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  /** PEM certificate and key: HTTPS; with a client CA, browsers must show a certificate it signed. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa?: Buffer };
   readonly logger: Logger;
 }
 
@@ -110,7 +110,10 @@ export class UiServer {
         else res.end();
       });
     };
-    this.server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : createHttpServer(handler);
+    const t = opts.tls;
+    this.server = t
+      ? createHttpsServer({ cert: t.cert, key: t.key, ...(t.clientCa ? { ca: t.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, handler)
+      : createHttpServer(handler);
     this.unsubscribe.push(opts.model.onView((e) => this.broadcast('view', e)));
     this.unsubscribe.push(opts.model.onBackends((b) => this.broadcast('backends', b)));
   }
