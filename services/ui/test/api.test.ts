@@ -240,6 +240,60 @@ spec:
   expect((await tabbyctl(['get', 'bgppeers'])).stdout).not.toContain('tor');
 }, 30_000);
 
+it('draws an external peer and its sessions, in the state the nodes report', async () => {
+  const peer = 'apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata:\n  name: tor\nspec:\n  peerIP: 127.0.0.99\n  asNumber: 65001\n';
+  expect((await tabbyctl(['create', '-f', '-'], peer)).code).toBe(0);
+  try {
+    const v = await eventually(
+      'both nodes to report their session to 127.0.0.99',
+      async () => {
+        const c = await getJson<ClusterView>('/api/v1/cluster');
+        const toPeer = c.sessions.filter((s) => s.to === 'peer:127.0.0.99');
+        return toPeer.length === 2 && toPeer.every((s) => s.state !== 'Unknown') ? c : undefined;
+      },
+      30_000,
+      300,
+    );
+    expect(v.peers).toEqual([{ id: 'peer:127.0.0.99', address: '127.0.0.99', port: 179, asNumber: 65001 }]);
+    const toPeer = v.sessions.filter((s) => s.to === 'peer:127.0.0.99');
+    expect(toPeer.map((s) => [s.id, s.from, s.type])).toEqual([
+      ['ipv4/node1~peer:127.0.0.99', 'node1', 'global'],
+      ['ipv4/node2~peer:127.0.0.99', 'node2', 'global'],
+    ]);
+    // Nothing listens there: the nodes keep trying, and the info says why.
+    for (const s of toPeer) expect(['Active', 'Connect', 'Idle']).toContain(s.state);
+    // The same state word starts the INFO cell of `tabbyctl node status`.
+    const row = (await getJson<NodeView>('/api/v1/nodes/node1')).ipv4.find((r) => r.peerAddress === '127.0.0.99')!;
+    expect(row.info.split(' ')[0]).toMatch(/^(Active|Connect|Idle)$/);
+  } finally {
+    expect((await tabbyctl(['delete', 'bgppeer', 'tor'])).code).toBe(0);
+  }
+  await eventually('the peer to leave the graph', async () => (await getJson<ClusterView>('/api/v1/cluster')).peers.length === 0, 20_000, 300);
+}, 60_000);
+
+it('marks a disabled pool that still holds workloads as being drained, with how many remain', async () => {
+  const pool = (disabled: boolean): string =>
+    `apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: old-pool\nspec:\n  cidr: 10.99.0.0/24\n  disabled: ${disabled}\n`;
+  expect((await tabbyctl(['create', '-f', '-'], pool(false))).code).toBe(0);
+  expect((await tabbyctl(['workload', 'add', 'default/old-1', '--node', 'node1', '--pool', 'old-pool'])).code).toBe(0);
+  expect((await tabbyctl(['apply', '-f', '-'], pool(true))).code).toBe(0);
+  const draining = await eventually(
+    'old-pool to show as being drained',
+    async () => (await getJson<IpamView>('/api/v1/ipam')).pools.find((p) => p.name === 'old-pool' && p.disabled && p.migration),
+    20_000,
+    300,
+  );
+  expect(draining).toMatchObject({ cidr: '10.99.0.0/24', used: '1', total: '256', migration: { remainingWorkloads: 1, startedWith: 1 } });
+  expect((await tabbyctl(['workload', 'delete', 'default/old-1'])).code).toBe(0);
+  const drained = await eventually(
+    'old-pool to be drained',
+    async () => (await getJson<IpamView>('/api/v1/ipam')).pools.find((p) => p.name === 'old-pool' && p.used === '0'),
+    20_000,
+    300,
+  );
+  expect(drained.migration).toBeUndefined();
+}, 60_000);
+
 it('tells an SSE client when a block is claimed and when an agent stops, and the views follow', async () => {
   const sse = new EventStream();
   await sse.open(`${ui.url!}api/v1/events`);
