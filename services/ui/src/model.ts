@@ -67,6 +67,8 @@ export class UiModel {
   private tick: NodeJS.Timeout | undefined;
   private refresh: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** A store probe is in flight (ticks do not pile them up while the store is slow). */
+  private probing = false;
   private peeringsInFlight: Promise<void> | undefined;
   private peeringsAgain = false;
   private ipamInFlight: Promise<void> | undefined;
@@ -190,8 +192,13 @@ export class UiModel {
   }
 
   private async onTick(): Promise<void> {
-    if (this.stopped) return;
-    await this.checkStore();
+    if (this.stopped || this.probing) return;
+    this.probing = true;
+    try {
+      await this.checkStore();
+    } finally {
+      this.probing = false;
+    }
     this.markChanged('cluster');
   }
 
