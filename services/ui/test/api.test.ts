@@ -4,8 +4,9 @@
  * mesh), every process real and stopped by PID, tabby-ui among them. The graph shows the
  * nodes and the mesh session Established; a node's table is `tabbyctl node status`'s; an
  * SSE client hears a block being claimed and an agent stopping; a store outage shows in
- * `backends` and heals without restarting tabby-ui; a non-loopback listener without TLS and
- * a token is refused; with TLS and a token, the token is required.
+ * `backends` and heals without restarting tabby-ui; an external peer, a pool being drained
+ * and route reflectors show; a non-loopback listener without TLS and a token is refused;
+ * with TLS and a token, the token is required.
  */
 import { spawn } from 'node:child_process';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
@@ -398,4 +399,20 @@ it('with TLS and a token, answers 401 without the token and 200 with it', async 
   // The EventSource cannot set headers: the token as access_token works for it.
   expect((await fetchText(`${secure.url!}api/v1/ipam?access_token=s3cret-token`, { ca })).status).toBe(200);
   await secure.process.stop();
+}, 30_000);
+
+it('groups route reflectors by cluster id', async () => {
+  const r = await tabbyctl(['patch', 'node', 'node1', '-p', '{"spec":{"bgp":{"routeReflectorClusterID":"224.0.0.1"}}}']);
+  expect(r.code, r.stderr).toBe(0);
+  const v = await eventually(
+    'node1 to show as a route reflector',
+    async () => {
+      const c = await getJson<ClusterView>('/api/v1/cluster');
+      return c.clusters.length > 0 ? c : undefined;
+    },
+    20_000,
+    300,
+  );
+  expect(v.clusters).toEqual([{ clusterId: '224.0.0.1', reflectors: ['node1'] }]);
+  expect(v.nodes.find((n) => n.name === 'node1')!.routeReflectorClusterId).toBe('224.0.0.1');
 }, 30_000);
