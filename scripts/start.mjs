@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: builds what is not built yet, then runs the whole control plane on this
 // machine with its data in ./data — nats-server (when installed, or NATS_URL points at one),
-// tabby-store, tabby-ipam, tabby-topology — and a demo cluster: three agents (node1..node3 on
+// tabby-store, tabby-ipam, tabby-topology, tabby-ui (the web view, http://127.0.0.1:8080/) — and a demo cluster: three agents (node1..node3 on
 // 127.0.0.11-13, BGP port 1790, dialling only 127.0.0.0/8), a default pool and a workload per
 // node. Ctrl-C stops everything, each child by its PID.
 import { execFileSync, spawn } from 'node:child_process';
@@ -31,7 +31,7 @@ function which(name) {
   return undefined;
 }
 
-if (['store', 'ipam', 'topology', 'agent'].some((s) => !existsSync(bin(s))) || !existsSync(path.join(root, 'packages/cli/dist/main.js')) || process.env.TABBY_REBUILD === '1') {
+if (['store', 'ipam', 'topology', 'agent', 'ui'].some((s) => !existsSync(bin(s))) || !existsSync(path.join(root, 'packages/cli/dist/main.js')) || process.env.TABBY_REBUILD === '1') {
   console.log('building (npm run build)...');
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
 }
@@ -110,6 +110,8 @@ try {
   await until('tabby-store', () => unary(store, 'list', { kind: 'IPPool', namespace: '', labelSelector: '' }));
   run('tabby-ipam', process.execPath, [bin('ipam'), '--listen', '127.0.0.1:50052', '--data-dir', path.join(data, 'ipam'), '--store', '127.0.0.1:50051', '--metrics', '127.0.0.1:9452', ...nats]);
   run('tabby-topology', process.execPath, [bin('topology'), '--listen', '127.0.0.1:50053', '--store', '127.0.0.1:50051', '--ipam', '127.0.0.1:50052', '--metrics', '127.0.0.1:9453', ...nats]);
+  // The web view (loopback only: no TLS or token needed); it follows the others as they come up.
+  run('tabby-ui', process.execPath, [bin('ui'), '--listen', '127.0.0.1:8080', '--store', '127.0.0.1:50051', '--topology', '127.0.0.1:50053', '--ipam', '127.0.0.1:50052']);
   const pools = await unary(store, 'list', { kind: 'IPPool', namespace: '', labelSelector: '' });
   const fresh = pools.items.length === 0;
   if (fresh) {
@@ -168,6 +170,7 @@ Tabby is running (data in ${data}; Ctrl-C stops it; TABBY_LOG_LEVEL=info for mor
   tabby-store     gRPC 127.0.0.1:50051   metrics http://127.0.0.1:9451/metrics
   tabby-ipam      gRPC 127.0.0.1:50052   metrics http://127.0.0.1:9452/metrics
   tabby-topology  gRPC 127.0.0.1:50053   metrics http://127.0.0.1:9453/metrics
+  tabby-ui        http://127.0.0.1:8080/
   agents          node1..node3 on 127.0.0.11-13 (BGP port ${BGP_PORT}), gRPC 127.0.0.1:50054-50056, metrics :9454-9456
   events          ${natsUrl ? `NATS ${natsUrl}` : 'off (install nats-server or set NATS_URL)'}
 

@@ -38,6 +38,7 @@ leaf nats     DNS:nats,IP:172.30.0.2,IP:127.0.0.1                 serverAuth
 leaf store    DNS:store,IP:172.30.0.3,IP:127.0.0.1,DNS:localhost    $both
 leaf ipam     DNS:ipam,IP:172.30.0.4,IP:127.0.0.1,DNS:localhost     $both
 leaf topology DNS:topology,IP:172.30.0.5,IP:127.0.0.1,DNS:localhost $both
+leaf ui       DNS:ui,IP:172.30.0.10,IP:127.0.0.1,DNS:localhost      $both
 leaf node1    DNS:node1,IP:172.30.0.11,IP:127.0.0.1,DNS:localhost   $both
 leaf node2    DNS:node2,IP:172.30.0.12,IP:127.0.0.1,DNS:localhost   $both
 leaf node3    DNS:node3,IP:172.30.0.13,IP:127.0.0.1,DNS:localhost   $both

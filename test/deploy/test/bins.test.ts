@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 // the first install and `npx tabbyctl` goes to the public registry instead (a 404 at best, someone
 // else's package at worst). Every bin must therefore be a file tracked by git.
 
-const EXPECTED_BINS = ['tabby-agent', 'tabby-cni', 'tabby-ipam', 'tabby-store', 'tabby-topology', 'tabbyctl'];
+const EXPECTED_BINS = ['tabby-agent', 'tabby-cni', 'tabby-ipam', 'tabby-store', 'tabby-topology', 'tabby-ui', 'tabbyctl'];
 
 function workspaces(): { dir: string; pkg: { name: string; bin?: Record<string, string> } }[] {
   const files = execFileSync('git', ['ls-files', '--', '*/package.json', 'package.json'], { cwd: REPO_ROOT, encoding: 'utf8' })
@@ -23,7 +23,7 @@ const tracked = new Set(execFileSync('git', ['ls-files'], { cwd: REPO_ROOT, enco
 describe('bins', () => {
   const bins = workspaces().flatMap(({ dir, pkg }) => Object.entries(pkg.bin ?? {}).map(([name, target]) => ({ name, dir, target, pkg: pkg.name })));
 
-  it('the six commands are declared', () => {
+  it('the seven commands are declared', () => {
     expect(bins.map((b) => b.name).sort()).toEqual(EXPECTED_BINS);
   });
 

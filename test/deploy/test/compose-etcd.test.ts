@@ -85,7 +85,7 @@ describe('deploy/compose.etcd.yml', () => {
   });
 
   it('sets only flags and variables the binaries know', () => {
-    expect(tabby.map(([n]) => n).sort()).toEqual(['ipam', 'ipam2', 'node1', 'node2', 'node3', 'store', 'store2', 'topology', 'topology2']);
+    expect(tabby.map(([n]) => n).sort()).toEqual(['ipam', 'ipam2', 'node1', 'node2', 'node3', 'store', 'store2', 'topology', 'topology2', 'ui']);
     for (const [name, svc] of tabby) {
       const bin = svc.command![0];
       flags(name); // throws on a flag the binary does not have

@@ -64,8 +64,12 @@ describe('deploy/compose.tls.yml', () => {
       }
       const known = varsOf(bin);
       for (const v of Object.keys(env)) if (v.startsWith('TABBY_')) expect(known.has(v) || TABBYCTL_VARS.has(v), `${name}: ${v} is no flag of ${bin}`).toBe(true);
-      for (const v of ['TABBY_TLS_CERT', 'TABBY_TLS_KEY', 'TABBY_TLS_CLIENT_CA', 'TABBY_TLS_CA', 'TABBY_NATS_USER', 'TABBY_NATS_PASSWORD_FILE', 'TABBY_NATS_TLS_CA', 'TABBY_NATS_TLS_CERT', 'TABBY_NATS_TLS_KEY'])
-        expect(env[v], `${name} ${v}`).toBeDefined();
+      // tabby-ui serves HTTPS (no client certificates) and uses no NATS: its certificate and the CA.
+      const required =
+        bin === 'tabby-ui'
+          ? ['TABBY_TLS_CERT', 'TABBY_TLS_KEY', 'TABBY_TLS_CA']
+          : ['TABBY_TLS_CERT', 'TABBY_TLS_KEY', 'TABBY_TLS_CLIENT_CA', 'TABBY_TLS_CA', 'TABBY_NATS_USER', 'TABBY_NATS_PASSWORD_FILE', 'TABBY_NATS_TLS_CA', 'TABBY_NATS_TLS_CERT', 'TABBY_NATS_TLS_KEY'];
+      for (const v of required) expect(env[v], `${name} ${v}`).toBeDefined();
       // A service that dials presents the certificate it serves; --tls-ca is its flag.
       if (name !== 'store') expect(known.has('TABBY_TLS_CA'), `${bin} --tls-ca`).toBe(true);
     }

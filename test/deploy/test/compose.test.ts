@@ -18,7 +18,7 @@ import { runCommand, stopCommands, type CommandResult } from './run-command.js';
 const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
 const BIN_DIR = path.join(REPO_ROOT, 'node_modules', '.bin');
 const compose = readCompose(COMPOSE_FILE);
-const TABBY_SERVICES = ['store', 'ipam', 'topology', 'node1', 'node2', 'node3', 'demo'];
+const TABBY_SERVICES = ['store', 'ipam', 'topology', 'ui', 'node1', 'node2', 'node3', 'demo'];
 const AGENTS = ['node1', 'node2', 'node3'];
 
 describe('docker-compose.yml as written', () => {

@@ -18,7 +18,7 @@ import { stopCommands } from './run-command.js';
 
 const DOCKERFILE = path.join(REPO_ROOT, 'deploy/Dockerfile');
 const df = parseDockerfile(readFileSync(DOCKERFILE, 'utf8'));
-const BINS = ['tabby-store', 'tabby-ipam', 'tabby-topology', 'tabby-agent', 'tabbyctl', 'tabby-cni'];
+const BINS = ['tabby-store', 'tabby-ipam', 'tabby-topology', 'tabby-agent', 'tabby-ui', 'tabbyctl', 'tabby-cni'];
 /** What only the image's own OS can do; everything else in a RUN runs here. */
 const IMAGE_ONLY = /^(apt-get (update|install)\b|npm install -g npm@[\d.]+$|rm -rf \/var\/lib\/apt\/lists\/\*$|groupadd |useradd |mkdir -p \/var\/lib\/tabby$|chown tabby:tabby \/var\/lib\/tabby$)/;
 
@@ -33,7 +33,7 @@ describe('deploy/Dockerfile as written', () => {
     const runs = (stage: string): string => df.stages.find((s) => s.name === stage)!.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
     // turbo as the lockfile pins it, from the root's own devDependencies (no registry lookup by name).
     expect(runs('prune')).toMatch(/npm ci --ignore-scripts .*--workspaces=false --include-workspace-root/);
-    expect(runs('prune')).toMatch(/npx --no-install turbo prune\s+@tabby\/cli @tabby\/store @tabby\/ipam @tabby\/topology @tabby\/agent @tabby\/cni --docker/);
+    expect(runs('prune')).toMatch(/npx --no-install turbo prune\s+@tabby\/cli @tabby\/store @tabby\/ipam @tabby\/topology @tabby\/agent @tabby\/ui @tabby\/cni --docker/);
     // The build uses the npm that package.json's packageManager names, not the base image's.
     const pm = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { packageManager: string }).packageManager;
     expect(runs('build')).toContain(`npm install -g ${pm}`);

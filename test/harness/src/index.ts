@@ -14,7 +14,7 @@ export type { NatsServer } from './nats.js';
 export { startNatsCluster } from './nats-cluster.js';
 export type { NatsCluster, NatsClusterNode } from './nats-cluster.js';
 export { REPO_ROOT, serviceBin, startService } from './services.js';
-export type { ServiceProcess } from './services.js';
+export type { ServiceProcess, TabbyService } from './services.js';
 export { fileContainingSymbol, healthCheck, listServicesByReflection } from './grpc-probe.js';
 export { UNQUOTED_RR_PEER, WALKTHROUGH, walkthroughManifest } from './walkthrough.js';
 export type { WalkthroughManifest } from './walkthrough.js';

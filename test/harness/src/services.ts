@@ -5,26 +5,32 @@ import type { ProcessGroup, TestProcess } from './processes.js';
 /** Root of the repository (the harness lives in test/harness/dist). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
+/** The services the harness starts: the gRPC services, and tabby-ui (HTTP). */
+export type TabbyService = 'store' | 'ipam' | 'topology' | 'agent' | 'ui';
+
 /** Path of a service's built entry point, e.g. `services/store/dist/main.js`. */
-export function serviceBin(service: 'store' | 'ipam' | 'topology' | 'agent'): string {
+export function serviceBin(service: TabbyService): string {
   return path.join(REPO_ROOT, 'services', service, 'dist', 'main.js');
 }
 
 /** A Tabby service process started for a test. */
 export interface ServiceProcess {
   readonly process: TestProcess;
-  /** The bound gRPC address, `127.0.0.1:PORT`. */
+  /** The bound address, `127.0.0.1:PORT` (gRPC; for tabby-ui its HTTP listener). */
   readonly address: string;
   readonly port: number;
+  /** tabby-ui only: the URL it printed, `http(s)://127.0.0.1:PORT/`. */
+  readonly url?: string;
 }
 
 /**
  * Starts a built Tabby service binary with the given flags (use `--listen 127.0.0.1:0`
- * for a free port) and waits for its "gRPC listening" log line to learn the address.
+ * for a free port) and waits for its "gRPC listening" log line to learn the address
+ * (tabby-ui: its "tabby-ui listening" line with the URL).
  */
 export async function startService(
   group: ProcessGroup,
-  service: 'store' | 'ipam' | 'topology' | 'agent',
+  service: TabbyService,
   args: readonly string[],
   opts: { env?: NodeJS.ProcessEnv; logFile?: string } = {},
 ): Promise<ServiceProcess> {
@@ -34,6 +40,12 @@ export async function startService(
     env: { ...process.env, ...opts.env },
     logFile: opts.logFile,
   });
+  if (service === 'ui') {
+    const u = await proc.waitForLine(/"url":"(https?:\/\/([^"]+?)\/)".*"msg":"tabby-ui listening"|"msg":"tabby-ui listening".*"url":"(https?:\/\/([^"]+?)\/)"/, 20_000);
+    const url = u[1] ?? u[3];
+    const address = u[2] ?? u[4];
+    return { process: proc, address, port: Number(address.slice(address.lastIndexOf(':') + 1)), url };
+  }
   const m = await proc.waitForLine(/"msg":"gRPC listening".*"address":"([^"]+)"|"address":"([^"]+)".*"msg":"gRPC listening"/, 20_000);
   const address = m[1] ?? m[2];
   return { process: proc, address, port: Number(address.slice(address.lastIndexOf(':') + 1)) };

@@ -1,0 +1,2 @@
+// The page (issue 18): placeholder until it lands.
+export {};
