@@ -265,7 +265,8 @@ describe('safeguard', () => {
 
 describe('leak GC', () => {
   it('releases only addresses whose endpoint has been gone for the grace period', async () => {
-    const grace = 20;
+    // Long enough that each check below has grace/2 (6 s) to spare over a GC pass (--gc-interval 1).
+    const grace = 12;
     const c = await startCluster('leak', 'sqlite', [poolResource('pool', '10.10.0.0/16')], ['node-a', 'node-b'], ['--gc-leak-grace', String(grace)]);
     const live = await add(c, 'live', 'node-a');
     const early = await add(c, 'early', 'node-a');
