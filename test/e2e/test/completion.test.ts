@@ -22,6 +22,10 @@ beforeAll(async () => {
   // A `tabbyctl` on PATH, as an installed one would be.
   mkdirSync(path.join(dir.path, 'bin'));
   writeFileSync(path.join(dir.path, 'bin', 'tabbyctl'), `#!/bin/sh\nexec "${process.execPath}" "${TABBYCTL}" "$@"\n`, { mode: 0o755 });
+  // The script printed once, as an install writes it (tabbyctl completion bash > FILE), and sourced by each completion below.
+  const script = await tabbyctl(['completion', 'bash'], { cwd: dir.path, env });
+  expect(script.code).toBe(0);
+  writeFileSync(path.join(dir.path, 'tabbyctl.bash'), script.stdout);
 }, 30_000);
 
 afterAll(async () => {
@@ -31,7 +35,7 @@ afterAll(async () => {
 
 function complete(line: string): string[] {
   const words = line.split(' ');
-  const script = `source <(tabbyctl completion bash)
+  const script = `source '${path.join(dir.path, 'tabbyctl.bash')}'
 COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')})
 COMP_CWORD=${words.length - 1}
 _tabbyctl
