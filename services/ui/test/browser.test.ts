@@ -112,7 +112,7 @@ spec:
     if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`);
   });
   page.on('pageerror', (err) => pageErrors.push(`page: ${err.message}`));
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
   try {
@@ -229,7 +229,7 @@ it('names a stopped store in a banner and clears it by itself when the store is 
   // Same port and data dir. Started by hand rather than with startService for a longer wait
   // on its listening line: on a loaded machine a restart beside a running cluster is slow.
   store = group.start('tabby-store', process.execPath, [serviceBin('store'), ...storeArgs]);
-  await store.waitForLine(/"msg":"gRPC listening"/, 60_000);
+  await store.waitForLine(/"msg":"gRPC listening"/, 120_000);
   await eventually('the banner to clear', () => page.locator('#banner').isHidden(), 90_000, 250);
   expect(await page.locator('#banner [data-backend]').count()).toBe(0);
-}, 180_000);
+}, 300_000);
