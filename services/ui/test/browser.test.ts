@@ -165,6 +165,8 @@ it("shows each pool's used / total as `tabbyctl ipam show` counts them", async (
   // | IP Pool  | 192.168.0.0/16 |     65536 | 3 (0%)     | 65533 (100%) |
   const pools = [...shown.stdout.matchAll(/^\| IP Pool +\| (\S+) +\| +(\S+) +\| (\d+) \(/gm)].map((r) => ({ cidr: r[1], total: Number(r[2]), used: Number(r[3]) }));
   expect(pools).toEqual([{ cidr: '192.168.0.0/16', total: 65536, used: 3 }]);
+  const shownPools = await page.locator('#ipam .pool').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.cidr ?? ''));
+  expect(shownPools.sort()).toEqual(pools.map((p) => p.cidr).sort());
   for (const p of pools) {
     const text = await eventually(
       `${p.cidr}'s bar to read ${p.used} / ${p.total}`,
