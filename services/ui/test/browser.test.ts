@@ -196,6 +196,30 @@ it('answers an unknown node with a 404 and a JSON error', async () => {
   expect(r.body.error.message).toContain('nosuch');
 }, 60_000);
 
+it('previews a pasted manifest: the sessions each node would gain, and a bad manifest\'s error', async () => {
+  const peer = `apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata:
+  name: edge-router
+spec:
+  peerIP: 127.0.0.50
+  asNumber: 65001
+`;
+  await page.fill('#preview-text', peer);
+  await page.click('#preview-form button[type="submit"]');
+  await eventually('the preview', () => page.locator('#preview-out .preview-nodes').count().then((n) => n > 0), 30_000, 200);
+  const nodes = await page.locator('#preview-out .preview-nodes > li').evaluateAll((els) => els.map((e) => [(e as HTMLElement).dataset.node ?? '', [...e.querySelectorAll('li.added')].map((a) => a.textContent ?? '')]));
+  expect(nodes.map(([n]) => n).sort()).toEqual(['node1', 'node2', 'node3']);
+  for (const [, added] of nodes) expect(added).toEqual([expect.stringMatching(/^\+ 127\.0\.0\.50\b.*\(global\)$/)]);
+  // Nothing was written: the graph still has no external peer.
+  expect(await page.evaluate(() => window.__tabby.cluster?.peers.length)).toBe(0);
+  await page.fill('#preview-text', 'kind: [unclosed');
+  await page.click('#preview-form button[type="submit"]');
+  const error = await eventually('the preview error', () => page.locator('#preview-error').textContent({ timeout: 500 }).catch(() => undefined), 30_000, 200);
+  expect(error).toMatch(/\S/);
+  expect(error).not.toMatch(/unreachable|not JSON/);
+}, 90_000);
+
 it("turns a stopped agent's sessions to a down state without a reload", async () => {
   await page.evaluate(() => ((window as unknown as { __sameLoad: boolean }).__sameLoad = true));
   await agents.get('node3')!.process.stop();
