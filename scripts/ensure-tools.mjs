@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Makes sure the programs the tests and benchmarks run for real are installed: nats-server, BIRD 2,
-// GoBGP, iproute2, busybox, podman, runc and the reference CNI plugins, from Debian's packages. As
+// GoBGP, iproute2, busybox, podman, runc, the reference CNI plugins and Chromium, from Debian's packages. As
 // root with apt it installs what is missing, with a policy-rc.d that stops Debian from starting
 // the daemons (BIRD's default config would export routes into this machine's kernel table).
 // Otherwise it stops at once and prints the one command that would install them.
@@ -33,6 +33,9 @@ const TOOLS = [
   // The etcd datastore of store and IPAM is tested against real etcd clusters on loopback.
   { bin: 'etcd', pkg: 'etcd-server' },
   { bin: 'etcdctl', pkg: 'etcd-client' },
+  // services/ui's browser test drives Debian's Chromium headless through playwright-core
+  // (executablePath): no browser is ever downloaded.
+  { bin: '/usr/bin/chromium', pkg: 'chromium' },
 ];
 const DIRS = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
 
