@@ -8,49 +8,21 @@
  * and route reflectors show; a non-loopback listener without TLS and a token is refused;
  * with TLS and a token, the token is required.
  */
-import { spawn } from 'node:child_process';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { borderTable } from '@tabby/cli';
-import { ProcessGroup, REPO_ROOT, eventually, freePort, makeCerts, startNats, startService, tempDir, type ServiceProcess } from '@tabby/harness';
+import { ProcessGroup, REPO_ROOT, eventually, makeCerts, startService, tempDir, type CommandResult, type ServiceProcess } from '@tabby/harness';
+import { startUiCluster, type UiCluster } from './cluster.js';
 import type { ApiError, BackendState, ClusterView, IpamView, NodeView, PreviewView, RoutesView, ViewEvent } from '../src/view.js';
 
 const group = new ProcessGroup();
 const dir = tempDir('tabby-ui-api-');
-const agents = new Map<string, ServiceProcess>();
+let cluster: UiCluster;
 let ui: ServiceProcess;
-let store: ServiceProcess;
-let storeAddress: string;
-let natsUrl: string;
-let env: Record<string, string>;
-let bgpPort: number;
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** The real tabbyctl. */
-function tabbyctl(args: readonly string[], stdin = ''): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'packages/cli/dist/main.js'), ...args], {
-      cwd: dir.path,
-      env: { ...process.env, HOME: dir.path, TABBY_CONFIG: '', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const tabbyctl = (args: readonly string[], input?: string): Promise<CommandResult> => cluster.tabbyctl(args, input);
 
 interface Answer {
   readonly status: number;
@@ -117,45 +89,12 @@ class EventStream {
   }
 }
 
-async function startStore(): Promise<ServiceProcess> {
-  return startService(group, 'store', ['--listen', storeAddress, '--data-dir', `${dir.path}/store`, '--nats', natsUrl]);
-}
-
 beforeAll(async () => {
-  const nats = await startNats(group, dir.path);
-  natsUrl = nats.url;
-  const [storePort, ipamPort, topologyPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1'), await freePort('127.0.0.1')];
-  bgpPort = await freePort('127.0.0.11');
-  storeAddress = `127.0.0.1:${storePort}`;
-  const ipam = `127.0.0.1:${ipamPort}`;
-  const topology = `127.0.0.1:${topologyPort}`;
-  store = await startStore();
-  await startService(group, 'ipam', ['--listen', ipam, '--data-dir', `${dir.path}/ipam`, '--store', storeAddress, '--nats', natsUrl]);
-  await startService(group, 'topology', ['--listen', topology, '--store', storeAddress, '--ipam', ipam, '--nats', natsUrl]);
-  env = { TABBY_STORE_ADDR: storeAddress, TABBY_IPAM_ADDR: ipam, TZ: 'UTC' };
-  const setup = `apiVersion: projectcalico.org/v3
-kind: BGPConfiguration
-metadata:
-  name: default
-spec:
-  listenPort: ${bgpPort}
----
-apiVersion: projectcalico.org/v3
-kind: IPPool
-metadata:
-  name: default-ipv4-ippool
-spec:
-  cidr: 192.168.0.0/16
-`;
-  expect((await tabbyctl(['create', '-f', '-'], setup)).code).toBe(0);
-  for (const [node, address] of [
+  cluster = await startUiCluster(group, dir.path, [
     ['node1', '127.0.0.11'],
     ['node2', '127.0.0.12'],
-  ]) {
-    const args = ['--node', node, '--listen', '127.0.0.1:0', '--bgp-address', address, '--bgp-listen', 'node-address', '--store', storeAddress, '--topology', topology, '--nats', natsUrl];
-    agents.set(node, await startService(group, 'agent', [...args, '--hold-time', '9', '--status-interval', '1', '--peer-allow', '127.0.0.0/8']));
-  }
-  ui = await startService(group, 'ui', ['--listen', '127.0.0.1:0', '--store', storeAddress, '--topology', topology, '--ipam', ipam, '--refresh', '2'], { env: { TZ: 'UTC' } });
+  ]);
+  ui = await startService(group, 'ui', ['--listen', '127.0.0.1:0', '--store', cluster.storeAddress, '--topology', cluster.topology, '--ipam', cluster.ipam, '--refresh', '2'], { env: { TZ: 'UTC' } });
 }, 90_000);
 
 afterAll(async () => {
@@ -322,7 +261,7 @@ it('tells an SSE client when a block is claimed and when an agent stops, and the
     expect(routes.node).toBe('node2');
 
     const mark = sse.views().length;
-    await agents.get('node2')!.process.stop();
+    await cluster.agents.get('node2')!.process.stop();
     await eventually('a view event for the cluster', () => sse.views().slice(mark).some((e) => e.cluster), 30_000, 100);
     const down = await eventually(
       'the session to leave Established',
@@ -341,7 +280,7 @@ it('tells an SSE client when a block is claimed and when an agent stops, and the
 }, 90_000);
 
 it('shows the store unreachable while it is down and recovers when it is back, without a restart', async () => {
-  await store.process.stop();
+  await cluster.store.process.stop();
   const down = await eventually(
     'the store to show unreachable',
     async () => {
@@ -357,7 +296,7 @@ it('shows the store unreachable while it is down and recovers when it is back, w
   expect(down.s.error).toMatch(/ECONNREFUSED|refused|unavailable/i);
   // The last view stays.
   expect(down.v.nodes.map((n) => n.name)).toEqual(['node1', 'node2']);
-  store = await startStore();
+  cluster.store = await startService(group, 'store', cluster.storeArgs);
   const back = await eventually(
     'the store to show reachable again',
     async () => {
@@ -372,7 +311,7 @@ it('shows the store unreachable while it is down and recovers when it is back, w
 }, 60_000);
 
 it('refuses to listen on a non-loopback address without TLS and a token', async () => {
-  const p = group.start('tabby-ui-open', process.execPath, [path.join(REPO_ROOT, 'services/ui/dist/main.js'), '--listen', '0.0.0.0:0', '--store', storeAddress]);
+  const p = group.start('tabby-ui-open', process.execPath, [path.join(REPO_ROOT, 'services/ui/dist/main.js'), '--listen', '0.0.0.0:0', '--store', cluster.storeAddress]);
   const exit = await p.exited();
   expect(exit.code).toBe(2);
   const lines = p.output().trim().split('\n');
@@ -385,7 +324,7 @@ it('with TLS and a token, answers 401 without the token and 200 with it', async 
   const certs = makeCerts(dir.path);
   const tokenFile = path.join(dir.path, 'token');
   writeFileSync(tokenFile, 's3cret-token\n');
-  const secure = await startService(group, 'ui', ['--listen', '127.0.0.1:0', '--store', storeAddress, '--tls-cert', certs.serverCert, '--tls-key', certs.serverKey, '--token-file', tokenFile]);
+  const secure = await startService(group, 'ui', ['--listen', '127.0.0.1:0', '--store', cluster.storeAddress, '--tls-cert', certs.serverCert, '--tls-key', certs.serverKey, '--token-file', tokenFile]);
   expect(secure.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
   const ca = readFileSync(certs.ca);
   const none = await fetchText(`${secure.url!}api/v1/cluster`, { ca });

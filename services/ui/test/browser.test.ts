@@ -16,10 +16,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { ProcessGroup, REPO_ROOT, collectCommand, eventually, freePort, serviceBin, startNats, startService, tempDir, type CommandResult, type ServiceProcess, type TestProcess } from '@tabby/harness';
+import { ProcessGroup, REPO_ROOT, eventually, serviceBin, tempDir, type CommandResult, type TestProcess } from '@tabby/harness';
+import { startUiCluster, type UiCluster } from './cluster.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const TABBYCTL = path.join(REPO_ROOT, 'packages/cli/dist/main.js');
 const UI_MAIN = path.join(REPO_ROOT, 'services/ui/dist/main.js');
 const NODES = [
   ['node1', '127.0.0.11'],
@@ -31,23 +31,14 @@ const MESH = ['node1~node2', 'node1~node3', 'node2~node3'];
 
 const group = new ProcessGroup();
 const dir = tempDir('tabby-ui-browser-');
-const agents = new Map<string, ServiceProcess>();
-let storeArgs: string[] = [];
-let store: TestProcess;
-let env: Record<string, string>;
+let cluster: UiCluster;
 let url = '';
 let browser: Browser | undefined;
 let page: Page;
 /** Console errors and uncaught page errors, in order. */
 const pageErrors: string[] = [];
 
-const tabbyctl = (args: readonly string[], input?: string): Promise<CommandResult> =>
-  collectCommand(process.execPath, [TABBYCTL, ...args], {
-    env: { ...process.env, HOME: dir.path, TABBY_CONFIG: '', TZ: 'UTC', ...env },
-    input,
-    timeoutMs: 60_000,
-    failure: (r) => new Error(`tabbyctl ${args.join(' ')} failed (${r.code}): ${r.stderr}`),
-  });
+const tabbyctl = (args: readonly string[], input?: string): Promise<CommandResult> => cluster.tabbyctl(args, input);
 
 /** The visible session list, `pair=state` per row (the pair sorted, the family dropped). */
 async function sessionRows(): Promise<Record<string, string>> {
@@ -62,36 +53,7 @@ function pairOf(sessionId: string): string {
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run node scripts/ensure-tools.mjs (installs Debian's chromium with apt)`);
-  const nats = await startNats(group, dir.path);
-  const [storePort, ipamPort, topologyPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1'), await freePort('127.0.0.1')];
-  const bgpPort = await freePort('127.0.0.11');
-  const storeAddr = `127.0.0.1:${storePort}`;
-  const ipam = `127.0.0.1:${ipamPort}`;
-  const topology = `127.0.0.1:${topologyPort}`;
-  storeArgs = ['--listen', storeAddr, '--data-dir', `${dir.path}/store`, '--nats', nats.url];
-  store = (await startService(group, 'store', storeArgs)).process;
-  await startService(group, 'ipam', ['--listen', ipam, '--data-dir', `${dir.path}/ipam`, '--store', storeAddr, '--nats', nats.url]);
-  await startService(group, 'topology', ['--listen', topology, '--store', storeAddr, '--ipam', ipam, '--nats', nats.url]);
-  env = { TABBY_STORE_ADDR: storeAddr, TABBY_IPAM_ADDR: ipam };
-  const setup = `apiVersion: projectcalico.org/v3
-kind: BGPConfiguration
-metadata:
-  name: default
-spec:
-  listenPort: ${bgpPort}
----
-apiVersion: projectcalico.org/v3
-kind: IPPool
-metadata:
-  name: default-ipv4-ippool
-spec:
-  cidr: 192.168.0.0/16
-`;
-  await tabbyctl(['create', '-f', '-'], setup);
-  for (const [node, address] of NODES) {
-    const args = ['--node', node, '--listen', '127.0.0.1:0', '--bgp-address', address, '--bgp-listen', 'node-address', '--store', storeAddr, '--topology', topology, '--nats', nats.url];
-    agents.set(node, await startService(group, 'agent', [...args, '--hold-time', '9', '--status-interval', '1', '--peer-allow', '127.0.0.0/8']));
-  }
+  cluster = await startUiCluster(group, dir.path, NODES);
   for (const [node] of NODES) await tabbyctl(['workload', 'add', `default/web-${node.slice(-1)}`, '--node', node]);
   // The page's first load is a normal one: every agent up and reporting its sessions.
   await eventually(
@@ -103,7 +65,7 @@ spec:
     90_000,
     500,
   );
-  const ui: TestProcess = group.start('tabby-ui', process.execPath, [UI_MAIN, '--listen', '127.0.0.1:0', '--store', storeAddr, '--topology', topology, '--ipam', ipam]);
+  const ui: TestProcess = group.start('tabby-ui', process.execPath, [UI_MAIN, '--listen', '127.0.0.1:0', '--store', cluster.storeAddress, '--topology', cluster.topology, '--ipam', cluster.ipam]);
   const m = await ui.waitForLine(/"msg":"tabby-ui listening".*"url":"([^"]+)"|"url":"([^"]+)".*"msg":"tabby-ui listening"/, 30_000);
   url = m[1] ?? m[2];
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -222,7 +184,7 @@ spec:
 
 it("turns a stopped agent's sessions to a down state without a reload", async () => {
   await page.evaluate(() => ((window as unknown as { __sameLoad: boolean }).__sameLoad = true));
-  await agents.get('node3')!.process.stop();
+  await cluster.agents.get('node3')!.process.stop();
   const rows = await eventually(
     "node3's sessions to leave Established on the page",
     async () => {
@@ -239,7 +201,7 @@ it("turns a stopped agent's sessions to a down state without a reload", async ()
 }, 120_000);
 
 it('names a stopped store in a banner and clears it by itself when the store is back', async () => {
-  await store.stop();
+  await cluster.store.process.stop();
   const text = await eventually(
     'the store-unreachable banner',
     async () => {
@@ -254,8 +216,8 @@ it('names a stopped store in a banner and clears it by itself when the store is 
   expect(await page.locator('#sessions tbody tr').count()).toBe(3);
   // Same port and data dir. Started by hand rather than with startService for a longer wait
   // on its listening line: on a loaded machine a restart beside a running cluster is slow.
-  store = group.start('tabby-store', process.execPath, [serviceBin('store'), ...storeArgs]);
-  await store.waitForLine(/"msg":"gRPC listening"/, 120_000);
+  const restarted = group.start('tabby-store', process.execPath, [serviceBin('store'), ...cluster.storeArgs]);
+  await restarted.waitForLine(/"msg":"gRPC listening"/, 120_000);
   await eventually('the banner to clear', () => page.locator('#banner').isHidden(), 90_000, 250);
   expect(await page.locator('#banner [data-backend]').count()).toBe(0);
 }, 300_000);

@@ -278,3 +278,21 @@ export function parseRouteCount(lines: readonly BirdReplyLine[]): Record<string,
   }
   return out;
 }
+
+/**
+ * Whether two `since` texts BIRD printed name the same instant. BIRD keeps a protocol's
+ * since as a monotonic timestamp and converts it to wall-clock time each time it prints
+ * it, so one instant can print 1 ms apart from one `show protocols` to the next (seen:
+ * .264 then .265). A flap moves it by far more: a session is never re-established within
+ * a millisecond. Texts are `HH:MM:SS.mmm` (timeformat protocol iso long ms), or the same
+ * without milliseconds.
+ */
+export function sameBirdSince(a: string, b: string): boolean {
+  const ms = (text: string): number => {
+    const m = /(\d{2}):(\d{2}):(\d{2})(?:\.(\d{3}))?$/.exec(text);
+    return m ? ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Number(m[4] ?? 0) : Number.NaN;
+  };
+  if (a === b) return true;
+  const d = Math.abs(ms(a) - ms(b));
+  return d <= 1 || d >= 24 * 3_600_000 - 1;
+}

@@ -28,7 +28,7 @@ export { BirdClient, BirdCommandError, BirdControlError, BirdReplyReader, isBird
 export type { BirdReply, BirdReplyLine } from './birdc.js';
 export { birdNextHops, renderBirdConfig, staticProtocolName, staticRoutes } from './bird-config.js';
 export type { BirdConfig, BirdNextHop, BirdPeer, BirdStaticRoute, BirdTimers } from './bird-config.js';
-export { parseProtocolDetails, parseProtocols, parseRouteCount, parseRoutes } from './bird-show.js';
+export { parseProtocolDetails, parseProtocols, parseRouteCount, parseRoutes, sameBirdSince } from './bird-show.js';
 export type { BgpOrigin, BirdChannelDetails, BirdProtocol, BirdProtocolDetails, BirdRoute } from './bird-show.js';
 export { BirdConfigError, BirdProcess, checkBirdConfig, startBird } from './bird.js';
 export type { BirdRouteQuery } from './bird.js';
