@@ -33,16 +33,40 @@ export interface StatusHealth {
 export function statusHealth(ns: NodeStatus, now: Date): StatusHealth {
   const node = ns.spec?.node || ns.metadata?.name || '(unnamed)';
   const who = `Tabby agent on ${node}`;
-  const reported = parseTime(ns.status?.lastUpdated ?? '');
-  if (reported === undefined) return { line: `${who} has not said when it reported: status may be stale.`, running: false };
-  const period = ns.spec?.updatePeriodSeconds || DEFAULT_UPDATE_PERIOD_SECONDS;
-  const age = now.getTime() - reported.getTime();
-  if (age > STALE_PERIODS * period * 1000) {
-    return { line: `${who} last reported ${humanAge(age)} ago (it reports every ${period}s): status is stale.`, running: false };
+  const r = agentReport(ns, now);
+  switch (r.kind) {
+    case 'unreported':
+      return { line: `${who} has not said when it reported: status may be stale.`, running: false };
+    case 'stale':
+      return { line: `${who} last reported ${humanAge(r.ageMs)} ago (it reports every ${r.periodSeconds}s): status is stale.`, running: false };
+    case 'not-ready':
+      return { line: `${who} is not running: it reported ${r.state} ${humanAge(r.ageMs)} ago.`, running: false };
+    case 'running':
+      return { line: `${who} is running.`, running: true };
   }
+}
+
+/** What a NodeStatus says of its agent, judged at `now` (see {@link agentReport}). */
+export type AgentReport =
+  | { readonly kind: 'unreported' }
+  | { readonly kind: 'stale'; readonly ageMs: number; readonly periodSeconds: number }
+  | { readonly kind: 'not-ready'; readonly state: string; readonly ageMs: number }
+  | { readonly kind: 'running' };
+
+/**
+ * Whether a NodeStatus vouches for a running agent: it names no report time (`unreported`),
+ * its report is older than three reporting periods (`stale`), the agent reported a state
+ * other than Ready (`not-ready`), or it is `running`.
+ */
+export function agentReport(ns: NodeStatus, now: Date): AgentReport {
+  const reported = parseTime(ns.status?.lastUpdated ?? '');
+  if (reported === undefined) return { kind: 'unreported' };
+  const periodSeconds = ns.spec?.updatePeriodSeconds || DEFAULT_UPDATE_PERIOD_SECONDS;
+  const ageMs = now.getTime() - reported.getTime();
+  if (ageMs > STALE_PERIODS * periodSeconds * 1000) return { kind: 'stale', ageMs, periodSeconds };
   const state = ns.status?.agent?.state ?? '';
-  if (state !== '' && state !== 'Ready') return { line: `${who} is not running: it reported ${state} ${humanAge(age)} ago.`, running: false };
-  return { line: `${who} is running.`, running: true };
+  if (state !== '' && state !== 'Ready') return { kind: 'not-ready', state, ageMs };
+  return { kind: 'running' };
 }
 
 /**

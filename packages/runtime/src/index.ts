@@ -35,6 +35,7 @@ export {
   classifyDialFailure,
   clientTlsOptions,
   dialCredentials,
+  dialFailureCause,
   dialFailureHint,
   dialSecurity,
   serverCredentials,

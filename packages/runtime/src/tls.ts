@@ -118,11 +118,19 @@ export type DialFailure =
   | 'dropped-during-setup'
   | 'unresolved';
 
+/**
+ * The cause inside the details of a failed dial. grpc-js nests it: "round_robin: No connection
+ * established. Last error: No connection established. Last error: Error: connect ECONNREFUSED
+ * 127.0.0.1:1. Resolution note: " when the channel balances over replicas; that gives
+ * "connect ECONNREFUSED 127.0.0.1:1". Other details come back as they are.
+ */
+export function dialFailureCause(details: string): string {
+  return details.replace(/^(?:[\w-]+: )?(?:No connection established\. Last error: )+(?:Error: )?/, '').replace(/\.?\s*Resolution note:.*$/s, '');
+}
+
 /** Classifies the details of an UNAVAILABLE status; undefined when it is none of the {@link DialFailure}s. */
 export function classifyDialFailure(details: string): DialFailure | undefined {
-  // grpc-js nests the cause: "round_robin: No connection established. Last error: No connection
-  // established. Last error: Failed to connect (...)" when the channel balances over replicas.
-  const d = details.replace(/^(?:[\w-]+: )?(?:No connection established\. Last error: )+/, '');
+  const d = dialFailureCause(details);
   if (/certificate required/i.test(d)) return 'client-certificate-required';
   if (/unknown ca|self.signed|unable to (get|verify)|certificate verify failed/i.test(d)) return 'unknown-ca';
   if (/wrong version number|packet length too long|http\/1/i.test(d)) return 'not-tls';

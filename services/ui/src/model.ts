@@ -9,7 +9,7 @@
 import { BlockFollower, StoreFollower } from '@tabby/client';
 import type { KindName } from '@tabby/api';
 import type { IpamClient, ListPeeringsResponse, Node, NodeStatus, Resource, ResourceStoreClient, TopologyClient, UtilizationResponse } from '@tabby/proto';
-import { callUnary, componentLogger, dialFailureHint, isGrpcError, type Logger } from '@tabby/runtime';
+import { callUnary, componentLogger, dialFailureCause, dialFailureHint, isGrpcError, type Logger } from '@tabby/runtime';
 import type { BackendName, BackendState, ClusterView, IpamView, ViewEvent } from './view.js';
 import { clusterContent, ipamView, type ClusterContent, type Migration } from './views.js';
 
@@ -35,11 +35,8 @@ export interface ModelOptions {
 export function errorLine(err: unknown): string {
   if (isGrpcError(err)) {
     const hint = dialFailureHint(err.details);
-    // grpc-js wraps the cause: "No connection established. Last error: Error: connect ECONNREFUSED …. Resolution note: ".
-    const details = err.details
-      .replace(/^(?:[\w-]+: )?(?:No connection established\. Last error: )+(?:Error: )?/, '')
-      .replace(/\.?\s*Resolution note:.*$/s, '');
-    return hint ? `${details} (${hint})` : details;
+    const cause = dialFailureCause(err.details);
+    return hint ? `${cause} (${hint})` : cause;
   }
   return err instanceof Error ? err.message : String(err);
 }
@@ -69,10 +66,8 @@ export class UiModel {
   private stopped = false;
   /** A store probe is in flight (ticks do not pile them up while the store is slow). */
   private probing = false;
-  private peeringsInFlight: Promise<void> | undefined;
-  private peeringsAgain = false;
-  private ipamInFlight: Promise<void> | undefined;
-  private ipamAgain = false;
+  private readonly peeringsRead = new Rerun(() => this.fetchPeerings(), () => this.stopped);
+  private readonly ipamRead = new Rerun(() => this.fetchIpam(), () => this.stopped);
 
   constructor(private readonly opts: ModelOptions) {
     this.log = opts.logger;
@@ -93,12 +88,12 @@ export class UiModel {
       this.markChanged('cluster');
       if (kinds.has('Node') || kinds.has('BGPPeer') || kinds.has('BGPConfiguration') || kinds.has('IPPool')) {
         // Topology compiles after it hears of the change: read it soon, and again a little later.
-        this.later(300, () => this.readPeerings());
-        this.later(1_500, () => this.readPeerings());
+        this.later(300, () => this.peeringsRead.run());
+        this.later(1_500, () => this.peeringsRead.run());
       }
-      if (kinds.has('IPPool')) this.later(300, () => this.readIpam());
+      if (kinds.has('IPPool')) this.later(300, () => this.ipamRead.run());
     });
-    this.blocks.onChange(() => this.readIpam());
+    this.blocks.onChange(() => this.ipamRead.run());
     this.follower
       .start()
       .then(() => this.checkStore())
@@ -106,11 +101,11 @@ export class UiModel {
     this.blocks.start().catch((err: unknown) => this.log.error({ err }, 'following IPAM blocks failed'));
     this.tick = setInterval(() => void this.onTick(), TICK_MS);
     this.refresh = setInterval(() => {
-      this.readPeerings();
-      this.readIpam();
+      this.peeringsRead.run();
+      this.ipamRead.run();
     }, this.opts.refreshS * 1000);
-    this.readPeerings();
-    this.readIpam();
+    this.peeringsRead.run();
+    this.ipamRead.run();
   }
 
   async stop(): Promise<void> {
@@ -119,7 +114,7 @@ export class UiModel {
     clearInterval(this.refresh);
     clearTimeout(this.coalesceTimer);
     for (const t of this.timers) clearTimeout(t);
-    await Promise.allSettled([this.follower.stop(), this.blocks.stop(), this.peeringsInFlight, this.ipamInFlight]);
+    await Promise.allSettled([this.follower.stop(), this.blocks.stop(), this.peeringsRead.settled(), this.ipamRead.settled()]);
   }
 
   get version(): number {
@@ -219,47 +214,26 @@ export class UiModel {
     }
   }
 
-  private readPeerings(): void {
-    if (this.stopped) return;
-    if (this.peeringsInFlight) {
-      this.peeringsAgain = true;
-      return;
+  private async fetchPeerings(): Promise<void> {
+    try {
+      this.peerings = await callUnary(this.opts.topology.listPeerings.bind(this.opts.topology), { node: '' }, { timeoutMs: CALL_TIMEOUT_MS });
+      this.setBackend('topology', true);
+      this.markChanged('cluster');
+    } catch (err) {
+      this.setBackend('topology', false, errorLine(err));
     }
-    this.peeringsInFlight = (async () => {
-      do {
-        this.peeringsAgain = false;
-        try {
-          const res = await callUnary(this.opts.topology.listPeerings.bind(this.opts.topology), { node: '' }, { timeoutMs: CALL_TIMEOUT_MS });
-          this.peerings = res;
-          this.setBackend('topology', true);
-          this.markChanged('cluster');
-        } catch (err) {
-          this.setBackend('topology', false, errorLine(err));
-        }
-      } while (this.peeringsAgain && !this.stopped);
-    })().finally(() => (this.peeringsInFlight = undefined));
   }
 
-  private readIpam(): void {
-    if (this.stopped) return;
-    if (this.ipamInFlight) {
-      this.ipamAgain = true;
-      return;
+  private async fetchIpam(): Promise<void> {
+    try {
+      const res = await callUnary(this.opts.ipam.utilization.bind(this.opts.ipam), { includeBlocks: true }, { timeoutMs: CALL_TIMEOUT_MS });
+      await this.readMigrations(res);
+      this.utilization = res;
+      this.setBackend('ipam', true);
+      this.markChanged('ipam');
+    } catch (err) {
+      this.setBackend('ipam', false, errorLine(err));
     }
-    this.ipamInFlight = (async () => {
-      do {
-        this.ipamAgain = false;
-        try {
-          const res = await callUnary(this.opts.ipam.utilization.bind(this.opts.ipam), { includeBlocks: true }, { timeoutMs: CALL_TIMEOUT_MS });
-          await this.readMigrations(res);
-          this.utilization = res;
-          this.setBackend('ipam', true);
-          this.markChanged('ipam');
-        } catch (err) {
-          this.setBackend('ipam', false, errorLine(err));
-        }
-      } while (this.ipamAgain && !this.stopped);
-    })().finally(() => (this.ipamInFlight = undefined));
   }
 
   /** A disabled pool that still holds workloads is being drained: how many remain, and the most seen. */
@@ -326,5 +300,38 @@ export class UiModel {
 
   private notify(event: ViewEvent): void {
     for (const l of this.viewListeners) l(event);
+  }
+}
+
+/**
+ * One read at a time: asked again while one runs, it runs once more after it (however often
+ * it was asked meanwhile), so the last answer is never older than the last ask.
+ */
+class Rerun {
+  private running: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly read: () => Promise<void>,
+    private readonly stopped: () => boolean,
+  ) {}
+
+  run(): void {
+    if (this.stopped()) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.read();
+      } while (this.again && !this.stopped());
+    })().finally(() => (this.running = undefined));
+  }
+
+  /** Resolves when no read is running. */
+  settled(): Promise<void> {
+    return this.running ?? Promise.resolve();
   }
 }

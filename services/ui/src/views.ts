@@ -3,7 +3,7 @@
  * clock in, view.ts shapes out, so the same inputs always give the same JSON (the model
  * compares answers to decide whether anything changed).
  */
-import { DEFAULT_UPDATE_PERIOD_SECONDS, STALE_PERIODS, birdSince, parseTime, peerAddress, statusHealth } from '@tabby/cli';
+import { agentReport, birdSince, parseTime, peerAddress, statusHealth } from '@tabby/cli';
 import {
   AddressFamily,
   type BGPPeerStatus,
@@ -37,14 +37,11 @@ import type {
 /** Best first: a session's state is the worst (highest) of its ends' reports. */
 const STATE_ORDER: readonly SessionState[] = ['Established', 'OpenConfirm', 'OpenSent', 'Active', 'Connect', 'Idle'];
 
-/** The agent's state on the graph, as `tabbyctl node status`'s first line judges it (statusHealth). */
+/** The agent's state on the graph, as `tabbyctl node status`'s first line judges it (agentReport). */
 export function agentState(ns: NodeStatus | undefined, now: Date): GraphNode['agent'] {
   if (!ns) return 'Unknown';
-  const reported = parseTime(ns.status?.lastUpdated ?? '');
-  if (reported === undefined) return 'Unknown';
-  const period = ns.spec?.updatePeriodSeconds || DEFAULT_UPDATE_PERIOD_SECONDS;
-  if (now.getTime() - reported.getTime() > STALE_PERIODS * period * 1000) return 'Stale';
-  return statusHealth(ns, now).running ? 'Ready' : 'NotReady';
+  const STATES = { unreported: 'Unknown', stale: 'Stale', 'not-ready': 'NotReady', running: 'Ready' } as const;
+  return STATES[agentReport(ns, now).kind];
 }
 
 /**
@@ -92,8 +89,9 @@ export interface ClusterContent {
   readonly clusters: RrCluster[];
 }
 
-function byName<T extends { name: string }>(a: T, b: T): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+/** Code-unit order of two texts (not the locale's): the answers compare byte for byte. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The graph: topology's nodes and peerings, states from the NodeStatus reports of the ends. */
@@ -140,10 +138,10 @@ export function clusterContent(inputs: ClusterInputs): ClusterContent {
     clusters.set(n.routeReflectorClusterId, list);
   }
   return {
-    nodes: [...nodes.values()].sort(byName),
-    peers: [...peers.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-    sessions: [...sessions.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-    clusters: [...clusters.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([clusterId, reflectors]) => ({ clusterId, reflectors: reflectors.sort() })),
+    nodes: [...nodes.values()].sort((a, b) => compareText(a.name, b.name)),
+    peers: [...peers.values()].sort((a, b) => compareText(a.id, b.id)),
+    sessions: [...sessions.values()].sort((a, b) => compareText(a.id, b.id)),
+    clusters: [...clusters.entries()].sort((a, b) => compareText(a[0], b[0])).map(([clusterId, reflectors]) => ({ clusterId, reflectors: reflectors.sort() })),
   };
 }
 
@@ -255,7 +253,7 @@ export function ipamView(version: number, res: UtilizationResponse, migrations: 
       total: p.total,
       fraction: fraction(p.inUse, p.total),
       blocks: [...p.blocks]
-        .sort((a, b) => (a.cidr < b.cidr ? -1 : a.cidr > b.cidr ? 1 : 0))
+        .sort((a, b) => compareText(a.cidr, b.cidr))
         .map((b) => ({ cidr: b.cidr, node: b.node, used: String(b.inUse), total: String(b.size), fraction: b.size === 0 ? 0 : b.inUse / b.size, borrowed: b.borrowed })),
       ...(migration ? { migration } : {}),
     };
