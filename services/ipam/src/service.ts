@@ -1,6 +1,6 @@
 import { cidrSize, parseCIDR } from '@tabby/api';
 import type { Block, IpamServer, PoolUtilization, ReadFreshness, ResourceStoreClient } from '@tabby/proto';
-import { ServiceError, type AsyncServiceImplementation } from '@tabby/runtime';
+import { ServiceError, callUnary, type AsyncServiceImplementation } from '@tabby/runtime';
 import type { BlockLog } from './block-watch.js';
 import { runCheck } from './check.js';
 import { releaseLeaked } from './release-report.js';
@@ -78,6 +78,27 @@ export function ipamService(deps: IpamServiceDeps): AsyncServiceImplementation<I
   return gated as AsyncServiceImplementation<IpamServer>;
 }
 
+/** How long a call waits for this service's store follower to see a Node the store already holds. */
+const NODE_CATCH_UP_MS = 5_000;
+
+/**
+ * A call naming a node the store follower has not seen: the Node may have been created a
+ * moment ago (the store answers it; its watch event is still on the way here). Ask the store
+ * itself, and when it holds the Node, wait (at most NODE_CATCH_UP_MS) for the follower to have
+ * it too, so the call judges the node as the store does. A node the store does not hold
+ * either (or a store that does not answer) falls through to the call's own NOT_FOUND.
+ */
+async function awaitNode(deps: IpamServiceDeps, node: string): Promise<void> {
+  if (node === '' || deps.view.nodeLabels(node) !== undefined) return;
+  try {
+    await callUnary(deps.store.get.bind(deps.store), { kind: 'Node', namespace: '', name: node }, { timeoutMs: 2_000 });
+  } catch {
+    return;
+  }
+  const until = Date.now() + NODE_CATCH_UP_MS;
+  while (deps.view.nodeLabels(node) === undefined && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+}
+
 function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServer> {
   const { storage, view, metrics } = deps;
   /** The freshness field of a read's answer: present only while the datastore cannot be followed. */
@@ -87,6 +108,7 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
   };
   return {
     autoAssign: async (req) => {
+      await awaitNode(deps, req.node);
       const r = await storage.autoAssign({
         node: req.node,
         handle: req.handle,
@@ -174,6 +196,7 @@ function handlersOf(deps: IpamServiceDeps): AsyncServiceImplementation<IpamServe
       return r;
     },
     workloadAdd: async (req) => {
+      await awaitNode(deps, req.node);
       const r = await deps.workloads.add({
         namespace: req.namespace,
         name: req.name,
